@@ -1,0 +1,251 @@
+"""Settings: ``config.toml`` read into frozen, typed structs that reject unknown keys.
+
+Which file: ``--config PATH``, else ``$ARBTUI_CONFIG``, else ``./config.toml`` if present, else
+the defaults shipped inside the package (:data:`DEFAULT_CONFIG`, the same text as the
+repository's ``config.toml``). API keys never live here: they come from environment variables.
+
+Errors: :class:`ConfigError`, whose message names the file and the dotted key, e.g.
+``config.toml: strategy.entry_edge_pct: Expected `float`, got `str```.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from core.events import InstrumentSpec
+
+#: The defaults shipped inside the package (read when no config file is found).
+DEFAULT_CONFIG = Path(__file__).with_name("default_config.toml")
+
+
+class ConfigError(Exception):
+    """A config file is missing, is not TOML, or has a key of the wrong name, type or value."""
+
+
+class _Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class CapitalSettings(_Strict):
+    """Starting balances of the paper / replay accounts."""
+
+    binance_usdt: Decimal = Decimal(100_000)
+    """USDT on Binance USD-M (linear margin)."""
+    bitmex_xbt: Decimal = Decimal(1)
+    """XBT on BitMEX (inverse margin; its USD value moves with the BitMEX mark)."""
+
+
+class PairSettings(_Strict):
+    """A pair of legs on two venues, by instrument id (keys of ``[instruments]``)."""
+
+    name: str
+    leg_a: str
+    leg_b: str
+    max_notional_usd: Decimal = Decimal(60_000)
+    """Cap on each leg's notional in USD (the pair holds two legs of about this size)."""
+
+
+class StrategySettings(_Strict):
+    """Funding-arb signal. Rates are compared per hour (DESIGN, HAZARDS H1)."""
+
+    holding_hours: float = 72.0
+    """Horizon over which the expected carry is counted for the entry decision (hours)."""
+    entry_edge_pct: float = 0.6
+    """Enter when carry over the horizon minus round-trip taker fees minus the basis paid to
+    cross exceeds this (% of notional)."""
+    exit_apr_pct: float = 10.0
+    """Exit when the carry in the held direction falls below this APR (%), or flips."""
+    observations: int = 3
+    """Consecutive observations the entry (or exit) condition must hold."""
+    observe_every_s: int = 3600
+    """Sim seconds between two observations of the signal."""
+    use_ema_filter: bool = False
+    """Require fast EMA of the spread >= slow EMA (in the trade's direction) for entries and adds."""
+    ema_fast: int = 3
+    """Fast EMA span, in observations."""
+    ema_slow: int = 12
+    """Slow EMA span, in observations."""
+
+
+class LadderSettings(_Strict):
+    """DCA ladder per leg: level i triggers at ``deltas_pct[i]`` % from the leg's first fill
+    (a long leg as price falls, a short leg as price rises) and is sized at
+    ``multipliers[i]`` x the base notional. Level 0 is the entry (delta 0)."""
+
+    deltas_pct: tuple[float, ...] = (0.0, 3.0, 6.0, 10.0, 15.0)
+    multipliers: tuple[float, ...] = (1.0, 1.0, 1.5, 2.0, 2.5)
+
+
+class SizingSettings(_Strict):
+    """Size of a ladder level: base x multiplier x volatility scale, capped by free capital
+    and the leg's and pair's notional limits."""
+
+    base_notional_usd: Decimal = Decimal(10_000)
+    leg_max_notional_usd: Decimal = Decimal(50_000)
+    vol_lookback_hours: int = 24
+    """Window of hourly log returns for realised volatility."""
+    vol_target_pct: float = 80.0
+    """Annualised volatility (%) at and below which levels get full size."""
+    min_scale: float = 0.25
+    """Smallest volatility scale applied (so a level never shrinks to nothing)."""
+
+
+class HedgeSettings(_Strict):
+    """Delta hedger: net BTC = linear qty + inverse contracts / mark (+ BitMEX XBT margin if
+    included) + IBIT shares x BTC per share. Outside the band an order restores neutral."""
+
+    band_btc: Decimal = Decimal("0.02")
+    include_bitmex_margin: bool = False
+    """Count the XBT held on BitMEX as BTC exposure (set when that collateral is unhedged)."""
+
+
+class IbitSettings(_Strict):
+    """BTC exposure held outside the venues as IBIT shares (counted in net delta)."""
+
+    shares: Decimal = Decimal(0)
+    btc_per_share: Decimal = Decimal("0.000568")
+
+
+class RiskSettings(_Strict):
+    """Risk limits enforced by the risk gate."""
+
+    drawdown_limit_pct: float = 10.0
+    """Drawdown of equity from its peak (%) that flattens everything and HALTs."""
+    max_leverage: float = 3.0
+    """Total gross notional / equity allowed after an order."""
+    start_state: Literal["DISARMED", "ARMED"] = "DISARMED"
+    """State at start-up in paper and live modes (replays use ``replay.auto_arm``)."""
+
+
+class PaperSettings(_Strict):
+    """Paper venue: fills at the current price with taker fee and this slippage."""
+
+    slippage_bps: float = 2.0
+
+
+class ReplaySettings(_Strict):
+    """Replay clock."""
+
+    speed: float = 3600.0
+    """Sim seconds per wall second in the console (3600 = one hour a second); 0 = as fast as
+    possible. Headless replays always run as fast as possible."""
+    auto_arm: bool = True
+    """Start replays ARMED (a replay trades nothing real)."""
+
+
+class Settings(_Strict):
+    """The whole configuration (``config.toml``)."""
+
+    capital: CapitalSettings = CapitalSettings()
+    instruments: dict[str, InstrumentSpec] = {}
+    pairs: tuple[PairSettings, ...] = ()
+    strategy: StrategySettings = StrategySettings()
+    ladder: LadderSettings = LadderSettings()
+    sizing: SizingSettings = SizingSettings()
+    hedge: HedgeSettings = HedgeSettings()
+    ibit: IbitSettings = IbitSettings()
+    risk: RiskSettings = RiskSettings()
+    paper: PaperSettings = PaperSettings()
+    replay: ReplaySettings = ReplaySettings()
+    source: str = ""
+    """Where these settings were read from (filled in by :func:`load_config`)."""
+
+    def instrument(self, venue: str, symbol: str) -> InstrumentSpec | None:
+        """The spec for ``venue``/``symbol``, or None."""
+        for spec in self.instruments.values():
+            if spec.venue == venue and spec.symbol == symbol:
+                return spec
+        return None
+
+
+def resolve_config_path(cli_path: str | os.PathLike[str] | None) -> Path:
+    """``--config``, else ``$ARBTUI_CONFIG``, else ``./config.toml``, else the packaged default."""
+    if cli_path:
+        return Path(cli_path)
+    env = os.environ.get("ARBTUI_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.is_file() else DEFAULT_CONFIG
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and check a config file (see :func:`resolve_config_path` for which one).
+
+    Raises :class:`ConfigError` naming the file and the key on any problem.
+    """
+    file = resolve_config_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read config file: {exc.strerror}") from None
+    return parse_config(text, str(file))
+
+
+def parse_config(text: str, name: str = "<config>") -> Settings:
+    """Parse TOML text into :class:`Settings`; ``name`` is used in error messages."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    try:
+        settings = msgspec.convert(raw, Settings, str_keys=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{name}: {_keyed(str(exc))}") from None
+    _check(settings, name)
+    return msgspec.structs.replace(settings, source=name)
+
+
+def _keyed(msg: str) -> str:
+    """Turn msgspec's ``... - at `$.a.b[0]``` into ``a.b[0]: ...``."""
+    text, sep, where = msg.rpartition(" - at `$")
+    if not sep:
+        return msg
+    key = where.rstrip("`").lstrip(".")
+    return f"{key}: {text}" if key else text
+
+
+def _check(s: Settings, name: str) -> None:
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"{name}: {key}: {why}")
+
+    for iid, spec in s.instruments.items():
+        for fld in ("contract_size", "tick", "lot"):
+            if getattr(spec, fld) <= 0:
+                raise bad(f"instruments.{iid}.{fld}", "must be > 0")
+    if not s.pairs:
+        raise bad("pairs", "at least one [[pairs]] entry is needed")
+    for i, pair in enumerate(s.pairs):
+        for leg in ("leg_a", "leg_b"):
+            if getattr(pair, leg) not in s.instruments:
+                raise bad(f"pairs[{i}].{leg}", f"no instrument {getattr(pair, leg)!r}")
+        if s.instruments[pair.leg_a].venue == s.instruments[pair.leg_b].venue:
+            raise bad(f"pairs[{i}]", "the two legs must be on different venues")
+    lad = s.ladder
+    if len(lad.deltas_pct) != len(lad.multipliers) or not lad.deltas_pct:
+        raise bad("ladder", "deltas_pct and multipliers must be non-empty and of equal length")
+    if lad.deltas_pct[0] != 0 or list(lad.deltas_pct) != sorted(set(lad.deltas_pct)):
+        raise bad("ladder.deltas_pct", "must start at 0 and increase strictly")
+    if any(m <= 0 for m in lad.multipliers):
+        raise bad("ladder.multipliers", "must be > 0")
+    st = s.strategy
+    if st.observations < 1:
+        raise bad("strategy.observations", "must be >= 1")
+    if not 1 <= st.ema_fast < st.ema_slow:
+        raise bad("strategy.ema_fast", "must be >= 1 and below strategy.ema_slow")
+    if st.holding_hours <= 0:
+        raise bad("strategy.holding_hours", "must be > 0")
+    if not 0 < s.risk.drawdown_limit_pct < 100:
+        raise bad("risk.drawdown_limit_pct", "must be between 0 and 100")
+    if s.replay.speed < 0:
+        raise bad("replay.speed", "must be >= 0 (0 = as fast as possible)")
+    if not 0 < s.sizing.min_scale <= 1:
+        raise bad("sizing.min_scale", "must be in (0, 1]")

@@ -1,0 +1,282 @@
+"""The trading engine: one object for replay, paper and live; only sources and sinks change.
+
+Data flow (DESIGN): event -> market state -> ledger (settlements) -> risk monitor (equity,
+drawdown) -> strategy (signal on a sim-time observation grid, DCA ladders, hedger) -> risk
+gate -> venue -> fills -> ledger. Time comes only from events (``self.now`` is the latest
+event's ``ts_ms``): no wall-clock reads here, so a replay decides what live would have.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+
+from core import commands as cmd
+from core.config import Settings
+from core.contracts import ZERO, btc_delta, notional_usd
+from core.events import Bar, Event, FundingRate, FundingSettled, InstrumentSpec, Quote
+from core.ledger import Key, Ledger
+from core.market import HOUR_MS, MarketState, mark_decimal
+from core.orders import ClientOrderIds, Fill, OrderIntent, Rejection, Side
+from core.pair import PairRuntime
+from core.paper import PaperVenue
+from core.risk import DrawdownMonitor, TradingState, check_leg, gate
+from core.snapshot import LogEntry
+
+LOG_KEEP = 500
+
+
+class Engine:
+    """The engine for the pairs in ``settings``.
+
+    ``mode`` is ``"replay"``, ``"paper"`` or ``"live"`` (shown on screen; the venue is always
+    the paper venue until live execution lands). Feed events with :meth:`on_event`, operator
+    commands with :meth:`handle`. ``listeners`` are called with every new :class:`LogEntry`
+    (from the engine's thread).
+    """
+
+    def __init__(self, settings: Settings, *, mode: str = "replay") -> None:
+        self.settings = settings
+        self.mode = mode
+        self.specs: dict[Key, InstrumentSpec] = {
+            (s.venue, s.symbol): s for s in settings.instruments.values()
+        }
+        cap = settings.capital
+        self.ledger = Ledger(
+            self.specs, {("binance", "USDT"): cap.binance_usdt, ("bitmex", "XBT"): cap.bitmex_xbt}
+        )
+        self.market = MarketState()
+        self.venue = PaperVenue(self.specs, settings.paper.slippage_bps)
+        self.ids = ClientOrderIds()
+        self.dd = DrawdownMonitor(settings.risk.drawdown_limit_pct)
+        if mode == "replay":
+            self.state = TradingState.ARMED if settings.replay.auto_arm else TradingState.DISARMED
+        else:
+            self.state = TradingState(settings.risk.start_state)
+        self.pairs = [
+            PairRuntime(self, p, settings.instruments[p.leg_a], settings.instruments[p.leg_b])
+            for p in settings.pairs
+        ]
+        self._pairs_by_key: dict[Key, list[PairRuntime]] = {}
+        for pr in self.pairs:
+            for key in (pr.key_a, pr.key_b):
+                self._pairs_by_key.setdefault(key, []).append(pr)
+        self.xbt_key = next(
+            (k for k, s in self.specs.items() if s.venue == "bitmex" and s.kind == "inverse"),
+            None,
+        )
+        self.now = 0
+        self.events = 0
+        self.log: deque[LogEntry] = deque(maxlen=LOG_KEEP)
+        self._seq = 0
+        self.listeners: list[Callable[[LogEntry], None]] = []
+        self.stale_venues: set[str] = set()
+        self.equity_usd = 0.0
+        self.equity_curve: list[tuple[int, float]] = []
+        self._next_obs_ts = 0
+        self._obs_ms = settings.strategy.observe_every_s * 1000
+        self._last_curve_hour = -1
+        self.rejections: list[Rejection] = []
+        self.start_equity_usd: float | None = None
+
+    # ----------------------------------------------------------------- events
+    def on_event(self, ev: Event) -> None:
+        """Apply one market event and run everything it triggers."""
+        self.events += 1
+        st = self.market.apply(ev)
+        self.now = ev.ts_ms
+        if isinstance(ev, FundingSettled):
+            self._settle(ev)
+        elif isinstance(ev, Bar | Quote):
+            self._mark_to_market()
+        if self.now >= self._next_obs_ts and self._obs_ms > 0:
+            self._next_obs_ts = (self.now // self._obs_ms + 1) * self._obs_ms
+            for pr in self.pairs:
+                pr.observe()
+        if not isinstance(ev, FundingRate):
+            for pr in self._pairs_by_key.get((st.venue, st.symbol), ()):
+                pr.on_price()
+
+    def _settle(self, ev: FundingSettled) -> None:
+        key = (ev.venue, ev.symbol)
+        if key not in self.specs:
+            return
+        st = self.market.get(*key)
+        mark = ev.mark_price
+        if mark is None:
+            if st.mark is None:
+                if self.ledger.position(*key).qty != 0:
+                    self.alert(f"{ev.venue} {ev.symbol}: settlement without a mark, not charged")
+                return
+            mark = mark_decimal(st)
+        pay = self.ledger.settle_funding(ev.venue, ev.symbol, ev.ts_ms, ev.rate, mark)
+        if pay is not None:
+            verb = "received" if pay.amount >= 0 else "paid"
+            self.emit(
+                "funding",
+                f"{ev.venue} {ev.symbol} funding {verb} {abs(pay.amount):.8f} {pay.currency} "
+                f"(rate {ev.rate:+.6%}, pos {pay.position}, mark {mark})",
+            )
+        self._mark_to_market()
+
+    def xbt_usd(self) -> float:
+        """USD per XBT: the BitMEX inverse instrument's mark (0 if none yet)."""
+        if self.xbt_key is None:
+            return 0.0
+        mark = self.market.get(*self.xbt_key).mark
+        return mark or 0.0
+
+    def _mark_to_market(self) -> None:
+        xbt = self.xbt_usd()
+        equity = 0.0
+        for (_, cur), bal in self.ledger.balances.items():
+            equity += float(bal) * (xbt if cur == "XBT" else 1.0)
+        for key, pos in self.ledger.positions.items():
+            if pos.qty == 0 or pos.entry_price is None:
+                continue
+            mark = self.market.get(*key).mark
+            if mark is None:
+                continue
+            spec, qty, entry = pos.spec, float(pos.qty), float(pos.entry_price)
+            cs = float(spec.contract_size)
+            if spec.kind == "inverse":
+                equity += qty * cs * (1 / entry - 1 / mark) * xbt
+            else:
+                equity += qty * cs * (mark - entry)
+        if self.xbt_key is not None and xbt == 0.0:
+            return  # XBT balance not valued yet: no equity reading
+        self.equity_usd = equity
+        if self.start_equity_usd is None:
+            self.start_equity_usd = equity
+        hour = self.now // HOUR_MS
+        if hour != self._last_curve_hour:
+            self._last_curve_hour = hour
+            self.equity_curve.append((self.now, equity))
+        if self.dd.update(equity) and self.state is not TradingState.HALTED:
+            self.alert(
+                f"drawdown {self.dd.drawdown_pct:.2f}% beyond the limit "
+                f"{self.dd.limit_pct:.2f}%: flattening and halting"
+            )
+            self.close_everything("flatten")
+            self.set_state(TradingState.HALTED, "drawdown stop-out")
+
+    # --------------------------------------------------------------- commands
+    def handle(self, c: cmd.Command) -> None:
+        """Apply an operator command; the risk rules decide what it does."""
+        who = f" by {c.source}" if c.source else ""
+        self.emit("command", f"{type(c).__name__}{who}")
+        if isinstance(c, cmd.Arm):
+            self.set_state(TradingState.ARMED, "operator arm")
+        elif isinstance(c, cmd.Disarm):
+            self.set_state(TradingState.DISARMED, "operator disarm")
+        elif isinstance(c, cmd.Pause):
+            if self.state is TradingState.ARMED:
+                self.set_state(TradingState.PAUSED, "operator pause")
+        elif isinstance(c, cmd.Resume):
+            if self.state is TradingState.PAUSED:
+                self.set_state(TradingState.ARMED, "operator resume")
+        elif isinstance(c, cmd.Flatten):
+            self.set_state(TradingState.REDUCING, "operator flatten")
+            self.close_everything("flatten")
+        elif isinstance(c, cmd.Kill):
+            self.close_everything("kill")
+            self.set_state(TradingState.HALTED, "kill switch")
+
+    def set_state(self, state: TradingState, why: str) -> None:
+        """Change the trading state (logged)."""
+        if state is not self.state:
+            old, self.state = self.state, state
+            self.emit("state", f"{old} -> {state} ({why})")
+
+    def close_everything(self, purpose: str) -> None:
+        """Cancel every pending ladder level and close every position reduce-only."""
+        for pr in self.pairs:
+            pr.cancel_ladders()
+        for key, pos in list(self.ledger.positions.items()):
+            if pos.qty != 0:
+                side: Side = "sell" if pos.qty > 0 else "buy"
+                self.send(self._pair_name(key), key, side, abs(pos.qty), True, purpose)
+        for pr in self.pairs:
+            pr.refresh_status()
+
+    def _pair_name(self, key: Key) -> str:
+        prs = self._pairs_by_key.get(key)
+        return prs[0].cfg.name if prs else "none"
+
+    # ----------------------------------------------------------------- orders
+    def send(
+        self, pair: str, key: Key, side: Side, qty: Decimal, reduce_only: bool, purpose: str,
+        client_order_id: str | None = None,
+    ) -> Fill | Rejection:
+        """Gate, check and send one order; book the fill. Returns the venue's answer."""
+        spec = self.specs[key]
+        cid = client_order_id or self.ids.next(pair, key[0], purpose)
+        why = gate(self.state, purpose, reduce_only)
+        st = self.market.get(*key)
+        price = mark_decimal(st) if st.mark is not None else None
+        if why is None and price is not None:
+            why = check_leg(spec, qty, price, reduce_only)
+        if why is not None:
+            rej = Rejection(cid, key[0], key[1], why, self.now)
+            self.rejections.append(rej)
+            self.alert(f"order {cid} not sent: {why}")
+            return rej
+        intent = OrderIntent(cid, pair, key[0], key[1], side, qty, reduce_only, purpose, self.now)
+        answer = self.venue.submit(intent, price)
+        if isinstance(answer, Rejection):
+            self.rejections.append(answer)
+            self.alert(f"order {cid} rejected by {key[0]}: {answer.reason}")
+            return answer
+        self.ledger.apply_fill(answer, Decimal(repr(self.xbt_usd())))
+        ro = " reduce-only" if reduce_only else ""
+        self.emit(
+            "fill",
+            f"{side.upper()} {answer.qty} {key[1]} @ {answer.price} on {key[0]} "
+            f"({purpose}{ro}) fee {answer.fee:.8f} {answer.fee_currency}",
+        )
+        self._mark_to_market()
+        return answer
+
+    # ------------------------------------------------------------ accounting
+    def net_delta_btc(self) -> Decimal:
+        """Net BTC delta: every position (inverse at its mark) + BitMEX XBT margin if
+        configured + IBIT shares x BTC per share."""
+        marks = {
+            k: mark_decimal(st) for k, st in self.market.instruments.items() if st.mark is not None
+        }
+        total = self.ledger.net_delta_btc(marks)
+        if self.settings.hedge.include_bitmex_margin:
+            total += self.ledger.balances.get(("bitmex", "XBT"), ZERO)
+        ibit = self.settings.ibit
+        return total + ibit.shares * ibit.btc_per_share
+
+    def gross_notional_usd(self) -> Decimal:
+        """Sum of |notional| of all positions in USD at their marks."""
+        total = ZERO
+        for key, pos in self.ledger.positions.items():
+            st = self.market.get(*key)
+            if pos.qty != 0 and st.mark is not None:
+                total += notional_usd(pos.spec, pos.qty, mark_decimal(st))
+        return total
+
+    def leg_delta_btc(self, key: Key) -> Decimal:
+        """BTC delta of one position at its mark (0 without a price)."""
+        pos = self.ledger.position(*key)
+        st = self.market.get(*key)
+        if pos.qty == 0 or st.mark is None:
+            return ZERO
+        return btc_delta(pos.spec, pos.qty, mark_decimal(st))
+
+    # -------------------------------------------------------------------- log
+    def emit(self, kind: str, text: str) -> None:
+        """Append a log entry and tell the listeners."""
+        self._seq += 1
+        entry = LogEntry(self._seq, self.now, kind, text)
+        self.log.append(entry)
+        for fn in self.listeners:
+            fn(entry)
+
+    def alert(self, text: str) -> None:
+        """A warning for the operator (log kind ``alert``)."""
+        self.emit("alert", text)

@@ -1,0 +1,174 @@
+"""Normalised market events: the engine's only input, and the body of a replay file.
+
+Every event carries ``ts_ms``, the UTC instant (ms since the epoch) at which the information
+became known. A replay file is JSON lines: one :class:`ReplayHeader` line, then events in
+``(ts_ms, ORDER[type])`` order. Decoding goes through msgspec typed structs (DESIGN: "decode
+with msgspec or orjson"); this module depends on nothing else in the project.
+
+Replay format, version 1 (one JSON object per line, optionally gzip-compressed)::
+
+    {"type":"header","format":"arbtui-replay","version":1,"instruments":[...],...}
+    {"type":"bar","ts_ms":1583024399999,"venue":"binance","symbol":"BTCUSDT",
+     "open_ts_ms":1583020800000,"interval_ms":3600000,"open":8532.5,"high":8618.47,
+     "low":8526.0,"close":8554.99,"volume":7585.961}
+    {"type":"funding","ts_ms":1583078400000,"venue":"binance","symbol":"BTCUSDT",
+     "rate":"0.00031033","interval_ms":28800000,"raw_ts":"1583078400001"}
+    {"type":"funding_rate","ts_ms":1583049600000,"venue":"bitmex","symbol":"XBTUSD",
+     "rate":"-0.00375","settlement_ts_ms":1583078400000,"interval_ms":28800000,"fixed":true}
+
+A bar is known at its close, so its ``ts_ms`` is ``open_ts_ms + interval_ms - 1`` (Binance's
+kline close-time convention); a settlement at 08:00:00.000 therefore sees the position that the
+bar closing at 07:59:59.999 left. ``funding`` is a settlement: the rate paid at ``ts_ms`` (the
+settlement instant with exchange jitter removed; ``raw_ts`` keeps the exchange's own string).
+``funding_rate`` is a rate seen before its settlement: ``fixed`` true for BitMEX ``fundingRate``
+(fixed one interval ahead), false for an estimate (Binance markPrice ``r``, BitMEX
+``indicativeFundingRate``). Settled and seen-ahead rates never share a type.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+Venue = Literal["binance", "bitmex"]
+VENUES: tuple[Venue, ...] = ("binance", "bitmex")
+
+#: Tie-break at equal ``ts_ms``: prices first, then settlements, then next-rate announcements.
+ORDER: dict[str, int] = {"bar": 0, "quote": 0, "funding": 1, "funding_rate": 2}
+
+
+class InstrumentSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Contract specification of one instrument on one venue.
+
+    ``kind`` is ``"linear"`` (quantity in base units: BTC for BTCUSDT, or contracts of
+    ``contract_size`` BTC for BitMEX XBTUSDT = 1e-6 XBT) or ``"inverse"`` (contracts of
+    ``contract_size`` USD, PnL and funding in XBT: BitMEX XBTUSD). ``tick`` is the price
+    increment (USD or USDT), ``lot`` the order quantity step in the venue's own unit (BTC or
+    contracts), ``min_notional`` in ``quote`` currency (0 = none), fees are fractions
+    (0.0005 = 0.05 %). ``settle_currency`` is where PnL and funding land (USDT, XBT).
+    """
+
+    venue: Venue
+    symbol: str
+    kind: Literal["linear", "inverse"]
+    contract_size: Decimal
+    tick: Decimal
+    lot: Decimal
+    min_qty: Decimal = Decimal(0)
+    min_notional: Decimal = Decimal(0)
+    maker_fee: Decimal = Decimal("0.0002")
+    taker_fee: Decimal = Decimal("0.0005")
+    settle_currency: str = "USDT"
+    quote: str = "USDT"
+
+
+class SourceFile(msgspec.Struct, frozen=True, kw_only=True):
+    """One input file of an import: its name, detected layout and counts."""
+
+    file: str
+    layout: str
+    venue: Venue
+    symbol: str
+    rows: int
+    events: int
+    skipped: int = 0
+
+
+class ReplayHeader(msgspec.Struct, frozen=True, kw_only=True, tag="header", tag_field="type"):
+    """First line of a replay file."""
+
+    format: str = "arbtui-replay"
+    version: int = 1
+    instruments: list[InstrumentSpec]
+    start_ts_ms: int
+    end_ts_ms: int
+    events: int
+    sources: list[SourceFile] = []
+    created_by: str = "arbtui import"
+
+
+class Bar(msgspec.Struct, frozen=True, kw_only=True, tag="bar", tag_field="type"):
+    """An OHLCV bar, known at its close. Prices in quote currency (USD, USDT); ``volume`` in
+    the venue's unit (BTC for Binance klines, USD contracts for BitMEX bins), may be None."""
+
+    ts_ms: int
+    venue: Venue
+    symbol: str
+    open_ts_ms: int
+    interval_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float | None = None
+
+
+class Quote(msgspec.Struct, frozen=True, kw_only=True, tag="quote", tag_field="type"):
+    """A live price update: mark and index price and best bid/ask, any of which may be None
+    (absent from that message). Prices in quote currency."""
+
+    ts_ms: int
+    venue: Venue
+    symbol: str
+    mark: float | None = None
+    index: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+
+
+class FundingSettled(msgspec.Struct, frozen=True, kw_only=True, tag="funding", tag_field="type"):
+    """A funding settlement at ``ts_ms``: positions held at that instant pay ``rate`` (a
+    positive rate means longs pay shorts). ``interval_ms`` is the interval this rate covers;
+    ``mark_price`` is the venue's settlement mark when the source has it (else None: the
+    engine uses its latest mark). ``raw_ts``/``raw_rate`` keep the exchange's strings."""
+
+    ts_ms: int
+    venue: Venue
+    symbol: str
+    rate: Decimal
+    interval_ms: int
+    mark_price: Decimal | None = None
+    raw_ts: str = ""
+    raw_rate: str = ""
+
+
+class FundingRate(
+    msgspec.Struct, frozen=True, kw_only=True, tag="funding_rate", tag_field="type"
+):
+    """A funding rate seen at ``ts_ms`` for the settlement at ``settlement_ts_ms``.
+    ``fixed`` is True when the venue has fixed it (BitMEX ``fundingRate``), False for an
+    estimate that may still move (Binance markPrice ``r``, BitMEX ``indicativeFundingRate``)."""
+
+    ts_ms: int
+    venue: Venue
+    symbol: str
+    rate: Decimal
+    settlement_ts_ms: int
+    interval_ms: int
+    fixed: bool
+
+
+Event = Bar | Quote | FundingSettled | FundingRate
+ReplayLine = ReplayHeader | Bar | Quote | FundingSettled | FundingRate
+
+
+def sort_key(ev: Event) -> tuple[int, int]:
+    """Total order of events in a replay: time, then :data:`ORDER` of the type."""
+    return (ev.ts_ms, ORDER[type(ev).__struct_config__.tag])  # type: ignore[index]
+
+
+_encoder = msgspec.json.Encoder(decimal_format="string")
+_decoder: msgspec.json.Decoder[ReplayLine] = msgspec.json.Decoder(ReplayLine)
+
+
+def encode(obj: ReplayLine) -> bytes:
+    """One replay line as JSON bytes (no newline). Decimals are written as strings."""
+    return _encoder.encode(obj)
+
+
+def decode(line: bytes | str) -> ReplayLine:
+    """Decode one replay line. Raises ``msgspec.ValidationError`` / ``msgspec.DecodeError``
+    with the offending field named in the message."""
+    return _decoder.decode(line)

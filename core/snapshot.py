@@ -1,0 +1,156 @@
+"""Immutable engine snapshots: what the console (or any observer) reads.
+
+The engine builds a new :class:`EngineSnapshot` at UI pace (a few per second, never per event)
+and publishes it by swapping one reference; readers never see a half-built state and never
+lock. Everything here is frozen and holds plain values. Units are in the field names:
+``*_ts_ms`` UTC ms, ``*_usd`` USD, ``qty`` in the instrument's own unit (``unit``),
+``rate`` a fraction per ``interval_h`` hours, ``*_apr`` a fraction per year (0.219 = 21.9 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class FundingView:
+    """One venue's funding for one instrument.
+
+    ``settled_rate`` is the last rate paid (at ``settled_ts_ms``). ``next_rate`` is the rate
+    for the next settlement at ``next_settlement_ts_ms``; ``next_rate_kind`` says what it is:
+    ``"fixed"`` (BitMEX fundingRate), ``"estimate"`` (a live estimate) or ``"last"`` (no
+    forecast known: the last settled rate stands in). ``rate_per_hour`` and ``apr`` are of
+    ``next_rate``. ``countdown_ms`` is to the next settlement from the snapshot's time.
+    """
+
+    venue: str
+    symbol: str
+    settled_rate: Decimal | None
+    settled_ts_ms: int | None
+    next_rate: Decimal | None
+    next_rate_kind: str
+    interval_h: float
+    rate_per_hour: float | None
+    apr: float | None
+    next_settlement_ts_ms: int | None
+    countdown_ms: int | None
+    mark: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PairView:
+    """The funding-arb signal of one pair of legs.
+
+    ``spread_per_hour`` = rate per hour of ``short_venue`` minus that of ``long_venue`` (the
+    carry a position in that direction earns per hour, as a fraction of notional);
+    ``spread_apr`` the same per year. ``spread_ema_fast``/``slow`` are EMAs of the spread per
+    hour (None until seeded). ``basis_pct`` = (long price - short price) / mid x 100.
+    ``edge_pct`` = expected carry over the horizon net of round-trip fees and basis, in %.
+    ``status``: ``"flat"``, ``"open"``, ``"leg-risk"`` or ``"closing"``.
+    """
+
+    name: str
+    long_venue: str
+    short_venue: str
+    spread_per_hour: float | None
+    spread_apr: float | None
+    spread_ema_fast: float | None
+    spread_ema_slow: float | None
+    basis_pct: float | None
+    edge_pct: float | None
+    observations: int
+    status: str
+    unhedged_btc: float
+
+
+@dataclass(frozen=True, slots=True)
+class LegView:
+    """One position. ``qty`` signed in ``unit`` (BTC or contracts); ``qty_btc`` its BTC delta
+    (inverse: contracts x contract_size / mark). PnL and funding in ``settle_currency`` and USD
+    (converted at mark). ``funding`` is received (> 0) minus paid."""
+
+    venue: str
+    symbol: str
+    qty: Decimal
+    unit: str
+    qty_btc: float
+    entry_price: Decimal | None
+    mark: float | None
+    upnl: float
+    upnl_usd: float
+    funding: Decimal
+    funding_usd: float
+    settle_currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class LadderLevelView:
+    """One DCA ladder level of one leg: ``delta_pct`` from the leg's first fill, the
+    ``trigger_price``, the size in the venue's unit and in USD, and ``status``:
+    ``"filled"``, ``"pending"``, ``"skipped"`` (sized to nothing or capped) or ``"cancelled"``."""
+
+    venue: str
+    symbol: str
+    index: int
+    delta_pct: float
+    trigger_price: float | None
+    size: Decimal | None
+    size_usd: float | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskView:
+    """Trading state, equity and drawdown. ``drawdown_pct`` and ``drawdown_limit_pct`` in %."""
+
+    trading_state: str
+    equity_usd: float
+    peak_equity_usd: float
+    drawdown_pct: float
+    max_drawdown_pct: float
+    drawdown_limit_pct: float
+    net_delta_btc: float
+    hedge_band_btc: float
+    data_stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A discrete event for the console's log: ``kind`` is ``"fill"``, ``"funding"``,
+    ``"state"``, ``"alert"`` or ``"command"``; ``seq`` increases by one per entry."""
+
+    seq: int
+    ts_ms: int
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayView:
+    """Replay progress. ``speed`` is the sim-time multiple of wall time, None = as fast as
+    possible."""
+
+    events_done: int
+    events_total: int
+    speed: float | None
+    paused: bool
+    finished: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSnapshot:
+    """Everything the console shows, as of simulated or wall time ``ts_ms``."""
+
+    ts_ms: int
+    mode: str
+    funding: tuple[FundingView, ...]
+    pairs: tuple[PairView, ...]
+    legs: tuple[LegView, ...]
+    ladders: tuple[LadderLevelView, ...]
+    risk: RiskView
+    equity_curve_usd: tuple[float, ...]
+    log: tuple[LogEntry, ...]
+    replay: ReplayView | None
+    trades: int
+    exposure_open: bool

@@ -1,0 +1,89 @@
+"""Config: frozen typed settings; bad files give a clear error naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
+from tests.conftest import DATA, ROOT
+
+BAD = DATA / "config"
+
+
+def test_the_shipped_config_loads_with_its_pair_and_instruments() -> None:
+    s = load_config(ROOT / "config.toml")
+    assert [p.name for p in s.pairs] == ["BTC"]
+    assert s.instruments["bitmex_xbtusd"].kind == "inverse"
+    assert str(s.instruments["binance_btcusdt"].lot) == "0.001"
+    assert s.ladder.deltas_pct[0] == 0
+
+
+def test_the_packaged_default_is_the_repository_config() -> None:
+    assert DEFAULT_CONFIG.read_text() == (ROOT / "config.toml").read_text()
+
+
+def test_settings_are_frozen() -> None:
+    s = load_config(ROOT / "config.toml")
+    with pytest.raises(AttributeError):
+        s.risk.drawdown_limit_pct = 50  # type: ignore[misc]
+
+
+def test_an_unknown_key_names_the_file_and_the_section() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(BAD / "extra_key.toml")
+    assert str(err.value) == (
+        f"{BAD / 'extra_key.toml'}: strategy: Object contains unknown field `entry_threshold`"
+    )
+
+
+def test_a_wrong_type_names_the_key() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(BAD / "wrong_type.toml")
+    assert str(err.value) == (
+        f"{BAD / 'wrong_type.toml'}: risk.drawdown_limit_pct: Expected `float`, got `str`"
+    )
+
+
+def test_not_toml_is_reported_with_the_file() -> None:
+    with pytest.raises(ConfigError, match=r"not_toml\.toml: not valid TOML"):
+        load_config(BAD / "not_toml.toml")
+
+
+def test_a_missing_file_is_reported() -> None:
+    with pytest.raises(ConfigError, match=r"nowhere\.toml: config file not found"):
+        load_config("nowhere.toml")
+
+
+def test_arbtui_config_picks_another_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    alt = tmp_path / "alt.toml"
+    alt.write_text((ROOT / "config.toml").read_text().replace("drawdown_limit_pct = 10.0",
+                                                              "drawdown_limit_pct = 4.5"))
+    monkeypatch.setenv("ARBTUI_CONFIG", str(alt))
+    s = load_config()
+    assert s.risk.drawdown_limit_pct == 4.5
+    assert s.source == str(alt)
+
+
+def test_pair_legs_must_exist_and_sit_on_two_venues() -> None:
+    text = (ROOT / "config.toml").read_text()
+    with pytest.raises(ConfigError, match=r"pairs\[0\]\.leg_b: no instrument 'nope'"):
+        parse_config(text.replace('leg_b = "bitmex_xbtusd"', 'leg_b = "nope"'), "c.toml")
+    with pytest.raises(ConfigError, match=r"pairs\[0\]: the two legs must be on different venues"):
+        parse_config(text.replace('leg_b = "bitmex_xbtusd"', 'leg_b = "binance_btcusdt"'), "c.toml")
+
+
+def test_ladder_lengths_must_match() -> None:
+    text = (ROOT / "config.toml").read_text().replace(
+        "multipliers = [1, 1, 1.5, 2, 2.5]", "multipliers = [1, 1]"
+    )
+    with pytest.raises(ConfigError, match="c.toml: ladder: deltas_pct and multipliers"):
+        parse_config(text, "c.toml")
+
+
+def test_the_cli_prints_a_config_error_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main
+
+    assert main(["--config", str(BAD / "wrong_type.toml"), "--replay", "x", "--headless"]) == 2
+    assert "risk.drawdown_limit_pct: Expected `float`, got `str`" in capsys.readouterr().err

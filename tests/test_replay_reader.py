@@ -1,0 +1,61 @@
+"""Replay files: a bad line is reported with the file and line number."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from core.replay import ReplayError, iter_replay, load_replay
+from tests.conftest import SHIPPED_REPLAY
+
+
+def first_lines(n: int) -> list[bytes]:
+    with gzip.open(SHIPPED_REPLAY, "rb") as fh:
+        return [fh.readline() for _ in range(n)]
+
+
+def test_the_shipped_replay_loads_in_time_order() -> None:
+    header, events = load_replay(SHIPPED_REPLAY)
+    assert header.events == len(events) == 33_879
+    assert {(i.venue, i.symbol) for i in header.instruments} == {
+        ("binance", "BTCUSDT"), ("bitmex", "XBTUSD")}
+    assert events[0].ts_ms >= header.start_ts_ms
+
+
+def test_a_broken_line_names_file_and_line(tmp_path: Path) -> None:
+    lines = first_lines(6)
+    lines[3] = lines[3].replace(b'"close":', b'"close":"x","c":')
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"".join(lines))
+    _, events = iter_replay(bad)
+    with pytest.raises(ReplayError, match=r"bad\.jsonl:4: Expected `float`, got `str` - at `\$\.close`"):
+        list(events)
+
+
+def test_events_out_of_order_are_refused(tmp_path: Path) -> None:
+    lines = first_lines(6)
+    lines[2], lines[4] = lines[4], lines[2]
+    bad = tmp_path / "order.jsonl"
+    bad.write_bytes(b"".join(lines))
+    _, events = iter_replay(bad)
+    with pytest.raises(ReplayError, match=r"order\.jsonl:5: event out of time order"):
+        list(events)
+
+
+def test_a_file_without_header_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "nohead.jsonl"
+    bad.write_bytes(b"".join(first_lines(4)[1:]))
+    with pytest.raises(ReplayError, match=r"nohead\.jsonl:1: the first line must be the replay header"):
+        iter_replay(bad)
+
+
+def test_an_unknown_event_type_is_refused(tmp_path: Path) -> None:
+    lines = first_lines(3)
+    lines.append(b'{"type":"trade","ts_ms":1}\n')
+    bad = tmp_path / "unknown.jsonl"
+    bad.write_bytes(b"".join(lines))
+    _, events = iter_replay(bad)
+    with pytest.raises(ReplayError, match=r"unknown\.jsonl:4: Invalid value 'trade'"):
+        list(events)

@@ -1,0 +1,96 @@
+"""The ``arbtui`` command line.
+
+    arbtui --replay FILE [--config PATH] [--speed X]       console on a replay
+    arbtui --replay FILE --headless [--report json|text]   same engine, no console
+    arbtui import FILE... --out REPLAY [--start --end ...]  build a replay from downloads
+
+Exit codes: 0 fine, 1 the run failed, 2 bad input (config, replay file, arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from core.config import ConfigError, Settings, load_config
+from core.replay import ReplayError
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="arbtui",
+        description="Funding-rate arbitrage console, Binance USD-M vs BitMEX.",
+        epilog="Also: 'arbtui import --help' builds a replay file from exchange downloads.",
+    )
+    p.add_argument("--config", metavar="PATH", help="config file (default: $ARBTUI_CONFIG, "
+                   "./config.toml, or the packaged defaults)")
+    p.add_argument("--replay", metavar="FILE", help="replay a recorded file (JSON lines, .gz ok)")
+    p.add_argument("--headless", action="store_true", help="run without the console")
+    p.add_argument("--report", choices=("json", "text"), default="text",
+                   help="headless report format (default text)")
+    p.add_argument("--speed", type=float, metavar="X",
+                   help="console replay speed, sim seconds per wall second (0 = max)")
+    return p
+
+
+def _load(path: str | None) -> Settings:
+    return load_config(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args_list[:1] == ["import"]:
+            return _import(args_list[1:])
+        args = _run_parser().parse_args(args_list)
+        settings = _load(args.config)
+        if not args.replay:
+            _run_parser().print_help()
+            print("\narbtui: give --replay FILE (live and paper feeds are not built yet)",
+                  file=sys.stderr)
+            return 2
+        if args.headless:
+            return _headless(settings, args.replay, args.report)
+        return _console(settings, args.replay, args.speed)
+    except (ConfigError, ReplayError) as exc:
+        print(f"arbtui: {exc}", file=sys.stderr)
+        return 2
+
+
+def _import(argv: list[str]) -> int:
+    from core.importer import cli as import_cli
+
+    p = argparse.ArgumentParser(prog="arbtui import",
+                                description="Build a replay file from exchange downloads.")
+    p.add_argument("--config", metavar="PATH", help="config file with the instruments' specs")
+    import_cli.add_arguments(p)
+    args = p.parse_args(argv)
+    settings = _load(args.config)
+    return import_cli.run(args, list(settings.instruments.values()))
+
+
+def _headless(settings: Settings, path: str, fmt: str) -> int:
+    from core.headless import run_replay
+    from core.report import format_text
+
+    report = run_replay(settings, path)
+    if fmt == "json":
+        print(json.dumps(report))
+    else:
+        print(format_text(report))
+    return 0
+
+
+def _console(settings: Settings, path: str, speed: float | None) -> int:
+    from core.host import EngineHost
+    from tui.console import run_console
+
+    host = EngineHost.for_replay(settings, path, speed=(speed or None) if speed is not None else -1.0)
+    return run_console(host, settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

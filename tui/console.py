@@ -1,0 +1,33 @@
+"""Public entry of the console for the CLI: ``run_console(host, settings) -> exit code``.
+
+Starts the engine host if it is not running, runs :class:`~tui.app.ArbConsole` on the main
+thread, and always stops the host afterwards, so the process exits within about 2 s of quit.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from typing import Any
+
+from core.host import EngineHost
+from tui.app import STOP_TIMEOUT_S, ArbConsole
+
+SWITCH_INTERVAL_S = 0.0005
+"""Thread switch interval once running (DESIGN: keeps the engine thread's latency low)."""
+
+
+def run_console(host: EngineHost, settings: Any) -> int:
+    """Run the console against ``host`` until the operator quits; return the exit code."""
+    host.start()  # idempotent: a host the CLI already started keeps running
+    app = ArbConsole(host, settings)
+    gc.collect()
+    gc.freeze()
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    try:
+        app.run()
+    finally:
+        sys.setswitchinterval(previous)
+        host.stop(timeout_s=STOP_TIMEOUT_S)
+    return app.return_code or 0

@@ -1,0 +1,53 @@
+"""Confirmation modals for destructive or exposure-leaving actions (flatten, kill, quit).
+
+A :class:`ConfirmModal` dismisses with True on ``y`` (and on any extra ``confirm_keys``, e.g.
+a second ctrl+k in the kill modal) and with False on ``n`` or escape. It does no work itself:
+the caller's callback submits the command. Nothing here blocks or awaits the engine.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Static
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Ask one yes/no question. ``kind`` names it (``"flatten"``, ``"kill"``, ``"quit"``)."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+        Binding("escape", "answer(False)", "Cancel"),
+    ]
+
+    def __init__(self, kind: str, title: str, message: str, *, danger: bool = False) -> None:
+        super().__init__(id=f"confirm-{kind}")
+        self.kind = kind
+        """What this modal confirms; the app uses it to recognise the kill modal."""
+        self._title = title
+        self._message = message
+        self._danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box", classes="-danger" if self._danger else ""):
+            yield Static(self._title, id="confirm-title")
+            yield Static(self._message, id="confirm-message")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Yes (y)", id="yes", variant="error" if self._danger else "primary")
+                yield Button("No (n, esc)", id="no")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # Focus "No" so that an accidental Enter cancels rather than confirms.
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        """Close with the answer (True = confirmed)."""
+        self.dismiss(yes)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "yes")

@@ -1,0 +1,21 @@
+"""Console panels. Each panel has ``apply(snapshot)``, called by the app inside
+``batch_update()`` only when the engine published a new snapshot; panels never call the engine.
+"""
+
+from tui.widgets.funding import FundingPanel
+from tui.widgets.ladders import LaddersPanel
+from tui.widgets.legs import LegsPanel
+from tui.widgets.log import EventLog
+from tui.widgets.risk import RiskPanel
+from tui.widgets.status import StatusLine
+from tui.widgets.table import KeyedTable
+
+__all__ = [
+    "EventLog",
+    "FundingPanel",
+    "KeyedTable",
+    "LaddersPanel",
+    "LegsPanel",
+    "RiskPanel",
+    "StatusLine",
+]

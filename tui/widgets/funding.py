@@ -1,0 +1,117 @@
+"""Funding panel: each venue's rate and each pair's spread.
+
+Venue rows: the rate for the next settlement per its own interval, that interval, whether the
+rate is ``fixed`` (BitMEX fundingRate), an ``est``imate or the ``last`` settled rate standing in
+(FundingView.next_rate_kind), the rate per hour and as APR, the countdown to the venue's next
+settlement (from the snapshot's time) and the last settled rate. Rates are fractions shown in
+percent. Pair rows: the spread per hour (short venue minus long venue) and as APR, its fast and
+slow EMAs (per hour), the basis and the net edge in percent, and the status; a pair in
+``leg-risk`` is shown in red with its unhedged size in BTC.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+
+from core.snapshot import EngineSnapshot, FundingView, PairView
+from tui import format as fmt
+from tui.widgets.table import Cell, ColumnSpec, KeyedTable, right
+
+VENUE_COLUMNS = (
+    ColumnSpec("venue", "Venue", 7),
+    ColumnSpec("symbol", "Symbol", 8),
+    ColumnSpec("rate", "Next rate", 9),
+    ColumnSpec("interval", "Int", 3),
+    ColumnSpec("kind", "Kind", 5),
+    ColumnSpec("per_hour", "Rate/h", 9),
+    ColumnSpec("apr", "APR", 8),
+    ColumnSpec("countdown", "Settles in", 10),
+    ColumnSpec("settled", "Last settled", 12),
+)
+
+PAIR_COLUMNS = (
+    ColumnSpec("pair", "Pair", 15),
+    ColumnSpec("side", "Long/Short", 14),
+    ColumnSpec("spread", "Spread/h", 9),
+    ColumnSpec("apr", "APR", 8),
+    ColumnSpec("ema_fast", "EMA fast/h", 10),
+    ColumnSpec("ema_slow", "EMA slow/h", 10),
+    ColumnSpec("basis", "Basis", 7),
+    ColumnSpec("edge", "Edge", 7),
+    ColumnSpec("status", "Status", 20),
+)
+
+KIND_LABEL = {"fixed": "fixed", "estimate": "est", "last": "last"}
+"""Short labels of FundingView.next_rate_kind."""
+
+STATUS_STYLE = {"flat": "dim", "open": "green", "closing": "yellow", "leg-risk": "bold red"}
+"""Style of PairView.status."""
+
+
+def _signed_style(value: float | None) -> str:
+    if value is None or value == 0:
+        return ""
+    return "green" if value > 0 else "red"
+
+
+def venue_row(f: FundingView) -> tuple[str, tuple[Cell, ...]]:
+    """Row key and cells of one venue's funding."""
+    kind = KIND_LABEL.get(f.next_rate_kind, f.next_rate_kind)
+    kind_style = "italic yellow" if f.next_rate_kind == "estimate" else ""
+    settled = f"{fmt.rate_pct(f.settled_rate)}" if f.settled_rate is not None else fmt.DASH
+    return (
+        f"{f.venue}:{f.symbol}",
+        (
+            f.venue,
+            f.symbol,
+            right(fmt.rate_pct(f.next_rate)),
+            right(fmt.interval(f.interval_h) if f.interval_h > 0 else fmt.DASH),
+            Text(kind, style=kind_style),
+            right(fmt.rate_pct(f.rate_per_hour, 5)),
+            right(fmt.apr_pct(f.apr), _signed_style(f.apr)),
+            right(fmt.countdown(f.countdown_ms)),
+            right(settled),
+        ),
+    )
+
+
+def pair_row(p: PairView) -> tuple[str, tuple[Cell, ...]]:
+    """Row key and cells of one pair; leg-risk rows are red and show the unhedged BTC."""
+    if p.status == "leg-risk":
+        status = Text(f"LEG-RISK {fmt.btc(p.unhedged_btc)} BTC", style="bold white on red")
+        name = Text(p.name, style="bold red")
+    else:
+        status = Text(p.status, style=STATUS_STYLE.get(p.status, ""))
+        name = Text(p.name)
+    return (
+        p.name,
+        (
+            name,
+            f"{p.long_venue}/{p.short_venue}",
+            right(fmt.rate_pct(p.spread_per_hour, 5), _signed_style(p.spread_per_hour)),
+            right(fmt.apr_pct(p.spread_apr), _signed_style(p.spread_apr)),
+            right(fmt.rate_pct(p.spread_ema_fast, 5)),
+            right(fmt.rate_pct(p.spread_ema_slow, 5)),
+            right(fmt.pct(p.basis_pct, 2, sign=True)),
+            right(fmt.pct(p.edge_pct, 2, sign=True)),
+            status,
+        ),
+    )
+
+
+class FundingPanel(Vertical):
+    """Venue funding rates and pair spreads."""
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(VENUE_COLUMNS, id="funding-venues")
+        yield KeyedTable(PAIR_COLUMNS, id="funding-pairs")
+
+    def on_mount(self) -> None:
+        self.border_title = "Funding"
+
+    def apply(self, snap: EngineSnapshot) -> None:
+        """Show ``snap.funding`` and ``snap.pairs``."""
+        self.query_one("#funding-venues", KeyedTable).sync([venue_row(f) for f in snap.funding])
+        self.query_one("#funding-pairs", KeyedTable).sync([pair_row(p) for p in snap.pairs])

@@ -1,0 +1,71 @@
+"""Legs panel: one row per position.
+
+Quantity in the instrument's own unit (BTC, or contracts for BitMEX) and as BTC delta, entry
+price and mark in quote currency, unrealised PnL and funding received (> 0) minus paid, both
+in the leg's settlement currency (USDT or XBT) and in USD at mark.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+
+from core.snapshot import EngineSnapshot, LegView
+from tui import format as fmt
+from tui.widgets.table import Cell, ColumnSpec, KeyedTable, right
+
+LEG_COLUMNS = (
+    ColumnSpec("venue", "Venue", 7),
+    ColumnSpec("symbol", "Symbol", 7),
+    ColumnSpec("qty", "Qty (unit)", 13),
+    ColumnSpec("qty_btc", "Qty BTC", 7),
+    ColumnSpec("entry", "Entry", 9),
+    ColumnSpec("mark", "Mark", 9),
+    ColumnSpec("upnl", "uPnL", 13),
+    ColumnSpec("upnl_usd", "uPnL USD", 9),
+    ColumnSpec("funding", "Funding", 13),
+    ColumnSpec("funding_usd", "Fund USD", 9),
+)
+
+_UNIT_SHORT = {"contracts": "ct", "contract": "ct"}
+
+
+def _style(value: float) -> str:
+    return "" if value == 0 else ("green" if value > 0 else "red")
+
+
+def leg_row(leg: LegView) -> tuple[str, tuple[Cell, ...]]:
+    """Row key and cells of one leg."""
+    unit = _UNIT_SHORT.get(leg.unit.lower(), leg.unit)
+    cur = leg.settle_currency
+    return (
+        f"{leg.venue}:{leg.symbol}",
+        (
+            leg.venue,
+            leg.symbol,
+            right(f"{fmt.qty(leg.qty, leg.unit)} {unit}"),
+            right(fmt.btc(leg.qty_btc)),
+            right(fmt.price(leg.entry_price)),
+            right(fmt.price(leg.mark)),
+            right(f"{fmt.amount(leg.upnl, cur)} {cur}", _style(leg.upnl)),
+            right(fmt.usd(leg.upnl_usd, sign=True), _style(leg.upnl_usd)),
+            right(f"{fmt.amount(leg.funding, cur)} {cur}", _style(float(leg.funding))),
+            right(fmt.usd(leg.funding_usd, sign=True), _style(leg.funding_usd)),
+        ),
+    )
+
+
+class LegsPanel(Vertical):
+    """Open positions, one row per venue and symbol."""
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(LEG_COLUMNS, id="legs-table")
+
+    def on_mount(self) -> None:
+        self.border_title = "Legs"
+
+    def apply(self, snap: EngineSnapshot) -> None:
+        """Show ``snap.legs``; the border subtitle says when there is no position."""
+        self.query_one(KeyedTable).sync([leg_row(leg) for leg in snap.legs])
+        self.border_subtitle = "" if snap.legs else "no position"

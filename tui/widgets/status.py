@@ -1,0 +1,54 @@
+"""Status line (top of the screen): mode, simulated/wall time (UTC ISO from the snapshot's
+``ts_ms``), replay progress (percent of events) and speed (multiple of wall time, or ``max``),
+trade count, trading state, and an alert when any pair is in leg-risk."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from core.snapshot import EngineSnapshot
+from tui import format as fmt
+from tui.widgets.risk import state_text
+
+
+def status_text(snap: EngineSnapshot | None) -> Text:
+    """The status line for ``snap`` (None: nothing received yet)."""
+    t = Text(" arbtui ", style="bold reverse")
+    if snap is None:
+        t.append("  waiting for the engine…", style="dim")
+        return t
+    t.append(f" {snap.mode.upper()} ", style="bold")
+    t.append(fmt.ts_iso(snap.ts_ms))
+    rep = snap.replay
+    if rep is not None:
+        if rep.finished:
+            icon, style = "■ done", "dim"
+        elif rep.paused:
+            icon, style = "⏸ paused", "bold yellow"
+        else:
+            icon, style = "▶", "green"
+        t.append("  replay ", style="dim")
+        t.append(fmt.progress(rep.events_done, rep.events_total))
+        t.append(f" {icon}", style=style)
+        t.append(f" {fmt.speed(rep.speed)}")
+    t.append(f"  trades {snap.trades}  ")
+    t.append_text(state_text(snap.risk.trading_state))
+    risky = [p for p in snap.pairs if p.status == "leg-risk"]
+    for p in risky:
+        t.append(f"  LEG-RISK {p.name} {fmt.btc(p.unhedged_btc)} BTC", style="bold white on red")
+    if snap.risk.data_stale:
+        t.append("  STALE DATA", style="bold white on red")
+    return t
+
+
+class StatusLine(Static):
+    """One line of engine status."""
+
+    DEFAULT_CSS = """
+    StatusLine { height: 1; width: 100%; }
+    """
+
+    def apply(self, snap: EngineSnapshot) -> None:
+        """Show the status of ``snap``."""
+        self.update(status_text(snap))
