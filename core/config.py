@@ -32,7 +32,7 @@ class _Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     pass
 
 
-class CapitalSettings(_Strict):
+class CapitalSettings(_Strict, frozen=True):
     """Starting balances of the paper / replay accounts."""
 
     binance_usdt: Decimal = Decimal(100_000)
@@ -41,7 +41,7 @@ class CapitalSettings(_Strict):
     """XBT on BitMEX (inverse margin; its USD value moves with the BitMEX mark)."""
 
 
-class PairSettings(_Strict):
+class PairSettings(_Strict, frozen=True):
     """A pair of legs on two venues, by instrument id (keys of ``[instruments]``)."""
 
     name: str
@@ -51,7 +51,7 @@ class PairSettings(_Strict):
     """Cap on each leg's notional in USD (the pair holds two legs of about this size)."""
 
 
-class StrategySettings(_Strict):
+class StrategySettings(_Strict, frozen=True):
     """Funding-arb signal. Rates are compared per hour (DESIGN, HAZARDS H1)."""
 
     holding_hours: float = 72.0
@@ -66,14 +66,15 @@ class StrategySettings(_Strict):
     observe_every_s: int = 3600
     """Sim seconds between two observations of the signal."""
     use_ema_filter: bool = False
-    """Require fast EMA of the spread >= slow EMA (in the trade's direction) for entries and adds."""
+    """Require fast EMA >= slow EMA of the spread (in the trade's direction) for entries
+    and adds."""
     ema_fast: int = 3
     """Fast EMA span, in observations."""
     ema_slow: int = 12
     """Slow EMA span, in observations."""
 
 
-class LadderSettings(_Strict):
+class LadderSettings(_Strict, frozen=True):
     """DCA ladder per leg: level i triggers at ``deltas_pct[i]`` % from the leg's first fill
     (a long leg as price falls, a short leg as price rises) and is sized at
     ``multipliers[i]`` x the base notional. Level 0 is the entry (delta 0)."""
@@ -82,7 +83,7 @@ class LadderSettings(_Strict):
     multipliers: tuple[float, ...] = (1.0, 1.0, 1.5, 2.0, 2.5)
 
 
-class SizingSettings(_Strict):
+class SizingSettings(_Strict, frozen=True):
     """Size of a ladder level: base x multiplier x volatility scale, capped by free capital
     and the leg's and pair's notional limits."""
 
@@ -96,7 +97,7 @@ class SizingSettings(_Strict):
     """Smallest volatility scale applied (so a level never shrinks to nothing)."""
 
 
-class HedgeSettings(_Strict):
+class HedgeSettings(_Strict, frozen=True):
     """Delta hedger: net BTC = linear qty + inverse contracts / mark (+ BitMEX XBT margin if
     included) + IBIT shares x BTC per share. Outside the band an order restores neutral."""
 
@@ -105,14 +106,14 @@ class HedgeSettings(_Strict):
     """Count the XBT held on BitMEX as BTC exposure (set when that collateral is unhedged)."""
 
 
-class IbitSettings(_Strict):
+class IbitSettings(_Strict, frozen=True):
     """BTC exposure held outside the venues as IBIT shares (counted in net delta)."""
 
     shares: Decimal = Decimal(0)
     btc_per_share: Decimal = Decimal("0.000568")
 
 
-class RiskSettings(_Strict):
+class RiskSettings(_Strict, frozen=True):
     """Risk limits enforced by the risk gate."""
 
     drawdown_limit_pct: float = 10.0
@@ -123,13 +124,13 @@ class RiskSettings(_Strict):
     """State at start-up in paper and live modes (replays use ``replay.auto_arm``)."""
 
 
-class PaperSettings(_Strict):
+class PaperSettings(_Strict, frozen=True):
     """Paper venue: fills at the current price with taker fee and this slippage."""
 
     slippage_bps: float = 2.0
 
 
-class ReplaySettings(_Strict):
+class ReplaySettings(_Strict, frozen=True):
     """Replay clock."""
 
     speed: float = 3600.0
@@ -139,7 +140,7 @@ class ReplaySettings(_Strict):
     """Start replays ARMED (a replay trades nothing real)."""
 
 
-class Settings(_Strict):
+class Settings(_Strict, frozen=True):
     """The whole configuration (``config.toml``)."""
 
     capital: CapitalSettings = CapitalSettings()

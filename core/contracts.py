@@ -57,7 +57,9 @@ def price_pnl(spec: InstrumentSpec, qty: Decimal, entry: Decimal, exit_: Decimal
     return qty * spec.contract_size * (exit_ - entry)
 
 
-def funding_amount(spec: InstrumentSpec, position: Decimal, mark: Decimal, rate: Decimal) -> Decimal:
+def funding_amount(
+    spec: InstrumentSpec, position: Decimal, mark: Decimal, rate: Decimal
+) -> Decimal:
     """Funding received (> 0) or paid (< 0) by ``position`` at one settlement.
 
     Linear: -position x cs x mark x rate (USDT). Inverse: -contracts x cs / mark x rate (XBT).

@@ -17,7 +17,7 @@ from core.config import Settings
 from core.contracts import ZERO, btc_delta, notional_usd
 from core.events import Bar, Event, FundingRate, FundingSettled, InstrumentSpec, Quote
 from core.ledger import Key, Ledger
-from core.market import HOUR_MS, MarketState, mark_decimal
+from core.market import HOUR_MS, InstrumentState, MarketState, mark_decimal
 from core.orders import ClientOrderIds, Fill, OrderIntent, Rejection, Side
 from core.pair import PairRuntime
 from core.paper import PaperVenue
@@ -79,6 +79,9 @@ class Engine:
         self._last_curve_hour = -1
         self.rejections: list[Rejection] = []
         self.start_equity_usd: float | None = None
+        self._book_dirty = True
+        self._cash_usd = self._cash_xbt = self._extra_delta = 0.0
+        self._open: list[tuple[InstrumentState, bool, float, float, bool]] = []
 
     # ----------------------------------------------------------------- events
     def on_event(self, ev: Event) -> None:
@@ -111,6 +114,7 @@ class Engine:
                 return
             mark = mark_decimal(st)
         pay = self.ledger.settle_funding(ev.venue, ev.symbol, ev.ts_ms, ev.rate, mark)
+        self._book_dirty = True
         if pay is not None:
             verb = "received" if pay.amount >= 0 else "paid"
             self.emit(
@@ -127,23 +131,54 @@ class Engine:
         mark = self.market.get(*self.xbt_key).mark
         return mark or 0.0
 
-    def _mark_to_market(self) -> None:
-        xbt = self.xbt_usd()
-        equity = 0.0
+    def _refresh_book(self) -> None:
+        """Float copies of balances and open positions for the per-event equity and delta
+        checks; rebuilt only after a fill or a settlement changes them."""
+        usd = xbt_bal = 0.0
         for (_, cur), bal in self.ledger.balances.items():
-            equity += float(bal) * (xbt if cur == "XBT" else 1.0)
-        for key, pos in self.ledger.positions.items():
-            if pos.qty == 0 or pos.entry_price is None:
-                continue
-            mark = self.market.get(*key).mark
+            if cur == "XBT":
+                xbt_bal += float(bal)
+            else:
+                usd += float(bal)
+        self._cash_usd, self._cash_xbt = usd, xbt_bal
+        self._open = [
+            (
+                self.market.get(*key),
+                pos.spec.kind == "inverse",
+                float(pos.qty * pos.spec.contract_size),
+                float(pos.entry_price),
+                pos.spec.settle_currency == "XBT",
+            )
+            for key, pos in self.ledger.positions.items()
+            if pos.qty != 0 and pos.entry_price is not None
+        ]
+        extra = self.settings.ibit.shares * self.settings.ibit.btc_per_share
+        if self.settings.hedge.include_bitmex_margin:
+            extra += self.ledger.balances.get(("bitmex", "XBT"), ZERO)
+        self._extra_delta = float(extra)
+        self._book_dirty = False
+
+    def net_delta_btc_float(self) -> float:
+        """Float twin of :meth:`net_delta_btc` for the per-event hedge check."""
+        if self._book_dirty:
+            self._refresh_book()
+        total = self._extra_delta
+        for st, inverse, size, _, _ in self._open:
+            if st.mark is not None:
+                total += size / st.mark if inverse else size
+        return total
+
+    def _mark_to_market(self) -> None:
+        if self._book_dirty:
+            self._refresh_book()
+        xbt = self.xbt_usd()
+        equity = self._cash_usd + self._cash_xbt * xbt
+        for st, inverse, size, entry, in_xbt in self._open:
+            mark = st.mark
             if mark is None:
                 continue
-            spec, qty, entry = pos.spec, float(pos.qty), float(pos.entry_price)
-            cs = float(spec.contract_size)
-            if spec.kind == "inverse":
-                equity += qty * cs * (1 / entry - 1 / mark) * xbt
-            else:
-                equity += qty * cs * (mark - entry)
+            pnl = size * (1 / entry - 1 / mark) if inverse else size * (mark - entry)
+            equity += pnl * xbt if in_xbt else pnl
         if self.xbt_key is not None and xbt == 0.0:
             return  # XBT balance not valued yet: no equity reading
         self.equity_usd = equity
@@ -206,7 +241,13 @@ class Engine:
 
     # ----------------------------------------------------------------- orders
     def send(
-        self, pair: str, key: Key, side: Side, qty: Decimal, reduce_only: bool, purpose: str,
+        self,
+        pair: str,
+        key: Key,
+        side: Side,
+        qty: Decimal,
+        reduce_only: bool,
+        purpose: str,
         client_order_id: str | None = None,
     ) -> Fill | Rejection:
         """Gate, check and send one order; book the fill. Returns the venue's answer."""
@@ -229,6 +270,7 @@ class Engine:
             self.alert(f"order {cid} rejected by {key[0]}: {answer.reason}")
             return answer
         self.ledger.apply_fill(answer, Decimal(repr(self.xbt_usd())))
+        self._book_dirty = True
         ro = " reduce-only" if reduce_only else ""
         self.emit(
             "fill",

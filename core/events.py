@@ -134,9 +134,7 @@ class FundingSettled(msgspec.Struct, frozen=True, kw_only=True, tag="funding", t
     raw_rate: str = ""
 
 
-class FundingRate(
-    msgspec.Struct, frozen=True, kw_only=True, tag="funding_rate", tag_field="type"
-):
+class FundingRate(msgspec.Struct, frozen=True, kw_only=True, tag="funding_rate", tag_field="type"):
     """A funding rate seen at ``ts_ms`` for the settlement at ``settlement_ts_ms``.
     ``fixed`` is True when the venue has fixed it (BitMEX ``fundingRate``), False for an
     estimate that may still move (Binance markPrice ``r``, BitMEX ``indicativeFundingRate``)."""
@@ -166,6 +164,11 @@ _decoder: msgspec.json.Decoder[ReplayLine] = msgspec.json.Decoder(ReplayLine)
 def encode(obj: ReplayLine) -> bytes:
     """One replay line as JSON bytes (no newline). Decimals are written as strings."""
     return _encoder.encode(obj)
+
+
+def decode_lines(data: bytes) -> list[ReplayLine]:
+    """Decode newline-delimited replay lines in one call (fast path of the replay reader)."""
+    return _decoder.decode_lines(data)
 
 
 def decode(line: bytes | str) -> ReplayLine:

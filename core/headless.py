@@ -8,7 +8,7 @@ from typing import Any
 
 from core.config import Settings
 from core.engine import Engine
-from core.events import ReplayHeader
+from core.events import InstrumentSpec, ReplayHeader
 from core.replay import iter_replay
 from core.report import build_report
 
@@ -17,7 +17,9 @@ def check_header(engine: Engine, header: ReplayHeader) -> list[str]:
     """Warnings for instruments the replay and the config disagree on (the config's specs
     are the ones traded; a pair whose legs are absent from the replay will never trade)."""
     notes = []
-    in_file = {(s.venue, s.symbol): s for s in header.instruments}
+    in_file: dict[tuple[str, str], InstrumentSpec] = {
+        (s.venue, s.symbol): s for s in header.instruments
+    }
     for key, spec in engine.specs.items():
         other = in_file.get(key)
         if other is not None and other != spec:

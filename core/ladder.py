@@ -42,7 +42,8 @@ class Ladder:
     def build(cls, venue: str, symbol: str, side: int, cfg: LadderSettings) -> Ladder:
         """Fresh levels from the config (level 0 is the entry)."""
         levels = [
-            Level(i, d, m) for i, (d, m) in enumerate(zip(cfg.deltas_pct, cfg.multipliers, strict=True))
+            Level(i, d, m)
+            for i, (d, m) in enumerate(zip(cfg.deltas_pct, cfg.multipliers, strict=True))
         ]
         return cls(venue, symbol, side, levels)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from core.contracts import ZERO, btc_delta, fee_amount, funding_amount, price_pnl
+from core.contracts import ZERO, btc_delta, funding_amount, price_pnl
 from core.events import InstrumentSpec
 from core.orders import Fill
 

@@ -8,6 +8,7 @@ H1): 0.0001 per 4 h is 0.000025 per hour and beats 0.00015 per 8 h (0.00001875 p
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class InstrumentState:
         closes = list(self.hourly_closes)[-(lookback_hours + 1) :]
         if len(closes) < 4:
             return None
-        rets = [math.log(b / a) for a, b in zip(closes, closes[1:], strict=False)]
+        rets = [math.log(b / a) for a, b in itertools.pairwise(closes)]
         mean = sum(rets) / len(rets)
         var = sum((r - mean) ** 2 for r in rets) / (len(rets) - 1)
         return math.sqrt(var * HOURS_PER_YEAR)

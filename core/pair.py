@@ -135,7 +135,9 @@ class PairRuntime:
         lot_btc = {k: btc_delta(s, s.lot, prices[k]) for k, s in ((ka, sa), (kb, sb))}
         first, second = ((ka, sa), (kb, sb)) if lot_btc[ka] >= lot_btc[kb] else ((kb, sb), (ka, sa))
         lad_cfg = eng.settings.ladder
-        room = min(self._room_usd(first[0], prices[first[0]]), self._room_usd(second[0], prices[second[0]]))
+        room = min(
+            self._room_usd(first[0], prices[first[0]]), self._room_usd(second[0], prices[second[0]])
+        )
         lvl0 = Ladder.build(*first[0], 1, lad_cfg).levels[0]
         usd = level_notional_usd(lvl0, eng.settings.sizing, self._scale(), room)
         q1 = floor_to_lot(first[1], qty_for_notional(first[1], usd, prices[first[0]]))
@@ -159,7 +161,12 @@ class PairRuntime:
                 f"{f1.qty} {first[0][1]} on {first[0][0]}"
             )
             back: Side = "sell" if f1.side == "buy" else "buy"
-            self.unwind = (eng.ids.next(self.cfg.name, first[0][0], "unwind"), first[0], back, f1.qty)
+            self.unwind = (
+                eng.ids.next(self.cfg.name, first[0][0], "unwind"),
+                first[0],
+                back,
+                f1.qty,
+            )
             self._retry_unwind()
             return
         self.status = "open"
@@ -167,7 +174,11 @@ class PairRuntime:
         for key, fill in ((first[0], f1), (second[0], f2)):
             side = 1 if fill.side == "buy" else -1
             lad = Ladder.build(*key, side, lad_cfg)
-            lad.anchor(float(fill.price), fill.qty, float(notional_usd(self.specs(key), fill.qty, fill.price)))
+            lad.anchor(
+                float(fill.price),
+                fill.qty,
+                float(notional_usd(self.specs(key), fill.qty, fill.price)),
+            )
             self.ladders[key] = lad
         self.hedge()
 
@@ -201,12 +212,16 @@ class PairRuntime:
                 continue
             spec = self.specs(key)
             price = mark_decimal(st)
-            usd = level_notional_usd(lvl, eng.settings.sizing, self._scale(), self._room_usd(key, price))
+            usd = level_notional_usd(
+                lvl, eng.settings.sizing, self._scale(), self._room_usd(key, price)
+            )
             qty = floor_to_lot(spec, qty_for_notional(spec, usd, price))
             why = check_leg(spec, qty, price, False)
             if why:
                 lvl.status, lvl.size, lvl.size_usd = "skipped", Decimal(0), 0.0
-                eng.alert(f"pair {self.cfg.name} ladder level {lvl.index} on {key[0]} skipped: {why}")
+                eng.alert(
+                    f"pair {self.cfg.name} ladder level {lvl.index} on {key[0]} skipped: {why}"
+                )
                 continue
             side: Side = "buy" if lad.side > 0 else "sell"
             ans = eng.send(self.cfg.name, key, side, qty, False, "ladder")
@@ -222,6 +237,8 @@ class PairRuntime:
         closest to neutral (after a ladder add, the other leg when it does as well)."""
         eng = self.engine
         band = eng.settings.hedge.band_btc
+        if abs(eng.net_delta_btc_float()) <= float(band) * 0.999:
+            return
         net = eng.net_delta_btc()
         if abs(net) <= band:
             return

@@ -30,7 +30,9 @@ class PaperVenue:
         if spec is None:
             return Rejection(intent.client_order_id, *key, "unknown instrument", intent.ts_ms)
         if intent.client_order_id in self.orders_seen:
-            return Rejection(intent.client_order_id, *key, "duplicate client order id", intent.ts_ms)
+            return Rejection(
+                intent.client_order_id, *key, "duplicate client order id", intent.ts_ms
+            )
         if price is None or price <= 0:
             return Rejection(intent.client_order_id, *key, "no price", intent.ts_ms)
         qty = intent.qty
@@ -49,6 +51,16 @@ class PaperVenue:
         fee = fee_amount(spec, qty, px, spec.taker_fee)
         self.positions[key] = pos + (qty if up else -qty)
         return Fill(
-            intent.client_order_id, intent.pair, intent.venue, intent.symbol, intent.side,
-            qty, px, fee, spec.settle_currency, intent.reduce_only, intent.purpose, intent.ts_ms,
+            intent.client_order_id,
+            intent.pair,
+            intent.venue,
+            intent.symbol,
+            intent.side,
+            qty,
+            px,
+            fee,
+            spec.settle_currency,
+            intent.reduce_only,
+            intent.purpose,
+            intent.ts_ms,
         )

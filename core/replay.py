@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import IO
 
 import msgspec
 
-from core.events import Event, ReplayHeader, decode, sort_key
+from core.events import Event, ReplayHeader, ReplayLine, decode, decode_lines, sort_key
 
 #: Replay speeds (sim seconds per wall second) the console steps through; None = max.
 SPEED_STEPS: tuple[float | None, ...] = (1, 10, 60, 600, 3600, 14400, 86400, None)
+
+
+#: Lines decoded in one msgspec call (a bad chunk is decoded again line by line).
+CHUNK_LINES = 4096
 
 
 class ReplayError(Exception):
@@ -59,28 +64,60 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
 
     def events() -> Iterator[Event]:
         last = (-1, -1)
-        lineno = 1
+        lineno = 1  # the line number of the last line already yielded or checked
         try:
-            for lineno, line in enumerate(fh, start=2):
-                if not line.strip():
-                    continue
+            while True:
+                chunk = list(islice(fh, CHUNK_LINES))
+                if not chunk:
+                    return
                 try:
-                    ev = decode(line)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    raise ReplayError(f"{p}:{lineno}: {exc}") from None
-                if isinstance(ev, ReplayHeader):
-                    raise ReplayError(f"{p}:{lineno}: a second header line")
-                key = sort_key(ev)
-                if key < last:
-                    raise ReplayError(f"{p}:{lineno}: event out of time order (ts_ms {ev.ts_ms})")
-                last = key
-                yield ev
+                    batch = decode_lines(b"".join(chunk))
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    batch = None
+                if batch is None or len(batch) != sum(1 for c in chunk if c.strip()):
+                    batch = _decode_each(p, chunk, lineno)
+                for i, ev in enumerate(batch):
+                    if isinstance(ev, ReplayHeader):
+                        raise ReplayError(f"{p}:{_line_of(chunk, i, lineno)}: a second header line")
+                    key = sort_key(ev)
+                    if key < last:
+                        raise ReplayError(
+                            f"{p}:{_line_of(chunk, i, lineno)}: event out of time order "
+                            f"(ts_ms {ev.ts_ms})"
+                        )
+                    last = key
+                    yield ev
+                lineno += len(chunk)
         except (OSError, EOFError) as exc:
             raise ReplayError(f"{p}:{lineno}: cannot read: {exc}") from None
         finally:
             fh.close()
 
     return header, events()
+
+
+def _decode_each(path: Path, chunk: list[bytes], before: int) -> list[ReplayLine]:
+    """Decode a chunk line by line, raising on the first bad line with its number."""
+    out = []
+    for i, line in enumerate(chunk):
+        if not line.strip():
+            continue
+        try:
+            out.append(decode(line))
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ReplayError(f"{path}:{before + 1 + i}: {exc}") from None
+    return out
+
+
+def _line_of(chunk: list[bytes], index: int, before: int) -> int:
+    """The file line number of the ``index``-th non-blank line of ``chunk``."""
+    seen = -1
+    for i, line in enumerate(chunk):
+        if line.strip():
+            seen += 1
+            if seen == index:
+                return before + 1 + i
+    return before + len(chunk)
 
 
 def load_replay(path: str | Path) -> tuple[ReplayHeader, list[Event]]:

@@ -9,6 +9,7 @@ USD value of XBT collateral held on BitMEX: ``equity_start_usd``/``equity_end_us
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from decimal import Decimal
@@ -114,7 +115,7 @@ def sharpe(curve: list[tuple[int, float]]) -> float | None:
     for ts, eq in curve:
         daily[ts // (24 * HOUR_MS)] = eq
     values = [daily[d] for d in sorted(daily)]
-    rets = [b / a - 1 for a, b in zip(values, values[1:], strict=False) if a > 0]
+    rets = [b / a - 1 for a, b in itertools.pairwise(values) if a > 0]
     if len(rets) < 2:
         return None
     mean = sum(rets) / len(rets)
@@ -127,6 +128,8 @@ def sharpe(curve: list[tuple[int, float]]) -> float | None:
 def format_text(report: dict[str, Any]) -> str:
     """The report for a person: summary lines, then trades and funding payments."""
     p = report["pnl_usd"]
+    sharpe_s = "n/a" if report["sharpe"] is None else f"{report['sharpe']:.2f}"
+    open_s = report["open_positions"] or "none"
     lines = [
         f"events            {report['events']:,} in {report['wall_s']:.2f} s "
         f"({(report['events_per_s'] or 0):,.0f} events/s)",
@@ -137,8 +140,8 @@ def format_text(report: dict[str, Any]) -> str:
         f"equity (USD)      {report['equity_start_usd']:,.2f} -> {report['equity_end_usd']:,.2f} "
         f"(collateral revaluation {report['collateral_revaluation_usd']:,.2f})",
         f"max drawdown      {report['max_drawdown_pct']:.2f} %",
-        f"sharpe            {report['sharpe'] if report['sharpe'] is None else round(report['sharpe'], 2)}",
-        f"final state       {report['final_trading_state']}  open {report['open_positions'] or 'none'}",
+        f"sharpe            {sharpe_s}",
+        f"final state       {report['final_trading_state']}  open {open_s}",
     ]
     for venue, v in sorted(report["per_venue"].items()):
         lines.append(
@@ -156,7 +159,8 @@ def format_text(report: dict[str, Any]) -> str:
     lines.append("funding payments:")
     for f in report["funding_payments"]:
         lines.append(
-            f"  {_iso(f['settlement_ts_ms'])} {f['venue']:7s} {f['symbol']:8s} rate {f['rate']:>11s}"
+            f"  {_iso(f['settlement_ts_ms'])} {f['venue']:7s} {f['symbol']:8s}"
+            f" rate {f['rate']:>11s}"
             f" pos {f['position']:>10s} mark {f['mark_price']:>9s} -> {f['amount']:+.8f}"
             f" {f['currency']} ({f['amount_usd']:+,.2f} USD)"
         )

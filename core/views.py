@@ -41,9 +41,18 @@ def build_snapshot(engine: Engine, replay: ReplayView | None) -> EngineSnapshot:
         nxt = st.next_settlement_ts_ms()
         funding.append(
             FundingView(
-                key[0], key[1], st.settled_rate, st.settled_ts_ms, rate, kind,
-                (interval_ms or 0) / HOUR_MS, rph, rph * HOURS_PER_YEAR if rph is not None else None,
-                nxt, (nxt - now) if nxt is not None else None, st.mark,
+                key[0],
+                key[1],
+                st.settled_rate,
+                st.settled_ts_ms,
+                rate,
+                kind,
+                (interval_ms or 0) / HOUR_MS,
+                rph,
+                rph * HOURS_PER_YEAR if rph is not None else None,
+                nxt,
+                (nxt - now) if nxt is not None else None,
+                st.mark,
             )
         )
     pairs = []
@@ -55,21 +64,36 @@ def build_snapshot(engine: Engine, replay: ReplayView | None) -> EngineSnapshot:
         spread = r.spread_per_hour * d if r.spread_per_hour is not None and d else r.spread_per_hour
         pairs.append(
             PairView(
-                pr.cfg.name, long_v, short_v, spread,
+                pr.cfg.name,
+                long_v,
+                short_v,
+                spread,
                 spread * HOURS_PER_YEAR if spread is not None else None,
-                pr.signal.ema_fast * d if pr.signal.ema_fast is not None and d else pr.signal.ema_fast,
-                pr.signal.ema_slow * d if pr.signal.ema_slow is not None and d else pr.signal.ema_slow,
+                pr.signal.ema_fast * d
+                if pr.signal.ema_fast is not None and d
+                else pr.signal.ema_fast,
+                pr.signal.ema_slow * d
+                if pr.signal.ema_slow is not None and d
+                else pr.signal.ema_slow,
                 r.basis * 100 if r.basis is not None else None,
                 r.edge * 100 if r.edge is not None else None,
-                pr.signal.observations, pr.status, pr.unhedged_btc(),
+                pr.signal.observations,
+                pr.status,
+                pr.unhedged_btc(),
             )
         )
         for lad in pr.ladders.values():
             for lvl in lad.levels:
                 ladders.append(
                     LadderLevelView(
-                        lad.venue, lad.symbol, lvl.index, lvl.delta_pct, lvl.trigger_price,
-                        lvl.size, lvl.size_usd, lvl.status,
+                        lad.venue,
+                        lad.symbol,
+                        lvl.index,
+                        lvl.delta_pct,
+                        lvl.trigger_price,
+                        lvl.size,
+                        lvl.size_usd,
+                        lvl.status,
                     )
                 )
     legs = []
@@ -88,21 +112,46 @@ def build_snapshot(engine: Engine, replay: ReplayView | None) -> EngineSnapshot:
         to_usd = xbt if spec.settle_currency == "XBT" else 1.0
         legs.append(
             LegView(
-                key[0], key[1], pos.qty, "contracts" if spec.venue == "bitmex" else "BTC",
-                qty_btc, pos.entry_price, mark, upnl, upnl * to_usd, pos.funding,
-                float(pos.funding) * to_usd, spec.settle_currency,
+                key[0],
+                key[1],
+                pos.qty,
+                "contracts" if spec.venue == "bitmex" else "BTC",
+                qty_btc,
+                pos.entry_price,
+                mark,
+                upnl,
+                upnl * to_usd,
+                pos.funding,
+                float(pos.funding) * to_usd,
+                spec.settle_currency,
             )
         )
     dd = engine.dd
     risk = RiskView(
-        str(engine.state), engine.equity_usd, dd.peak_usd, dd.drawdown_pct, dd.max_drawdown_pct,
-        dd.limit_pct, float(engine.net_delta_btc()) if engine.ledger.has_exposure() else 0.0,
-        float(engine.settings.hedge.band_btc), bool(engine.stale_venues),
+        str(engine.state),
+        engine.equity_usd,
+        dd.peak_usd,
+        dd.drawdown_pct,
+        dd.max_drawdown_pct,
+        dd.limit_pct,
+        float(engine.net_delta_btc()) if engine.ledger.has_exposure() else 0.0,
+        float(engine.settings.hedge.band_btc),
+        bool(engine.stale_venues),
     )
     curve = tuple(eq for _, eq in engine.equity_curve[-CURVE_POINTS:])
     return EngineSnapshot(
-        now, engine.mode, tuple(funding), tuple(pairs), tuple(legs), tuple(ladders), risk,
-        curve, tuple(engine.log), replay, len(engine.ledger.trades), engine.ledger.has_exposure(),
+        now,
+        engine.mode,
+        tuple(funding),
+        tuple(pairs),
+        tuple(legs),
+        tuple(ladders),
+        risk,
+        curve,
+        tuple(engine.log),
+        replay,
+        len(engine.ledger.trades),
+        engine.ledger.has_exposure(),
     )
 
 

@@ -23,15 +23,26 @@ def bar(venue: str, symbol: str, close_iso: str, price: float) -> Bar:
     """A 1 m bar closing 1 ms before ``close_iso`` at a flat ``price``."""
     end = ts(close_iso)
     return Bar(
-        ts_ms=end - 1, venue=venue, symbol=symbol, open_ts_ms=end - 60_000, interval_ms=60_000,  # type: ignore[arg-type]
-        open=price, high=price, low=price, close=price,
+        ts_ms=end - 1,
+        venue=venue,
+        symbol=symbol,
+        open_ts_ms=end - 60_000,
+        interval_ms=60_000,  # type: ignore[arg-type]
+        open=price,
+        high=price,
+        low=price,
+        close=price,
     )
 
 
 def settle(venue: str, symbol: str, iso: str, rate: str, interval_h: int = 8) -> FundingSettled:
     """A settlement at ``iso`` of ``rate`` covering ``interval_h`` hours."""
     return FundingSettled(
-        ts_ms=ts(iso), venue=venue, symbol=symbol, rate=Decimal(rate), interval_ms=interval_h * HOUR,  # type: ignore[arg-type]
+        ts_ms=ts(iso),
+        venue=venue,
+        symbol=symbol,
+        rate=Decimal(rate),
+        interval_ms=interval_h * HOUR,  # type: ignore[arg-type]
     )
 
 

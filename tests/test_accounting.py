@@ -16,7 +16,7 @@ from tests.helpers import bar, settle, ts
 D = Decimal
 
 
-def spec(settings: Settings, iid: str):  # noqa: ANN201
+def spec(settings: Settings, iid: str):
     return settings.instruments[iid]
 
 

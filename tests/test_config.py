@@ -58,8 +58,11 @@ def test_a_missing_file_is_reported() -> None:
 
 def test_arbtui_config_picks_another_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     alt = tmp_path / "alt.toml"
-    alt.write_text((ROOT / "config.toml").read_text().replace("drawdown_limit_pct = 10.0",
-                                                              "drawdown_limit_pct = 4.5"))
+    alt.write_text(
+        (ROOT / "config.toml")
+        .read_text()
+        .replace("drawdown_limit_pct = 10.0", "drawdown_limit_pct = 4.5")
+    )
     monkeypatch.setenv("ARBTUI_CONFIG", str(alt))
     s = load_config()
     assert s.risk.drawdown_limit_pct == 4.5
@@ -75,10 +78,12 @@ def test_pair_legs_must_exist_and_sit_on_two_venues() -> None:
 
 
 def test_ladder_lengths_must_match() -> None:
-    text = (ROOT / "config.toml").read_text().replace(
-        "multipliers = [1, 1, 1.5, 2, 2.5]", "multipliers = [1, 1]"
+    text = (
+        (ROOT / "config.toml")
+        .read_text()
+        .replace("multipliers = [1, 1, 1.5, 2, 2.5]", "multipliers = [1, 1]")
     )
-    with pytest.raises(ConfigError, match="c.toml: ladder: deltas_pct and multipliers"):
+    with pytest.raises(ConfigError, match=r"c\.toml: ladder: deltas_pct and multipliers"):
         parse_config(text, "c.toml")
 
 

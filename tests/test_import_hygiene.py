@@ -11,9 +11,7 @@ import pytest
 import core
 from tests.conftest import ROOT
 
-MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(core.__path__, prefix="core.")
-)
+MODULES = sorted(m.name for m in pkgutil.walk_packages(core.__path__, prefix="core."))
 
 
 def test_there_are_core_modules_to_check() -> None:

@@ -12,12 +12,16 @@ from core.risk import check_leg
 D = Decimal
 
 
-def test_h6_xbtusdt_contracts_are_1e6_xbt_and_a_sub_lot_order_is_refused(settings: Settings) -> None:
+def test_h6_xbtusdt_contracts_are_1e6_xbt_and_a_sub_lot_order_is_refused(
+    settings: Settings,
+) -> None:
     xbtusdt = settings.instruments["bitmex_xbtusdt"]
     assert qty_for_btc(xbtusdt, D("0.2"), D(60_000)) == D(200_000)
     q = floor_to_lot(xbtusdt, qty_for_btc(xbtusdt, D("0.0005"), D(60_000)))
     assert q == 0
-    assert check_leg(xbtusdt, q, D(60_000), False) == "bitmex XBTUSDT: quantity rounds to 0 (lot 1000)"
+    assert (
+        check_leg(xbtusdt, q, D(60_000), False) == "bitmex XBTUSDT: quantity rounds to 0 (lot 1000)"
+    )
 
 
 def test_h7_min_notional_on_one_leg_refuses_the_order_but_not_a_reduce_only_close(
@@ -32,7 +36,10 @@ def test_h7_min_notional_on_one_leg_refuses_the_order_but_not_a_reduce_only_clos
         "binance BTCUSDT: notional 60.00 below the minimum 100"
     )
     assert check_leg(btcusdt, q, D(60_000), True) is None
-    assert check_leg(btcusdt, D(0), D(60_000), True) == "binance BTCUSDT: quantity rounds to 0 (lot 0.001)"
+    assert (
+        check_leg(btcusdt, D(0), D(60_000), True)
+        == "binance BTCUSDT: quantity rounds to 0 (lot 0.001)"
+    )
 
 
 def test_h10_numbers_are_sent_without_exponents() -> None:

@@ -20,7 +20,9 @@ def test_the_shipped_replay_loads_in_time_order() -> None:
     header, events = load_replay(SHIPPED_REPLAY)
     assert header.events == len(events) == 33_879
     assert {(i.venue, i.symbol) for i in header.instruments} == {
-        ("binance", "BTCUSDT"), ("bitmex", "XBTUSD")}
+        ("binance", "BTCUSDT"),
+        ("bitmex", "XBTUSD"),
+    }
     assert events[0].ts_ms >= header.start_ts_ms
 
 
@@ -30,7 +32,9 @@ def test_a_broken_line_names_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b"".join(lines))
     _, events = iter_replay(bad)
-    with pytest.raises(ReplayError, match=r"bad\.jsonl:4: Expected `float`, got `str` - at `\$\.close`"):
+    with pytest.raises(
+        ReplayError, match=r"bad\.jsonl:4: Expected `float`, got `str` - at `\$\.close`"
+    ):
         list(events)
 
 
@@ -40,14 +44,16 @@ def test_events_out_of_order_are_refused(tmp_path: Path) -> None:
     bad = tmp_path / "order.jsonl"
     bad.write_bytes(b"".join(lines))
     _, events = iter_replay(bad)
-    with pytest.raises(ReplayError, match=r"order\.jsonl:5: event out of time order"):
+    with pytest.raises(ReplayError, match=r"order\.jsonl:4: event out of time order"):
         list(events)
 
 
 def test_a_file_without_header_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "nohead.jsonl"
     bad.write_bytes(b"".join(first_lines(4)[1:]))
-    with pytest.raises(ReplayError, match=r"nohead\.jsonl:1: the first line must be the replay header"):
+    with pytest.raises(
+        ReplayError, match=r"nohead\.jsonl:1: the first line must be the replay header"
+    ):
         iter_replay(bad)
 
 

@@ -24,9 +24,23 @@ D = Decimal
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--config", str(ROOT / "config.toml"),
-         "--replay", str(SHIPPED_REPLAY), "--headless", "--report", "json"],
-        capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--config",
+            str(ROOT / "config.toml"),
+            "--replay",
+            str(SHIPPED_REPLAY),
+            "--headless",
+            "--report",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=120,
     )
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
@@ -40,21 +54,49 @@ def source_rates() -> dict[tuple[str, int], D]:
     with (DATA / "bitmex_XBTUSD_funding_2020-01_2020-04.csv").open() as fh:
         for row in csv.DictReader(fh):
             when = dt.datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00"))
-            rates[("bitmex", int(when.timestamp() * 1000))] = D(format(float(row["fundingRate"]), ".10g"))
+            rates[("bitmex", int(when.timestamp() * 1000))] = D(
+                format(float(row["fundingRate"]), ".10g")
+            )
     return rates
 
 
 def test_report_has_the_documented_fields(report: dict[str, Any]) -> None:
-    for key in ("events", "trades", "funding_payments", "pnl_usd", "max_drawdown_pct",
-                "final_trading_state", "wall_s", "events_per_s"):
+    for key in (
+        "events",
+        "trades",
+        "funding_payments",
+        "pnl_usd",
+        "max_drawdown_pct",
+        "final_trading_state",
+        "wall_s",
+        "events_per_s",
+    ):
         assert key in report
     assert report["events"] == 33_879
     t = report["trades"][0]
-    assert set(t) >= {"ts_ms", "venue", "symbol", "side", "qty", "price", "fee", "fee_currency",
-                      "reduce_only"}
+    assert set(t) >= {
+        "ts_ms",
+        "venue",
+        "symbol",
+        "side",
+        "qty",
+        "price",
+        "fee",
+        "fee_currency",
+        "reduce_only",
+    }
     f = report["funding_payments"][0]
-    assert set(f) >= {"venue", "symbol", "settlement_ts_ms", "rate", "mark_price", "position",
-                      "amount", "currency", "amount_usd"}
+    assert set(f) >= {
+        "venue",
+        "symbol",
+        "settlement_ts_ms",
+        "rate",
+        "mark_price",
+        "position",
+        "amount",
+        "currency",
+        "amount_usd",
+    }
 
 
 def test_funding_payments_use_the_source_rate_at_the_venues_settlement_times(
@@ -86,8 +128,9 @@ def test_every_funding_payment_is_position_times_mark_times_rate(report: dict[st
 
 
 def test_the_march_crash_pays_the_long_xbtusd_leg(report: dict[str, Any]) -> None:
-    capped = [p for p in report["funding_payments"]
-              if p["venue"] == "bitmex" and p["rate"] == "-0.00375"]
+    capped = [
+        p for p in report["funding_payments"] if p["venue"] == "bitmex" and p["rate"] == "-0.00375"
+    ]
     assert len(capped) == 6  # six settlements at the -0.375 % cap, all received
     assert all(p["amount"] > 0 and D(p["position"]) > 0 for p in capped)
 
@@ -110,9 +153,23 @@ def test_exits_are_reduce_only_and_the_run_ends_flat(report: dict[str, Any]) -> 
 
 def test_text_report_is_for_a_person() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--config", str(ROOT / "config.toml"),
-         "--replay", str(SHIPPED_REPLAY), "--headless", "--report", "text"],
-        capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--config",
+            str(ROOT / "config.toml"),
+            "--replay",
+            str(SHIPPED_REPLAY),
+            "--headless",
+            "--report",
+            "text",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=120,
     )
     assert "PnL (USD)" in out.stdout
     assert "2020-03-13T04:00:00Z bitmex  XBTUSD   rate    -0.00375" in out.stdout

@@ -50,7 +50,8 @@ def test_nothing_is_sent_while_halted(settings: Settings, march: list) -> None: 
 
 
 def test_the_default_strategy_enters_scales_in_hedges_and_exits(
-    settings: Settings, march: list  # type: ignore[type-arg]
+    settings: Settings,
+    march: list,  # type: ignore[type-arg]
 ) -> None:
     eng = Engine(settings)
     for ev in march:
@@ -66,7 +67,8 @@ def test_the_default_strategy_enters_scales_in_hedges_and_exits(
 
 
 def test_drawdown_stop_out_flattens_reduce_only_and_halts(
-    settings: Settings, march: list  # type: ignore[type-arg]
+    settings: Settings,
+    march: list,  # type: ignore[type-arg]
 ) -> None:
     eng = Engine(with_overrides(settings, risk={"drawdown_limit_pct": 2.0}))
     for ev in march:
@@ -83,7 +85,9 @@ def test_drawdown_stop_out_flattens_reduce_only_and_halts(
 
 @pytest.mark.parametrize("state", ["DISARMED", "ARMED", "PAUSED", "REDUCING", "HALTED"])
 def test_kill_switch_from_any_state_ends_flat_and_halted(
-    settings: Settings, march: list, state: str  # type: ignore[type-arg]
+    settings: Settings,
+    march: list,
+    state: str,  # type: ignore[type-arg]
 ) -> None:
     eng = Engine(settings)
     run_until(eng, march, CRASH_TS)
@@ -94,7 +98,9 @@ def test_kill_switch_from_any_state_ends_flat_and_halted(
     assert not eng.ledger.has_exposure()
     kills = [t.fill for t in eng.ledger.trades if t.fill.purpose == "kill"]
     assert len(kills) == 2 and all(f.reduce_only for f in kills)
-    assert all(lvl.status != "pending" for lad in eng.pairs[0].ladders.values() for lvl in lad.levels)
+    assert all(
+        lvl.status != "pending" for lad in eng.pairs[0].ladders.values() for lvl in lad.levels
+    )
 
 
 def test_flatten_closes_reduce_only_and_goes_to_reducing(settings: Settings, march: list) -> None:  # type: ignore[type-arg]

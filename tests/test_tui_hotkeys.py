@@ -222,8 +222,7 @@ async def test_space_pauses_and_continues_the_replay(make_host: HostFactory) -> 
         await pilot.press("space")
         await eventually(
             pilot,
-            lambda: not host.snapshot().replay.paused
-            and host.snapshot().replay.events_done > done,
+            lambda: not host.snapshot().replay.paused and host.snapshot().replay.events_done > done,
             what="replay running again",
         )
 

@@ -145,6 +145,8 @@ class ArbConsole(App[int]):
 
     def refresh_snapshot(self) -> None:
         """Pull the latest snapshot; apply it to every panel if it is a new object."""
+        if not self.is_running or self._stopping:
+            return  # shutting down: the panels may already be gone
         snap = self.host.snapshot()
         if snap is None or snap is self.snapshot:
             return

@@ -110,8 +110,10 @@ class FundingPanel(Vertical):
 
     def on_mount(self) -> None:
         self.border_title = "Funding"
+        self._venues = self.query_one("#funding-venues", KeyedTable)
+        self._pairs = self.query_one("#funding-pairs", KeyedTable)
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.funding`` and ``snap.pairs``."""
-        self.query_one("#funding-venues", KeyedTable).sync([venue_row(f) for f in snap.funding])
-        self.query_one("#funding-pairs", KeyedTable).sync([pair_row(p) for p in snap.pairs])
+        self._venues.sync([venue_row(f) for f in snap.funding])
+        self._pairs.sync([pair_row(p) for p in snap.pairs])

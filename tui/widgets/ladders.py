@@ -55,8 +55,9 @@ class LaddersPanel(Vertical):
         yield KeyedTable(LADDER_COLUMNS, id="ladders-table")
 
     def on_mount(self) -> None:
+        self._table = self.query_one(KeyedTable)
         self.border_title = "DCA ladders"
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.ladders``."""
-        self.query_one(KeyedTable).sync([level_row(lv) for lv in snap.ladders])
+        self._table.sync([level_row(lv) for lv in snap.ladders])

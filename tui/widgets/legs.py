@@ -63,9 +63,10 @@ class LegsPanel(Vertical):
         yield KeyedTable(LEG_COLUMNS, id="legs-table")
 
     def on_mount(self) -> None:
+        self._table = self.query_one(KeyedTable)
         self.border_title = "Legs"
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.legs``; the border subtitle says when there is no position."""
-        self.query_one(KeyedTable).sync([leg_row(leg) for leg in snap.legs])
+        self._table.sync([leg_row(leg) for leg in snap.legs])
         self.border_subtitle = "" if snap.legs else "no position"

@@ -89,11 +89,13 @@ class RiskPanel(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Drawdown"
         self._curve: tuple[float, ...] | None = None
+        self._spark = self.query_one(Sparkline)
+        self._text = self.query_one("#risk-text", Static)
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.risk`` and ``snap.equity_curve_usd``."""
         if snap.equity_curve_usd is not self._curve:
             self._curve = snap.equity_curve_usd
-            self.query_one(Sparkline).data = list(snap.equity_curve_usd)
-        self.query_one("#risk-text", Static).update(risk_text(snap.risk))
+            self._spark.data = list(snap.equity_curve_usd)
+        self._text.update(risk_text(snap.risk))
         self.set_class(snap.risk.data_stale, "-stale")

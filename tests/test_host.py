@@ -1,0 +1,90 @@
+"""EngineHost: the engine on its own thread; commands in, snapshots out."""
+
+from __future__ import annotations
+
+import time
+
+from core import commands as cmd
+from core.config import Settings
+from core.host import EngineHost
+from tests.conftest import SHIPPED_REPLAY, eventually
+from tests.helpers import ts
+
+
+def test_pause_at_stops_the_replay_at_that_instant(settings: Settings) -> None:
+    host = EngineHost.for_replay(settings, SHIPPED_REPLAY, pause_at_ts_ms=ts("2020-03-13T02:00"))
+    host.start()
+    try:
+        eventually(lambda: host.snapshot().replay is not None and host.snapshot().replay.paused)  # type: ignore[union-attr]
+        snap = host.snapshot()
+        assert snap.ts_ms <= ts("2020-03-13T02:00")
+        assert snap.ts_ms > ts("2020-03-13T01:58")
+        assert snap.exposure_open
+        assert snap.pairs[0].status == "open"
+        assert {leg.venue for leg in snap.legs} == {"binance", "bitmex"}
+        time.sleep(0.2)
+        assert host.snapshot().ts_ms == snap.ts_ms  # stays put while paused
+    finally:
+        host.stop()
+
+
+def test_kill_switch_acts_within_200ms_while_the_replay_runs_flat_out(settings: Settings) -> None:
+    host = EngineHost.for_replay(settings, SHIPPED_REPLAY, speed=None)
+    host.start()
+    try:
+        eventually(lambda: host.snapshot().exposure_open, timeout_s=20)
+        t0 = time.perf_counter()
+        host.submit(cmd.Kill(source="test"))
+        eventually(
+            lambda: host.snapshot().risk.trading_state == "HALTED", timeout_s=2, every_s=0.001
+        )
+        took = time.perf_counter() - t0
+        assert took < 0.2
+        snap = host.snapshot()
+        assert not snap.exposure_open
+        assert any(e.kind == "state" and "kill switch" in e.text for e in snap.log)
+    finally:
+        host.stop()
+
+
+def test_replay_speed_steps_and_pause_toggle(settings: Settings) -> None:
+    host = EngineHost.for_replay(settings, SHIPPED_REPLAY, speed=3600)
+    host.start()
+    try:
+        host.submit(cmd.ReplaySpeed(step=+1))
+        eventually(lambda: host.snapshot().replay.speed == 14400)  # type: ignore[union-attr]
+        host.submit(cmd.ReplaySpeed(step=-1))
+        host.submit(cmd.ReplaySpeed(step=-1))
+        eventually(lambda: host.snapshot().replay.speed == 600)  # type: ignore[union-attr]
+        host.submit(cmd.ReplayTogglePause())
+        eventually(lambda: host.snapshot().replay.paused)  # type: ignore[union-attr]
+        done = host.snapshot().replay.events_done  # type: ignore[union-attr]
+        time.sleep(0.2)
+        assert host.snapshot().replay.events_done == done  # type: ignore[union-attr]
+    finally:
+        host.stop()
+
+
+def test_a_paced_replay_advances_sim_time_at_the_set_speed(settings: Settings) -> None:
+    host = EngineHost.for_replay(settings, SHIPPED_REPLAY, speed=3600)
+    host.start()
+    try:
+        eventually(lambda: host.snapshot().ts_ms > 0)
+        t0, sim0 = time.monotonic(), host.snapshot().ts_ms
+        time.sleep(1.0)
+        sim_hours = (host.snapshot().ts_ms - sim0) / 3_600_000
+        wall = time.monotonic() - t0
+        assert 0.6 * wall < sim_hours < 1.4 * wall + 0.1  # about one sim hour per wall second
+    finally:
+        host.stop()
+
+
+def test_shutdown_stops_the_thread_quickly(settings: Settings) -> None:
+    host = EngineHost.for_replay(settings, SHIPPED_REPLAY, speed=None)
+    host.start()
+    eventually(lambda: host.running)
+    t0 = time.perf_counter()
+    host.submit(cmd.Shutdown())
+    host.stop(timeout_s=2.0)
+    assert not host.running
+    assert time.perf_counter() - t0 < 0.5
