@@ -35,7 +35,7 @@ TimeUnit = Literal["s", "ms", "us", "ns"]
 
 #: Digits of an integer timestamp in [2017, 2040) for each unit, and the unit's size in ns.
 UNIT_DIGITS: dict[TimeUnit, int] = {"s": 10, "ms": 13, "us": 16, "ns": 19}
-_UNIT_BY_DIGITS: dict[int, TimeUnit] = {d: u for u, d in UNIT_DIGITS.items()}
+UNIT_BY_DIGITS: dict[int, TimeUnit] = {d: u for u, d in UNIT_DIGITS.items()}
 _NS_PER_UNIT: dict[TimeUnit, int] = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 _ISO = re.compile(
@@ -93,7 +93,7 @@ def check_range_ms(ts_ms: int) -> int:
 def int_unit(text: str) -> TimeUnit:
     """Unit of an integer timestamp from its digits: 10 s, 13 ms, 16 us, 19 ns."""
     digits = _digits(text)
-    unit = _UNIT_BY_DIGITS.get(len(digits))
+    unit = UNIT_BY_DIGITS.get(len(digits))
     if unit is None:
         raise ValueError(
             f"{text!r} has {len(digits)} digits: not a timestamp in s (10), ms (13), "

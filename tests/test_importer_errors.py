@@ -301,3 +301,45 @@ def test_an_explicit_layout_that_does_not_fit_the_file_is_refused(tmp_path: Path
 def test_two_inputs_with_the_same_file_name_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=f"given twice: {API}"):
         run_import([DATA / API, DATA / API], tmp_path / "out.jsonl", SPECS)
+
+
+def test_the_column_unit_is_the_majority_so_an_odd_first_row_is_the_one_reported(
+    tmp_path: Path,
+) -> None:
+    path = broken_copy(tmp_path, API, 2, "1583020800000", "1583020800")
+    out = tmp_path / "out.jsonl"
+    result = run_import([path], out, SPECS, skip_bad=True)
+    assert result.problems == [
+        f"{API}:2: field funding_time: '1583020800' has 10 digits but this column holds ms "
+        "(13 digits)"
+    ]
+    assert result.counts == {"funding": 92}
+
+
+def test_a_settlement_repeated_within_one_file_is_merged_or_conflicts(tmp_path: Path) -> None:
+    lines = (DATA / BITMEX_FUNDING).read_text().splitlines()
+    path = tmp_path / BITMEX_FUNDING
+    path.write_text("\n".join([*lines, lines[217]]) + "\n")
+    out = tmp_path / "out.jsonl"
+    result = run_import([path], out, SPECS)
+    assert result.merged == 1 and result.counts == {"funding": 363, "funding_rate": 363}
+    path.write_text("\n".join([*lines, lines[217].replace(",-0.00375,", ",-0.00374,")]) + "\n")
+    assert import_error(tmp_path, path) == (
+        f"{BITMEX_FUNDING}:365: field fundingRate: rate -0.00374 conflicts with -0.00375 at "
+        f"{BITMEX_FUNDING}:218 for the bitmex XBTUSD settlement at 2020-03-13T04:00:00.000Z"
+    )
+
+
+def test_a_funding_file_newest_first_is_read_in_time_order(tmp_path: Path) -> None:
+    lines = (DATA / BITMEX_FUNDING).read_text().splitlines()
+    path = tmp_path / BITMEX_FUNDING
+    path.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
+    out = tmp_path / "out.jsonl"
+    run_import([path], out, SPECS)
+    assert out.read_bytes().splitlines()[1:] == _plain_import(tmp_path, BITMEX_FUNDING)[1:]
+
+
+def _plain_import(tmp_path: Path, name: str) -> list[bytes]:
+    out = tmp_path / "plain.jsonl"
+    run_import([DATA / name], out, SPECS)
+    return out.read_bytes().splitlines()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -42,7 +42,7 @@ class BarSet:
 
 
 def read_bars(
-    rows: Iterable[Row | ImportDataError],
+    rows: Sequence[Row | ImportDataError],
     layout: Layout,
     path: Path,
     symbol: str,
@@ -52,7 +52,7 @@ def read_bars(
     """Bars of one file, strictly increasing in open time. The interval is ``interval_ms``
     when given, else the most common step between open times, else the file name's token."""
     name = path.name
-    clock = TimeColumn(layout.time)
+    clock = TimeColumn(layout.time, rows)
     records: list[BarRecord] = []
     for row in rows:
         if isinstance(row, ImportDataError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -77,7 +77,7 @@ class FundingRecord:
 
 
 def read_funding(
-    rows: Iterable[Row | ImportDataError],
+    rows: Sequence[Row | ImportDataError],
     layout: Layout,
     name: str,
     default_symbol: str | None,
@@ -85,7 +85,7 @@ def read_funding(
 ) -> tuple[list[FundingRecord], int]:
     """Records of one funding file (sorted, one per settlement, every interval known) and the
     number of within-file duplicates merged."""
-    clock = TimeColumn(layout.time)
+    clock = TimeColumn(layout.time, rows)
     records: list[FundingRecord] = []
     for row in rows:
         if isinstance(row, ImportDataError):

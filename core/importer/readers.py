@@ -14,7 +14,8 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -161,12 +162,25 @@ def float_rate(field: str, text: str) -> Decimal:
 
 
 class TimeColumn:
-    """Reads one column of timestamps: ISO strings, or integers whose unit is decided by the
-    column's first integer value and then required of every row (HAZARDS H3)."""
+    """Reads one column of timestamps: ISO strings, or integers in one unit for the whole
+    column (HAZARDS H3). The unit is the one most of the column's integers have (by digits:
+    10 s, 13 ms, 16 us, 19 ns), so that one odd row is reported as the odd one."""
 
-    def __init__(self, field: str) -> None:
+    def __init__(self, field: str, rows: Iterable[Row | ImportDataError] = ()) -> None:
         self.field = field
         self.unit: timeutil.TimeUnit | None = None
+        digits = Counter(
+            len(v.strip())
+            for row in rows
+            if isinstance(row, Row)
+            and isinstance(v := row.values.get(field), str)
+            and v.strip().isdigit()
+        )
+        for n, _ in digits.most_common():
+            unit = timeutil.UNIT_BY_DIGITS.get(n)
+            if unit is not None:
+                self.unit = unit
+                break
 
     def parse(self, text: str) -> int:
         """The timestamp in ms, range-checked; errors name the field."""
