@@ -21,6 +21,15 @@ from core.market import HOUR_MS, InstrumentState, MarketState, mark_decimal
 from core.orders import ClientOrderIds, Fill, OrderIntent, Rejection, Side
 from core.pair import PairRuntime
 from core.paper import PaperVenue
+from core.records import (
+    AlertRaised,
+    CommandReceived,
+    ErrorRaised,
+    MarketObserved,
+    Record,
+    Recorder,
+    StateChanged,
+)
 from core.risk import DrawdownMonitor, TradingState, check_leg, gate
 from core.snapshot import LogEntry
 
@@ -71,6 +80,7 @@ class Engine:
         self.log: deque[LogEntry] = deque(maxlen=LOG_KEEP)
         self._seq = 0
         self.listeners: list[Callable[[LogEntry], None]] = []
+        self.recorders: list[Recorder] = []
         self.stale_venues: set[str] = set()
         self.equity_usd = 0.0
         self.equity_curve: list[tuple[int, float]] = []
@@ -97,6 +107,19 @@ class Engine:
             self._next_obs_ts = (self.now // self._obs_ms + 1) * self._obs_ms
             for pr in self.pairs:
                 pr.observe()
+                if self.recorders:
+                    a, b = pr.states()
+                    r = pr.signal.last
+                    self._record(
+                        MarketObserved(
+                            self.now,
+                            pr.cfg.name,
+                            a.rate_per_hour(),
+                            b.rate_per_hour(),
+                            r.spread_per_hour,
+                            r.basis,
+                        )
+                    )
         if not isinstance(ev, FundingRate):
             for pr in self._pairs_by_key.get((st.venue, st.symbol), ()):
                 pr.on_price()
@@ -116,6 +139,7 @@ class Engine:
         pay = self.ledger.settle_funding(ev.venue, ev.symbol, ev.ts_ms, ev.rate, mark)
         self._book_dirty = True
         if pay is not None:
+            self._record(pay)
             verb = "received" if pay.amount >= 0 else "paid"
             self.emit(
                 "funding",
@@ -200,6 +224,7 @@ class Engine:
     def handle(self, c: cmd.Command) -> None:
         """Apply an operator command; the risk rules decide what it does."""
         who = f" by {c.source}" if c.source else ""
+        self._record(CommandReceived(self.now, type(c).__name__, c.source))
         self.emit("command", f"{type(c).__name__}{who}")
         if isinstance(c, cmd.Arm):
             self.set_state(TradingState.ARMED, "operator arm")
@@ -222,6 +247,7 @@ class Engine:
         """Change the trading state (logged)."""
         if state is not self.state:
             old, self.state = self.state, state
+            self._record(StateChanged(self.now, str(old), str(state), why))
             self.emit("state", f"{old} -> {state} ({why})")
 
     def close_everything(self, purpose: str) -> None:
@@ -264,7 +290,17 @@ class Engine:
             self.alert(f"order {cid} not sent: {why}")
             return rej
         intent = OrderIntent(cid, pair, key[0], key[1], side, qty, reduce_only, purpose, self.now)
+        try:
+            for rec in self.recorders:
+                rec.before_send(intent)
+        except Exception as exc:  # not durable: not sent
+            rej = Rejection(cid, key[0], key[1], f"audit write-ahead failed: {exc}", self.now)
+            self.rejections.append(rej)
+            self.alert(f"order {cid} not sent: {rej.reason}")
+            self._record(rej)
+            return rej
         answer = self.venue.submit(intent, price)
+        self._record(answer)
         if isinstance(answer, Rejection):
             self.rejections.append(answer)
             self.alert(f"order {cid} rejected by {key[0]}: {answer.reason}")
@@ -321,4 +357,14 @@ class Engine:
 
     def alert(self, text: str) -> None:
         """A warning for the operator (log kind ``alert``)."""
+        self._record(AlertRaised(self.now, text))
         self.emit("alert", text)
+
+    def error(self, text: str, traceback: str) -> None:
+        """An exception the engine caught (logged as an alert, recorded with its traceback)."""
+        self._record(ErrorRaised(self.now, text, traceback))
+        self.emit("alert", text)
+
+    def _record(self, rec: Record) -> None:
+        for r in self.recorders:
+            r.record(rec)

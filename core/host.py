@@ -134,7 +134,7 @@ class EngineHost:
             asyncio.run(self._main())
         except Exception as exc:  # the engine died: say so on screen, never silently
             self.error = f"{type(exc).__name__}: {exc}"
-            self.engine.alert(f"engine stopped: {self.error}\n{traceback.format_exc()}")
+            self.engine.error(f"engine stopped: {self.error}", traceback.format_exc())
             self.finished = True
             self._publish()
 
