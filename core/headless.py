@@ -11,6 +11,7 @@ from core.engine import Engine
 from core.events import InstrumentSpec, ReplayHeader
 from core.replay import iter_replay
 from core.report import build_report
+from core.wiring import attach_observers
 
 
 def check_header(engine: Engine, header: ReplayHeader) -> list[str]:
@@ -38,13 +39,18 @@ def run_replay(settings: Settings, path: str | Path) -> dict[str, Any]:
     """
     engine = Engine(settings, mode="replay")
     header, events = iter_replay(path)
-    for note in check_header(engine, header):
-        engine.alert(note)
-    t0 = time.perf_counter()
-    on_event = engine.on_event
-    for ev in events:
-        on_event(ev)
-    wall = time.perf_counter() - t0
+    closers = attach_observers(engine, run_id=f"replay-{Path(path).name}")
+    try:
+        for note in check_header(engine, header):
+            engine.alert(note)
+        t0 = time.perf_counter()
+        on_event = engine.on_event
+        for ev in events:
+            on_event(ev)
+        wall = time.perf_counter() - t0
+    finally:
+        for close in closers:
+            close()
     report = build_report(engine, wall)
     report["alerts"] = [e.text for e in engine.log if e.kind == "alert"][-50:]
     return report

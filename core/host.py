@@ -18,8 +18,9 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from core import commands as cmd
 from core.config import Settings
@@ -29,6 +30,7 @@ from core.headless import check_header
 from core.replay import SPEED_STEPS, iter_replay
 from core.snapshot import EngineSnapshot, LogEntry, ReplayView
 from core.views import build_snapshot
+from core.wiring import attach_observers
 
 BATCH = 500
 SNAPSHOT_EVERY_S = 0.1
@@ -36,7 +38,12 @@ IDLE_S = 0.01
 
 
 class EngineHost:
-    """Runs an :class:`Engine` on a daemon thread. Build with :meth:`for_replay`."""
+    """Runs an :class:`Engine` on a daemon thread. Build with :meth:`for_replay`.
+
+    ``tasks`` are coroutine factories started on the engine's loop (live feeds, order
+    routers); they feed events with :meth:`feed` and are cancelled at stop. Without replay
+    events (``events=None``) the host runs until stopped.
+    """
 
     def __init__(
         self,
@@ -46,6 +53,8 @@ class EngineHost:
         events_total: int = 0,
         speed: float | None = None,
         pause_at_ts_ms: int | None = None,
+        tasks: Sequence[Callable[[EngineHost], Coroutine[Any, Any, None]]] = (),
+        run_id: str = "run",
     ) -> None:
         self.engine = engine
         self._events = events
@@ -65,6 +74,8 @@ class EngineHost:
         self._wall_anchor = 0.0
         self.on_log: Callable[[LogEntry], None] | None = None
         engine.listeners.append(self._log_hook)
+        self._tasks = list(tasks)
+        self._closers = attach_observers(engine, run_id=run_id)
 
     @classmethod
     def for_replay(
@@ -85,7 +96,12 @@ class EngineHost:
         if speed is not None and speed < 0:
             speed = settings.replay.speed or None
         return cls(
-            engine, events, events_total=header.events, speed=speed, pause_at_ts_ms=pause_at_ts_ms
+            engine,
+            events,
+            events_total=header.events,
+            speed=speed,
+            pause_at_ts_ms=pause_at_ts_ms,
+            run_id=f"replay-{Path(path).name}",
         )
 
     # ------------------------------------------------------------ public API
@@ -138,7 +154,25 @@ class EngineHost:
             self.finished = True
             self._publish()
 
+    def feed(self, ev: Event) -> None:
+        """Apply one live event (call from a task running on the engine loop)."""
+        self.engine.on_event(ev)
+
     async def _main(self) -> None:
+        background = [asyncio.create_task(factory(self)) for factory in self._tasks]
+        try:
+            await self._loop()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            for close in self._closers:
+                try:
+                    close()
+                except Exception as exc:  # keep closing the others
+                    self.engine.alert(f"closing {close!r} failed: {exc}")
+
+    async def _loop(self) -> None:
         last_pub = 0.0
         while not self._stop.is_set():
             changed = self._drain_commands()

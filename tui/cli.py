@@ -10,6 +10,7 @@ Exit codes: 0 fine, 1 the run failed, 2 bad input (config, replay file, argument
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -17,21 +18,38 @@ from collections.abc import Sequence
 from core.config import ConfigError, Settings, load_config
 from core.replay import ReplayError
 
+#: ``arbtui NAME ...`` subcommands: module (with ``add_arguments`` and ``run_command``) and
+#: a one-line description.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "import": ("core.importer.cli", "Build a replay file from exchange downloads."),
+}
+
 
 def _run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="arbtui",
         description="Funding-rate arbitrage console, Binance USD-M vs BitMEX.",
-        epilog="Also: 'arbtui import --help' builds a replay file from exchange downloads.",
+        epilog="Subcommands: " + "; ".join(f"arbtui {n}: {d}" for n, (_, d) in SUBCOMMANDS.items()),
     )
-    p.add_argument("--config", metavar="PATH", help="config file (default: $ARBTUI_CONFIG, "
-                   "./config.toml, or the packaged defaults)")
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $ARBTUI_CONFIG, ./config.toml, or the packaged defaults)",
+    )
     p.add_argument("--replay", metavar="FILE", help="replay a recorded file (JSON lines, .gz ok)")
     p.add_argument("--headless", action="store_true", help="run without the console")
-    p.add_argument("--report", choices=("json", "text"), default="text",
-                   help="headless report format (default text)")
-    p.add_argument("--speed", type=float, metavar="X",
-                   help="console replay speed, sim seconds per wall second (0 = max)")
+    p.add_argument(
+        "--report",
+        choices=("json", "text"),
+        default="text",
+        help="headless report format (default text)",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        metavar="X",
+        help="console replay speed, sim seconds per wall second (0 = max)",
+    )
     return p
 
 
@@ -43,14 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args_list[:1] == ["import"]:
-            return _import(args_list[1:])
+        if args_list[:1] and args_list[0] in SUBCOMMANDS:
+            return _subcommand(args_list[0], args_list[1:])
         args = _run_parser().parse_args(args_list)
         settings = _load(args.config)
         if not args.replay:
             _run_parser().print_help()
-            print("\narbtui: give --replay FILE (live and paper feeds are not built yet)",
-                  file=sys.stderr)
+            print(
+                "\narbtui: give --replay FILE (live and paper feeds are not built yet)",
+                file=sys.stderr,
+            )
             return 2
         if args.headless:
             return _headless(settings, args.replay, args.report)
@@ -60,16 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _import(argv: list[str]) -> int:
-    from core.importer import cli as import_cli
-
-    p = argparse.ArgumentParser(prog="arbtui import",
-                                description="Build a replay file from exchange downloads.")
-    p.add_argument("--config", metavar="PATH", help="config file with the instruments' specs")
-    import_cli.add_arguments(p)
+def _subcommand(name: str, argv: list[str]) -> int:
+    """Run ``arbtui NAME ...``: the module in :data:`SUBCOMMANDS` gives
+    ``add_arguments(parser)`` and ``run_command(args, settings) -> int``."""
+    module_name, description = SUBCOMMANDS[name]
+    module = importlib.import_module(module_name)
+    p = argparse.ArgumentParser(prog=f"arbtui {name}", description=description)
+    p.add_argument("--config", metavar="PATH", help="config file (default as for arbtui)")
+    module.add_arguments(p)
     args = p.parse_args(argv)
     settings = _load(args.config)
-    return import_cli.run(args, list(settings.instruments.values()))
+    code: int = module.run_command(args, settings)
+    return code
 
 
 def _headless(settings: Settings, path: str, fmt: str) -> int:
@@ -88,7 +110,9 @@ def _console(settings: Settings, path: str, speed: float | None) -> int:
     from core.host import EngineHost
     from tui.console import run_console
 
-    host = EngineHost.for_replay(settings, path, speed=(speed or None) if speed is not None else -1.0)
+    host = EngineHost.for_replay(
+        settings, path, speed=(speed or None) if speed is not None else -1.0
+    )
     return run_console(host, settings)
 
 

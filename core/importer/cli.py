@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from core import timeutil
+from core.config import Settings
 from core.events import InstrumentSpec
 from core.importer.build import ImportResult, run_import
 from core.importer.errors import ImportDataError
@@ -54,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="layout of FILE instead of detecting it; NAME[:INTERVAL] for bars; "
         f"names: {', '.join(LAYOUTS)}",
     )
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``arbtui import``: the config's instruments give the contract specs."""
+    return run(args, list(settings.instruments.values()))
 
 
 def run(args: argparse.Namespace, instruments: list[InstrumentSpec]) -> int:
