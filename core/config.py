@@ -120,6 +120,9 @@ class RiskSettings(_Strict, frozen=True):
     """Drawdown of equity from its peak (%) that flattens everything and HALTs."""
     max_leverage: float = 3.0
     """Total gross notional / equity allowed after an order."""
+    leg_timeout_s: float = 10.0
+    """Single-leg guard: seconds the second leg of an entry may take to fill before the
+    pair goes to leg risk and unwinds the filled leg."""
     start_state: Literal["DISARMED", "ARMED"] = "DISARMED"
     """State at start-up in paper and live modes (replays use ``replay.auto_arm``)."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Protocol
 
 from core import commands as cmd
 from core.config import Settings
@@ -32,8 +33,22 @@ from core.records import (
 )
 from core.risk import DrawdownMonitor, TradingState, check_leg, gate
 from core.snapshot import LogEntry
+from core.venue import OrderStatus, OrderUpdate
 
 LOG_KEEP = 500
+CLOSES = frozenset({"exit", "flatten", "kill", "unwind"})
+SWEEP_STATES = frozenset({TradingState.HALTED, TradingState.REDUCING})
+
+
+class OrderRouter(Protocol):
+    """Where a live engine sends intents (issue 4: in-process or Redis queue to venues).
+    Updates come back through ``Engine.on_order_update`` on the engine's loop thread."""
+
+    def submit(self, intent: OrderIntent) -> None:
+        """Queue ``intent`` for its venue (non-blocking)."""
+
+    def cancel(self, venue: str, symbol: str, client_order_id: str) -> None:
+        """Queue a cancel of one order (non-blocking)."""
 
 
 class Engine:
@@ -89,6 +104,11 @@ class Engine:
         self._last_curve_hour = -1
         self.rejections: list[Rejection] = []
         self.start_equity_usd: float | None = None
+        self.router: OrderRouter | None = None
+        self.live_orders: dict[str, tuple[OrderIntent, PairRuntime | None]] = {}
+        self.closing: set[Key] = set()
+        self.unknown_positions: set[Key] = set()
+        self._sweep_purpose = ""
         self._book_dirty = True
         self._cash_usd = self._cash_xbt = self._extra_delta = 0.0
         self._open: list[tuple[InstrumentState, bool, float, float, bool]] = []
@@ -227,6 +247,7 @@ class Engine:
         self._record(CommandReceived(self.now, type(c).__name__, c.source))
         self.emit("command", f"{type(c).__name__}{who}")
         if isinstance(c, cmd.Arm):
+            self._sweep_purpose = ""
             self.set_state(TradingState.ARMED, "operator arm")
         elif isinstance(c, cmd.Disarm):
             self.set_state(TradingState.DISARMED, "operator disarm")
@@ -251,15 +272,44 @@ class Engine:
             self.emit("state", f"{old} -> {state} ({why})")
 
     def close_everything(self, purpose: str) -> None:
-        """Cancel every pending ladder level and close every position reduce-only."""
+        """Cancel pending ladder levels and open orders, and close every position
+        reduce-only (one close per leg in flight)."""
+        self.cancel_all_orders()
+        for pr in self.pairs:
+            pr.close(purpose)
+        for key in self.specs:
+            self.close_position(key, purpose, None)
+        if purpose in ("flatten", "kill"):
+            self._sweep_purpose = purpose
+
+    def close_position(self, key: Key, purpose: str, owner: PairRuntime | None) -> None:
+        """Send one reduce-only close of the whole position on ``key`` unless one is already
+        in flight or the position is unknown (HAZARDS H8)."""
+        pos = self.ledger.position(*key).qty
+        if pos == 0 or key in self.closing:
+            return
+        if key in self.unknown_positions:
+            self.alert(f"{key[0]} {key[1]}: position unknown, no close sent until it is read")
+            return
+        side: Side = "sell" if pos > 0 else "buy"
+        self.closing.add(key)
+        up = self.send(self._pair_name(key), key, side, abs(pos), True, purpose, None, owner)
+        if up.status.final and up.status is not OrderStatus.FILLED:
+            self.closing.discard(key)
+
+    def cancel_all_orders(self) -> None:
+        """Cancel every order still in flight (entries, adds, hedges) and pending levels."""
         for pr in self.pairs:
             pr.cancel_ladders()
-        for key, pos in list(self.ledger.positions.items()):
-            if pos.qty != 0:
-                side: Side = "sell" if pos.qty > 0 else "buy"
-                self.send(self._pair_name(key), key, side, abs(pos.qty), True, purpose)
-        for pr in self.pairs:
-            pr.refresh_status()
+        if self.router is not None:
+            for cid, (intent, _) in list(self.live_orders.items()):
+                if not intent.reduce_only:
+                    self.router.cancel(intent.venue, intent.symbol, cid)
+
+    def cancel_order(self, key: Key, client_order_id: str) -> None:
+        """Ask the venue to cancel one order (no-op for the paper venue, which fills at once)."""
+        if self.router is not None and client_order_id in self.live_orders:
+            self.router.cancel(key[0], key[1], client_order_id)
 
     def _pair_name(self, key: Key) -> str:
         prs = self._pairs_by_key.get(key)
@@ -275,8 +325,12 @@ class Engine:
         reduce_only: bool,
         purpose: str,
         client_order_id: str | None = None,
-    ) -> Fill | Rejection:
-        """Gate, check and send one order; book the fill. Returns the venue's answer."""
+        owner: PairRuntime | None = None,
+    ) -> OrderUpdate:
+        """Gate, check, write ahead and send one order. Returns its first update: final at
+        once from the paper venue (the fill is booked and ``owner`` told before this
+        returns), ``NEW`` from a live router (updates follow via :meth:`on_order_update`).
+        A refusal by the gate or the venue rules is a REJECTED update; nothing is sent."""
         spec = self.specs[key]
         cid = client_order_id or self.ids.next(pair, key[0], purpose)
         why = gate(self.state, purpose, reduce_only)
@@ -284,37 +338,74 @@ class Engine:
         price = mark_decimal(st) if st.mark is not None else None
         if why is None and price is not None:
             why = check_leg(spec, qty, price, reduce_only)
+        intent = OrderIntent(cid, pair, key[0], key[1], side, qty, reduce_only, purpose, self.now)
+        if why is None:
+            try:
+                for rec in self.recorders:
+                    rec.before_send(intent)
+            except Exception as exc:  # not durable: not sent
+                why = f"audit write-ahead failed: {exc}"
         if why is not None:
             rej = Rejection(cid, key[0], key[1], why, self.now)
             self.rejections.append(rej)
-            self.alert(f"order {cid} not sent: {why}")
-            return rej
-        intent = OrderIntent(cid, pair, key[0], key[1], side, qty, reduce_only, purpose, self.now)
-        try:
-            for rec in self.recorders:
-                rec.before_send(intent)
-        except Exception as exc:  # not durable: not sent
-            rej = Rejection(cid, key[0], key[1], f"audit write-ahead failed: {exc}", self.now)
-            self.rejections.append(rej)
-            self.alert(f"order {cid} not sent: {rej.reason}")
             self._record(rej)
-            return rej
+            self.alert(f"order {cid} not sent: {why}")
+            up = OrderUpdate(cid, key[0], key[1], OrderStatus.REJECTED, ZERO, self.now, reason=why)
+            if owner is not None:
+                owner.on_update(intent, up)
+            return up
+        self.live_orders[cid] = (intent, owner)
+        if self.router is not None:
+            self.router.submit(intent)
+            return OrderUpdate(cid, key[0], key[1], OrderStatus.NEW, ZERO, self.now)
         answer = self.venue.submit(intent, price)
-        self._record(answer)
         if isinstance(answer, Rejection):
-            self.rejections.append(answer)
-            self.alert(f"order {cid} rejected by {key[0]}: {answer.reason}")
-            return answer
-        self.ledger.apply_fill(answer, Decimal(repr(self.xbt_usd())))
+            up = OrderUpdate(
+                cid, key[0], key[1], OrderStatus.REJECTED, ZERO, self.now, reason=answer.reason
+            )
+        else:
+            up = OrderUpdate(
+                cid, key[0], key[1], OrderStatus.FILLED, answer.qty, self.now, fill=answer
+            )
+        self.on_order_update(up)
+        return up
+
+    def on_order_update(self, up: OrderUpdate) -> None:
+        """Apply a venue's update: book its fill, tell the owning pair, clear what is final.
+        Unknown client ids (not ours, or already final) are logged and ignored."""
+        entry = self.live_orders.get(up.client_order_id)
+        if entry is None:
+            self.alert(f"update for unknown order {up.client_order_id} ({up.status}) ignored")
+            return
+        intent, owner = entry
+        key = (intent.venue, intent.symbol)
+        if up.fill is not None:
+            self._book(up.fill)
+        if up.status is OrderStatus.REJECTED:
+            rej = Rejection(up.client_order_id, key[0], key[1], up.reason, up.ts_ms)
+            self.rejections.append(rej)
+            self._record(rej)
+            self.alert(f"order {up.client_order_id} rejected by {key[0]}: {up.reason}")
+        if up.status.final:
+            del self.live_orders[up.client_order_id]
+            if intent.reduce_only and intent.purpose in CLOSES:
+                self.closing.discard(key)
+        if owner is not None:
+            owner.on_update(intent, up)
+        if up.fill is not None and self._sweep_purpose and self.state in SWEEP_STATES:
+            self.close_position(key, self._sweep_purpose, None)  # a late fill after kill/flatten
+
+    def _book(self, fill: Fill) -> None:
+        self._record(fill)
+        self.ledger.apply_fill(fill, Decimal(repr(self.xbt_usd())))
         self._book_dirty = True
-        ro = " reduce-only" if reduce_only else ""
+        ro = " reduce-only" if fill.reduce_only else ""
         self.emit(
             "fill",
-            f"{side.upper()} {answer.qty} {key[1]} @ {answer.price} on {key[0]} "
-            f"({purpose}{ro}) fee {answer.fee:.8f} {answer.fee_currency}",
+            f"{fill.side.upper()} {fill.qty} {fill.symbol} @ {fill.price} on {fill.venue} "
+            f"({fill.purpose}{ro}) fee {fill.fee:.8f} {fill.fee_currency}",
         )
         self._mark_to_market()
-        return answer
 
     # ------------------------------------------------------------ accounting
     def net_delta_btc(self) -> Decimal:

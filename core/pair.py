@@ -1,34 +1,65 @@
 """One pair of legs at run time: entry, DCA ladder adds, hedging, exit, leg-risk unwind.
 
 Direction +1 = short leg a / long leg b (leg a's funding is higher per hour); -1 the reverse.
-The entry sends the leg with the coarser lot first (its size in BTC can only be matched, not
-chosen freely), then matches the other leg's BTC delta. Both legs are checked before the first
-is sent (HAZARDS H7). If the second leg fails, the pair enters ``leg-risk``: one reduce-only
-unwind of the first leg, retried with the same client order id until it fills, and no entries,
-adds or exits meanwhile (HAZARDS H11).
+
+Orders may complete at once (paper venue) or later (live venues): every step reacts to the
+:class:`~core.venue.OrderUpdate` of its own order in :meth:`PairRuntime.on_update`, so the same
+code runs in replay, paper and live.
+
+- Entry: both legs are checked before the first is sent (HAZARDS H7). The leg with the coarser
+  lot goes first (its size in BTC can only be matched, not chosen freely); once it has filled,
+  the other leg is sent to match its BTC delta.
+- Leg risk (HAZARDS H11): if the second leg is rejected, or is not filled within
+  ``risk.leg_timeout_s``, the pair is in ``leg-risk``: each open leg gets one reduce-only unwind
+  in flight, retried with the same client order id until it fills; no entries, adds or exits
+  meanwhile.
+- One order of each kind in flight per leg: a ladder add, a hedge, a close (HAZARDS H8).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from core.config import PairSettings
 from core.contracts import btc_delta, floor_to_lot, notional_usd, qty_for_btc, qty_for_notional
 from core.events import InstrumentSpec
-from core.ladder import Ladder, level_notional_usd, vol_scale
+from core.ladder import Ladder, Level, level_notional_usd, vol_scale
 from core.market import InstrumentState, mark_decimal
-from core.orders import Fill, Side
+from core.orders import OrderIntent, Side
 from core.risk import TradingState, check_leg, gate
 from core.signal import PairSignal
+from core.venue import OrderStatus, OrderUpdate
 
 if TYPE_CHECKING:
     from core.engine import Engine
     from core.ledger import Key
 
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class EntryPlan:
+    """An entry under way: the first leg's order, the second leg's planned size and side."""
+
+    direction: int
+    first: Key
+    second: Key
+    first_qty: Decimal
+    second_qty: Decimal
+    sides: dict[Key, Side]
+    first_cid: str = ""
+    second_cid: str = ""
+    second_sent_ts_ms: int | None = None
+    fills: dict[Key, Decimal] = field(default_factory=dict)
+
 
 class PairRuntime:
-    """Run-time state of one configured pair inside an :class:`Engine`."""
+    """Run-time state of one configured pair inside an :class:`Engine`.
+
+    ``status``: ``flat``, ``entering``, ``open``, ``closing`` or ``leg-risk``.
+    """
 
     def __init__(
         self, engine: Engine, cfg: PairSettings, spec_a: InstrumentSpec, spec_b: InstrumentSpec
@@ -43,7 +74,10 @@ class PairRuntime:
         self.direction = 0
         self.ladders: dict[Key, Ladder] = {}
         self.last_add: Key | None = None
-        self.unwind: tuple[str, Key, Side, Decimal] | None = None
+        self.entry: EntryPlan | None = None
+        self.unwind_ids: dict[Key, str] = {}
+        self.adding: dict[str, tuple[Key, Level]] = {}
+        self.hedge_cid: str | None = None
         self._last_refusal = ""
 
     # ---------------------------------------------------------------- helpers
@@ -56,19 +90,29 @@ class PairRuntime:
         """((key, spec) of leg a, (key, spec) of leg b)."""
         return (self.key_a, self.spec_a), (self.key_b, self.spec_b)
 
+    def specs(self, key: Key) -> InstrumentSpec:
+        """The spec of one of this pair's legs."""
+        return self.spec_a if key == self.key_a else self.spec_b
+
     def _stale(self) -> bool:
         return bool({self.key_a[0], self.key_b[0]} & self.engine.stale_venues)
 
-    def refresh_status(self) -> None:
-        """Back to ``flat`` once both legs are flat (after an exit, flatten or unwind)."""
+    def _flat(self) -> bool:
         led = self.engine.ledger
-        if led.position(*self.key_a).qty == 0 and led.position(*self.key_b).qty == 0:
-            if self.status != "flat":
-                self.status = "flat"
-                self.direction = 0
-                self.unwind = None
-                self.cancel_ladders()
-                self.signal.entry_count = 0
+        return led.position(*self.key_a).qty == 0 and led.position(*self.key_b).qty == 0
+
+    def refresh_status(self) -> None:
+        """Back to ``flat`` once both legs are flat and nothing of the pair is in flight."""
+        if self.status in ("flat", "entering") or not self._flat():
+            return
+        if self.engine.closing & {self.key_a, self.key_b}:
+            return
+        self.status = "flat"
+        self.direction = 0
+        self.entry = None
+        self.unwind_ids.clear()
+        self.cancel_ladders()
+        self.signal.entry_count = 0
 
     def cancel_ladders(self) -> None:
         """Cancel every pending ladder level of both legs."""
@@ -93,9 +137,11 @@ class PairRuntime:
             self.close("exit")
 
     def on_price(self) -> None:
-        """Per price event: leg-risk unwind retry, ladder adds, hedge."""
+        """Per price event: leg-risk unwinds and the leg timeout, ladder adds, hedge."""
         if self.status == "leg-risk":
-            self._retry_unwind()
+            self._unwind_open_legs()
+        elif self.status == "entering":
+            self._check_leg_timeout()
         elif self.status == "open":
             self._ladder_adds()
             self.hedge()
@@ -113,7 +159,7 @@ class PairRuntime:
         caps = min(self.cfg.max_notional_usd, eng.settings.sizing.leg_max_notional_usd) - held
         lev = Decimal(repr(eng.settings.risk.max_leverage))
         capital = (Decimal(repr(eng.equity_usd)) * lev - eng.gross_notional_usd()) / 2
-        return max(Decimal(0), min(caps, capital))
+        return max(ZERO, min(caps, capital))
 
     def _scale(self) -> float:
         look = self.engine.settings.sizing.vol_lookback_hours
@@ -124,7 +170,7 @@ class PairRuntime:
         """Open both legs at ladder level 0 (pre-checked together; coarse-lot leg first)."""
         eng = self.engine
         a, b = self.states()
-        if a.mark is None or b.mark is None:
+        if a.mark is None or b.mark is None or self.status != "flat":
             return
         sides: dict[Key, Side] = {
             self.key_a: "sell" if direction > 0 else "buy",
@@ -134,65 +180,139 @@ class PairRuntime:
         (ka, sa), (kb, sb) = self.legs()
         lot_btc = {k: btc_delta(s, s.lot, prices[k]) for k, s in ((ka, sa), (kb, sb))}
         first, second = ((ka, sa), (kb, sb)) if lot_btc[ka] >= lot_btc[kb] else ((kb, sb), (ka, sa))
-        lad_cfg = eng.settings.ladder
         room = min(
             self._room_usd(first[0], prices[first[0]]), self._room_usd(second[0], prices[second[0]])
         )
-        lvl0 = Ladder.build(*first[0], 1, lad_cfg).levels[0]
+        lvl0 = Ladder.build(*first[0], 1, eng.settings.ladder).levels[0]
         usd = level_notional_usd(lvl0, eng.settings.sizing, self._scale(), room)
         q1 = floor_to_lot(first[1], qty_for_notional(first[1], usd, prices[first[0]]))
-        d1 = btc_delta(first[1], q1, prices[first[0]])
-        q2 = floor_to_lot(second[1], qty_for_btc(second[1], d1, prices[second[0]]))
+        q2 = floor_to_lot(
+            second[1],
+            qty_for_btc(second[1], btc_delta(first[1], q1, prices[first[0]]), prices[second[0]]),
+        )
         for (key, spec), q in ((first, q1), (second, q2)):
             why = gate(eng.state, "entry", False) or check_leg(spec, q, prices[key], False)
             if why:
                 self._refuse(why)
                 return
         self._last_refusal = ""
-        f1 = eng.send(self.cfg.name, first[0], sides[first[0]], q1, False, "entry")
-        if not isinstance(f1, Fill):
-            return
+        self.status = "entering"
         self.direction = direction
-        f2 = eng.send(self.cfg.name, second[0], sides[second[0]], q2, False, "entry")
-        if not isinstance(f2, Fill):
-            self.status = "leg-risk"
-            eng.alert(
-                f"pair {self.cfg.name}: LEG RISK, {second[0][0]} leg failed; unwinding "
-                f"{f1.qty} {first[0][1]} on {first[0][0]}"
-            )
-            back: Side = "sell" if f1.side == "buy" else "buy"
-            self.unwind = (
-                eng.ids.next(self.cfg.name, first[0][0], "unwind"),
-                first[0],
-                back,
-                f1.qty,
-            )
-            self._retry_unwind()
+        self.entry = plan = EntryPlan(direction, first[0], second[0], q1, q2, sides)
+        plan.first_cid = eng.ids.next(self.cfg.name, first[0][0], "entry")
+        eng.send(self.cfg.name, first[0], sides[first[0]], q1, False, "entry", plan.first_cid, self)
+
+    def _on_entry_update(self, intent: OrderIntent, up: OrderUpdate) -> None:
+        plan = self.entry
+        eng = self.engine
+        if plan is None:
             return
+        if up.fill is not None:
+            plan.fills[intent.venue, intent.symbol] = up.filled_qty
+        if not up.status.final:
+            return
+        if intent.client_order_id == plan.first_cid:
+            filled = up.filled_qty
+            if filled == 0:
+                self.status, self.direction, self.entry = "flat", 0, None
+                return
+            second_qty = plan.second_qty
+            if filled != plan.first_qty:  # partly filled then cancelled: match what filled
+                spec1, spec2 = self.specs(plan.first), self.specs(plan.second)
+                p1 = mark_decimal(eng.market.get(*plan.first))
+                p2 = mark_decimal(eng.market.get(*plan.second))
+                second_qty = floor_to_lot(
+                    spec2, qty_for_btc(spec2, btc_delta(spec1, filled, p1), p2)
+                )
+            plan.second_cid = eng.ids.next(self.cfg.name, plan.second[0], "entry")
+            plan.second_sent_ts_ms = eng.now
+            eng.send(
+                self.cfg.name,
+                plan.second,
+                plan.sides[plan.second],
+                second_qty,
+                False,
+                "entry",
+                plan.second_cid,
+                self,
+            )
+        elif intent.client_order_id == plan.second_cid and self.status == "entering":
+            if up.status is OrderStatus.FILLED:
+                self._opened()
+            else:
+                self._leg_risk(f"{plan.second[0]} leg {up.status}: {up.reason or 'no fill'}")
+
+    def _opened(self) -> None:
+        plan = self.entry
+        assert plan is not None
         self.status = "open"
         self.ladders = {}
-        for key, fill in ((first[0], f1), (second[0], f2)):
-            side = 1 if fill.side == "buy" else -1
-            lad = Ladder.build(*key, side, lad_cfg)
+        for key in (plan.first, plan.second):
+            pos = self.engine.ledger.position(*key)
+            lad = Ladder.build(*key, 1 if pos.qty > 0 else -1, self.engine.settings.ladder)
+            assert pos.entry_price is not None
             lad.anchor(
-                float(fill.price),
-                fill.qty,
-                float(notional_usd(self.specs(key), fill.qty, fill.price)),
+                float(pos.entry_price),
+                abs(pos.qty),
+                float(notional_usd(pos.spec, pos.qty, pos.entry_price)),
             )
             self.ladders[key] = lad
+        self.entry = None
         self.hedge()
 
-    def specs(self, key: Key) -> InstrumentSpec:
-        """The spec of one of this pair's legs."""
-        return self.spec_a if key == self.key_a else self.spec_b
+    def _check_leg_timeout(self) -> None:
+        plan = self.entry
+        timeout_ms = int(self.engine.settings.risk.leg_timeout_s * 1000)
+        if plan and plan.second_sent_ts_ms is not None:
+            if self.engine.now - plan.second_sent_ts_ms > timeout_ms:
+                self.engine.cancel_order(plan.second, plan.second_cid)
+                self._leg_risk(f"{plan.second[0]} leg not filled within {timeout_ms / 1000:g} s")
 
-    def _retry_unwind(self) -> None:
-        if self.unwind is None:
-            return
-        cid, key, side, qty = self.unwind
-        ans = self.engine.send(self.cfg.name, key, side, qty, True, "unwind", client_order_id=cid)
-        if isinstance(ans, Fill):
-            self.unwind = None
+    def _leg_risk(self, why: str) -> None:
+        self.status = "leg-risk"
+        self.engine.alert(f"pair {self.cfg.name}: LEG RISK, {why}; unwinding reduce-only")
+        self._unwind_open_legs()
+
+    def _unwind_open_legs(self) -> None:
+        """One reduce-only unwind in flight per open leg; the same id until it fills."""
+        eng = self.engine
+        for key, _ in self.legs():
+            pos = eng.ledger.position(*key).qty
+            if pos == 0 or key in eng.closing:
+                continue
+            cid = self.unwind_ids.get(key) or eng.ids.next(self.cfg.name, key[0], "unwind")
+            self.unwind_ids[key] = cid
+            if cid in eng.live_orders:
+                continue  # this unwind is still in flight
+            side: Side = "sell" if pos > 0 else "buy"
+            eng.send(self.cfg.name, key, side, abs(pos), True, "unwind", cid, self)
+        self.refresh_status()
+
+    # ----------------------------------------------------------------- updates
+    def on_update(self, intent: OrderIntent, up: OrderUpdate) -> None:
+        """React to an update of one of this pair's orders (fills are already booked)."""
+        purpose = intent.purpose
+        if purpose == "entry":
+            self._on_entry_update(intent, up)
+        elif purpose == "ladder":
+            key, lvl = self.adding.get(intent.client_order_id, (None, None))
+            if lvl is not None and up.status.final:
+                del self.adding[intent.client_order_id]
+                if up.filled_qty > 0:
+                    lvl.status, lvl.size = "filled", up.filled_qty
+                    price = up.fill.price if up.fill else mark_decimal(self.engine.market.get(*key))  # type: ignore[misc]
+                    lvl.size_usd = float(notional_usd(self.specs(key), up.filled_qty, price))  # type: ignore[arg-type]
+                    self.last_add = key
+                    self.hedge()
+                else:
+                    lvl.status = "skipped"
+        elif purpose == "hedge":
+            if up.status.final and intent.client_order_id == self.hedge_cid:
+                self.hedge_cid = None
+        elif purpose == "unwind":
+            if up.status is OrderStatus.FILLED:
+                self.unwind_ids.pop((intent.venue, intent.symbol), None)
+        if up.status.final:
             self.refresh_status()
 
     # ---------------------------------------------------------------- ladder
@@ -203,39 +323,40 @@ class PairRuntime:
         r = self.signal.last
         if r.direction != self.direction or not self.signal.ema_confirms(self.direction):
             return
+        busy = {key for key, _ in self.adding.values()}
         for key, lad in self.ladders.items():
             st = eng.market.get(*key)
-            if st.mark is None:
+            if st.mark is None or key in busy:
                 continue
             lvl = lad.triggered(st.mark)
             if lvl is None:
                 continue
             spec = self.specs(key)
             price = mark_decimal(st)
-            usd = level_notional_usd(
-                lvl, eng.settings.sizing, self._scale(), self._room_usd(key, price)
-            )
+            room = self._room_usd(key, price)
+            usd = level_notional_usd(lvl, eng.settings.sizing, self._scale(), room)
             qty = floor_to_lot(spec, qty_for_notional(spec, usd, price))
             why = check_leg(spec, qty, price, False)
             if why:
-                lvl.status, lvl.size, lvl.size_usd = "skipped", Decimal(0), 0.0
+                lvl.status, lvl.size, lvl.size_usd = "skipped", ZERO, 0.0
                 eng.alert(
                     f"pair {self.cfg.name} ladder level {lvl.index} on {key[0]} skipped: {why}"
                 )
                 continue
             side: Side = "buy" if lad.side > 0 else "sell"
-            ans = eng.send(self.cfg.name, key, side, qty, False, "ladder")
-            if isinstance(ans, Fill):
-                lvl.status, lvl.size = "filled", ans.qty
-                lvl.size_usd = float(notional_usd(spec, ans.qty, ans.price))
-                self.last_add = key
-                self.hedge()
+            cid = eng.ids.next(self.cfg.name, key[0], "ladder")
+            lvl.status = "sent"
+            self.adding[cid] = (key, lvl)
+            eng.send(self.cfg.name, key, side, qty, False, "ladder", cid, self)
 
     # ----------------------------------------------------------------- hedge
     def hedge(self) -> None:
         """Bring the net BTC delta back inside the band with one order on the leg that gets
-        closest to neutral (after a ladder add, the other leg when it does as well)."""
+        closest to neutral (after a ladder add, the other leg when it does as well). One
+        hedge in flight at a time."""
         eng = self.engine
+        if self.hedge_cid is not None or self.adding:
+            return
         band = eng.settings.hedge.band_btc
         if abs(eng.net_delta_btc_float()) <= float(band) * 0.999:
             return
@@ -245,7 +366,7 @@ class PairRuntime:
         best: tuple[tuple[bool, int, Decimal], Key, Side, Decimal, bool] | None = None
         for key, spec in self.legs():
             st = eng.market.get(*key)
-            if st.mark is None:
+            if st.mark is None or key in eng.closing:
                 continue
             price = mark_decimal(st)
             want = qty_for_btc(spec, -net, price)
@@ -269,17 +390,16 @@ class PairRuntime:
         if best is None:
             return
         _, key, side, qty, reduce_only = best
-        eng.send(self.cfg.name, key, side, qty, reduce_only, "hedge")
         self.last_add = None
+        self.hedge_cid = eng.ids.next(self.cfg.name, key[0], "hedge")
+        eng.send(self.cfg.name, key, side, qty, reduce_only, "hedge", self.hedge_cid, self)
 
     # ----------------------------------------------------------------- close
     def close(self, purpose: str) -> None:
-        """Close both legs reduce-only (exit); cancels pending ladder levels."""
+        """Close both legs reduce-only (exit, flatten, kill); cancels pending ladder levels."""
         self.cancel_ladders()
-        eng = self.engine
+        if self.status in ("open", "entering"):
+            self.status = "closing"
         for key, _ in self.legs():
-            pos = eng.ledger.position(*key).qty
-            if pos != 0:
-                side: Side = "sell" if pos > 0 else "buy"
-                eng.send(self.cfg.name, key, side, abs(pos), True, purpose)
+            self.engine.close_position(key, purpose, self)
         self.refresh_status()

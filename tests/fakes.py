@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
+
+from core.contracts import fee_amount
+from core.venue import OrderStatus, OrderUpdate
 
 from core.orders import Fill, OrderIntent, Rejection
 from core.paper import PaperVenue
@@ -34,3 +38,63 @@ class FlakyVenue(PaperVenue):
         if why:
             return Rejection(intent.client_order_id, intent.venue, intent.symbol, why, intent.ts_ms)
         return super().submit(intent, price)
+
+
+class DeferredRouter:
+    """A live-like order router: holds intents until the test answers for the exchange.
+
+    ``fill(cid, price)`` and ``reject(cid, reason)`` deliver :class:`OrderUpdate` values to
+    the engine exactly as a venue's answer would arrive later; ``cancels`` lists cancel calls.
+    """
+
+    def __init__(self) -> None:
+        self.engine: Any = None
+        self.sent: list[OrderIntent] = []
+        self.cancels: list[str] = []
+
+    def submit(self, intent: OrderIntent) -> None:
+        self.sent.append(intent)
+
+    def cancel(self, venue: str, symbol: str, client_order_id: str) -> None:
+        self.cancels.append(client_order_id)
+
+    def intent(self, cid: str) -> OrderIntent:
+        return next(i for i in self.sent if i.client_order_id == cid)
+
+    def fill(self, cid: str, price: Decimal, qty: Decimal | None = None) -> None:
+        i = self.intent(cid)
+        spec = self.engine.specs[(i.venue, i.symbol)]
+        q = i.qty if qty is None else qty
+        fee = fee_amount(spec, q, price, spec.taker_fee)
+        fill = Fill(
+            cid,
+            i.pair,
+            i.venue,
+            i.symbol,
+            i.side,
+            q,
+            price,
+            fee,
+            spec.settle_currency,
+            i.reduce_only,
+            i.purpose,
+            self.engine.now,
+        )
+        status = OrderStatus.FILLED if q == i.qty else OrderStatus.PARTIALLY_FILLED
+        self.engine.on_order_update(
+            OrderUpdate(cid, i.venue, i.symbol, status, q, self.engine.now, fill=fill)
+        )
+
+    def reject(self, cid: str, reason: str) -> None:
+        i = self.intent(cid)
+        self.engine.on_order_update(
+            OrderUpdate(
+                cid,
+                i.venue,
+                i.symbol,
+                OrderStatus.REJECTED,
+                Decimal(0),
+                self.engine.now,
+                reason=reason,
+            )
+        )

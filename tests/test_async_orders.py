@@ -1,0 +1,115 @@
+"""Orders that complete later, as on a live venue: the entry waits for the first leg's fill,
+the single-leg guard times out, a late fill after the kill switch is swept (HAZARDS H8, H11)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core import commands as cmd
+from core.config import Settings
+from core.engine import Engine
+from core.risk import TradingState
+from tests.fakes import DeferredRouter
+from tests.helpers import bar, settle
+
+D = Decimal
+BN, BM = ("binance", "BTCUSDT"), ("bitmex", "XBTUSD")
+
+
+def live_engine(settings: Settings) -> tuple[Engine, DeferredRouter]:
+    eng = Engine(settings, mode="live")
+    eng.state = TradingState.ARMED
+    router = DeferredRouter()
+    router.engine = eng
+    eng.router = router
+    eng.on_event(bar(*BN, "2024-01-01T00:01", 50_000.0))
+    eng.on_event(bar(*BM, "2024-01-01T00:01", 50_000.0))
+    eng.on_event(settle(*BN, "2024-01-01T00:00", "0.0003"))
+    eng.on_event(settle(*BM, "2024-01-01T00:00", "-0.003"))
+    return eng, router
+
+
+def test_the_second_leg_is_sent_only_after_the_first_has_filled(settings: Settings) -> None:
+    eng, router = live_engine(settings)
+    pair = eng.pairs[0]
+    pair.enter(1)
+    assert pair.status == "entering"
+    assert [(i.venue, i.side) for i in router.sent] == [("bitmex", "buy")]
+    first = router.sent[0]
+    router.fill(first.client_order_id, D(50_000))
+    assert [(i.venue, i.side) for i in router.sent] == [("bitmex", "buy"), ("binance", "sell")]
+    second = router.sent[1]
+    assert second.qty == D("0.200")  # 10,000 USD contracts / 50,000 = 0.2 BTC
+    router.fill(second.client_order_id, D(50_000))
+    assert pair.status == "open"
+    assert eng.ledger.position(*BN).qty == D("-0.200")
+
+
+def test_a_second_leg_not_filled_in_time_is_cancelled_and_the_first_unwound(
+    settings: Settings,
+) -> None:
+    eng, router = live_engine(settings)
+    pair = eng.pairs[0]
+    pair.enter(1)
+    router.fill(router.sent[0].client_order_id, D(50_000))
+    second = router.sent[1]
+    eng.on_event(bar(*BM, "2024-01-01T00:02", 50_000.0))  # 60 s later > leg_timeout_s 10 s
+    assert second.client_order_id in router.cancels
+    assert pair.status == "leg-risk"
+    unwind = router.sent[2]
+    assert (unwind.venue, unwind.side, unwind.qty, unwind.reduce_only, unwind.purpose) == (
+        "bitmex",
+        "sell",
+        D(10_000),
+        True,
+        "unwind",
+    )
+    eng.on_event(bar(*BM, "2024-01-01T00:03", 50_000.0))
+    assert len(router.sent) == 3  # one unwind in flight, not a second one
+    router.reject(unwind.client_order_id, "timeout")
+    eng.on_event(bar(*BM, "2024-01-01T00:04", 50_000.0))
+    retry = router.sent[3]
+    assert retry.client_order_id == unwind.client_order_id
+    router.fill(retry.client_order_id, D(50_000))
+    router.reject(second.client_order_id, "cancelled")  # the cancel's answer arrives late
+    assert pair.status == "flat"
+    assert not eng.ledger.has_exposure()
+
+
+def test_a_late_fill_after_the_kill_switch_is_closed_reduce_only(settings: Settings) -> None:
+    eng, router = live_engine(settings)
+    pair = eng.pairs[0]
+    pair.enter(1)
+    first = router.sent[0]
+    eng.handle(cmd.Kill())
+    assert eng.state is TradingState.HALTED
+    assert first.client_order_id in router.cancels
+    router.fill(first.client_order_id, D(50_000))  # it filled before the cancel arrived
+    close = router.sent[-1]
+    assert (close.venue, close.side, close.qty, close.reduce_only, close.purpose) == (
+        "bitmex",
+        "sell",
+        D(10_000),
+        True,
+        "kill",
+    )
+    assert all(i.purpose != "entry" or i is first for i in router.sent)  # no second leg sent
+    router.fill(close.client_order_id, D(50_000))
+    assert not eng.ledger.has_exposure()
+
+
+def test_one_close_per_leg_in_flight_and_none_while_the_position_is_unknown(
+    settings: Settings,
+) -> None:
+    eng, router = live_engine(settings)
+    eng.pairs[0].enter(1)
+    router.fill(router.sent[0].client_order_id, D(50_000))
+    router.fill(router.sent[1].client_order_id, D(50_000))
+    n = len(router.sent)
+    for _ in range(6):  # take-profit and stop firing tick after tick
+        eng.close_position(BN, "exit", None)
+    assert len(router.sent) == n + 1
+    eng.unknown_positions.add(BM)
+    eng.close_position(BM, "exit", None)
+    assert len(router.sent) == n + 1
+    assert any("position unknown" in e.text for e in eng.log)
