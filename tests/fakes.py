@@ -11,10 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from core.contracts import fee_amount
-from core.venue import OrderStatus, OrderUpdate
-
 from core.orders import Fill, OrderIntent, Rejection
 from core.paper import PaperVenue
+from core.venue import OrderStatus, OrderUpdate
 
 
 class FlakyVenue(PaperVenue):

@@ -7,17 +7,19 @@ the caller's callback submits the command. Nothing here blocks or awaits the eng
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 
 class ConfirmModal(ModalScreen[bool]):
     """Ask one yes/no question. ``kind`` names it (``"flatten"``, ``"kill"``, ``"quit"``)."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n", "answer(False)", "No"),
         Binding("escape", "answer(False)", "Cancel"),
@@ -38,7 +40,6 @@ class ConfirmModal(ModalScreen[bool]):
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", id="yes", variant="error" if self._danger else "primary")
                 yield Button("No (n, esc)", id="no")
-        yield Footer()
 
     def on_mount(self) -> None:
         # Focus "No" so that an accidental Enter cancels rather than confirms.

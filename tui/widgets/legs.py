@@ -7,7 +7,6 @@ in the leg's settlement currency (USDT or XBT) and in USD at mark.
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
