@@ -7,28 +7,20 @@ import gzip
 from decimal import Decimal
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from core.events import (
     Bar,
     FundingRate,
     FundingSettled,
-    InstrumentSpec,
     ReplayHeader,
     decode,
     encode,
     sort_key,
 )
 from core.importer import ImportDataError, cli, run_import
+from tests.importer_files import API, BINS_1M, BITMEX_FUNDING, DATA, KLINES, SPECS
 
-DATA = Path(__file__).parent / "data"
-SPECS = msgspec.json.decode((DATA / "instruments_btc.json").read_bytes(), type=list[InstrumentSpec])
-
-API = "binance_um_BTCUSDT_fundingRate_2020-03_api.csv"
-BITMEX_FUNDING = "bitmex_XBTUSD_funding_2020-01_2020-04.csv"
-KLINES = "binance_um_BTCUSDT_1h_2020-03-01_and_2020-03-12.csv"
-BINS_1M = "bitmex_XBTUSD_1m_2020-03-01T00_and_2020-03-12T20-24.csv"
 ALL_BTC = [API, BITMEX_FUNDING, KLINES, BINS_1M]
 
 MARCH_12 = 1583971200000  # 2020-03-12T00:00Z

@@ -9,20 +9,20 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from core.events import FundingRate, FundingSettled, InstrumentSpec, decode
+from core.events import FundingRate, FundingSettled, decode
 from core.importer import ImportDataError, run_import
-
-DATA = Path(__file__).parent / "data"
-SPECS = msgspec.json.decode((DATA / "instruments_btc.json").read_bytes(), type=list[InstrumentSpec])
-
-API = "binance_um_BTCUSDT_fundingRate_2020-03_api.csv"
-VISION = "binance_um_BTCUSDT_fundingRate_2020-01_2020-04.csv"
-BITMEX_FUNDING = "bitmex_XBTUSD_funding_2020-01_2020-04.csv"
-REST = "polyoxide_funding_rate.json"
-FT_FUNDING = "XRP_USDT-8h-funding_rate.json"
-KLINES = "binance_um_BTCUSDT_1h_2020-03-01_and_2020-03-12.csv"
-BINS_1H = "bitmex_XBTUSD_1h_2020-03-01_and_2020-03-12.csv"
-BINS_1M = "bitmex_XBTUSD_1m_2020-03-01T00_and_2020-03-12T20-24.csv"
+from tests.importer_files import (
+    API,
+    BINS_1H,
+    BINS_1M,
+    BITMEX_FUNDING,
+    DATA,
+    FT_FUNDING,
+    KLINES,
+    REST,
+    SPECS,
+    VISION,
+)
 
 
 def broken_copy(tmp_path: Path, name: str, line_no: int, old: str, new: str) -> Path:

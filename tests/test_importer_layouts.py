@@ -14,28 +14,27 @@ from core.events import (
     Event,
     FundingRate,
     FundingSettled,
-    InstrumentSpec,
     ReplayHeader,
     decode,
 )
 from core.importer import ImportResult, run_import
 from core.importer.layouts import detect_layout, symbol_from_filename
 from core.importer.readers import float_rate, read_text
-
-DATA = Path(__file__).parent / "data"
-SPECS = msgspec.json.decode((DATA / "instruments_btc.json").read_bytes(), type=list[InstrumentSpec])
-HOUR_MS = 3_600_000
-
-API = "binance_um_BTCUSDT_fundingRate_2020-03_api.csv"
-VISION = "binance_um_BTCUSDT_fundingRate_2020-01_2020-04.csv"
-BITMEX_FUNDING = "bitmex_XBTUSD_funding_2020-01_2020-04.csv"
-REST = "polyoxide_funding_rate.json"
-REST_2019 = "polyoxide_funding_rate_2019.json"
-FT_FUNDING = "XRP_USDT-8h-funding_rate.json"
-FT_MARK = "XRP_USDT-1h-mark.json"
-KLINES = "binance_um_BTCUSDT_1h_2020-03-01_and_2020-03-12.csv"
-BINS_1H = "bitmex_XBTUSD_1h_2020-03-01_and_2020-03-12.csv"
-BINS_1M = "bitmex_XBTUSD_1m_2020-03-01T00_and_2020-03-12T20-24.csv"
+from tests.importer_files import (
+    API,
+    BINS_1H,
+    BINS_1M,
+    BITMEX_FUNDING,
+    DATA,
+    FT_FUNDING,
+    FT_MARK,
+    HOUR_MS,
+    KLINES,
+    REST,
+    REST_2019,
+    SPECS,
+    VISION,
+)
 
 
 def import_events(tmp_path: Path, *names: str, **kwargs: Any) -> tuple[ImportResult, list[Event]]:

@@ -21,28 +21,19 @@ from tests.conftest import DATA, ROOT, SHIPPED_REPLAY
 D = Decimal
 
 
+def headless(fmt: str) -> str:
+    """stdout of ``arbtui --replay SHIPPED --headless --report FMT`` in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--config", str(ROOT / "config.toml"),
+         "--replay", str(SHIPPED_REPLAY), "--headless", "--report", fmt],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    return out.stdout
+
+
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tui.cli",
-            "--config",
-            str(ROOT / "config.toml"),
-            "--replay",
-            str(SHIPPED_REPLAY),
-            "--headless",
-            "--report",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+    return json.loads(headless("json"))  # type: ignore[no-any-return]
 
 
 def source_rates() -> dict[tuple[str, int], D]:
@@ -152,24 +143,6 @@ def test_exits_are_reduce_only_and_the_run_ends_flat(report: dict[str, Any]) -> 
 
 
 def test_text_report_is_for_a_person() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tui.cli",
-            "--config",
-            str(ROOT / "config.toml"),
-            "--replay",
-            str(SHIPPED_REPLAY),
-            "--headless",
-            "--report",
-            "text",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert "PnL (USD)" in out.stdout
-    assert "2020-03-13T04:00:00Z bitmex  XBTUSD   rate    -0.00375" in out.stdout
+    text = headless("text")
+    assert "PnL (USD)" in text
+    assert "2020-03-13T04:00:00Z bitmex  XBTUSD   rate    -0.00375" in text
