@@ -340,3 +340,17 @@ async def test_log_appends_only_new_entries(make_host: HostFactory) -> None:
         new = [e for e in app.snapshot.log if e.seq > entries[-1].seq]
         assert len(log.lines) == min(len(entries) + len(new), log.max_lines)
         assert "PAUSED" in "".join(strip.text for strip in log.lines[-len(new) :])
+
+
+async def test_keys_work_at_80x24(make_host: HostFactory) -> None:
+    """The smallest supported terminal: panels scroll, but the modal and the keys still work."""
+    host = make_host(pause_at_ts_ms=IN_POSITION_TS_MS)
+    app = ArbConsole(host, settings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+k")
+        await eventually(pilot, lambda: modal(app) == "kill")
+        assert app.screen.query_one("#yes").region.bottom <= 24  # the answer is on screen
+        await pilot.press("y")
+        await eventually(
+            pilot, lambda: state(host) == "HALTED" and not host.snapshot().exposure_open
+        )

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import getpass
 import os
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -46,9 +46,6 @@ from tui.widgets import (
     RiskPanel,
     StatusLine,
 )
-
-if TYPE_CHECKING:
-    from textual.widget import Widget
 
 REFRESH_HZ = 8
 """Snapshot pulls per second (DESIGN: coalesce to about 10 frames a second)."""
@@ -162,7 +159,7 @@ class ArbConsole(App[int]):
     # -- commands -----------------------------------------------------------------------
 
     def submit(self, cmd: Command) -> None:
-        """Hand ``cmd`` to the engine (returns at once) and note it in the console log."""
+        """Hand ``cmd`` to the engine; returns at once (the engine logs what it did)."""
         self.host.submit(cmd)
 
     def _trading_state(self) -> str | None:
@@ -267,6 +264,11 @@ class ArbConsole(App[int]):
         else:
             self.begin_shutdown()
 
+    @property
+    def stop_requested(self) -> bool:
+        """True once quitting has sent Shutdown and asked the host to stop."""
+        return self._stopping
+
     def begin_shutdown(self) -> None:
         """Send Shutdown, stop the engine thread off the app loop, then exit."""
         if self._stopping:
@@ -281,7 +283,3 @@ class ArbConsole(App[int]):
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.host.stop, STOP_TIMEOUT_S)
         self.exit(0)
-
-    def panel(self, widget_id: str) -> Widget:
-        """A panel by id (for tests)."""
-        return self.query_one(f"#{widget_id}")

@@ -15,6 +15,8 @@ import json
 import sys
 from collections.abc import Sequence
 
+import msgspec
+
 from core.config import ConfigError, Settings, load_config
 from core.replay import ReplayError
 
@@ -22,6 +24,10 @@ from core.replay import ReplayError
 #: a one-line description.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import": ("core.importer.cli", "Build a replay file from exchange downloads."),
+    "audit": ("core.audit.cli", "Verify the audit log's hash chain, or export it (CSV, JSONL)."),
+    "backtest": ("core.backtest.cli", "Backtest a replay: statistics, equity and drawdown plots."),
+    "optimize": ("core.backtest.optimize_cli", "Grid or random search of config keys on a replay."),
+    "worker": ("core.execution.cli", "Run an order executor on the Redis queue ([queue])."),
 }
 
 
@@ -50,6 +56,17 @@ def _run_parser() -> argparse.ArgumentParser:
         metavar="X",
         help="console replay speed, sim seconds per wall second (0 = max)",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="Prometheus endpoint port (0 = off; default [metrics] port, 9464)",
+    )
+    p.add_argument("--paper", action="store_true", help="live feeds of both venues, paper fills")
+    p.add_argument("--record", metavar="FILE", help="--paper: write every event to a replay file")
+    p.add_argument(
+        "--duration", type=float, metavar="S", help="--paper --headless: stop after S seconds"
+    )
     return p
 
 
@@ -65,6 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _subcommand(args_list[0], args_list[1:])
         args = _run_parser().parse_args(args_list)
         settings = _load(args.config)
+        if args.metrics_port is not None:
+            if not 0 <= args.metrics_port <= 65535:
+                raise ConfigError(f"--metrics-port: {args.metrics_port} is not a port (0 = off)")
+            metrics = msgspec.structs.replace(settings.metrics, port=args.metrics_port)
+            settings = msgspec.structs.replace(settings, metrics=metrics)
+        if args.paper:
+            return _paper(settings, args)
         if not args.replay:
             _run_parser().print_help()
             print(
@@ -114,6 +138,26 @@ def _console(settings: Settings, path: str, speed: float | None) -> int:
         settings, path, speed=(speed or None) if speed is not None else -1.0
     )
     return run_console(host, settings)
+
+
+def _paper(settings: Settings, args: argparse.Namespace) -> int:
+    """``arbtui --paper [--headless] [--record FILE]``: live feeds, paper venue."""
+    from core.feeds.session import build_paper_session
+
+    if args.replay:
+        print("arbtui: give either --paper or --replay FILE", file=sys.stderr)
+        return 2
+    session = build_paper_session(
+        settings, record=args.record, say=lambda note: print(f"arbtui: {note}", file=sys.stderr)
+    )
+    if args.headless:
+        from core.feeds.status import run_headless
+
+        every = settings.feeds.status_every_s
+        return run_headless(session, every_s=every, duration_s=args.duration)
+    from tui.console import run_console
+
+    return run_console(session.host, session.settings)
 
 
 if __name__ == "__main__":

@@ -29,5 +29,8 @@ def run_console(host: EngineHost, settings: Any) -> int:
         app.run()
     finally:
         sys.setswitchinterval(previous)
-        host.stop(timeout_s=STOP_TIMEOUT_S)
+        if host.running:
+            # The quit action already waited STOP_TIMEOUT_S for the engine; do not wait again
+            # (the engine thread is a daemon and cannot keep the process alive).
+            host.stop(timeout_s=0.2 if app.stop_requested else STOP_TIMEOUT_S)
     return app.return_code or 0

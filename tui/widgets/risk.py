@@ -3,7 +3,8 @@
 Equity in USD (marked to market, funding and fees included) with its peak; the curve is
 ``snapshot.equity_curve_usd`` drawn as a sparkline (each bar the last value of its bucket).
 Drawdown and its limit are in percent of peak equity. Net delta is in BTC against the hedge
-band (± BTC). A stale-data marker shows when the engine flags its market data as stale.
+band (± BTC). A stale-data marker shows when the engine flags its market data as stale; in
+paper and live modes each feed stream that is not live is listed with how long it is silent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from core.snapshot import EngineSnapshot, RiskView
+from core.snapshot import EngineSnapshot, FeedView, RiskView
 from tui import format as fmt
 
 STATE_STYLE = {
@@ -52,7 +53,20 @@ def drawdown_bar(drawdown_pct: float, limit_pct: float) -> Text:
     return bar
 
 
-def risk_text(risk: RiskView) -> Text:
+def feeds_text(feeds: tuple[FeedView, ...]) -> Text:
+    """Live feeds (paper and live modes): ``feeds 4/4 live``, then each stream that is not
+    live with its state and how long it has been silent."""
+    t = Text()
+    live = sum(1 for f in feeds if f.state == "live")
+    t.append(f"  feeds {live}/{len(feeds)} live", style="green" if live == len(feeds) else "")
+    for f in feeds:
+        if f.state != "live":
+            silent = f" {f.stale_for_ms // 1000}s" if f.stale_for_ms else ""
+            t.append(f"\n         {f.venue} {f.stream} {f.state}{silent}", style="bold red")
+    return t
+
+
+def risk_text(risk: RiskView, feeds: tuple[FeedView, ...] = ()) -> Text:
     """The panel's text block (below the sparkline)."""
     t = Text()
     t.append("Equity   ", style="bold")
@@ -76,6 +90,8 @@ def risk_text(risk: RiskView) -> Text:
         t.append(" STALE ", style="bold white on red")
     else:
         t.append("live", style="green")
+    if feeds:
+        t.append_text(feeds_text(feeds))
     return t
 
 
@@ -97,5 +113,5 @@ class RiskPanel(Vertical):
         if snap.equity_curve_usd is not self._curve:
             self._curve = snap.equity_curve_usd
             self._spark.data = list(snap.equity_curve_usd)
-        self._text.update(risk_text(snap.risk))
+        self._text.update(risk_text(snap.risk, snap.feeds))
         self.set_class(snap.risk.data_stale, "-stale")

@@ -13,32 +13,37 @@ from tui.widgets.risk import state_text
 
 
 def status_text(snap: EngineSnapshot | None) -> Text:
-    """The status line for ``snap`` (None: nothing received yet)."""
+    """The status line for ``snap`` (None: nothing received yet). Most important first, so a
+    narrow terminal cuts the least useful end: state, mode and time, replay, trades, alerts."""
     t = Text(" arbtui ", style="bold reverse")
     if snap is None:
         t.append("  waiting for the engine…", style="dim")
         return t
+    t.append(" ")
+    t.append_text(state_text(snap.risk.trading_state))
+    for p in snap.pairs:
+        if p.status == "leg-risk":
+            t.append(
+                f" LEG-RISK {p.name} {fmt.btc(p.unhedged_btc)} BTC ", style="bold white on red"
+            )
+    if snap.risk.data_stale:
+        t.append(" STALE DATA ", style="bold white on red")
     t.append(f" {snap.mode.upper()} ", style="bold")
     t.append(fmt.ts_iso(snap.ts_ms))
     rep = snap.replay
     if rep is not None:
         if rep.finished:
-            icon, style = "■ done", "dim"
+            word, style = "done", "dim"
         elif rep.paused:
-            icon, style = "⏸ paused", "bold yellow"
+            word, style = "paused", "bold black on yellow"
         else:
-            icon, style = "▶", "green"
-        t.append("  replay ", style="dim")
+            word, style = "running", "green"
+        t.append("  replay ")
         t.append(fmt.progress(rep.events_done, rep.events_total))
-        t.append(f" {icon}", style=style)
+        t.append(" ")
+        t.append(word, style=style)
         t.append(f" {fmt.speed(rep.speed)}")
-    t.append(f"  trades {snap.trades}  ")
-    t.append_text(state_text(snap.risk.trading_state))
-    risky = [p for p in snap.pairs if p.status == "leg-risk"]
-    for p in risky:
-        t.append(f"  LEG-RISK {p.name} {fmt.btc(p.unhedged_btc)} BTC", style="bold white on red")
-    if snap.risk.data_stale:
-        t.append("  STALE DATA", style="bold white on red")
+    t.append(f"  trades {snap.trades}")
     return t
 
 

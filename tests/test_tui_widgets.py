@@ -1,0 +1,125 @@
+"""Panels in isolation: row building from hand-made snapshot views, the keyed table's
+update-by-row-key, and the log's append-only behaviour. (Hotkeys and whole screens are tested
+against the real engine host in test_tui_hotkeys.py and test_tui_snapshots.py.)"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from core.snapshot import EngineSnapshot, FeedView, LogEntry, PairView, RiskView
+from tui.testing import eventually
+from tui.widgets import EventLog, KeyedTable
+from tui.widgets.funding import pair_row
+from tui.widgets.risk import risk_text
+from tui.widgets.status import status_text
+from tui.widgets.table import ColumnSpec
+
+
+def pair(status: str, unhedged_btc: float = 0.0) -> PairView:
+    return PairView(
+        "BTC", "bitmex", "binance", 0.0004, 3.5, 0.0004, 0.0003, -0.5, 1.2, 10, status,
+        unhedged_btc,
+    )  # fmt: skip
+
+
+def snapshot(*, pairs: tuple[PairView, ...] = (), log: tuple[LogEntry, ...] = ()) -> EngineSnapshot:
+    risk = RiskView("ARMED", 100_000.0, 100_000.0, 0.0, 0.0, 10.0, 0.0, 0.1, False)
+    return EngineSnapshot(1584079200000, "replay", (), pairs, (), (), risk, (), log, None, 0, False)
+
+
+def test_a_pair_in_leg_risk_is_red_and_shows_its_unhedged_size() -> None:
+    _key, cells = pair_row(pair("leg-risk", 0.25))
+    status = cells[-1]
+    assert isinstance(status, Text)
+    assert status.plain == "LEG-RISK +0.2500 BTC"
+    assert "red" in str(status.style)
+    assert "red" in str(cells[0].style)  # the pair's name too
+
+
+def test_an_open_pair_is_not_red() -> None:
+    _key, cells = pair_row(pair("open"))
+    assert cells[-1].plain == "open"
+    assert "red" not in str(cells[-1].style)
+
+
+def test_status_line_flags_leg_risk_with_the_unhedged_size() -> None:
+    line = status_text(snapshot(pairs=(pair("leg-risk", -0.4),)))
+    assert "LEG-RISK BTC -0.4000 BTC" in line.plain
+    assert "ARMED" in line.plain
+
+
+COLUMNS = (ColumnSpec("name", "Name", 6), ColumnSpec("value", "Value", 6))
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS)
+        yield EventLog()
+
+
+async def test_keyed_table_updates_cells_removes_and_adds_rows_by_key() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([("a", ("a", "1")), ("b", ("b", "2")), ("c", ("c", "3"))])
+        await pilot.pause()
+        assert table.row_keys == ["a", "b", "c"]
+
+        table.sync([("a", ("a", "1")), ("b", ("b", "20"))])  # update b, remove c
+        table.sync([("b", ("b", "21")), ("d", ("d", "4"))])  # update b then drop a, add d
+        await pilot.pause()
+        assert table.row_keys == ["b", "d"]
+        assert table.row_count == 2
+        assert table.cell_text("b", "value") == "21"
+        assert table.cell_text("d", "value") == "4"
+
+        table.sync([("b", ("b", "21")), ("x", ("x", "9")), ("d", ("d", "4"))])  # insert inside
+        await pilot.pause()
+        assert table.row_keys == ["b", "x", "d"]
+        assert [str(k.value) for k in table.rows] == ["b", "x", "d"]
+        # fixed widths: content never widens a column
+        table.sync([("b", ("b", "a very long value"))])
+        await pilot.pause()
+        assert [c.width for c in table.columns.values()] == [6, 6]
+
+
+async def test_event_log_appends_only_entries_with_a_new_seq() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        log = app.query_one(EventLog)
+        first = tuple(LogEntry(i, 1584079200000, "fill", f"fill {i}") for i in range(3))
+        log.apply(snapshot(log=first))
+        log.apply(snapshot(log=first))  # same entries again: nothing added
+        more = (*first[1:], LogEntry(3, 1584079260000, "state", "ARMED -> PAUSED"))
+        log.apply(snapshot(log=more))
+        await eventually(pilot, lambda: len(log.lines) == 4)
+        assert log.last_seq == 3
+        assert [line.text.split(maxsplit=3)[-1] for line in log.lines] == [
+            "fill 0", "fill 1", "fill 2", "ARMED -> PAUSED",
+        ]  # fmt: skip
+
+
+async def test_event_log_keeps_at_most_max_lines() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        log = app.query_one(EventLog)
+        entries = tuple(
+            LogEntry(i, 1584079200000, "funding", f"payment {i}") for i in range(log.max_lines + 50)
+        )
+        log.apply(snapshot(log=entries))
+        await eventually(pilot, lambda: log.last_seq == len(entries) - 1)
+        await pilot.pause()
+        assert len(log.lines) == log.max_lines
+        assert log.lines[-1].text.endswith(f"payment {len(entries) - 1}")
+
+
+def test_feeds_that_are_not_live_are_listed_with_their_silence() -> None:
+    feeds = (
+        FeedView("binance", "markPrice", "live", 0, 120, 0),
+        FeedView("bitmex", "instrument", "stale", 12_500, 40, 1),
+    )
+    text = risk_text(snapshot().risk, feeds).plain
+    assert "feeds 1/2 live" in text
+    assert "bitmex instrument stale 12s" in text
+    assert "binance markPrice" not in text
