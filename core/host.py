@@ -28,7 +28,7 @@ from core.engine import Engine
 from core.events import Event
 from core.headless import check_header
 from core.replay import SPEED_STEPS, iter_replay
-from core.snapshot import EngineSnapshot, LogEntry, ReplayView
+from core.snapshot import EngineSnapshot, FeedView, LogEntry, ReplayView
 from core.views import build_snapshot
 from core.wiring import attach_observers
 
@@ -65,6 +65,8 @@ class EngineHost:
         self.finished = events is None
         self.error: str | None = None
         self._done = 0
+        self.feed_views: Callable[[], tuple[FeedView, ...]] = lambda: ()
+        """Live feed streams for the snapshot (set by a paper/live session)."""
         self._commands: queue.SimpleQueue[cmd.Command] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,7 +145,7 @@ class EngineHost:
         )
 
     def _publish(self) -> None:
-        self._snap = build_snapshot(self.engine, self._replay_view())
+        self._snap = build_snapshot(self.engine, self._replay_view(), self.feed_views())
 
     def _run(self) -> None:
         try:

@@ -139,6 +139,20 @@ class ReplayView:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedView:
+    """One live market-data stream (paper and live modes). ``state`` is ``"live"``,
+    ``"connecting"``, ``"stale"`` or ``"down"``; ``stale_for_ms`` is how long it has been silent
+    when not live (0 when live); ``messages`` and ``reconnects`` count since start."""
+
+    venue: str
+    stream: str
+    state: str
+    stale_for_ms: int
+    messages: int
+    reconnects: int
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSnapshot:
     """Everything the console shows, as of simulated or wall time ``ts_ms``."""
 
@@ -154,3 +168,4 @@ class EngineSnapshot:
     replay: ReplayView | None
     trades: int
     exposure_open: bool
+    feeds: tuple[FeedView, ...] = ()

@@ -13,6 +13,7 @@ from core.contracts import ZERO, btc_delta
 from core.market import HOUR_MS, HOURS_PER_YEAR
 from core.snapshot import (
     EngineSnapshot,
+    FeedView,
     FundingView,
     LadderLevelView,
     LegView,
@@ -23,19 +24,34 @@ from core.snapshot import (
 
 if TYPE_CHECKING:
     from core.engine import Engine
+    from core.feeds.health import HealthBoard
 
 CURVE_POINTS = 240
 
 
-def build_snapshot(engine: Engine, replay: ReplayView | None) -> EngineSnapshot:
-    """The engine's state now as a frozen snapshot."""
+def build_feed_views(board: HealthBoard, now: float | None = None) -> tuple[FeedView, ...]:
+    """Every stream of a live session (``now`` in ``time.monotonic()`` seconds)."""
+    t = board.monotonic() if now is None else now
+    out = []
+    for st in board.streams.values():
+        fresh = st.fresh(t)
+        state = st.state if fresh or st.state != "live" else "stale"
+        stale_ms = 0 if fresh or st.stale_after_s is None else int(st.silent_s(t) * 1000)
+        out.append(FeedView(st.venue, st.name, state, stale_ms, st.messages, st.reconnects))
+    return tuple(out)
+
+
+def build_snapshot(
+    engine: Engine, replay: ReplayView | None, feeds: tuple[FeedView, ...] = ()
+) -> EngineSnapshot:
+    """The engine's state now as a frozen snapshot (``feeds``: live streams, if any)."""
     now = engine.now
     xbt = engine.xbt_usd()
     funding = []
     for key in engine.specs:
         st = engine.market.instruments.get(key)
-        if st is None:
-            continue
+        if st is None or (st.mark is None and st.settled_rate is None and st.ahead_rate is None):
+            continue  # configured but without data in this run (e.g. XBTUSDT in a BTC replay)
         rate, kind, interval_ms = st.next_rate()
         rph = st.rate_per_hour()
         nxt = st.next_settlement_ts_ms()
@@ -152,6 +168,7 @@ def build_snapshot(engine: Engine, replay: ReplayView | None) -> EngineSnapshot:
         replay,
         len(engine.ledger.trades),
         engine.ledger.has_exposure(),
+        feeds,
     )
 
 

@@ -1,0 +1,189 @@
+"""Feed benchmark: real recorded Binance frames streamed from a local server (its own
+process, 127.0.0.1) at a rising rate into the Binance feed and the engine in this process.
+
+Prints, per step, the rate offered, the rate the feed and engine sustained (messages handled
+per second, and whether they kept up), and the in-process tick-to-decision latency: from the
+moment a frame is handed to the feed by the socket to the return of ``engine.on_event`` for
+its events (decode, stamp, order, the engine's market update, risk and strategy checks; the
+pair is open, so every price tick runs the ladder and hedge checks). Targets (issue 3):
+>= 20,000 messages/s sustained, p99 tick-to-decision <= 0.5 ms.
+
+    .venv/bin/python bench/feed_bench.py [--steps 5000,10000,20000,40000,80000] [--seconds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATA = ROOT / "tests" / "data" / "feeds"
+
+
+def _frames() -> dict[str, bytes]:
+    out = {}
+    for name in ("binance_ws_btcusdt_markPrice_1s.json", "binance_ws_btcusdt_bookTicker.json"):
+        obj = json.loads((DATA / name).read_text())
+        out[obj["stream"]] = json.dumps(obj, separators=(",", ":")).encode()
+    return out
+
+
+def serve(port_q: mp.Queue, rate: mp.Value, sent: mp.Value) -> None:  # type: ignore[type-arg]
+    """Server process: each connection gets its streams' frames at ``rate.value`` / 2 a
+    second (two sockets: /market and /public), in batches every millisecond."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from websockets.asyncio.server import serve as ws_serve
+
+    frames = _frames()
+
+    async def handler(ws):  # type: ignore[no-untyped-def]
+        q = parse_qs(urlsplit(ws.request.path).query)
+        texts = [frames[s] for s in q["streams"][0].split("/") if s in frames]
+        proto = ws.protocol
+        due = 0.0
+        last = time.perf_counter()
+        i = 0
+        while True:
+            now = time.perf_counter()
+            due += (now - last) * rate.value / 2
+            last = now
+            n = int(due)
+            if n:
+                due -= n
+                for _ in range(n):
+                    proto.send_text(texts[i % len(texts)])
+                    i += 1
+                ws.send_data()
+                with sent.get_lock():
+                    sent.value += n
+            await asyncio.sleep(0.001)
+
+    async def main() -> None:
+        async with ws_serve(handler, "127.0.0.1", 0, compression=None, max_queue=None) as srv:
+            port_q.put(srv.sockets[0].getsockname()[1])
+            await asyncio.Future()
+
+    asyncio.run(main())
+
+
+def engine_settings():  # type: ignore[no-untyped-def]
+    import msgspec
+
+    from core.config import load_config
+
+    s = load_config(ROOT / "config.toml")
+    strat = msgspec.structs.replace(
+        s.strategy, observe_every_s=1, observations=1, entry_edge_pct=-100.0, exit_apr_pct=0.0
+    )
+    risk = msgspec.structs.replace(s.risk, start_state="ARMED")
+    return msgspec.structs.replace(s, strategy=strat, risk=risk)
+
+
+async def client(port: int, rate: mp.Value, sent: mp.Value, steps: list[int], secs: float) -> None:  # type: ignore[type-arg]
+    from core.config import FeedSettings
+    from core.engine import Engine
+    from core.events import FundingRate, Quote
+    from core.feeds.binance import BinanceFeed
+    from core.feeds.health import HealthBoard
+    from core.feeds.sink import EventSink
+
+    engine = Engine(engine_settings(), mode="paper")
+    t = int(time.time() * 1000)
+    engine.on_event(Quote(ts_ms=t, venue="bitmex", symbol="XBTUSD", mark=83000.0))
+    engine.on_event(
+        FundingRate(ts_ms=t, venue="bitmex", symbol="XBTUSD", rate=Decimal("0.0001"),
+                    settlement_ts_ms=t + 3_600_000, interval_ms=28_800_000, fixed=True)
+    )  # fmt: skip
+    sink = EventSink(engine.on_event)
+    board = HealthBoard()
+    cfg = FeedSettings(binance_ws_url=f"ws://127.0.0.1:{port}", stale_after_s=5.0)
+    feed = BinanceFeed(["BTCUSDT"], sink, board, cfg, interval_ms=lambda s: 28_800_000)
+    lat: list[int] = []
+    handled = [0]
+    inner = feed.on_frame
+    perf = time.perf_counter_ns
+
+    def timed(frame: bytes, now: float) -> None:
+        t0 = perf()
+        inner(frame, now)
+        lat.append(perf() - t0)
+        handled[0] += 1
+
+    for sock in (feed.market, feed.public):
+        sock.on_message = timed
+    task = asyncio.ensure_future(feed.run())
+    rate.value = 2000
+    while handled[0] < 2000:
+        await asyncio.sleep(0.05)
+    gc.collect()
+    gc.freeze()
+    print(
+        f"pair status after warm-up: {engine.pairs[0].status}; trades {len(engine.ledger.trades)}"
+    )
+    print(f"{'offered/s':>10} {'handled/s':>10} {'kept up':>8} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'max ms':>8}")  # fmt: skip
+    results = []
+    for step in steps:
+        rate.value = step
+        await asyncio.sleep(0.3)  # settle at the new rate
+        lat.clear()
+        h0, s0, t0 = handled[0], sent.value, time.perf_counter()
+        await asyncio.sleep(secs)
+        dt = time.perf_counter() - t0
+        h, s = handled[0] - h0, sent.value - s0
+        backlog = sent.value - handled[0]
+        kept = h >= 0.97 * s and backlog < step * 0.1
+        ls = sorted(lat)
+        p50 = ls[len(ls) // 2] / 1e6 if ls else float("nan")
+        p99 = ls[int(len(ls) * 0.99)] / 1e6 if ls else float("nan")
+        mx = ls[-1] / 1e6 if ls else float("nan")
+        results.append((step, h / dt, kept, p50, p99))
+        print(f"{s / dt:>10.0f} {h / dt:>10.0f} {'yes' if kept else 'NO':>8} {p50:>8.4f} "
+              f"{p99:>8.4f} {mx:>8.3f}")  # fmt: skip
+    rate.value = 0
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    sustained = max((r[1] for r in results if r[2]), default=0.0)
+    p99s = [r[4] for r in results if r[2]]
+    print(f"\nsustained: {sustained:,.0f} messages/s (target >= 20,000)")
+    if p99s:
+        print(f"p99 tick-to-decision at sustained rates: max {max(p99s):.4f} ms, "
+              f"median {statistics.median(p99s):.4f} ms (target <= 0.5 ms)")  # fmt: skip
+    print(f"engine events {engine.events:,}; trades {len(engine.ledger.trades)}; "
+          f"feed parse errors {board.venue('binance').parse_errors}")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", default="5000,10000,20000,40000,60000,80000")
+    ap.add_argument("--seconds", type=float, default=2.0)
+    args = ap.parse_args()
+    steps = [int(x) for x in args.steps.split(",")]
+    ctx = mp.get_context("spawn")
+    port_q = ctx.Queue()
+    rate = ctx.Value("d", 0.0)
+    sent = ctx.Value("q", 0)
+    proc = ctx.Process(target=serve, args=(port_q, rate, sent), daemon=True)
+    proc.start()
+    try:
+        port = port_q.get(timeout=20)
+        sys.setswitchinterval(0.0005)
+        asyncio.run(client(port, rate, sent, steps, args.seconds))
+    finally:
+        proc.terminate()
+        proc.join(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Feed health: per-stream state and per-venue counters, and the rule the engine obeys.
+
+A *stream* is one subscription (``btcusdt@markPrice@1s``, ``quote:XBTUSD``). It is ``live``
+while its messages arrive; a watched stream (``stale_after_s`` set) silent for longer is
+``stale`` (HAZARDS H13); ``connecting`` before its first message on a socket; ``down`` while
+its socket is gone. A venue is stale while any of its watched streams is not fresh, and the
+engine then opens nothing there (``engine.stale_venues``; hedging and reduce-only orders go on).
+
+:class:`VenueStats` holds the plain counters that metrics read (issue 5): messages,
+reconnects, parse errors, resubscriptions, unknown ids, oversize frames, missed pongs.
+All of it lives on the engine's loop thread; readers on other threads see plain ints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+STATES = ("connecting", "live", "stale", "down")
+
+
+@dataclass(slots=True, eq=False)
+class StreamHealth:
+    """One stream. Times are ``time.monotonic()`` seconds; ``stale_after_s`` None = not
+    watched (e.g. BitMEX ``funding``, which speaks only at settlements)."""
+
+    venue: str
+    name: str
+    stale_after_s: float | None
+    since: float
+    state: str = "connecting"
+    messages: int = 0
+    last_msg: float | None = None
+    reconnects: int = 0
+
+    def seen(self, now: float) -> None:
+        """A message of this stream arrived at ``now``."""
+        self.messages += 1
+        self.last_msg = now
+        if self.state != "live":
+            self.state = "live"
+
+    def silent_s(self, now: float) -> float:
+        """Seconds since the last message (or since the stream was registered)."""
+        return now - (self.last_msg if self.last_msg is not None else self.since)
+
+    def fresh(self, now: float) -> bool:
+        """True while live and, if watched, not silent for longer than ``stale_after_s``."""
+        if self.state != "live":
+            return False
+        return self.stale_after_s is None or self.silent_s(now) <= self.stale_after_s
+
+
+@dataclass(slots=True)
+class VenueStats:
+    """Counters of one venue's feed since start (read by metrics; never reset)."""
+
+    venue: str
+    messages: int = 0
+    """Frames received (data, acks, pongs)."""
+    reconnects: int = 0
+    """Connections re-opened after one was lost, went stale or was replaced."""
+    failed_attempts: int = 0
+    """Connection attempts that failed (refused, handshake error, timeout)."""
+    parse_errors: int = 0
+    """Frames that could not be decoded or had a bad field (each also counted here)."""
+    resubscribes: int = 0
+    """BitMEX tables re-subscribed after an update or delete for an unknown id."""
+    unknown_ids: int = 0
+    """BitMEX update/delete rows for a key never seen (the table goes dirty)."""
+    early_updates: int = 0
+    """BitMEX insert/update/delete rows before the table's partial (dropped)."""
+    oversize_frames: int = 0
+    """Frames over ``feeds.max_frame_bytes`` (the socket is dropped and re-opened)."""
+    stale_events: int = 0
+    """Times a watched stream went stale."""
+    pongs_missed: int = 0
+    """BitMEX ``ping`` without ``pong`` in time (dead peer)."""
+    rotations: int = 0
+    """Planned reconnects (Binance 24 h) completed without a gap."""
+    last_error: str = ""
+    """The latest error text (parse error, close reason, refused handshake)."""
+
+
+@dataclass(slots=True)
+class HealthBoard:
+    """Every stream and venue of a session."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    streams: dict[tuple[str, str], StreamHealth] = field(default_factory=dict)
+    venues: dict[str, VenueStats] = field(default_factory=dict)
+
+    def stream(self, venue: str, name: str, stale_after_s: float | None) -> StreamHealth:
+        """Register (or return) a stream."""
+        key = (venue, name)
+        st = self.streams.get(key)
+        if st is None:
+            st = self.streams[key] = StreamHealth(venue, name, stale_after_s, self.monotonic())
+            self.venue(venue)
+        return st
+
+    def venue(self, venue: str) -> VenueStats:
+        """The counters of ``venue`` (created on first use)."""
+        vs = self.venues.get(venue)
+        if vs is None:
+            vs = self.venues[venue] = VenueStats(venue)
+        return vs
+
+    def stale_venues(self, now: float | None = None) -> set[str]:
+        """Venues with a watched stream that is not fresh now."""
+        t = self.monotonic() if now is None else now
+        return {
+            st.venue
+            for st in self.streams.values()
+            if st.stale_after_s is not None and not st.fresh(t)
+        }
+
+    def worst(self, venue: str, now: float | None = None) -> tuple[str, float] | None:
+        """(stream name, silent seconds) of ``venue``'s stalest unfresh stream, or None."""
+        t = self.monotonic() if now is None else now
+        bad = [
+            (st.silent_s(t), st.name)
+            for st in self.streams.values()
+            if st.venue == venue and st.stale_after_s is not None and not st.fresh(t)
+        ]
+        if not bad:
+            return None
+        silent, name = max(bad)
+        return name, silent
+
+
+async def enforce(board: HealthBoard, engine: Engine, every_s: float = 0.1) -> None:
+    """Keep ``engine.stale_venues`` equal to the board's stale venues (runs on the engine's
+    loop until cancelled) and log each change: a venue going stale is an alert."""
+    ever_live: set[str] = set()
+    engine.stale_venues.update(board.stale_venues())  # nothing is opened before data arrives
+    while True:
+        now = board.monotonic()
+        stale = board.stale_venues(now)
+        if stale != engine.stale_venues:
+            for venue in sorted(stale - engine.stale_venues):
+                worst = board.worst(venue, now)
+                what = f" ({worst[0]} silent {worst[1]:.1f} s)" if worst else ""
+                engine.alert(f"{venue} market data stale{what}: no new entries or adds")
+            for venue in sorted(engine.stale_venues - stale):
+                again = " again" if venue in ever_live else ""
+                engine.emit("state", f"{venue} market data live{again}")
+                ever_live.add(venue)
+            engine.stale_venues.clear()
+            engine.stale_venues.update(stale)
+        await asyncio.sleep(every_s)

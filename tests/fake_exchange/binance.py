@@ -1,0 +1,48 @@
+"""Fake Binance USD-M streams: ``/market/stream?streams=...`` and ``/public/stream?...``
+(combined streams), sending the real recorded frame of each subscribed stream every
+``interval_s``. ``big`` (a real frame text) is sent once on every connection when set."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection
+
+from tests.fake_exchange import frames
+from tests.fake_exchange.ws_base import Conn, FakeWsServer
+
+
+class FakeBinance(FakeWsServer):
+    def __init__(self, interval_s: float = 0.05) -> None:
+        super().__init__(interval_s)
+        self.by_stream: dict[str, list[str]] = {}
+        for text in (frames.binance_mark_price(), frames.binance_book_ticker()):
+            self.by_stream.setdefault(json.loads(text)["stream"], []).append(text)
+        self.big: str | None = None
+        self.bad_paths: list[str] = []
+
+    async def serve(self, ws: ServerConnection, conn: Conn, closed: asyncio.Future[None]) -> None:
+        parts = urlsplit(conn.path)
+        streams = parse_qs(parts.query).get("streams", [""])[0].split("/")
+        want = {"/market/stream": "@markPrice", "/public/stream": "@bookTicker"}.get(parts.path)
+        if want is None or not all(want in s for s in streams):
+            self.bad_paths.append(conn.path)  # a stream on the wrong path gets nothing
+            await ws.close(1008, "wrong path for this stream")
+            return
+        texts = [t for s in streams for t in self.by_stream.get(s, [])]
+        sent_big = False
+        while True:
+            if self.vanish:
+                await self.hang(ws, closed)
+                return
+            if self.big is not None and not sent_big:
+                sent_big = True
+                await ws.send(self.big)
+            if not self.silent:
+                for t in texts:
+                    await ws.send(t)
+                    conn.sent += 1
+            if not await self.tick(closed):
+                return

@@ -1,0 +1,63 @@
+"""Helpers for the feed tests: an async poller, feeds wired to a collecting sink, and the
+fake exchanges started on the test's own loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from core.events import Event
+from core.feeds.health import HealthBoard
+from core.feeds.sink import EventSink
+from tests.fake_exchange.exchanges import FakeExchanges
+
+
+async def until(cond: Callable[[], bool], timeout_s: float = 5.0, every_s: float = 0.01) -> None:
+    """Wait (without blocking the loop) until ``cond()`` or fail after ``timeout_s``."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if cond():
+            return
+        await asyncio.sleep(every_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+class Collect:
+    """A sink into a list, a health board and a log, for driving one feed in a test."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.sink = EventSink(self.events.append)
+        self.board = HealthBoard()
+        self.log: list[tuple[str, str]] = []
+
+    def say(self, kind: str, text: str) -> None:
+        self.log.append((kind, text))
+
+    def of(self, kind: type[Any], venue: str | None = None) -> list[Any]:
+        return [e for e in self.events if type(e) is kind and venue in (None, e.venue)]
+
+
+@contextlib.asynccontextmanager
+async def running(*coros: Any) -> AsyncIterator[list[asyncio.Task[Any]]]:
+    """Run coroutines as tasks for the block; cancel and await them after."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        yield tasks
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def fakes(interval_s: float = 0.05) -> AsyncIterator[FakeExchanges]:
+    fx = FakeExchanges(interval_s)
+    await fx.start()
+    try:
+        yield fx
+    finally:
+        await fx.stop()
