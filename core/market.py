@@ -34,17 +34,17 @@ class InstrumentState:
     settled_rate: Decimal | None = None
     settled_ts_ms: int | None = None
     interval_ms: int | None = None
-    ahead_rate: Decimal | None = None
-    ahead_fixed: bool = False
-    ahead_settlement_ts_ms: int | None = None
-    ahead_interval_ms: int | None = None
+    ahead: dict[int, tuple[Decimal, bool, int]] = field(default_factory=dict)
+    """Rates seen before their settlement: settlement_ts_ms -> (rate, fixed, interval_ms).
+    BitMEX publishes the fixed rate of the next settlement and an estimate of the one after
+    at once; both are kept, each under its own settlement."""
     hourly_closes: deque[float] = field(default_factory=lambda: deque(maxlen=24 * 14 + 1))
     _last_hour: int = -1
 
     def next_settlement_ts_ms(self) -> int | None:
         """The next settlement instant: from the rate seen ahead, else last + interval."""
-        if self.ahead_settlement_ts_ms is not None:
-            return self.ahead_settlement_ts_ms
+        if self.ahead:
+            return min(self.ahead)
         if self.settled_ts_ms is not None and self.interval_ms:
             return self.settled_ts_ms + self.interval_ms
         return None
@@ -52,9 +52,9 @@ class InstrumentState:
     def next_rate(self) -> tuple[Decimal | None, str, int | None]:
         """(rate, kind, interval_ms) for the next settlement. kind is ``"fixed"``,
         ``"estimate"`` or ``"last"`` (no forecast: the last settled rate stands in)."""
-        if self.ahead_rate is not None:
-            kind = "fixed" if self.ahead_fixed else "estimate"
-            return self.ahead_rate, kind, self.ahead_interval_ms
+        if self.ahead:
+            rate, fixed, interval_ms = self.ahead[min(self.ahead)]
+            return rate, "fixed" if fixed else "estimate", interval_ms
         return self.settled_rate, "last", self.interval_ms
 
     def rate_per_hour(self) -> float | None:
@@ -111,15 +111,12 @@ class MarketState:
             st.settled_rate = ev.rate
             st.settled_ts_ms = ev.ts_ms
             st.interval_ms = ev.interval_ms
-            if st.ahead_settlement_ts_ms is not None and st.ahead_settlement_ts_ms <= ev.ts_ms:
-                st.ahead_rate = None
-                st.ahead_settlement_ts_ms = None
-                st.ahead_interval_ms = None
+            for due in [t for t in st.ahead if t <= ev.ts_ms]:
+                del st.ahead[due]
         else:
-            st.ahead_rate = ev.rate
-            st.ahead_fixed = ev.fixed
-            st.ahead_settlement_ts_ms = ev.settlement_ts_ms
-            st.ahead_interval_ms = ev.interval_ms
+            known = st.ahead.get(ev.settlement_ts_ms)
+            if known is None or ev.fixed or not known[1]:  # an estimate never replaces a fixed rate
+                st.ahead[ev.settlement_ts_ms] = (ev.rate, ev.fixed, ev.interval_ms)
         return st
 
 

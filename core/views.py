@@ -50,7 +50,7 @@ def build_snapshot(
     funding = []
     for key in engine.specs:
         st = engine.market.instruments.get(key)
-        if st is None or (st.mark is None and st.settled_rate is None and st.ahead_rate is None):
+        if st is None or (st.mark is None and st.settled_rate is None and not st.ahead):
             continue  # configured but without data in this run (e.g. XBTUSDT in a BTC replay)
         rate, kind, interval_ms = st.next_rate()
         rph = st.rate_per_hour()
