@@ -143,6 +143,155 @@ class ReplaySettings(_Strict, frozen=True):
     """Start replays ARMED (a replay trades nothing real)."""
 
 
+class FeedSettings(_Strict, frozen=True):
+    """Live market data (paper and live modes): where the venues are and how the feeds stay
+    healthy. Defaults are the real exchange addresses; tests point them at 127.0.0.1."""
+
+    binance_ws_url: str = "wss://fstream.binance.com"
+    """Binance USD-M stream host: markPrice on ``/market``, bookTicker on ``/public``."""
+    binance_rest_url: str = "https://fapi.binance.com"
+    """Binance USD-M REST host (exchangeInfo, fundingInfo, fundingRate)."""
+    bitmex_ws_url: str = "wss://ws.bitmex.com/realtime"
+    """BitMEX realtime WebSocket endpoint."""
+    bitmex_rest_url: str = "https://www.bitmex.com"
+    """BitMEX REST host (instrument list)."""
+    stale_after_s: float = 5.0
+    """A stream silent this long is stale: nothing new is opened and it reconnects (H13)."""
+    bitmex_pong_timeout_s: float = 5.0
+    """After a silent BitMEX socket sends ``ping``, no ``pong`` within this reconnects."""
+    reconnect_base_s: float = 1.0
+    """First reconnect delay; doubles per failed attempt, with jitter."""
+    reconnect_cap_s: float = 60.0
+    """Longest reconnect delay. Attempts are never closer than 1 s apart, whatever these say."""
+    binance_rotate_after_s: float = 82_800.0
+    """Planned Binance reconnect (the venue closes sockets at 24 h): a new socket is opened
+    and takes over once live, before the old one closes, so no data is missed."""
+    max_frame_bytes: int = 1_048_576
+    """Largest WebSocket frame accepted; a bigger one drops the socket (counted)."""
+    funding_info_refresh_s: float = 3_600.0
+    """How often Binance ``fundingInfo`` (per-symbol funding intervals) is read again."""
+    funding_rate_poll_s: float = 300.0
+    """How often Binance ``fundingRate`` (settled rates) is read; also just after each
+    settlement."""
+    rest_timeout_s: float = 10.0
+    """Timeout of one REST call (instrument specs, funding info, settled rates)."""
+    status_every_s: float = 5.0
+    """Headless paper runs print a status line this often."""
+
+
+class AuditSettings(_Strict, frozen=True):
+    """The hash-chained audit log (SQLite, WAL; see core/audit)."""
+
+    enabled: bool = True
+    """Write the audit log (every order intent, fill, rejection, funding payment, state
+    change, operator command, alert and exception)."""
+    path: str = "audit-{mode}.db"
+    """Database file; ``{mode}`` becomes live, paper or replay, so that simulated trades never
+    mix with the desk's real ones. A relative path lies under the state directory
+    (``$ARBTUI_STATE_DIR``, else ``$XDG_STATE_HOME/arbtui``, else ``~/.local/state/arbtui``)."""
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    """SQLite ``synchronous``: FULL syncs every commit to disk (survives a power cut);
+    NORMAL survives a crash of the process but not of the machine."""
+    batch_ms: int = 100
+    """Rows other than order intents are committed in batches at least this often (ms)."""
+    batch_rows: int = 500
+    """... or as soon as this many rows wait."""
+    write_ahead_timeout_s: float = 2.0
+    """An order is not sent (it is rejected) if its intent is not committed within this."""
+    write_ahead_in_replay: bool = False
+    """Block on the commit of each order intent in replays too (paper and live always do;
+    a replay sends nothing real, so by default its intents are batched like other rows)."""
+
+
+class LogSettings(_Strict, frozen=True):
+    """Rotating JSON-lines file log of trade events and errors (see core/filelog)."""
+
+    enabled: bool = True
+    dir: str = "logs"
+    """Directory of ``arbtui-{mode}.jsonl`` (mode live, paper or replay); a relative path
+    lies under the state directory."""
+    in_replay: bool = False
+    """Write the file log in replays too (their audit log and report hold every event)."""
+    max_bytes: int = 10_000_000
+    """Rotate when the file reaches this size (bytes)."""
+    backups: int = 10
+    """Rotated files kept (``arbtui-live.jsonl.1`` ... ``.N``)."""
+
+
+class MetricsSettings(_Strict, frozen=True):
+    """Prometheus endpoint (see core/metrics)."""
+
+    host: str = "127.0.0.1"
+    """Address to bind; keep 127.0.0.1 unless a scraper on another host must reach it."""
+    port: int = 9464
+    """TCP port; 0 disables the endpoint. ``--metrics-port`` and ``$ARBTUI_METRICS_PORT``
+    override it (in that order)."""
+
+
+class QueueSettings(_Strict, frozen=True):
+    """Order queue between the engine and the executors (DESIGN "Execution", HAZARDS H14-H15).
+    An empty ``redis_url`` keeps the queue in-process; with it set, intents go through a
+    reliable Redis queue that ``arbtui worker`` processes also consume."""
+
+    redis_url: str = ""
+    """``redis://127.0.0.1:6379/0``; empty = in-process queue."""
+    key_prefix: str = "arbtui"
+    """Prefix of every Redis key (several desks may share one Redis)."""
+    block_timeout_s: float = 5.0
+    """Redis-side timeout of blocking moves (BLMOVE/BRPOP), seconds."""
+    socket_timeout_s: float = 10.0
+    """Client socket timeout, seconds; must be larger than ``block_timeout_s``."""
+    lease_s: float = 10.0
+    """A worker whose heartbeat lease is this old is dead; its items are re-queued."""
+    max_inflight: int = 64
+    """Intents one worker executes at the same time."""
+
+
+class BinanceVenueSettings(_Strict, frozen=True):
+    """Binance USD-M through ccxt ``binanceusdm``. Keys: ``$ARBTUI_BINANCE_KEY`` and
+    ``$ARBTUI_BINANCE_SECRET`` (never in this file)."""
+
+    env: Literal["demo", "production"] = "demo"
+    """``demo`` = Binance demo trading (ccxt ``enable_demo_trading``)."""
+    rest_url: str = ""
+    """Override of the REST base (``http://127.0.0.1:PORT``); empty = the env's own."""
+    ws_url: str = ""
+    """Override of the user-data stream base (the listenKey is appended)."""
+    recv_window_ms: int = 5000
+    """Binance ``recvWindow``: a request older than this is refused by the matching engine,
+    so a lookup after ``request_timeout_ms + unknown_grace_ms`` is final (HAZARDS H9)."""
+    listen_key_keepalive_s: float = 1800.0
+    """``PUT /fapi/v1/listenKey`` period (the key lives 60 min)."""
+
+
+class BitmexVenueSettings(_Strict, frozen=True):
+    """BitMEX through ccxt ``bitmex``. Keys: ``$ARBTUI_BITMEX_KEY`` and ``$ARBTUI_BITMEX_SECRET``."""
+
+    env: Literal["testnet", "production"] = "testnet"
+    rest_url: str = ""
+    """Override of the REST base (``http://127.0.0.1:PORT``); empty = the env's own."""
+    ws_url: str = ""
+    """Override of the realtime stream URL (``ws://.../realtime``)."""
+    retry_503_ms: int = 500
+    """Wait before re-sending a 503-refused order with the same clOrdID (BitMEX: >= 500)."""
+    max_503_retries: int = 4
+
+
+class VenuesSettings(_Strict, frozen=True):
+    """Live venues (``arbtui --live`` and ``arbtui worker``)."""
+
+    binance: BinanceVenueSettings = BinanceVenueSettings()
+    bitmex: BitmexVenueSettings = BitmexVenueSettings()
+    request_timeout_ms: int = 10000
+    """REST timeout; an order whose answer did not come is UNKNOWN and looked up."""
+    unknown_grace_ms: int = 2000
+    """After an UNKNOWN answer, wait this long for the user stream before a lookup."""
+    resolve_budget_s: float = 60.0
+    """Give up resolving an UNKNOWN order after this long (it stays UNKNOWN, alerted)."""
+    max_rate_wait_s: float = 5.0
+    """Longest wait for a venue's rate limit or ban before an order is refused unsent."""
+
+
 class Settings(_Strict, frozen=True):
     """The whole configuration (``config.toml``)."""
 
@@ -157,6 +306,12 @@ class Settings(_Strict, frozen=True):
     risk: RiskSettings = RiskSettings()
     paper: PaperSettings = PaperSettings()
     replay: ReplaySettings = ReplaySettings()
+    feeds: FeedSettings = FeedSettings()
+    audit: AuditSettings = AuditSettings()
+    logs: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    queue: QueueSettings = QueueSettings()
+    venues: VenuesSettings = VenuesSettings()
     source: str = ""
     """Where these settings were read from (filled in by :func:`load_config`)."""
 
@@ -191,7 +346,18 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(f"{file}: config file not found") from None
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read config file: {exc.strerror}") from None
-    return parse_config(text, str(file))
+    return _env_overrides(parse_config(text, str(file)))
+
+
+def _env_overrides(s: Settings) -> Settings:
+    """``$ARBTUI_METRICS_PORT`` (an integer, 0 = off) replaces ``metrics.port``."""
+    port = os.environ.get("ARBTUI_METRICS_PORT")
+    if port is None or port == "":
+        return s
+    if not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"$ARBTUI_METRICS_PORT: {port!r} is not a port number (0 = off)")
+    metrics = msgspec.structs.replace(s.metrics, port=int(port))
+    return msgspec.structs.replace(s, metrics=metrics)
 
 
 def parse_config(text: str, name: str = "<config>") -> Settings:
@@ -200,6 +366,17 @@ def parse_config(text: str, name: str = "<config>") -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    try:
+        settings = msgspec.convert(raw, Settings, str_keys=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{name}: {_keyed(str(exc))}") from None
+    _check(settings, name)
+    return msgspec.structs.replace(settings, source=name)
+
+
+def settings_from_dict(raw: dict[str, object], name: str = "<config>") -> Settings:
+    """Check a config already parsed into plain values (as ``tomllib`` gives them) with the
+    same rules as :func:`parse_config`. Raises :class:`ConfigError` naming ``name`` and the key."""
     try:
         settings = msgspec.convert(raw, Settings, str_keys=True)
     except msgspec.ValidationError as exc:
@@ -253,3 +430,45 @@ def _check(s: Settings, name: str) -> None:
         raise bad("replay.speed", "must be >= 0 (0 = as fast as possible)")
     if not 0 < s.sizing.min_scale <= 1:
         raise bad("sizing.min_scale", "must be in (0, 1]")
+    if not 0 <= s.metrics.port <= 65535:
+        raise bad("metrics.port", "must be 0 (off) .. 65535")
+    if s.audit.batch_ms < 1 or s.audit.batch_rows < 1:
+        raise bad("audit.batch_ms" if s.audit.batch_ms < 1 else "audit.batch_rows", "must be >= 1")
+    if s.audit.write_ahead_timeout_s <= 0:
+        raise bad("audit.write_ahead_timeout_s", "must be > 0")
+    if s.logs.max_bytes < 1024 or s.logs.backups < 1:
+        raise bad("logs.max_bytes" if s.logs.max_bytes < 1024 else "logs.backups", "too small")
+    f = s.feeds
+    for key in ("stale_after_s", "bitmex_pong_timeout_s", "reconnect_base_s", "rest_timeout_s"):
+        if getattr(f, key) <= 0:
+            raise bad(f"feeds.{key}", "must be > 0")
+    if f.reconnect_cap_s < f.reconnect_base_s:
+        raise bad("feeds.reconnect_cap_s", "must be >= feeds.reconnect_base_s")
+    if f.max_frame_bytes < 1024:
+        raise bad("feeds.max_frame_bytes", "must be >= 1024")
+    _check_execution(s, name)
+
+
+def _check_execution(s: Settings, name: str) -> None:
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"{name}: {key}: {why}")
+
+    q, v = s.queue, s.venues
+    if q.block_timeout_s <= 0:
+        raise bad("queue.block_timeout_s", "must be > 0")
+    if q.socket_timeout_s <= q.block_timeout_s:
+        raise bad(
+            "queue.socket_timeout_s",
+            f"{q.socket_timeout_s} must be larger than queue.block_timeout_s "
+            f"({q.block_timeout_s}), or a blocking move times out client-side (HAZARDS H15)",
+        )
+    if q.lease_s <= 0 or q.max_inflight < 1:
+        raise bad("queue", "lease_s must be > 0 and max_inflight >= 1")
+    if v.bitmex.retry_503_ms < 500:
+        raise bad("venues.bitmex.retry_503_ms", "BitMEX asks for >= 500 ms before a retry")
+    if v.binance.recv_window_ms >= v.request_timeout_ms + v.unknown_grace_ms:
+        raise bad(
+            "venues.binance.recv_window_ms",
+            "must be below request_timeout_ms + unknown_grace_ms, so that a lookup of an "
+            "order whose answer was lost is final (HAZARDS H9)",
+        )

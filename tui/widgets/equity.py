@@ -47,7 +47,7 @@ class EquityChart(Vertical):
         *,
         title: str = "equity",
         name: str | None = None,
-        id: str | None = None,  # noqa: A002 - Textual's keyword
+        id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
