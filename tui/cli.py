@@ -25,7 +25,7 @@ from core.replay import ReplayError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import": ("core.importer.cli", "Build a replay file from exchange downloads."),
     "audit": ("core.audit.cli", "Verify the audit log's hash chain, or export it (CSV, JSONL)."),
-    "backtest": ("core.backtest.cli", "Backtest a replay: statistics, equity and drawdown plots."),
+    "backtest": ("tui.backtest_view", "Backtest a replay: statistics, equity and drawdown plots."),
     "optimize": ("core.backtest.optimize_cli", "Grid or random search of config keys on a replay."),
     "worker": ("core.execution.cli", "Run an order executor on the Redis queue ([queue])."),
 }

@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """``arbtui backtest``: exit code 0, or 2 on bad input (raised as ConfigError or
     ReplayError and reported by the CLI)."""
+    return execute(args, settings)[0]
+
+
+def execute(args: argparse.Namespace, settings: Settings) -> tuple[int, BacktestRun, BacktestStats]:
+    """Run, print and write files; return the exit code, the run and its statistics (the
+    console's ``--show`` draws them)."""
     overrides = dict(parse_assignment(s) for s in args.set)
     settings = with_overrides(settings, overrides)
     run = run_file(settings, args.replay, observers=True)
@@ -69,7 +75,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"wrote             {f}")
     for n in notes:
         print(f"arbtui backtest: {n}", file=sys.stderr)
-    return 0
+    return 0, run, stats
 
 
 # ----------------------------------------------------------------------- output
