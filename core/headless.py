@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,9 @@ def run_replay(settings: Settings, path: str | Path) -> dict[str, Any]:
         for ev in events:
             on_event(ev)
         wall = time.perf_counter() - t0
+    except Exception as exc:  # recorded with its traceback while the audit log is open
+        engine.error(f"replay stopped: {type(exc).__name__}: {exc}", traceback.format_exc())
+        raise
     finally:
         for close in closers:
             close()

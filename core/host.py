@@ -164,6 +164,11 @@ class EngineHost:
         background = [asyncio.create_task(factory(self)) for factory in self._tasks]
         try:
             await self._loop()
+        except Exception as exc:  # the engine died: record it while the audit log is open
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.engine.error(f"engine stopped: {self.error}", traceback.format_exc())
+            self.finished = True
+            self._publish()
         finally:
             for task in background:
                 task.cancel()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,22 @@ from core.config import Settings, load_config
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SHIPPED_REPLAY = ROOT / "replays" / "btc_2020-03.jsonl.gz"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every run of the suite (and the arbtui processes it starts) writes its audit log and
+    file log under a temporary state directory, and serves no metrics endpoint unless a
+    test asks for one: nothing lands in the repository or $HOME, no port is contended."""
+    saved = {k: os.environ.get(k) for k in ("ARBTUI_STATE_DIR", "ARBTUI_METRICS_PORT")}
+    os.environ["ARBTUI_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
+    os.environ["ARBTUI_METRICS_PORT"] = "0"
+    yield None
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture
