@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from core import commands as cmd
 from core.config import ConfigError, Settings, load_config
 from core.engine import Engine
+from core.feeds.health import HealthBoard, report_metrics
 from core.host import EngineHost
 from core.metrics import Metrics, metrics_of
 from core.report import build_report
@@ -227,3 +228,22 @@ def test_the_grafana_dashboard_charts_every_metric_and_only_real_ones(settings: 
     served = {f.name for f in text_string_to_metric_families(text)}
     assert used <= served
     assert set(EVERY) <= used
+
+
+def test_feed_health_reaches_the_metrics_as_staleness_and_reconnects(settings: Settings) -> None:
+    clock = [100.0]
+    board = HealthBoard(monotonic=lambda: clock[0])
+    st = board.stream("bitmex", "quote:XBTUSD", stale_after_s=5.0)
+    board.stream("binance", "btcusdt@markPrice@1s", stale_after_s=5.0).last_msg = 106.5
+    st.last_msg = 100.0
+    board.venue("bitmex").reconnects = 2
+    metrics = Metrics(Engine(settings))
+    reported: dict[str, int] = {}
+    clock[0] = 107.0
+    report_metrics(board, metrics, reported, clock[0])
+    board.venue("bitmex").reconnects = 3
+    report_metrics(board, metrics, reported, clock[0])
+    get = metrics.registry.get_sample_value
+    assert get("arbtui_feed_staleness_seconds", {"venue": "bitmex"}) == 7.0
+    assert get("arbtui_feed_staleness_seconds", {"venue": "binance"}) == 0.5
+    assert get("arbtui_feed_reconnects_total", {"venue": "bitmex"}) == 3.0
