@@ -354,3 +354,23 @@ async def test_keys_work_at_80x24(make_host: HostFactory) -> None:
         await eventually(
             pilot, lambda: state(host) == "HALTED" and not host.snapshot().exposure_open
         )
+
+
+async def test_e_exports_this_sessions_audit_log_to_csv(make_host: HostFactory) -> None:
+    import csv
+
+    host = make_host(pause_at_ts_ms=IN_POSITION_TS_MS)
+    app = ArbConsole(host, settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        await eventually(pilot, lambda: app.last_export_message != "", what="export done")
+        message = app.last_export_message
+        assert message.startswith("Exported ")
+        path = Path(message.split(" to ", 1)[1])
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert int(message.split()[1]) == len(rows)
+        fills = [r for r in rows if r["kind"] == "fill"]
+        assert len(fills) == host.snapshot().trades
+        assert {r["run_id"] for r in rows} == {fills[0]["run_id"]}
+        assert host.submitted == []  # exporting sends no command

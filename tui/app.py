@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import getpass
 import os
 from typing import Any, ClassVar, Protocol
@@ -23,8 +24,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Footer
+from textual.widgets import Footer, ProgressBar
 
+from core.audit.recorder import audit_of
 from core.commands import (
     Arm,
     Command,
@@ -37,6 +39,7 @@ from core.commands import (
     Shutdown,
 )
 from core.snapshot import EngineSnapshot
+from core.statedir import ensure_dir, state_dir
 from tui.modals import ConfirmModal
 from tui.widgets import (
     EventLog,
@@ -101,6 +104,7 @@ class ArbConsole(App[int]):
         Binding("space", "replay_toggle", "Replay", key_display="space"),
         Binding("plus,equals_sign", "replay_speed(1)", "Faster", key_display="+"),
         Binding("minus", "replay_speed(-1)", "Slower", key_display="-"),
+        Binding("e", "export", "Export"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -116,6 +120,8 @@ class ArbConsole(App[int]):
         self._panels: list[Any] = []
         self._timer: Timer | None = None
         self._stopping = False
+        self.last_export_message = ""
+        """What the last export said (for tests and the operator's scrollback)."""
 
     # -- layout and refresh -------------------------------------------------------------
 
@@ -128,6 +134,7 @@ class ArbConsole(App[int]):
                 yield LaddersPanel(id="ladders", classes="panel")
                 yield RiskPanel(id="risk", classes="panel")
             yield EventLog(id="log", classes="panel")
+        yield ProgressBar(id="export-progress", show_eta=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -241,6 +248,37 @@ class ArbConsole(App[int]):
             self.notify("Not a replay.", timeout=2)
             return
         self.submit(ReplaySpeed(step=step, source=self.source))
+
+    def action_export(self) -> None:
+        """``e``: write this session's audit log to a CSV file in a worker thread, with a
+        progress bar; the path is shown when done."""
+        audit = audit_of(self.host.engine) if hasattr(self.host, "engine") else None
+        if audit is None:
+            self.notify("The audit log is off: nothing to export.", severity="warning")
+            return
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = ensure_dir(state_dir() / "exports") / f"audit-{audit.run_id}-{stamp}.csv"
+        bar = self.query_one("#export-progress", ProgressBar)
+        bar.update(total=None, progress=0)
+        bar.display = True
+
+        def progress(done: int, total: int) -> None:
+            self.call_from_thread(bar.update, total=max(total, 1), progress=done)
+
+        def export() -> None:
+            try:
+                rows = audit.export_session(out, "csv", progress)
+            except Exception as exc:  # say so; the session goes on
+                self.call_from_thread(self._export_done, f"Export failed: {exc}", "error")
+            else:
+                self.call_from_thread(self._export_done, f"Exported {rows} rows to {out}", "")
+
+        self.run_worker(export, thread=True, group="export", exclusive=True)
+
+    def _export_done(self, message: str, severity: str) -> None:
+        self.query_one("#export-progress", ProgressBar).display = False
+        self.last_export_message = message
+        self.notify(message, severity="error" if severity else "information", timeout=8)
 
     async def action_quit(self) -> None:
         """``q``: quit; with exposure open, ask first. Stops the engine, then exits."""
