@@ -265,7 +265,8 @@ class BinanceVenueSettings(_Strict, frozen=True):
 
 
 class BitmexVenueSettings(_Strict, frozen=True):
-    """BitMEX through ccxt ``bitmex``. Keys: ``$ARBTUI_BITMEX_KEY`` and ``$ARBTUI_BITMEX_SECRET``."""
+    """BitMEX through ccxt ``bitmex``. Keys: ``$ARBTUI_BITMEX_KEY`` and
+    ``$ARBTUI_BITMEX_SECRET``."""
 
     env: Literal["testnet", "production"] = "testnet"
     rest_url: str = ""

@@ -57,10 +57,12 @@ class Engine:
     ``mode`` is ``"replay"``, ``"paper"`` or ``"live"`` (shown on screen; the venue is always
     the paper venue until live execution lands). Feed events with :meth:`on_event`, operator
     commands with :meth:`handle`. ``listeners`` are called with every new :class:`LogEntry`
-    (from the engine's thread).
+    (from the engine's thread). ``run_tag`` goes into every client order id so that ids of
+    one live run never repeat those of an earlier run (replays leave it empty: the same ids
+    every time).
     """
 
-    def __init__(self, settings: Settings, *, mode: str = "replay") -> None:
+    def __init__(self, settings: Settings, *, mode: str = "replay", run_tag: str = "") -> None:
         self.settings = settings
         self.mode = mode
         self.specs: dict[Key, InstrumentSpec] = {
@@ -72,7 +74,7 @@ class Engine:
         )
         self.market = MarketState()
         self.venue = PaperVenue(self.specs, settings.paper.slippage_bps)
-        self.ids = ClientOrderIds()
+        self.ids = ClientOrderIds(run_tag=run_tag)
         self.dd = DrawdownMonitor(settings.risk.drawdown_limit_pct)
         if mode == "replay":
             self.state = TradingState.ARMED if settings.replay.auto_arm else TradingState.DISARMED
@@ -310,6 +312,15 @@ class Engine:
         """Ask the venue to cancel one order (no-op for the paper venue, which fills at once)."""
         if self.router is not None and client_order_id in self.live_orders:
             self.router.cancel(key[0], key[1], client_order_id)
+
+    def traded_keys(self) -> list[Key]:
+        """(venue, symbol) of every instrument a configured pair trades, in order."""
+        out: list[Key] = []
+        for pr in self.pairs:
+            for key in (pr.key_a, pr.key_b):
+                if key not in out:
+                    out.append(key)
+        return out
 
     def _pair_name(self, key: Key) -> str:
         prs = self._pairs_by_key.get(key)

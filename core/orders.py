@@ -64,16 +64,18 @@ class Rejection:
 
 
 class ClientOrderIds:
-    """Deterministic client order ids: ``<prefix>-<pair>-<venue3>-<purpose2>-<seq>``.
+    """Deterministic client order ids: ``<prefix><run_tag>-<pair>-<venue3>-<purpose2>-<seq>``.
 
     ``seq`` counts logical orders of this engine run, so a replay of the same events yields
     the same ids, and a retry of one logical order reuses its id (the caller keeps it).
+    ``run_tag`` (live and paper: the run's start time in base 36) keeps the ids of one run
+    apart from an earlier run's, which a venue could otherwise take for the old order.
     Ids are at most 36 characters of ``[A-Za-z0-9_-]`` (HAZARDS H10); anything else in the
     parts is dropped.
     """
 
-    def __init__(self, prefix: str = "arb") -> None:
-        self._prefix = _clean(prefix)[:6] or "arb"
+    def __init__(self, prefix: str = "arb", run_tag: str = "") -> None:
+        self._prefix = (_clean(prefix)[:5] or "arb") + _clean(run_tag)[:7]
         self._seq = 0
 
     def next(self, pair: str, venue: str, purpose: str) -> str:
@@ -82,6 +84,16 @@ class ClientOrderIds:
         cid = f"{self._prefix}-{_clean(pair)[:8]}-{venue[:3]}-{purpose[:2]}-{self._seq:07d}"
         assert CLIENT_ID_RE.match(cid), cid
         return cid
+
+
+def run_tag(epoch_s: int) -> str:
+    """A short tag for one run: ``epoch_s`` in base 36 (7 characters until the year 4453)."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while epoch_s:
+        epoch_s, r = divmod(epoch_s, 36)
+        out = digits[r] + out
+    return out or "0"
 
 
 def _clean(text: str) -> str:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from core.config import Settings
 from core.contracts import floor_to_lot, qty_for_btc, wire
-from core.orders import CLIENT_ID_RE, ClientOrderIds
+from core.orders import CLIENT_ID_RE, ClientOrderIds, run_tag
 from core.risk import check_leg
 
 D = Decimal
@@ -58,6 +58,20 @@ def test_h10_client_order_ids_are_short_clean_and_deterministic() -> None:
     ids_a = [a.next("BTC:perp.2024-01-01T00:00:00", "binance", "entry") for _ in range(3)]
     ids_b = [b.next("BTC:perp.2024-01-01T00:00:00", "binance", "entry") for _ in range(3)]
     assert ids_a == ids_b
-    assert ids_a[0] == "strate-BTCperp2-bin-en-0000001"
+    assert ids_a[0] == "strat-BTCperp2-bin-en-0000001"
     assert len(set(ids_a)) == 3
     assert all(CLIENT_ID_RE.match(i) and len(i) <= 36 for i in ids_a)
+
+
+def test_live_runs_tag_their_ids_so_a_new_run_never_reuses_an_old_id() -> None:
+    first = ClientOrderIds("strategy:one", run_tag=run_tag(1_764_400_000))
+    second = ClientOrderIds("strategy:one", run_tag=run_tag(1_764_400_001))
+    a = first.next("BTC:perp.2024-01-01T00:00:00", "binance", "entry")
+    b = second.next("BTC:perp.2024-01-01T00:00:00", "binance", "entry")
+    assert a != b
+    assert run_tag(1_764_400_000) == "t6h7r4"
+    assert len(a) == 35 and CLIENT_ID_RE.match(a)
+    longest = ClientOrderIds("abcdefgh", run_tag=run_tag(36**7 - 1)).next(
+        "ABCDEFGHIJ", "bitmex", "unwind"
+    )
+    assert len(longest) == 36 and CLIENT_ID_RE.match(longest)

@@ -63,6 +63,12 @@ def _run_parser() -> argparse.ArgumentParser:
         help="Prometheus endpoint port (0 = off; default [metrics] port, 9464)",
     )
     p.add_argument("--paper", action="store_true", help="live feeds of both venues, paper fills")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="live feeds and real orders on the venues of [venues] (asks first; keys from env)",
+    )
+    p.add_argument("--yes", action="store_true", help="--live: do not ask for confirmation")
     p.add_argument("--record", metavar="FILE", help="--paper: write every event to a replay file")
     p.add_argument(
         "--duration", type=float, metavar="S", help="--paper --headless: stop after S seconds"
@@ -87,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(f"--metrics-port: {args.metrics_port} is not a port (0 = off)")
             metrics = msgspec.structs.replace(settings.metrics, port=args.metrics_port)
             settings = msgspec.structs.replace(settings, metrics=metrics)
-        if args.paper:
+        if args.paper or args.live:
             return _paper(settings, args)
         if not args.replay:
             _run_parser().print_help()
@@ -141,14 +147,22 @@ def _console(settings: Settings, path: str, speed: float | None) -> int:
 
 
 def _paper(settings: Settings, args: argparse.Namespace) -> int:
-    """``arbtui --paper [--headless] [--record FILE]``: live feeds, paper venue."""
+    """``arbtui --paper|--live [--headless] [--record FILE]``: live feeds; paper fills or
+    real orders (``--live`` asks for confirmation unless ``--yes``)."""
     from core.feeds.session import build_paper_session
 
-    if args.replay:
-        print("arbtui: give either --paper or --replay FILE", file=sys.stderr)
+    if args.replay or (args.paper and args.live):
+        print("arbtui: give one of --replay FILE, --paper, --live", file=sys.stderr)
         return 2
+    mode = "live" if args.live else "paper"
+    if args.live and not args.yes and not confirm_live(settings):
+        print("arbtui: not confirmed; nothing was started", file=sys.stderr)
+        return 1
     session = build_paper_session(
-        settings, record=args.record, say=lambda note: print(f"arbtui: {note}", file=sys.stderr)
+        settings,
+        record=args.record,
+        say=lambda note: print(f"arbtui: {note}", file=sys.stderr),
+        mode=mode,
     )
     if args.headless:
         from core.feeds.status import run_headless
@@ -158,6 +172,23 @@ def _paper(settings: Settings, args: argparse.Namespace) -> int:
     from tui.console import run_console
 
     return run_console(session.host, session.settings)
+
+
+def confirm_live(settings: Settings) -> bool:
+    """Ask on the terminal before real orders can be sent; True only for ``yes``."""
+    v = settings.venues
+    where = f"Binance ({v.binance.env}), BitMEX ({v.bitmex.env})"
+    print(
+        f"arbtui --live: orders will go to {where}. The engine starts "
+        f"{settings.risk.start_state}; arming it lets it trade. Type yes to go on: ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        return input().strip().lower() == "yes"
+    except EOFError:
+        return False
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ table store), :mod:`~core.feeds.socket` (reconnect, staleness watchdog, planned 
 that the engine obeys, the console shows and metrics read), :mod:`~core.feeds.sink` (stamps and
 orders events into the engine), :mod:`~core.feeds.recorder` (``--record``),
 :mod:`~core.feeds.instruments` (contract specs through ccxt) and :mod:`~core.feeds.session`
-(``arbtui --paper``), :mod:`~core.feeds.status` (its headless status line). Nothing here imports textual or rich; wall-clock time is read here only to
+(``arbtui --paper``), :mod:`~core.feeds.status` (its headless status line). Nothing here
+imports textual or rich; wall-clock time is read here only to
 stamp events and pace sockets, never in strategy code.
 """

@@ -28,6 +28,7 @@ from core.feeds.instruments import SpecsResult, load_instrument_specs, make_exch
 from core.feeds.recorder import ReplayRecorder
 from core.feeds.sink import EventSink
 from core.host import EngineHost
+from core.orders import run_tag
 from core.views import build_feed_views
 
 
@@ -110,12 +111,16 @@ def build_paper_session(
     record: str | Path | None = None,
     specs: SpecsResult | None = None,
     say: Callable[[str], None] | None = None,
+    mode: str = "paper",
 ) -> PaperSession:
-    """Read the instrument specs (unless given), build the engine in paper mode and its
-    host with the feed tasks. ``say`` gets each start-up note (specs source) as well."""
+    """Read the instrument specs (unless given), build the engine in ``mode`` (``paper``:
+    the paper venue fills; ``live``: orders go to the venues through
+    :func:`core.execution.engine_link.live_task`) and its host with the feed tasks. ``say``
+    gets each start-up note (specs source) as well."""
     found = specs or load_instrument_specs(settings, ids=traded_ids(settings))
     effective = msgspec.structs.replace(settings, instruments=found.specs)
-    engine = Engine(effective, mode="paper")
+    started_s = int(time.time())
+    engine = Engine(effective, mode=mode, run_tag=run_tag(started_s))
     for note in found.notes:
         engine.emit("state", note)
         if say is not None:
@@ -126,6 +131,11 @@ def build_paper_session(
         instruments = [found.specs[i] for i in traded_ids(effective)]
         recorder = ReplayRecorder(record, instruments, by="arbtui --paper --record")
     session = PaperSession(effective, engine, None, board, found, recorder)  # type: ignore[arg-type]
-    session.host = EngineHost(engine, None, tasks=[session.run], run_id=f"paper-{int(time.time())}")
+    tasks: list[Any] = [session.run]
+    if mode == "live":
+        from core.execution.engine_link import live_task
+
+        tasks.append(live_task)
+    session.host = EngineHost(engine, None, tasks=tasks, run_id=f"{mode}-{started_s}")
     session.host.feed_views = lambda: build_feed_views(board)
     return session
