@@ -390,6 +390,8 @@ class Engine:
             return
         intent, owner = entry
         key = (intent.venue, intent.symbol)
+        if self.router is not None:
+            self._record(up)  # a venue's own answer, with its raw string, for the audit
         if up.fill is not None:
             self._book(up.fill)
         if up.status is OrderStatus.REJECTED:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from core.ledger import FundingPayment
 from core.orders import Fill, OrderIntent, Rejection
+from core.venue import OrderUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,8 @@ class MarketObserved:
 
 
 Record = (
-    Fill
+    OrderUpdate
+    | Fill
     | Rejection
     | FundingPayment
     | StateChanged

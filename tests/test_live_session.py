@@ -4,6 +4,8 @@ formats), and the fills come back into the same ledger the paper and replay mode
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -55,7 +57,9 @@ def live(settings: Settings, feeds: FakeExchanges, fb: FakeBinance, fm: FakeBitm
 
 
 def test_live_orders_reach_the_venues_and_fills_come_back_to_the_ledger(
-    settings: Settings, exchanges: tuple[FakeExchanges, FakeBinance, FakeBitmex]
+    settings: Settings,
+    exchanges: tuple[FakeExchanges, FakeBinance, FakeBitmex],
+    tmp_path: Path,
 ) -> None:
     feeds, fb, fm = exchanges
     session = build_paper_session(live(settings, feeds, fb, fm), mode="live")
@@ -82,3 +86,10 @@ def test_live_orders_reach_the_venues_and_fills_come_back_to_the_ledger(
     assert fm.positions.get("XBTUSD", 0) == 0
     kills = [t for t in session.engine.ledger.trades if t.fill.purpose == "kill"]
     assert kills and all(t.fill.reduce_only for t in kills)
+    with sqlite3.connect(tmp_path / "state" / "audit-live.db") as db:
+        kinds = dict(db.execute("SELECT kind, count(*) FROM audit GROUP BY kind").fetchall())
+        raw = [json.loads(p)["raw"] for (p,) in db.execute(
+            "SELECT payload FROM audit WHERE kind = 'order_update'")]  # fmt: skip
+    assert kinds["order_intent"] == len(bn_orders) + len(bm_orders)  # each written before sending
+    assert kinds["fill"] == len(session.engine.ledger.trades)
+    assert any('"clOrdID"' in r or "clientOrderId" in r for r in raw)  # the venues' own text
