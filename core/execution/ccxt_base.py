@@ -318,6 +318,10 @@ class LiveVenue:
         upd = self.book.apply(rep)
         if upd is not None:
             return upd
+        return self._known_or_reported(symbol, client_order_id, rep)
+
+    def _known_or_reported(self, symbol: str, client_order_id: str, rep: Report) -> OrderUpdate:
+        """The book's view of an order it tracks, else the venue's report as an update."""
         if client_order_id in self.book.orders:
             return self.book.snapshot(client_order_id, rep.ts_ms)
         return OrderUpdate(
@@ -336,19 +340,7 @@ class LiveVenue:
         """Cancel one order; an order the venue no longer has open is looked up."""
         rep = await self._cancel(symbol, client_order_id)
         self.book.apply(rep)
-        if client_order_id in self.book.orders:
-            return self.book.snapshot(client_order_id, rep.ts_ms)
-        return OrderUpdate(
-            client_order_id,
-            self.venue,
-            symbol,
-            rep.status,
-            rep.filled_qty,
-            rep.ts_ms,
-            None,
-            rep.reason,
-            rep.raw,
-        )
+        return self._known_or_reported(symbol, client_order_id, rep)
 
     async def cancel_all(self, symbol: str) -> None:
         raise NotImplementedError

@@ -36,6 +36,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from core.config import QueueSettings
 from core.execution.state import Report
 from core.orders import OrderIntent
 
@@ -161,6 +162,18 @@ class ReliableQueue:
         self.workers = f"{prefix}:workers"
         self._requeue: Any = r.register_script(REQUEUE_LUA) if r is not None else None
         self._claim: Any = r.register_script(CLAIM_LUA) if r is not None else None
+
+    @classmethod
+    def connect(cls, qs: QueueSettings, client: Any = None) -> ReliableQueue:
+        """The queue of ``[queue]`` on ``client`` (default: a new connection to
+        ``qs.redis_url``, dropped rather than reused when a command is cancelled)."""
+        r = client if client is not None else make_client(qs.redis_url, qs.socket_timeout_s)
+        return cls(
+            r,
+            qs.key_prefix,
+            block_timeout_s=qs.block_timeout_s,
+            socket_timeout_s=qs.socket_timeout_s,
+        )
 
     def processing(self, worker: str) -> str:
         return f"{self.prefix}:processing:{worker}"

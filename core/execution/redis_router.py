@@ -25,7 +25,6 @@ from core.execution.redis_queue import (
     ReliableQueue,
     decode_report,
     encode,
-    make_client,
 )
 from core.execution.router import QueueStats
 from core.execution.state import OrderBook
@@ -51,13 +50,8 @@ class RedisRouter:
         self.venues = venues
         self.book = book
         self.engine_id = engine_id
-        self.r = client if client is not None else make_client(qs.redis_url, qs.socket_timeout_s)
-        self.queue = ReliableQueue(
-            self.r,
-            qs.key_prefix,
-            block_timeout_s=qs.block_timeout_s,
-            socket_timeout_s=qs.socket_timeout_s,
-        )
+        self.queue = ReliableQueue.connect(qs, client)
+        self.r = self.queue.r
         self.listener: Callable[[OrderUpdate], None] | None = None
         self.on_latency: Callable[[float], None] | None = None
         self.on_alert: Callable[[str], None] | None = None

@@ -31,7 +31,6 @@ from core.execution.redis_queue import (
     ReliableQueue,
     decode_envelope,
     encode,
-    make_client,
     redelivered,
     worker_id,
 )
@@ -124,13 +123,8 @@ class Worker:
         self.venues = venues
         self.book = book
         self.id = wid or worker_id()
-        self.r = client if client is not None else make_client(qs.redis_url, qs.socket_timeout_s)
-        self.queue = ReliableQueue(
-            self.r,
-            qs.key_prefix,
-            block_timeout_s=qs.block_timeout_s,
-            socket_timeout_s=qs.socket_timeout_s,
-        )
+        self.queue = ReliableQueue.connect(qs, client)
+        self.r = self.queue.r
         self.timings = timings or Timings()
         self.fenced = False
         self.done = 0
