@@ -154,11 +154,13 @@ class Engine:
         mark = ev.mark_price
         if mark is None:
             if st.mark is None:
-                if self.ledger.position(*key).qty != 0:
+                at = ev.settlement_ts_ms if ev.settlement_ts_ms is not None else ev.ts_ms
+                if self.ledger.position(*key).qty_at(at) != 0:
                     self.alert(f"{ev.venue} {ev.symbol}: settlement without a mark, not charged")
                 return
             mark = mark_decimal(st)
-        pay = self.ledger.settle_funding(ev.venue, ev.symbol, ev.ts_ms, ev.rate, mark)
+        at = ev.settlement_ts_ms if ev.settlement_ts_ms is not None else ev.ts_ms
+        pay = self.ledger.settle_funding(ev.venue, ev.symbol, at, ev.rate, mark)
         self._book_dirty = True
         if pay is not None:
             self._record(pay)

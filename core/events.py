@@ -122,7 +122,9 @@ class FundingSettled(msgspec.Struct, frozen=True, kw_only=True, tag="funding", t
     """A funding settlement at ``ts_ms``: positions held at that instant pay ``rate`` (a
     positive rate means longs pay shorts). ``interval_ms`` is the interval this rate covers;
     ``mark_price`` is the venue's settlement mark when the source has it (else None: the
-    engine uses its latest mark). ``raw_ts``/``raw_rate`` keep the exchange's strings."""
+    engine uses its latest mark). ``raw_ts``/``raw_rate`` keep the exchange's strings.
+    The position charged is the one held at the settlement instant, not when the event
+    arrives (HAZARDS H2, H4)."""
 
     ts_ms: int
     venue: Venue
@@ -132,6 +134,9 @@ class FundingSettled(msgspec.Struct, frozen=True, kw_only=True, tag="funding", t
     mark_price: Decimal | None = None
     raw_ts: str = ""
     raw_rate: str = ""
+    settlement_ts_ms: int | None = None
+    """The settlement instant when it is earlier than ``ts_ms`` (a live feed learns of a
+    settlement after it happened); None = ``ts_ms`` is the instant (replay files)."""
 
 
 class FundingRate(msgspec.Struct, frozen=True, kw_only=True, tag="funding_rate", tag_field="type"):

@@ -11,6 +11,7 @@ settlement with a non-zero position).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -19,6 +20,8 @@ from core.events import InstrumentSpec
 from core.orders import Fill
 
 Key = tuple[str, str]  # (venue, symbol)
+#: Size changes kept per position for settlements learned late (a day of busy hedging).
+HISTORY_KEEP = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,20 @@ class Position:
     realised: Decimal = ZERO
     funding: Decimal = ZERO
     fees: Decimal = ZERO
+    history: deque[tuple[int, Decimal, Decimal]] = field(
+        default_factory=lambda: deque(maxlen=HISTORY_KEEP)
+    )
+    """Recent size changes: (fill ts_ms, qty before, qty after), oldest first."""
+
+    def qty_at(self, ts_ms: int) -> Decimal:
+        """The size held at the instant ``ts_ms``: fills stamped at or after it do not count
+        (a settlement at 08:00:00.000 sees what the fills before it left)."""
+        qty = self.qty
+        for fill_ts, before, _ in reversed(self.history):
+            if fill_ts < ts_ms:
+                break
+            qty = before
+        return qty
 
     def unrealised(self, mark: Decimal) -> Decimal:
         """Price PnL at ``mark`` in the settle currency."""
@@ -113,6 +130,7 @@ class Ledger:
         else:
             pos.entry_price = _average_entry(spec, pos.qty, pos.entry_price, signed, fill.price)
             pos.qty += signed
+        pos.history.append((fill.ts_ms, pos.qty - signed, pos.qty))
         pos.realised += realised
         pos.fees += fill.fee
         cur = spec.settle_currency
@@ -127,18 +145,23 @@ class Ledger:
     def settle_funding(
         self, venue: str, symbol: str, ts_ms: int, rate: Decimal, mark: Decimal
     ) -> FundingPayment | None:
-        """Charge one settlement on the position held now; None when flat."""
+        """Charge one settlement on the position held at its instant ``ts_ms`` (which may lie
+        before fills already booked, when a live feed learns of it late); None when flat
+        then."""
         pos = self.positions.get((venue, symbol))
-        if pos is None or pos.qty == 0:
+        if pos is None:
+            return None
+        held = pos.qty_at(ts_ms)
+        if held == 0:
             return None
         spec = pos.spec
-        amount = funding_amount(spec, pos.qty, mark, rate)
+        amount = funding_amount(spec, held, mark, rate)
         cur = spec.settle_currency
         usd = amount * mark if cur == "XBT" else amount
         pos.funding += amount
         self.balances[(venue, cur)] += amount
         self.funding_usd += usd
-        pay = FundingPayment(venue, symbol, ts_ms, rate, mark, pos.qty, amount, cur, usd)
+        pay = FundingPayment(venue, symbol, ts_ms, rate, mark, held, amount, cur, usd)
         self.funding_payments.append(pay)
         return pay
 

@@ -285,7 +285,10 @@ class PairRuntime:
             if cid in eng.live_orders:
                 continue  # this unwind is still in flight
             side: Side = "sell" if pos > 0 else "buy"
-            eng.send(self.cfg.name, key, side, abs(pos), True, "unwind", cid, self)
+            eng.closing.add(key)  # one close per leg in flight, whatever its purpose
+            up = eng.send(self.cfg.name, key, side, abs(pos), True, "unwind", cid, self)
+            if up.status.final and up.status is not OrderStatus.FILLED:
+                eng.closing.discard(key)
         self.refresh_status()
 
     # ----------------------------------------------------------------- updates

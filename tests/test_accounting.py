@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,34 @@ def test_funding_sign_longs_pay_when_rate_positive(settings: Settings) -> None:
 
 def test_settlement_jitter_time_helper_matches_utc() -> None:
     assert ts("2023-09-10T20:00") == 1694376000000
+
+
+def late(venue: str, symbol: str, instant_iso: str, learned_iso: str, rate: str) -> Any:
+    """A settlement at ``instant_iso`` that a live feed learns of at ``learned_iso``."""
+    import msgspec
+
+    return msgspec.structs.replace(
+        settle(venue, symbol, learned_iso, rate), settlement_ts_ms=ts(instant_iso)
+    )
+
+
+def test_h2_live_a_settlement_learned_late_charges_the_position_held_at_its_instant(
+    settings: Settings,
+) -> None:
+    bn = ("binance", "BTCUSDT")
+    closed = Engine(settings)
+    closed.on_event(bar(*bn, "2024-01-01T07:00", 50_000.0))
+    closed.send("T", bn, "sell", D("0.200"), False, "entry")
+    closed.on_event(bar(*bn, "2024-01-01T08:00:02", 50_000.0))
+    closed.send("T", bn, "buy", D("0.200"), True, "exit")  # closed 2 s after 08:00
+    closed.on_event(late(*bn, "2024-01-01T08:00", "2024-01-01T08:00:05", "0.0001"))
+    (pay,) = closed.ledger.funding_payments
+    assert (pay.amount, pay.position, pay.settlement_ts_ms) == (
+        D("1.00000"), D("-0.200"), ts("2024-01-01T08:00"),
+    )  # fmt: skip
+
+    opened = Engine(settings)
+    opened.on_event(bar(*bn, "2024-01-01T08:00:02", 50_000.0))
+    opened.send("T", bn, "sell", D("0.200"), False, "entry")  # opened 2 s after 08:00
+    opened.on_event(late(*bn, "2024-01-01T08:00", "2024-01-01T08:00:05", "0.0001"))
+    assert opened.ledger.funding_payments == []

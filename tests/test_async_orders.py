@@ -113,3 +113,20 @@ def test_one_close_per_leg_in_flight_and_none_while_the_position_is_unknown(
     eng.close_position(BM, "exit", None)
     assert len(router.sent) == n + 1
     assert any("position unknown" in e.text for e in eng.log)
+
+
+def test_a_kill_during_leg_risk_keeps_one_close_in_flight_per_leg(settings: Settings) -> None:
+    eng, router = live_engine(settings)
+    pair = eng.pairs[0]
+    pair.enter(1)
+    router.fill(router.sent[0].client_order_id, D(50_000))
+    router.reject(router.sent[1].client_order_id, "Margin is insufficient")
+    assert pair.status == "leg-risk"
+    unwind = router.sent[-1]
+    assert unwind.purpose == "unwind"
+    eng.handle(cmd.Kill())
+    in_flight = [i for i in router.sent if i.reduce_only and i.client_order_id in eng.live_orders]
+    assert [i.client_order_id for i in in_flight] == [unwind.client_order_id]
+    router.fill(unwind.client_order_id, D(50_000))
+    assert not eng.ledger.has_exposure()
+    assert eng.state is TradingState.HALTED

@@ -97,7 +97,7 @@ async def live_task(host: EngineHost) -> None:
     except Exception as exc:
         halt(engine, f"{type(exc).__name__}: {exc}")
     finally:
-        engine.router = None if engine.router is None else engine.router
+        engine.router = None  # its connections are closed: nothing more may be sent
         if runner is not None:
             runner.cancel()
         await router.close()

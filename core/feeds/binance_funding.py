@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
+from core import timeutil
 from core.config import FeedSettings
 from core.events import FundingSettled
 from core.feeds.health import VenueStats
@@ -73,6 +74,7 @@ def parse_funding_rate_row(
         mark_price=mark,
         raw_ts=str(funding_time),
         raw_rate=raw_rate,
+        settlement_ts_ms=timeutil.normalise_settlement_ms(funding_time),
     )
     return funding_time, ev
 

@@ -160,6 +160,7 @@ def parse_funding(row: Row, ts_ms: int) -> tuple[int, FundingSettled]:
         interval_ms=timeutil.bitmex_interval_ms(iv),
         raw_ts=raw_ts,
         raw_rate=repr(row["fundingRate"]),
+        settlement_ts_ms=timeutil.normalise_settlement_ms(when),
     )
 
 
