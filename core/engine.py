@@ -110,6 +110,8 @@ class Engine:
         self.live_orders: dict[str, tuple[OrderIntent, PairRuntime | None]] = {}
         self.closing: set[Key] = set()
         self.unknown_positions: set[Key] = set()
+        self.on_position_doubt: Callable[[Key], None] | None = None
+        """Called (engine thread) when a position must be read again from its venue."""
         self._sweep_purpose = ""
         self._book_dirty = True
         self._cash_usd = self._cash_xbt = self._extra_delta = 0.0
@@ -301,6 +303,34 @@ class Engine:
         if up.status.final and up.status is not OrderStatus.FILLED:
             self.closing.discard(key)
 
+    def doubt_position(self, key: Key, why: str) -> None:
+        """The venue may hold another size than the ledger (a close was refused): send no
+        close on ``key`` until :meth:`resolve_position` has the venue's answer (HAZARDS H8)."""
+        if key not in self.unknown_positions:
+            self.unknown_positions.add(key)
+            self.alert(f"{key[0]} {key[1]}: {why}; position unknown until it is read")
+            if self.on_position_doubt is not None:
+                self.on_position_doubt(key)
+
+    def resolve_position(self, key: Key, venue_qty: Decimal) -> None:
+        """The venue's position on ``key`` was read: closes may go again. A size other than
+        the ledger's HALTs for the operator's review (the engine never guesses which is
+        right); an agreeing size lets an interrupted close be sent again."""
+        self.unknown_positions.discard(key)
+        ledger_qty = self.ledger.position(*key).qty
+        if venue_qty != ledger_qty:
+            self.alert(
+                f"{key[0]} {key[1]}: the venue holds {venue_qty}, the ledger {ledger_qty}: "
+                "halted for review"
+            )
+            self.set_state(TradingState.HALTED, "position mismatch")
+            return
+        for pr in self._pairs_by_key.get(key, ()):
+            if pr.status == "closing":
+                pr.close("exit")
+        if self._sweep_purpose and self.state in SWEEP_STATES:
+            self.close_position(key, self._sweep_purpose, None)
+
     def cancel_all_orders(self) -> None:
         """Cancel every order still in flight (entries, adds, hedges) and pending levels."""
         for pr in self.pairs:
@@ -401,6 +431,8 @@ class Engine:
             self.rejections.append(rej)
             self._record(rej)
             self.alert(f"order {up.client_order_id} rejected by {key[0]}: {up.reason}")
+            if intent.reduce_only and self.router is not None:
+                self.doubt_position(key, f"reduce-only {intent.purpose} rejected")
         if up.status.final:
             del self.live_orders[up.client_order_id]
             if intent.reduce_only and intent.purpose in CLOSES:

@@ -130,3 +130,44 @@ def test_a_kill_during_leg_risk_keeps_one_close_in_flight_per_leg(settings: Sett
     router.fill(unwind.client_order_id, D(50_000))
     assert not eng.ledger.has_exposure()
     assert eng.state is TradingState.HALTED
+
+
+def test_a_refused_close_makes_the_position_unknown_until_the_venue_is_read(
+    settings: Settings,
+) -> None:
+    eng, router = live_engine(settings)
+    doubts: list[tuple[str, str]] = []
+    eng.on_position_doubt = doubts.append
+    eng.pairs[0].enter(1)
+    router.fill(router.sent[0].client_order_id, D(50_000))
+    router.fill(router.sent[1].client_order_id, D(50_000))
+    eng.pairs[0].close("exit")
+    bn_close = next(i for i in router.sent if i.purpose == "exit" and i.venue == "binance")
+    router.reject(bn_close.client_order_id, "ReduceOnly Order is rejected")  # flat by hand?
+    assert doubts == [BN] and BN in eng.unknown_positions
+    n = len(router.sent)
+    eng.close_position(BN, "exit", None)
+    assert len(router.sent) == n  # nothing is sent while the position is unknown
+    eng.resolve_position(BN, D("-0.200"))  # the venue still holds it: close again
+    again = router.sent[-1]
+    assert (again.venue, again.side, again.qty, again.reduce_only) == (
+        "binance",
+        "buy",
+        D("0.200"),
+        True,
+    )
+    assert BN not in eng.unknown_positions
+
+
+def test_a_venue_position_other_than_the_ledgers_halts_for_review(settings: Settings) -> None:
+    eng, router = live_engine(settings)
+    eng.on_position_doubt = lambda key: None
+    eng.pairs[0].enter(1)
+    router.fill(router.sent[0].client_order_id, D(50_000))
+    router.fill(router.sent[1].client_order_id, D(50_000))
+    eng.pairs[0].close("exit")
+    bn_close = next(i for i in router.sent if i.purpose == "exit" and i.venue == "binance")
+    router.reject(bn_close.client_order_id, "ReduceOnly Order is rejected")
+    eng.resolve_position(BN, D(0))  # closed by hand on the exchange
+    assert eng.state is TradingState.HALTED
+    assert any("the venue holds 0, the ledger -0.200" in e.text for e in eng.log)

@@ -11,7 +11,8 @@ Cancels go to the venue directly; queue depth and order latency go to the metric
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from core.execution.router import OrderRouter, build_execution
 from core.metrics import metrics_of
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from core.host import EngineHost
 
 STATS_EVERY_S = 1.0
+REREAD_EVERY_S = 2.0
 
 
 class EngineRouter:
@@ -56,6 +58,32 @@ class EngineRouter:
         task.add_done_callback(self._cancels.discard)
 
 
+_background: set[asyncio.Task[None]] = set()
+
+
+def _spawn(coro: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def reread_position(
+    engine: Engine, venues: dict[str, LiveVenue], key: tuple[str, str]
+) -> None:
+    """Read ``key``'s position until the venue answers (every :data:`REREAD_EVERY_S`), then
+    hand it to ``engine.resolve_position``; meanwhile no close is sent on it."""
+    venue, symbol = key
+    while key in engine.unknown_positions:
+        try:
+            qty = await venues[venue].position(symbol)
+        except Exception as exc:  # PositionUnknown or a transport error: try again
+            engine.alert(f"{venue} {symbol}: position read failed ({exc}); retrying")
+            await asyncio.sleep(REREAD_EVERY_S)
+            continue
+        engine.resolve_position(key, qty)
+        return
+
+
 def halt(engine: Engine, why: str) -> None:
     """Stop all trading for a reason the operator must read."""
     engine.alert(f"live trading halted: {why}")
@@ -86,6 +114,7 @@ async def live_task(host: EngineHost) -> None:
                 halt(engine, f"{venue} {symbol} already holds {qty}: close it by hand first")
                 return
         engine.router = EngineRouter(router, venues, engine)
+        engine.on_position_doubt = lambda key: _spawn(reread_position(engine, venues, key))
         engine.emit("state", f"live execution ready on {', '.join(sorted(venues))}")
         runner = asyncio.get_running_loop().create_task(router.run())
         while True:
@@ -98,6 +127,7 @@ async def live_task(host: EngineHost) -> None:
         halt(engine, f"{type(exc).__name__}: {exc}")
     finally:
         engine.router = None  # its connections are closed: nothing more may be sent
+        engine.on_position_doubt = None
         if runner is not None:
             runner.cancel()
         await router.close()
