@@ -64,11 +64,17 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
 
     def events() -> Iterator[Event]:
         last = (-1, -1)
+        count = 0
         lineno = 1  # the line number of the last line already yielded or checked
         try:
             while True:
                 chunk = list(islice(fh, CHUNK_LINES))
                 if not chunk:
+                    if count != header.events:
+                        raise ReplayError(
+                            f"{p}:{lineno}: the file ends after {count} events; its header "
+                            f"promises {header.events} (cut short?)"
+                        )
                     return
                 try:
                     batch = decode_lines(b"".join(chunk))
@@ -86,6 +92,7 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
                             f"(ts_ms {ev.ts_ms})"
                         )
                     last = key
+                    count += 1
                     yield ev
                 lineno += len(chunk)
         except (OSError, EOFError) as exc:

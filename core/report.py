@@ -128,12 +128,13 @@ def sharpe(curve: list[tuple[int, float]]) -> float | None:
 def format_text(report: dict[str, Any]) -> str:
     """The report for a person: summary lines, then trades and funding payments."""
     p = report["pnl_usd"]
-    sharpe_s = "n/a" if report["sharpe"] is None else f"{report['sharpe']:.2f}"
+    sharpe_s = "n/a" if report["sharpe"] is None else f"{report['sharpe']:.2f} (account equity)"
+    by_purpose = ", ".join(f"{k} {v}" for k, v in report["trades_by_purpose"].items())
     open_s = report["open_positions"] or "none"
     lines = [
         f"events            {report['events']:,} in {report['wall_s']:.2f} s "
         f"({(report['events_per_s'] or 0):,.0f} events/s)",
-        f"trades            {report['trade_count']} {report['trades_by_purpose']}",
+        f"trades            {report['trade_count']} ({by_purpose or 'none'})",
         f"funding payments  {len(report['funding_payments'])}",
         f"PnL (USD)         basis {p['basis']:,.2f}  funding {p['funding']:,.2f}  "
         f"fees {p['fees']:,.2f}  total {p['total']:,.2f}",
@@ -143,6 +144,8 @@ def format_text(report: dict[str, Any]) -> str:
         f"sharpe            {sharpe_s}",
         f"final state       {report['final_trading_state']}  open {open_s}",
     ]
+    for alert in report.get("alerts", []):
+        lines.append(f"alert             {alert}")
     for venue, v in sorted(report["per_venue"].items()):
         lines.append(
             f"  {venue:8s} funding +{v['funding_received_usd']:,.2f} / {v['funding_paid_usd']:,.2f}"

@@ -65,3 +65,12 @@ def test_an_unknown_event_type_is_refused(tmp_path: Path) -> None:
     _, events = iter_replay(bad)
     with pytest.raises(ReplayError, match=r"unknown\.jsonl:4: Invalid value 'trade'"):
         list(events)
+
+
+def test_a_file_cut_at_a_line_boundary_is_refused_not_replayed_short(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"".join(first_lines(1000)))
+    _, events = iter_replay(cut)
+    with pytest.raises(ReplayError, match=r"cut\.jsonl:1000: the file ends after 999 events; "
+                       r"its header promises 33879 \(cut short\?\)"):  # fmt: skip
+        list(events)

@@ -4,6 +4,7 @@ drawn in the terminal (the same run the command printed; nothing is run again)."
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import ClassVar
 
 from textual.app import App, ComposeResult
@@ -51,5 +52,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run the backtest (printing as usual); with ``--show`` open the chart view."""
     code, run, stats = core_cli.execute(args, settings)
     if code == 0 and args.show:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            print("arbtui backtest: --show needs a terminal; the charts were not drawn",
+                  file=sys.stderr)  # fmt: skip
+            return code
         BacktestView(run, stats, str(args.replay)).run()
     return code

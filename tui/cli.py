@@ -108,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ReplayError) as exc:
         print(f"arbtui: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head or less and closed: not an error
+        sys.stderr.close()
+        return 0
 
 
 def _subcommand(name: str, argv: list[str]) -> int:
