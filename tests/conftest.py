@@ -11,6 +11,8 @@ import pytest
 
 from core.config import Settings, load_config
 
+pytest_plugins = ["tests.redis_fixtures"]  # the per-test Redis key prefix fixture
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SHIPPED_REPLAY = ROOT / "replays" / "btc_2020-03.jsonl.gz"

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -24,19 +22,7 @@ from core.execution.redis_queue import (
 )
 from tests.conftest import ROOT
 from tests.fake_venues import intent
-
-REDIS = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    p = f"arbtui-test-{uuid.uuid4().hex[:10]}"
-    yield p
-    r = make_client(REDIS, 5.0)
-    keys = [k async for k in r.scan_iter(match=f"{p}:*")]
-    if keys:
-        await r.delete(*keys)
-    await r.aclose()
+from tests.redis_fixtures import REDIS
 
 
 class DelayProxy:

@@ -9,8 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
@@ -33,9 +31,9 @@ from tests.fake_venues import (
     intent,
     live_settings,
 )
+from tests.redis_fixtures import REDIS
 from tui.cli import main as cli_main
 
-REDIS = "redis://127.0.0.1:6379/0"
 S = OrderStatus
 
 
@@ -43,17 +41,6 @@ S = OrderStatus
 def api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    p = f"arbtui-test-{uuid.uuid4().hex[:10]}"
-    yield p
-    r = make_client(REDIS, 5.0)
-    keys = [k async for k in r.scan_iter(match=f"{p}:*")]
-    if keys:
-        await r.delete(*keys)
-    await r.aclose()
 
 
 def limiters() -> dict[str, VenueLimiter]:

@@ -27,7 +27,7 @@ import msgspec
 
 from core.config import FeedSettings
 from core.events import FundingRate, Quote
-from core.feeds.health import HealthBoard, StreamHealth
+from core.feeds.health import HealthBoard, StreamHealth, count_bad_frame
 from core.feeds.sink import EventSink
 from core.feeds.socket import Log, ManagedSocket
 
@@ -209,8 +209,4 @@ class BinanceFeed:
 
     def parse_error(self, exc: Exception, frame: bytes) -> None:
         """Count a bad frame and say so (first, second, fourth, ... time)."""
-        self.stats.parse_errors += 1
-        n = self.stats.parse_errors
-        self.stats.last_error = f"bad frame: {exc}"
-        if n & (n - 1) == 0:
-            self._log("alert", f"{VENUE}: bad frame #{n} skipped: {exc}: {frame[:200]!r}")
+        count_bad_frame(self.stats, self._log, exc, frame)

@@ -32,7 +32,7 @@ from websockets.asyncio.client import ClientConnection
 from core import timeutil
 from core.config import FeedSettings
 from core.events import FundingRate, FundingSettled, Quote
-from core.feeds.health import HealthBoard, StreamHealth
+from core.feeds.health import HealthBoard, StreamHealth, count_bad_frame
 from core.feeds.sink import EventSink
 from core.feeds.socket import Log, ManagedSocket
 from core.feeds.tables import Change, Row, TableStore
@@ -345,8 +345,4 @@ class BitmexFeed:
 
     def parse_error(self, exc: Exception, frame: bytes) -> None:
         """Count a bad frame and say so (first, second, fourth, ... time)."""
-        self.stats.parse_errors += 1
-        n = self.stats.parse_errors
-        self.stats.last_error = f"bad frame: {exc}"
-        if n & (n - 1) == 0:
-            self._log("alert", f"{VENUE}: bad frame #{n} skipped: {exc}: {frame[:200]!r}")
+        count_bad_frame(self.stats, self._log, exc, frame)

@@ -137,6 +137,18 @@ class HealthBoard:
         return name, silent
 
 
+def count_bad_frame(
+    stats: VenueStats, log: Callable[[str, str], None], exc: Exception, frame: bytes
+) -> None:
+    """Count a frame that could not be parsed and say so (the first, second, fourth, ...
+    time, so a flood of bad frames does not flood the log)."""
+    stats.parse_errors += 1
+    n = stats.parse_errors
+    stats.last_error = f"bad frame: {exc}"
+    if n & (n - 1) == 0:
+        log("alert", f"{stats.venue}: bad frame #{n} skipped: {exc}: {frame[:200]!r}")
+
+
 def report_metrics(
     board: HealthBoard, metrics: Metrics, reported: dict[str, int], now: float
 ) -> None:
