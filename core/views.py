@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from core.contracts import ZERO, btc_delta
+from core.contracts import btc_delta
 from core.market import HOUR_MS, HOURS_PER_YEAR
 from core.snapshot import (
     EngineSnapshot,
@@ -170,6 +170,3 @@ def build_snapshot(
         engine.ledger.has_exposure(),
         feeds,
     )
-
-
-__all__ = ["ZERO", "build_snapshot"]
