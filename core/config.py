@@ -316,6 +316,10 @@ class Settings(_Strict, frozen=True):
     source: str = ""
     """Where these settings were read from (filled in by :func:`load_config`)."""
 
+    def traded_ids(self) -> list[str]:
+        """Instrument ids used by the configured pairs, in pair order, each once."""
+        return list(dict.fromkeys(iid for p in self.pairs for iid in (p.leg_a, p.leg_b)))
+
     def instrument(self, venue: str, symbol: str) -> InstrumentSpec | None:
         """The spec for ``venue``/``symbol``, or None."""
         for spec in self.instruments.values():

@@ -347,12 +347,8 @@ class Engine:
 
     def traded_keys(self) -> list[Key]:
         """(venue, symbol) of every instrument a configured pair trades, in order."""
-        out: list[Key] = []
-        for pr in self.pairs:
-            for key in (pr.key_a, pr.key_b):
-                if key not in out:
-                    out.append(key)
-        return out
+        specs = self.settings.instruments
+        return [(specs[i].venue, specs[i].symbol) for i in self.settings.traded_ids()]
 
     def _pair_name(self, key: Key) -> str:
         prs = self._pairs_by_key.get(key)

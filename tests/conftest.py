@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -47,4 +48,16 @@ def eventually(cond: Callable[[], bool], timeout_s: float = 5.0, every_s: float 
         if cond():
             return
         time.sleep(every_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+async def aeventually(
+    cond: Callable[[], bool], timeout_s: float = 5.0, every_s: float = 0.01
+) -> None:
+    """Wait (without blocking the loop) until ``cond()`` or fail after ``timeout_s``."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if cond():
+            return
+        await asyncio.sleep(every_s)
     raise AssertionError(f"condition not met within {timeout_s} s")

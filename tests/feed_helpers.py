@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from core.events import Event
 from core.feeds.health import HealthBoard
 from core.feeds.sink import EventSink
+from tests.conftest import aeventually as until  # noqa: F401  (used by the feed tests)
 from tests.fake_exchange.exchanges import FakeExchanges
-
-
-async def until(cond: Callable[[], bool], timeout_s: float = 5.0, every_s: float = 0.01) -> None:
-    """Wait (without blocking the loop) until ``cond()`` or fail after ``timeout_s``."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if cond():
-            return
-        await asyncio.sleep(every_s)
-    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 class Collect:

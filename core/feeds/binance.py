@@ -17,7 +17,6 @@ published once the symbol's funding interval is known from ``fundingInfo``
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -30,6 +29,7 @@ from core.events import FundingRate, Quote
 from core.feeds.health import HealthBoard, StreamHealth, count_bad_frame
 from core.feeds.sink import EventSink
 from core.feeds.socket import Log, ManagedSocket
+from core.feeds.together import run_together
 
 VENUE: Final = "binance"
 
@@ -160,16 +160,7 @@ class BinanceFeed:
 
     async def run(self) -> None:
         """Run both sockets until cancelled."""
-        running = [
-            asyncio.ensure_future(self.market.run()),
-            asyncio.ensure_future(self.public.run()),
-        ]
-        try:
-            await asyncio.gather(*running)
-        finally:
-            for t in running:
-                t.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+        await run_together(self.market.run(), self.public.run())
 
     def on_frame(self, frame: bytes, now: float) -> None:
         """Handle one frame: mark its stream seen, publish its events (the hot path: one

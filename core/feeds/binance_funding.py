@@ -26,6 +26,7 @@ from core.events import FundingSettled
 from core.feeds.health import VenueStats
 from core.feeds.sink import EventSink, wall_ms
 from core.feeds.socket import Log
+from core.feeds.together import run_together
 
 VENUE: Final = "binance"
 HOUR_MS = 3_600_000
@@ -114,16 +115,9 @@ class BinanceFunding:
     async def run(self) -> None:
         """Poll until cancelled."""
         client = self.client_factory()
-        running = [
-            asyncio.ensure_future(self._info_loop(client)),
-            asyncio.ensure_future(self._rate_loop(client)),
-        ]
         try:
-            await asyncio.gather(*running)
+            await run_together(self._info_loop(client), self._rate_loop(client))
         finally:
-            for t in running:
-                t.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
             await client.close()
 
     async def refresh_intervals(self, client: Any) -> None:

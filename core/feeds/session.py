@@ -10,7 +10,6 @@ events' ``ts_ms``).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,19 +26,10 @@ from core.feeds.health import HealthBoard, enforce
 from core.feeds.instruments import SpecsResult, load_instrument_specs, make_exchange
 from core.feeds.recorder import ReplayRecorder
 from core.feeds.sink import EventSink
+from core.feeds.together import run_together
 from core.host import EngineHost
 from core.orders import run_tag
 from core.views import build_feed_views
-
-
-def traded_ids(settings: Settings) -> list[str]:
-    """Instrument ids used by the configured pairs, in order."""
-    out: list[str] = []
-    for p in settings.pairs:
-        for iid in (p.leg_a, p.leg_b):
-            if iid not in out:
-                out.append(iid)
-    return out
 
 
 @dataclass
@@ -67,7 +57,7 @@ class PaperSession:
             else:
                 eng.emit(kind, text)
 
-        ids = traded_ids(self.settings)
+        ids = self.settings.traded_ids()
         by_venue: dict[str, list[str]] = {"binance": [], "bitmex": []}
         for iid in ids:
             spec = self.settings.instruments[iid]
@@ -92,13 +82,9 @@ class PaperSession:
             bm = bitmex.BitmexFeed(by_venue["bitmex"], sink, self.board, cfg, log=log)
             self.feeds["bitmex"] = bm
             tasks.append(bm.run())
-        running = [asyncio.ensure_future(t) for t in tasks]
         try:
-            await asyncio.gather(*running)
+            await run_together(*tasks)  # at the end sockets and ccxt sessions are closed
         finally:
-            for t in running:
-                t.cancel()
-            await asyncio.gather(*running, return_exceptions=True)  # sockets, ccxt closed
             sink.flush()
             if self.recorder is not None:
                 path = self.recorder.close()
@@ -117,7 +103,7 @@ def build_paper_session(
     the paper venue fills; ``live``: orders go to the venues through
     :func:`core.execution.engine_link.live_task`) and its host with the feed tasks. ``say``
     gets each start-up note (specs source) as well."""
-    found = specs or load_instrument_specs(settings, ids=traded_ids(settings))
+    found = specs or load_instrument_specs(settings, ids=settings.traded_ids())
     effective = msgspec.structs.replace(settings, instruments=found.specs)
     started_s = int(time.time())
     engine = Engine(effective, mode=mode, run_tag=run_tag(started_s))
@@ -128,7 +114,7 @@ def build_paper_session(
     board = HealthBoard()
     recorder = None
     if record is not None:
-        instruments = [found.specs[i] for i in traded_ids(effective)]
+        instruments = [found.specs[i] for i in effective.traded_ids()]
         recorder = ReplayRecorder(record, instruments, by="arbtui --paper --record")
     session = PaperSession(effective, engine, None, board, found, recorder)  # type: ignore[arg-type]
     tasks: list[Any] = [session.run]

@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.conftest import aeventually  # noqa: F401  (re-exported for the fakes' tests)
+
 
 @dataclass
 class Fault:
@@ -117,18 +119,6 @@ class FakeServer:
             )
         )
         return body
-
-
-async def aeventually(
-    cond: Callable[[], bool], timeout_s: float = 5.0, every_s: float = 0.01
-) -> None:
-    """Wait (without blocking the loop) until ``cond()`` or fail after ``timeout_s``."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if cond():
-            return
-        await asyncio.sleep(every_s)
-    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 def dec(value: Any) -> Decimal:
