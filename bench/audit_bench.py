@@ -32,14 +32,14 @@ sys.path.insert(0, str(ROOT))
 
 import msgspec  # noqa: E402
 
-from core.audit.recorder import make_encoder  # noqa: E402
-from core.audit.writer import AuditWriter  # noqa: E402
-from core.config import load_config  # noqa: E402
-from core.engine import Engine  # noqa: E402
-from core.headless import run_replay  # noqa: E402
-from core.orders import Fill, OrderIntent  # noqa: E402
-from core.replay import iter_replay  # noqa: E402
-from core.report import build_report  # noqa: E402
+from core.analysis.replay import iter_replay  # noqa: E402
+from core.analysis.report import build_report  # noqa: E402
+from core.domain.config import load_config  # noqa: E402
+from core.domain.orders import Fill, OrderIntent  # noqa: E402
+from core.engine.engine import Engine  # noqa: E402
+from core.observe.audit.recorder import make_encoder  # noqa: E402
+from core.observe.audit.writer import AuditWriter  # noqa: E402
+from core.runtime.headless import run_replay  # noqa: E402
 
 REPLAY = ROOT / "replays" / "btc_2020-03.jsonl.gz"
 
@@ -114,7 +114,7 @@ def write_ahead(tmp: Path, sync: str, n: int, stream: bool) -> list[float]:
 
 
 def replay_cost(tmp: Path, runs: int) -> None:
-    """The headless replay with every observer (core.headless.run_replay as shipped: audit,
+    """The headless replay with every observer (core.runtime.headless.run_replay as shipped: audit,
     file log, metrics recorded but not served) against the same loop without observers (the
     runner as it was before them). "events" is the report's own wall_s (the event loop);
     "total" adds opening and closing the logs and building the report."""

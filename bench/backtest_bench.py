@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.backtest.optimize import default_workers, run_search  # noqa: E402
-from core.config import load_config  # noqa: E402
-from core.engine import Engine  # noqa: E402
-from core.events import Bar  # noqa: E402
-from core.replay import load_replay  # noqa: E402
+from core.analysis.backtest.optimize import default_workers, run_search  # noqa: E402
+from core.analysis.replay import load_replay  # noqa: E402
+from core.domain.config import load_config  # noqa: E402
+from core.domain.events import Bar  # noqa: E402
+from core.engine.engine import Engine  # noqa: E402
 
 
 def main() -> None:
@@ -42,8 +42,8 @@ def main() -> None:
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover
 
-    from core.backtest.bt_strategy import carry_backtest, strategy_params
-    from core.backtest.frames import carry_frame
+    from core.analysis.backtest.bt_strategy import carry_backtest, strategy_params
+    from core.analysis.backtest.frames import carry_frame
 
     bars = [e for e in events if isinstance(e, Bar) and e.venue == "bitmex"]
     df = pd.DataFrame(

@@ -80,7 +80,7 @@ def serve(port_q: mp.Queue, rate: mp.Value, sent: mp.Value) -> None:  # type: ig
 def engine_settings():  # type: ignore[no-untyped-def]
     import msgspec
 
-    from core.config import load_config
+    from core.domain.config import load_config
 
     s = load_config(ROOT / "config.toml")
     strat = msgspec.structs.replace(
@@ -91,12 +91,12 @@ def engine_settings():  # type: ignore[no-untyped-def]
 
 
 async def client(port: int, rate: mp.Value, sent: mp.Value, steps: list[int], secs: float) -> None:  # type: ignore[type-arg]
-    from core.config import FeedSettings
-    from core.engine import Engine
-    from core.events import FundingRate, Quote
-    from core.feeds.binance import BinanceFeed
+    from core.domain.config import FeedSettings
+    from core.domain.events import FundingRate, Quote
+    from core.engine.engine import Engine
     from core.feeds.health import HealthBoard
     from core.feeds.sink import EventSink
+    from core.venues.binance.feed import BinanceFeed
 
     engine = Engine(engine_settings(), mode="paper")
     t = int(time.time() * 1000)

@@ -27,14 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.config import QueueSettings  # noqa: E402
+from core.domain.config import QueueSettings  # noqa: E402
+from core.domain.orders import OrderIntent  # noqa: E402
+from core.domain.venue import OrderStatus, OrderUpdate  # noqa: E402
 from core.execution.executor import Timings  # noqa: E402
 from core.execution.inprocess import InProcessRouter  # noqa: E402
 from core.execution.redis_queue import make_client  # noqa: E402
 from core.execution.redis_router import RedisRouter  # noqa: E402
 from core.execution.state import OrderBook, Report  # noqa: E402
-from core.orders import OrderIntent  # noqa: E402
-from core.venue import OrderStatus, OrderUpdate  # noqa: E402
 
 
 class NullVenue:

@@ -18,11 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import commands as cmd  # noqa: E402
-from core.config import load_config  # noqa: E402
-from core.engine import Engine  # noqa: E402
-from core.host import EngineHost  # noqa: E402
-from core.replay import iter_replay, load_replay  # noqa: E402
+from core.analysis.replay import iter_replay, load_replay  # noqa: E402
+from core.domain import commands as cmd  # noqa: E402
+from core.domain.config import load_config  # noqa: E402
+from core.engine.engine import Engine  # noqa: E402
+from core.runtime.host import EngineHost  # noqa: E402
 
 
 def best(fn, runs: int) -> float:  # type: ignore[no-untyped-def]

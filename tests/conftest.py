@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Settings, load_config
+from core.domain.config import Settings, load_config
 
 pytest_plugins = ["tests.redis_fixtures"]  # the per-test Redis key prefix fixture
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from core.contracts import fee_amount
-from core.orders import Fill, OrderIntent, Rejection
-from core.paper import PaperVenue
-from core.venue import OrderStatus, OrderUpdate
+from core.domain.contracts import fee_amount
+from core.domain.orders import Fill, OrderIntent, Rejection
+from core.domain.venue import OrderStatus, OrderUpdate
+from core.engine.paper import PaperVenue
 
 
 class FlakyVenue(PaperVenue):

@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from core.events import Event
+from core.domain.events import Event
 from core.feeds.health import HealthBoard
 from core.feeds.sink import EventSink
 from tests.conftest import aeventually as until  # noqa: F401  (used by the feed tests)

@@ -8,8 +8,8 @@ from typing import Any
 
 import msgspec
 
-from core.config import Settings
-from core.events import Bar, FundingSettled
+from core.domain.config import Settings
+from core.domain.events import Bar, FundingSettled
 
 HOUR = 3_600_000
 

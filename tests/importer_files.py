@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 
-from core.events import InstrumentSpec
+from core.domain.events import InstrumentSpec
 
 DATA = Path(__file__).parent / "data"
 SPECS = msgspec.json.decode((DATA / "instruments_btc.json").read_bytes(), type=list[InstrumentSpec])

@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from core.config import Settings
-from core.headless import run_replay
+from core.domain.config import Settings
+from core.runtime.headless import run_replay
 from tests.conftest import SHIPPED_REPLAY
 
 

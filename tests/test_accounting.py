@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from core.config import Settings
-from core.contracts import btc_delta, funding_amount, price_pnl
-from core.engine import Engine
-from core.market import InstrumentState
-from core.signal import PairSignal
+from core.domain.config import Settings
+from core.domain.contracts import btc_delta, funding_amount, price_pnl
+from core.domain.market import InstrumentState
+from core.domain.signal import PairSignal
+from core.engine.engine import Engine
 from tests.helpers import bar, settle, ts
 
 D = Decimal

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core import commands as cmd
-from core.config import Settings
-from core.engine import Engine
-from core.risk import TradingState
+from core.domain import commands as cmd
+from core.domain.config import Settings
+from core.domain.risk import TradingState
+from core.engine.engine import Engine
 from tests.fakes import DeferredRouter
 from tests.helpers import bar, settle
 

@@ -14,17 +14,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.audit.chain import verify_rows
-from core.audit.store import iter_rows, open_readonly
+from core.observe.audit.chain import verify_rows
+from core.observe.audit.store import iter_rows, open_readonly
 from tests.conftest import ROOT
 
 CHILD = r"""
 import sys
 from decimal import Decimal
 from pathlib import Path
-from core.audit.recorder import make_encoder
-from core.audit.writer import AuditWriter
-from core.orders import Fill, OrderIntent
+from core.observe.audit.recorder import make_encoder
+from core.observe.audit.writer import AuditWriter
+from core.domain.orders import Fill, OrderIntent
 
 w = AuditWriter(Path(sys.argv[1]), make_encoder("crash"), synchronous=sys.argv[2])
 w.start()

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from core.audit.chain import verify_rows
-from core.audit.export import export_rows, read_export, write_rows
-from core.audit.recorder import audit_of, make_encoder
-from core.audit.store import iter_rows, open_readonly
-from core.audit.writer import AuditWriter
-from core.config import load_config
-from core.host import EngineHost
-from core.orders import Fill
+from core.domain.config import load_config
+from core.domain.orders import Fill
+from core.observe.audit.chain import verify_rows
+from core.observe.audit.export import export_rows, read_export, write_rows
+from core.observe.audit.recorder import audit_of, make_encoder
+from core.observe.audit.store import iter_rows, open_readonly
+from core.observe.audit.writer import AuditWriter
+from core.runtime.host import EngineHost
 from tests.conftest import ROOT, SHIPPED_REPLAY, eventually
 from tests.helpers import ts
 from tests.observers import observed, replay_into

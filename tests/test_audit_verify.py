@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from core.audit.chain import GENESIS, AuditRow, content_hash, row_hash, verify_rows
-from core.audit.store import iter_rows, open_readonly
-from core.config import load_config
+from core.domain.config import load_config
+from core.observe.audit.chain import GENESIS, AuditRow, content_hash, row_hash, verify_rows
+from core.observe.audit.store import iter_rows, open_readonly
 from tests.conftest import ROOT
 from tests.observers import replay_into, tamper_copy
 from tui.cli import main

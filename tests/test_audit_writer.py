@@ -15,20 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from core import commands as cmd
-from core.audit.chain import verify_rows
-from core.audit.recorder import AuditRecorder, audit_of, make_encoder
-from core.audit.store import iter_rows, open_readonly
-from core.audit.writer import AuditWriteError, AuditWriter
-from core.config import ConfigError, Settings
-from core.engine import Engine
-from core.headless import run_replay
-from core.host import EngineHost
-from core.orders import Fill, OrderIntent, Rejection
-from core.records import Record
-from core.replay import ReplayError, iter_replay
-from core.venue import OrderStatus, OrderUpdate
-from core.wiring import attach_observers
+from core.analysis.replay import ReplayError, iter_replay
+from core.domain import commands as cmd
+from core.domain.config import ConfigError, Settings
+from core.domain.orders import Fill, OrderIntent, Rejection
+from core.domain.records import Record
+from core.domain.venue import OrderStatus, OrderUpdate
+from core.engine.engine import Engine
+from core.observe.audit.chain import verify_rows
+from core.observe.audit.recorder import AuditRecorder, audit_of, make_encoder
+from core.observe.audit.store import iter_rows, open_readonly
+from core.observe.audit.writer import AuditWriteError, AuditWriter
+from core.runtime.headless import run_replay
+from core.runtime.host import EngineHost
+from core.runtime.wiring import attach_observers
 from tests.conftest import SHIPPED_REPLAY, eventually
 from tests.observers import observed
 from tui.cli import main

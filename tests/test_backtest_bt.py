@@ -19,18 +19,18 @@ pd = pytest.importorskip("pandas")
 
 from backtesting import Backtest, Strategy  # noqa: E402
 
-from core.backtest.agreement import compare  # noqa: E402
-from core.backtest.bt_strategy import (  # noqa: E402
+from core.analysis.backtest.agreement import compare  # noqa: E402
+from core.analysis.backtest.bt_strategy import (  # noqa: E402
     UnitsError,
     carry_backtest,
     run_bt,
     strategy_params,
 )
-from core.backtest.frames import carry_frame, venue_frame  # noqa: E402
-from core.backtest.runner import BacktestRun, run_events  # noqa: E402
-from core.config import Settings, load_config  # noqa: E402
-from core.events import Event, FundingSettled  # noqa: E402
-from core.replay import load_replay  # noqa: E402
+from core.analysis.backtest.frames import carry_frame, venue_frame  # noqa: E402
+from core.analysis.backtest.runner import BacktestRun, run_events  # noqa: E402
+from core.analysis.replay import load_replay  # noqa: E402
+from core.domain.config import Settings, load_config  # noqa: E402
+from core.domain.events import Event, FundingSettled  # noqa: E402
 from tests.conftest import ROOT, SHIPPED_REPLAY  # noqa: E402
 from tests.helpers import ts  # noqa: E402
 

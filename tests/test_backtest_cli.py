@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_config
+from core.domain.config import load_config
 from tests.conftest import ROOT, SHIPPED_REPLAY
 from tui.cli import main
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.backtest.optimize import plan
-from core.backtest.overrides import (
+from core.analysis.backtest.optimize import plan
+from core.analysis.backtest.overrides import (
     config_text,
     grid_point,
     parse_assignment,
@@ -16,7 +16,7 @@ from core.backtest.overrides import (
     with_overrides,
     write_config,
 )
-from core.config import ConfigError, Settings, load_config, parse_config
+from core.domain.config import ConfigError, Settings, load_config, parse_config
 from tests.conftest import ROOT
 
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from core.backtest.runner import BacktestRun, run_file
-from core.backtest.stats import (
+from core.analysis.backtest.runner import BacktestRun, run_file
+from core.analysis.backtest.stats import (
     DAY_MS,
     HOUR_MS,
     RoundTrip,
@@ -17,7 +17,7 @@ from core.backtest.stats import (
     exposure_pct,
     metric_names,
 )
-from core.config import Settings
+from core.domain.config import Settings
 from tests.conftest import SHIPPED_REPLAY
 from tests.helpers import ts
 
@@ -64,7 +64,7 @@ def test_exposure_counts_overlapping_round_trips_once() -> None:
 
 @pytest.fixture(scope="module")
 def shipped(request: pytest.FixtureRequest) -> BacktestRun:
-    from core.config import load_config
+    from core.domain.config import load_config
     from tests.conftest import ROOT
 
     return run_file(load_config(ROOT / "config.toml"), SHIPPED_REPLAY, observers=False)

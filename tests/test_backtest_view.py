@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from core.backtest import cli as core_cli
-from core.config import Settings
+from core.domain.config import Settings
 from tests.conftest import SHIPPED_REPLAY
 from tui.backtest_view import BacktestView, add_arguments
+from tui.commands import backtest as core_cli
 from tui.widgets.equity import EquityChart
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
+from core.domain.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
 from tests.conftest import DATA, ROOT
 
 BAD = DATA / "config"

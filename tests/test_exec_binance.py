@@ -10,8 +10,8 @@ from urllib.parse import parse_qs
 import msgspec
 import pytest
 
-from core.execution.ccxt_base import VenueError, VenueStartError
-from core.venue import OrderStatus, PositionUnknown
+from core.domain.venue import OrderStatus, PositionUnknown
+from core.venues.ccxt_base import VenueError, VenueStartError
 from tests.fake_venues import ENV, KEYS, Fault, aeventually, intent, running
 
 S = OrderStatus

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from core.execution.ccxt_base import VenueStartError
-from core.venue import OrderStatus
+from core.domain.venue import OrderStatus
+from core.venues.ccxt_base import VenueStartError
 from tests.conftest import DATA
 from tests.fake_venues import ENV, Fault, aeventually, intent, running
 

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs
 import msgspec
 import pytest
 
+from core.domain.orders import ClientOrderIds
+from core.domain.venue import OrderStatus, PositionUnknown
 from core.execution.executor import OrderExecutor, Timings
-from core.orders import ClientOrderIds
-from core.venue import OrderStatus, PositionUnknown
 from tests.fake_venues import ENV, Fault, aeventually, intent, running
 
 S = OrderStatus

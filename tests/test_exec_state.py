@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from core.execution.binance import parse_order, parse_user_event
-from core.execution.bitmex import parse_execution_row, parse_order_row
+from core.domain.venue import OrderStatus
 from core.execution.state import OrderBook, Report
-from core.venue import OrderStatus
+from core.venues.binance.execution import parse_order, parse_user_event
+from core.venues.bitmex.execution import parse_execution_row, parse_order_row
 from tests.conftest import DATA
 from tests.fake_venues import intent
 

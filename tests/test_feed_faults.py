@@ -8,11 +8,11 @@ import asyncio
 import itertools
 from decimal import Decimal
 
-from core.events import FundingRate, FundingSettled, Quote
+from core.domain.events import FundingRate, FundingSettled, Quote
 from core.feeds.backoff import Backoff
-from core.feeds.binance import BinanceFeed
-from core.feeds.bitmex import BitmexFeed
 from core.feeds.socket import ManagedSocket
+from core.venues.binance.feed import BinanceFeed
+from core.venues.bitmex.feed import BitmexFeed
 from tests.fake_exchange import frames
 from tests.feed_helpers import Collect, fakes, running, until
 

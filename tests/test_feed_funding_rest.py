@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.events import FundingRate, FundingSettled, Quote
-from core.feeds.binance import BinanceFeed
-from core.feeds.binance_funding import BinanceFunding
-from core.feeds.instruments import make_exchange
+from core.domain.events import FundingRate, FundingSettled, Quote
+from core.venues.binance.feed import BinanceFeed
+from core.venues.binance.funding import BinanceFunding
+from core.venues.instruments import make_exchange
 from tests.feed_helpers import Collect, fakes, running, until
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Settings
-from core.feeds.session import build_paper_session
-from core.headless import run_replay
-from core.replay import load_replay
+from core.analysis.replay import load_replay
+from core.domain.config import Settings
+from core.runtime.headless import run_replay
+from core.runtime.paper_session import build_paper_session
 from tests.conftest import eventually
 from tests.fake_exchange.exchanges import FakeExchanges
 from tests.fake_exchange.thread import ServerThread

@@ -8,8 +8,9 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from core.feeds import binance, bitmex
-from core.feeds.binance_funding import parse_funding_info, parse_funding_rate_row
+from core.venues.binance import feed as binance
+from core.venues.binance.funding import parse_funding_info, parse_funding_rate_row
+from core.venues.bitmex import feed as bitmex
 from tests.fake_exchange import frames
 
 HOUR = 3_600_000

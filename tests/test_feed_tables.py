@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from core.feeds.tables import TableStore
+from core.venues.bitmex.tables import TableStore
 from tests.fake_exchange import frames
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Settings
-from core.filelog import FileLog, env_secrets, redact
-from core.headless import run_replay
-from core.timeutil import ms_to_iso
+from core.domain.config import Settings
+from core.domain.timeutil import ms_to_iso
+from core.observe.filelog import FileLog
+from core.observe.redaction import env_secrets, redact
+from core.runtime.headless import run_replay
 from tests.conftest import SHIPPED_REPLAY
 from tests.observers import observed
 

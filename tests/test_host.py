@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from core import commands as cmd
-from core.config import Settings
-from core.host import EngineHost
+from core.domain import commands as cmd
+from core.domain.config import Settings
+from core.runtime.host import EngineHost
 from tests.conftest import SHIPPED_REPLAY, eventually
 from tests.helpers import ts
 

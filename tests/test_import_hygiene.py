@@ -15,7 +15,12 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(core.__path__, prefix="co
 
 
 def test_there_are_core_modules_to_check() -> None:
-    assert {"core.engine", "core.ledger", "core.host", "core.importer.build"} <= set(MODULES)
+    assert {
+        "core.engine.engine",
+        "core.domain.ledger",
+        "core.runtime.host",
+        "core.analysis.importer.build",
+    } <= set(MODULES)
 
 
 @pytest.mark.parametrize("module", MODULES)

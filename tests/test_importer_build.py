@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.events import (
+from core.analysis.importer import ImportDataError, run_import
+from core.domain.events import (
     Bar,
     FundingRate,
     FundingSettled,
@@ -18,8 +19,8 @@ from core.events import (
     encode,
     sort_key,
 )
-from core.importer import ImportDataError, cli, run_import
 from tests.importer_files import API, BINS_1M, BITMEX_FUNDING, DATA, KLINES, SPECS
+from tui.commands import import_ as cli
 
 ALL_BTC = [API, BITMEX_FUNDING, KLINES, BINS_1M]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from core.events import FundingRate, FundingSettled, decode
-from core.importer import ImportDataError, run_import
+from core.analysis.importer import ImportDataError, run_import
+from core.domain.events import FundingRate, FundingSettled, decode
 from tests.importer_files import (
     API,
     BINS_1H,

@@ -9,7 +9,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from core.events import (
+from core.analysis.importer import ImportResult, run_import
+from core.analysis.importer.layouts import detect_layout, symbol_from_filename
+from core.analysis.importer.readers import float_rate, read_text
+from core.domain.events import (
     Bar,
     Event,
     FundingRate,
@@ -17,9 +20,6 @@ from core.events import (
     ReplayHeader,
     decode,
 )
-from core.importer import ImportResult, run_import
-from core.importer.layouts import detect_layout, symbol_from_filename
-from core.importer.readers import float_rate, read_text
 from tests.importer_files import (
     API,
     BINS_1H,

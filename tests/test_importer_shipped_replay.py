@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from core.events import (
+from core.domain.events import (
     Bar,
     Event,
     FundingRate,

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from core import commands as cmd
-from core.config import Settings
-from core.feeds.session import build_paper_session
+from core.domain import commands as cmd
+from core.domain.config import Settings
+from core.runtime.paper_session import build_paper_session
 from tests.conftest import eventually
 from tests.fake_exchange.exchanges import FakeExchanges
 from tests.fake_exchange.thread import ServerThread

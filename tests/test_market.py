@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.events import FundingRate, FundingSettled
-from core.market import MarketState
+from core.domain.events import FundingRate, FundingSettled
+from core.domain.market import MarketState
 from tests.helpers import HOUR, ts
 
 T1, T2 = ts("2021-07-23T04:00"), ts("2021-07-23T12:00")

@@ -13,14 +13,15 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from core import commands as cmd
-from core.config import ConfigError, Settings, load_config
-from core.engine import Engine
-from core.feeds.health import HealthBoard, report_metrics
-from core.host import EngineHost
-from core.metrics import Metrics, metrics_of
-from core.report import build_report
-from core.wiring import attach_observers
+from core.analysis.report import build_report
+from core.domain import commands as cmd
+from core.domain.config import ConfigError, Settings, load_config
+from core.engine.engine import Engine
+from core.feeds.health import HealthBoard
+from core.observe.metrics import Metrics, metrics_of
+from core.runtime.feed_health import report_metrics
+from core.runtime.host import EngineHost
+from core.runtime.wiring import attach_observers
 from tests.conftest import ROOT, SHIPPED_REPLAY, eventually
 from tests.helpers import ts
 from tests.observers import free_port, observed

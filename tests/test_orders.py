@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.config import Settings
-from core.contracts import floor_to_lot, qty_for_btc, wire
-from core.orders import CLIENT_ID_RE, ClientOrderIds, run_tag
-from core.risk import check_leg
+from core.domain.config import Settings
+from core.domain.contracts import floor_to_lot, qty_for_btc, wire
+from core.domain.orders import CLIENT_ID_RE, ClientOrderIds, run_tag
+from core.domain.risk import check_leg
 
 D = Decimal
 

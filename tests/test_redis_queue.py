@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from core.config import ConfigError, parse_config
+from core.domain.config import ConfigError, parse_config
 from core.execution.redis_queue import (
     Envelope,
     QueueConfigError,

@@ -14,12 +14,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from core.domain.venue import OrderStatus
 from core.execution.limits import VenueLimiter
 from core.execution.redis_queue import decode_envelope, make_client
-from core.execution.router import build_execution, build_venues, specs_of, timings
+from core.execution.router import specs_of, timings
 from core.execution.state import OrderBook
 from core.execution.worker import Worker
-from core.venue import OrderStatus
+from core.runtime.execution import build_execution, build_venues
 from tests.conftest import ROOT
 from tests.fake_venues import (
     ENV,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.replay import ReplayError, iter_replay, load_replay
+from core.analysis.replay import ReplayError, iter_replay, load_replay
 from tests.conftest import SHIPPED_REPLAY
 
 

@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from core import commands as cmd
-from core.config import Settings
-from core.engine import Engine
-from core.replay import load_replay
-from core.risk import TradingState
+from core.analysis.replay import load_replay
+from core.domain import commands as cmd
+from core.domain.config import Settings
+from core.domain.risk import TradingState
+from core.engine.engine import Engine
 from tests.conftest import SHIPPED_REPLAY
 from tests.fakes import FlakyVenue
 from tests.helpers import bar, settle, ts, with_overrides

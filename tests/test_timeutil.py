@@ -1,10 +1,10 @@
-"""core.timeutil: every timestamp shape of HAZARDS H3 as an exact value."""
+"""core.domain.timeutil: every timestamp shape of HAZARDS H3 as an exact value."""
 
 from __future__ import annotations
 
 import pytest
 
-from core import timeutil as tu
+from core.domain import timeutil as tu
 
 
 def test_an_iso_time_with_milliseconds_and_z_is_parsed_as_utc_ms() -> None:

@@ -1,6 +1,7 @@
 """Pilot tests of every console hotkey against the real EngineHost on the shipped replay.
 
-Each test starts a real :class:`core.host.EngineHost` replaying ``replays/btc_2020-03.jsonl.gz``
+Each test starts a real :class:`core.runtime.host.EngineHost` replaying
+``replays/btc_2020-03.jsonl.gz``
 (paused at a chosen instant where a fixed state is needed), drives the app with key presses and
 waits with :func:`tui.testing.eventually` for the engine's snapshot to show the result. Nothing
 is mocked: :class:`tui.testing.RecordingHost` is the real host plus a record of what it was
@@ -18,8 +19,8 @@ import msgspec
 import pytest
 from textual.pilot import Pilot
 
-from core.commands import Arm, Flatten, Kill, Pause, ReplaySpeed, Resume, Shutdown
-from core.config import DEFAULT_CONFIG, Settings, load_config
+from core.domain.commands import Arm, Flatten, Kill, Pause, ReplaySpeed, Resume, Shutdown
+from core.domain.config import DEFAULT_CONFIG, Settings, load_config
 from tui.app import ArbConsole
 from tui.modals import ConfirmModal
 from tui.testing import RecordingHost, eventually, wait_until
@@ -375,4 +376,4 @@ async def test_e_exports_this_sessions_audit_log_to_csv(make_host: HostFactory) 
         fills = [r for r in rows if r["kind"] == "fill"]
         assert len(fills) == host.snapshot().trades
         assert {r["run_id"] for r in rows} == {fills[0]["run_id"]}
-        assert host.submitted == []  # exporting sends no command
+        assert [type(c).__name__ for _, c in host.submitted] == ["ExportAudit"]

@@ -1,6 +1,6 @@
 """Snapshot tests of the console's main screen at fixed points of the shipped replay.
 
-The real :class:`core.host.EngineHost` replays ``replays/btc_2020-03.jsonl.gz`` as fast as
+The real :class:`core.runtime.host.EngineHost` replays ``replays/btc_2020-03.jsonl.gz`` as fast as
 possible to a fixed instant and pauses there (``pause_at_ts_ms``), so every panel shows the
 same data on every run; nothing on screen reads the wall clock. Sizes: 120x40 (the design
 size) and 80x24 (the minimum usable). No widget on these screens has a blinking cursor
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from core.config import DEFAULT_CONFIG, load_config
-from core.host import EngineHost
+from core.domain.config import DEFAULT_CONFIG, load_config
+from core.runtime.host import EngineHost
 from tui.app import ArbConsole
 from tui.modals import ConfirmModal
 from tui.testing import eventually, wait_until

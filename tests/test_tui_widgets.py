@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from core.snapshot import EngineSnapshot, FeedView, LogEntry, PairView, RiskView
+from core.domain.snapshot import EngineSnapshot, FeedView, LogEntry, PairView, RiskView
 from tui.testing import eventually
 from tui.widgets import EventLog, KeyedTable
 from tui.widgets.funding import pair_row

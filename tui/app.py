@@ -1,6 +1,7 @@
 """The console app: panels fed from engine snapshots, hotkeys that submit commands.
 
-The engine runs on its own thread (``core.host.EngineHost``); this app never does engine work
+The engine runs on its own thread (``core.runtime.host.EngineHost``); this app never does engine
+work
 on its loop. A timer pulls ``host.snapshot()`` ``REFRESH_HZ`` times a second, skips the work
 when the snapshot object has not changed, and applies a new one to every panel inside
 ``batch_update()``. Key handlers only call ``host.submit`` (thread-safe, returns at once);
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import getpass
 import os
 from typing import Any, ClassVar, Protocol
@@ -26,10 +26,10 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar
 
-from core.audit.recorder import audit_of
-from core.commands import (
+from core.domain.commands import (
     Arm,
     Command,
+    ExportAudit,
     Flatten,
     Kill,
     Pause,
@@ -38,8 +38,7 @@ from core.commands import (
     Resume,
     Shutdown,
 )
-from core.snapshot import EngineSnapshot
-from core.statedir import ensure_dir, state_dir
+from core.domain.snapshot import EngineSnapshot
 from tui.modals import ConfirmModal
 from tui.widgets import (
     EventLog,
@@ -58,7 +57,7 @@ STOP_TIMEOUT_S = 1.5
 
 
 class Host(Protocol):
-    """What the console needs of ``core.host.EngineHost``."""
+    """What the console needs of ``core.runtime.host.EngineHost``."""
 
     def submit(self, cmd: Command) -> None: ...
 
@@ -81,20 +80,21 @@ def operator_source() -> str:
 
 
 class ArbConsole(App[int]):
-    """Trading console for one :class:`~core.host.EngineHost`.
+    """Trading console for one :class:`~core.runtime.host.EngineHost`.
 
-    ``settings`` is the loaded config (``core.config``); everything shown comes from the
+    ``settings`` is the loaded config (``core.domain.config``); everything shown comes from the
     snapshot, so the console reads nothing else from it.
     """
 
     CSS_PATH = "app.tcss"
     TITLE = "arbtui"
     ENABLE_COMMAND_PALETTE = False
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+    # textual declares these as instance variables: a ClassVar here would not type-check
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
         (0, "-narrow"),
         (110, "-wide"),
     ]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (34, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "arm", "Arm"),
@@ -250,14 +250,8 @@ class ArbConsole(App[int]):
         self.submit(ReplaySpeed(step=step, source=self.source))
 
     def action_export(self) -> None:
-        """``e``: write this session's audit log to a CSV file in a worker thread, with a
-        progress bar; the path is shown when done."""
-        audit = audit_of(self.host.engine) if hasattr(self.host, "engine") else None
-        if audit is None:
-            self.notify("The audit log is off: nothing to export.", severity="warning")
-            return
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        out = ensure_dir(state_dir() / "exports") / f"audit-{audit.run_id}-{stamp}.csv"
+        """``e``: ask the host to write this session's audit log to a CSV file (on a worker
+        thread), with a progress bar; the path is shown when done."""
         bar = self.query_one("#export-progress", ProgressBar)
         bar.update(total=None, progress=0)
         bar.display = True
@@ -265,15 +259,10 @@ class ArbConsole(App[int]):
         def progress(done: int, total: int) -> None:
             self.call_from_thread(bar.update, total=max(total, 1), progress=done)
 
-        def export() -> None:
-            try:
-                rows = audit.export_session(out, "csv", progress)
-            except Exception as exc:  # say so; the session goes on
-                self.call_from_thread(self._export_done, f"Export failed: {exc}", "error")
-            else:
-                self.call_from_thread(self._export_done, f"Exported {rows} rows to {out}", "")
+        def done(message: str, ok: bool) -> None:
+            self.call_from_thread(self._export_done, message, "" if ok else "error")
 
-        self.run_worker(export, thread=True, group="export", exclusive=True)
+        self.submit(ExportAudit(progress=progress, done=done, source=self.source))
 
     def _export_done(self, message: str, severity: str) -> None:
         self.query_one("#export-progress", ProgressBar).display = False

@@ -12,10 +12,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from core.backtest import cli as core_cli
-from core.backtest.runner import BacktestRun
-from core.backtest.stats import BacktestStats
-from core.config import Settings
+from core.analysis.backtest.runner import BacktestRun
+from core.analysis.backtest.stats import BacktestStats
+from core.domain.config import Settings
+from tui.commands import backtest as core_cli
 from tui.widgets.equity import EquityChart
 
 

@@ -17,17 +17,20 @@ from collections.abc import Sequence
 
 import msgspec
 
-from core.config import ConfigError, Settings, load_config
-from core.replay import ReplayError
+from core.analysis.replay import ReplayError
+from core.domain.config import ConfigError, Settings, load_config
 
 #: ``arbtui NAME ...`` subcommands: module (with ``add_arguments`` and ``run_command``) and
 #: a one-line description.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "import": ("core.importer.cli", "Build a replay file from exchange downloads."),
-    "audit": ("core.audit.cli", "Verify the audit log's hash chain, or export it (CSV, JSONL)."),
+    "import": ("tui.commands.import_", "Build a replay file from exchange downloads."),
+    "audit": (
+        "tui.commands.audit",
+        "Verify the audit log's hash chain, or export it (CSV, JSONL).",
+    ),
     "backtest": ("tui.backtest_view", "Backtest a replay: statistics, equity and drawdown plots."),
-    "optimize": ("core.backtest.optimize_cli", "Grid or random search of config keys on a replay."),
-    "worker": ("core.execution.cli", "Run an order executor on the Redis queue ([queue])."),
+    "optimize": ("tui.commands.optimize", "Grid or random search of config keys on a replay."),
+    "worker": ("tui.commands.worker", "Run an order executor on the Redis queue ([queue])."),
 }
 
 
@@ -128,8 +131,8 @@ def _subcommand(name: str, argv: list[str]) -> int:
 
 
 def _headless(settings: Settings, path: str, fmt: str) -> int:
-    from core.headless import run_replay
-    from core.report import format_text
+    from core.analysis.report import format_text
+    from core.runtime.headless import run_replay
 
     report = run_replay(settings, path)
     if fmt == "json":
@@ -140,7 +143,7 @@ def _headless(settings: Settings, path: str, fmt: str) -> int:
 
 
 def _console(settings: Settings, path: str, speed: float | None) -> int:
-    from core.host import EngineHost
+    from core.runtime.host import EngineHost
     from tui.console import run_console
 
     host = EngineHost.for_replay(
@@ -152,7 +155,7 @@ def _console(settings: Settings, path: str, speed: float | None) -> int:
 def _paper(settings: Settings, args: argparse.Namespace) -> int:
     """``arbtui --paper|--live [--headless] [--record FILE]``: live feeds; paper fills or
     real orders (``--live`` asks for confirmation unless ``--yes``)."""
-    from core.feeds.session import build_paper_session
+    from core.runtime.paper_session import build_paper_session
 
     if args.replay or (args.paper and args.live):
         print("arbtui: give one of --replay FILE, --paper, --live", file=sys.stderr)
@@ -168,7 +171,7 @@ def _paper(settings: Settings, args: argparse.Namespace) -> int:
         mode=mode,
     )
     if args.headless:
-        from core.feeds.status import run_headless
+        from core.runtime.status import run_headless
 
         every = settings.feeds.status_every_s
         return run_headless(session, every_s=every, duration_s=args.duration)

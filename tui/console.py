@@ -10,7 +10,7 @@ import gc
 import sys
 from typing import Any
 
-from core.host import EngineHost
+from core.runtime.host import EngineHost
 from tui.app import STOP_TIMEOUT_S, ArbConsole
 
 SWITCH_INTERVAL_S = 0.0005

@@ -1,7 +1,7 @@
 """Helpers for the console's Pilot and snapshot tests (imported by ``tests/test_tui_*.py``).
 
 :func:`eventually` polls a condition while letting the app run (never a fixed sleep).
-:class:`RecordingHost` is the real :class:`~core.host.EngineHost` that also records, with a
+:class:`RecordingHost` is the real :class:`~core.runtime.host.EngineHost` that also records, with a
 monotonic timestamp, every command it is handed, so a test can measure key-to-engine latency
 without a mock.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from core.commands import Command
-from core.host import EngineHost
+from core.domain.commands import Command
+from core.runtime.host import EngineHost
 
 POLL_S = 0.01
 """Pause between two checks of :func:`eventually`, in seconds."""

@@ -25,13 +25,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.domain.orders import OrderIntent
+from core.domain.venue import OrderStatus
 from core.execution.state import OrderBook, Report
-from core.orders import OrderIntent
-from core.venue import OrderStatus
 
 
 class VenueLike(Protocol):
-    """What the executor needs of a venue (:class:`~core.execution.ccxt_base.LiveVenue`)."""
+    """What the executor needs of a venue (:class:`~core.venues.ccxt_base.LiveVenue`)."""
 
     venue: str
 

@@ -13,11 +13,11 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping
 
+from core.domain.orders import OrderIntent
+from core.domain.venue import OrderUpdate
 from core.execution.executor import OrderExecutor, Timings, VenueLike
 from core.execution.router import QueueStats
 from core.execution.state import OrderBook
-from core.orders import OrderIntent
-from core.venue import OrderUpdate
 
 
 class InProcessRouter:

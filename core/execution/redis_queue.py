@@ -36,9 +36,9 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from core.config import QueueSettings
+from core.domain.config import QueueSettings
+from core.domain.orders import OrderIntent
 from core.execution.state import Report
-from core.orders import OrderIntent
 
 UPDATES_TTL_S = 86_400
 REDELIVERED = b"R"

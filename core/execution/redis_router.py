@@ -19,7 +19,9 @@ from typing import Any
 
 import msgspec
 
-from core.config import QueueSettings
+from core.domain.config import QueueSettings
+from core.domain.orders import OrderIntent
+from core.domain.venue import OrderUpdate
 from core.execution.redis_queue import (
     Envelope,
     ReliableQueue,
@@ -28,8 +30,6 @@ from core.execution.redis_queue import (
 )
 from core.execution.router import QueueStats
 from core.execution.state import OrderBook
-from core.orders import OrderIntent
-from core.venue import OrderUpdate
 
 log = logging.getLogger("arbtui.execution")
 

@@ -1,7 +1,7 @@
-"""The order router the engine talks to, and :func:`build_execution` to make one from settings.
+"""The order router the engine talks to (:func:`core.runtime.execution.build_execution` makes one).
 
 The engine hands intents to :meth:`OrderRouter.submit` (non-blocking, on the engine's loop
-thread) and gets :class:`~core.venue.OrderUpdate` values back through ``router.listener``,
+thread) and gets :class:`~core.domain.venue.OrderUpdate` values back through ``router.listener``,
 always called on the loop that runs :meth:`OrderRouter.run` (the engine's). Two
 implementations share the interface: :class:`~core.execution.inprocess.InProcessRouter`
 (``[queue] redis_url`` empty) and :class:`~core.execution.redis_router.RedisRouter` (intents go
@@ -22,21 +22,16 @@ Life cycle, on the engine's loop::
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from core.config import Settings
-from core.events import InstrumentSpec
+from core.domain.config import Settings
+from core.domain.events import InstrumentSpec
+from core.domain.orders import OrderIntent
+from core.domain.venue import OrderUpdate
 from core.execution.executor import Timings
-from core.execution.limits import VenueLimiter, shared_limiter
 from core.execution.state import OrderBook
-from core.orders import OrderIntent
-from core.venue import OrderUpdate
-
-if TYPE_CHECKING:
-    from core.execution.ccxt_base import LiveVenue
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,71 +77,3 @@ def timings(settings: Settings) -> Timings:
 def specs_of(settings: Settings) -> dict[tuple[str, str], InstrumentSpec]:
     """Instruments by (venue, symbol)."""
     return {(s.venue, s.symbol): s for s in settings.instruments.values()}
-
-
-def build_venues(
-    settings: Settings,
-    book: OrderBook,
-    *,
-    user_streams: bool = True,
-    limiters: Mapping[str, VenueLimiter] | None = None,
-) -> dict[str, LiveVenue]:
-    """One live venue per venue that has instruments in ``settings``; API keys from the
-    environment (:class:`~core.execution.ccxt_base.VenueStartError` if missing). Each venue
-    uses the process-wide limiter of its name unless ``limiters`` gives one."""
-    from core.execution.binance import BinanceVenue
-    from core.execution.bitmex import BitmexVenue
-
-    specs = specs_of(settings)
-    wanted = {s.venue for s in settings.instruments.values()}
-    v = settings.venues
-    lim = dict(limiters or {})
-    for name in ("binance", "bitmex"):
-        lim.setdefault(name, shared_limiter(name, v.max_rate_wait_s))
-    out: dict[str, LiveVenue] = {}
-    if "binance" in wanted:
-        out["binance"] = BinanceVenue(
-            v.binance,
-            specs,
-            book,
-            lim["binance"],
-            request_timeout_ms=v.request_timeout_ms,
-            user_stream=user_streams,
-        )
-    if "bitmex" in wanted:
-        out["bitmex"] = BitmexVenue(
-            v.bitmex,
-            specs,
-            book,
-            lim["bitmex"],
-            request_timeout_ms=v.request_timeout_ms,
-            user_stream=user_streams,
-        )
-    return out
-
-
-def build_execution(
-    settings: Settings,
-    *,
-    engine_id: str | None = None,
-    limiters: Mapping[str, VenueLimiter] | None = None,
-) -> tuple[OrderRouter, dict[str, LiveVenue]]:
-    """The router for ``settings`` and the venues it uses (the engine may call the venues
-    directly for positions, balances, cancel and cancel-all). ``[queue] redis_url`` empty:
-    in-process; set: Redis (``engine_id`` names this engine's update list, default random).
-    ``limiters`` replaces the process-wide per-venue limiters (tests).
-    """
-    book = OrderBook(specs_of(settings))
-    venues = build_venues(settings, book, limiters=limiters)
-    router: OrderRouter
-    if settings.queue.redis_url:
-        from core.execution.redis_router import RedisRouter
-
-        router = RedisRouter(
-            settings.queue, venues, book, engine_id=engine_id or uuid.uuid4().hex[:12]
-        )
-    else:
-        from core.execution.inprocess import InProcessRouter
-
-        router = InProcessRouter(venues, book, timings(settings))
-    return router, venues

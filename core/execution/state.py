@@ -14,7 +14,7 @@ than once; :class:`OrderBook` merges them per client order id:
 - the fill's price is the execution's own (stream) or derived from the cumulative average
   price (REST: linear value = qty x price; inverse value = qty / price, BitMEX ``avgPx``);
   its fee is the venue's own when the report carries it, else the instrument's taker fee on
-  the fill (:func:`core.contracts.fee_amount`).
+  the fill (:func:`core.domain.contracts.fee_amount`).
 
 Everything here runs on one event loop (no locks). Times come from the reports.
 """
@@ -28,10 +28,10 @@ from decimal import Decimal
 
 import msgspec
 
-from core.contracts import ZERO, fee_amount
-from core.events import InstrumentSpec
-from core.orders import Fill, OrderIntent
-from core.venue import OrderStatus, OrderUpdate
+from core.domain.contracts import ZERO, fee_amount
+from core.domain.events import InstrumentSpec
+from core.domain.orders import Fill, OrderIntent
+from core.domain.venue import OrderStatus, OrderUpdate
 
 _RANK = {
     OrderStatus.UNKNOWN: 0,

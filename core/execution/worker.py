@@ -25,7 +25,8 @@ from typing import Any
 
 import msgspec
 
-from core.config import QueueSettings
+from core.domain.config import QueueSettings
+from core.domain.venue import OrderStatus
 from core.execution.executor import OrderExecutor, Timings, VenueLike
 from core.execution.redis_queue import (
     ReliableQueue,
@@ -35,7 +36,6 @@ from core.execution.redis_queue import (
     worker_id,
 )
 from core.execution.state import OrderBook, Report
-from core.venue import OrderStatus
 
 log = logging.getLogger("arbtui.execution")
 CLAIM_BATCH = 16

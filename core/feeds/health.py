@@ -4,7 +4,8 @@ A *stream* is one subscription (``btcusdt@markPrice@1s``, ``quote:XBTUSD``). It 
 while its messages arrive; a watched stream (``stale_after_s`` set) silent for longer is
 ``stale`` (HAZARDS H13); ``connecting`` before its first message on a socket; ``down`` while
 its socket is gone. A venue is stale while any of its watched streams is not fresh, and the
-engine then opens nothing there (``engine.stale_venues``; hedging and reduce-only orders go on).
+engine then opens nothing there (:mod:`core.runtime.feed_health` tells it; hedging and
+reduce-only orders go on).
 
 :class:`VenueStats` holds the plain counters that metrics read (issue 5): messages,
 reconnects, parse errors, resubscriptions, unknown ids, oversize frames, missed pongs.
@@ -13,16 +14,11 @@ All of it lives on the engine's loop thread; readers on other threads see plain 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from core.metrics import Metrics, metrics_of
-
-if TYPE_CHECKING:
-    from core.engine import Engine
+from core.domain.snapshot import FeedView
 
 STATES = ("connecting", "live", "stale", "down")
 
@@ -149,41 +145,13 @@ def count_bad_frame(
         log("alert", f"{stats.venue}: bad frame #{n} skipped: {exc}: {frame[:200]!r}")
 
 
-def report_metrics(
-    board: HealthBoard, metrics: Metrics, reported: dict[str, int], now: float
-) -> None:
-    """Push feed health into the metrics: per venue the longest silence of its streams
-    (seconds) and the reconnects since the last call (``reported`` keeps the counts sent)."""
-    for venue, stats in board.venues.items():
-        silences = [st.silent_s(now) for st in board.streams.values() if st.venue == venue]
-        metrics.set_feed_staleness(venue, max(silences, default=0.0))
-        new = stats.reconnects - reported.get(venue, 0)
-        if new > 0:
-            metrics.inc_reconnects(venue, new)
-            reported[venue] = stats.reconnects
-
-
-async def enforce(board: HealthBoard, engine: Engine, every_s: float = 0.1) -> None:
-    """Keep ``engine.stale_venues`` equal to the board's stale venues (runs on the engine's
-    loop until cancelled) and log each change: a venue going stale is an alert."""
-    ever_live: set[str] = set()
-    engine.stale_venues.update(board.stale_venues())  # nothing is opened before data arrives
-    metrics = metrics_of(engine)
-    reported: dict[str, int] = {}
-    while True:
-        now = board.monotonic()
-        if metrics is not None:
-            report_metrics(board, metrics, reported, now)
-        stale = board.stale_venues(now)
-        if stale != engine.stale_venues:
-            for venue in sorted(stale - engine.stale_venues):
-                worst = board.worst(venue, now)
-                what = f" ({worst[0]} silent {worst[1]:.1f} s)" if worst else ""
-                engine.alert(f"{venue} market data stale{what}: no new entries or adds")
-            for venue in sorted(engine.stale_venues - stale):
-                again = " again" if venue in ever_live else ""
-                engine.emit("state", f"{venue} market data live{again}")
-                ever_live.add(venue)
-            engine.stale_venues.clear()
-            engine.stale_venues.update(stale)
-        await asyncio.sleep(every_s)
+def build_feed_views(board: HealthBoard, now: float | None = None) -> tuple[FeedView, ...]:
+    """Every stream of a live session (``now`` in ``time.monotonic()`` seconds)."""
+    t = board.monotonic() if now is None else now
+    out = []
+    for st in board.streams.values():
+        fresh = st.fresh(t)
+        state = st.state if fresh or st.state != "live" else "stale"
+        stale_ms = 0 if fresh or st.stale_after_s is None else int(st.silent_s(t) * 1000)
+        out.append(FeedView(st.venue, st.name, state, stale_ms, st.messages, st.reconnects))
+    return tuple(out)

@@ -1,10 +1,11 @@
 """``--record FILE``: every normalised event of a live or paper session, in the order the
-engine applied it, written as a replay file (format in :mod:`core.events`).
+engine applied it, written as a replay file (format in :mod:`core.domain.events`).
 
 Events are appended to ``FILE.events.part`` as they come (buffered, flushed at least every
 :data:`FLUSH_EVERY_S`); :meth:`ReplayRecorder.close` writes the final file atomically: the
 header (instruments traded, first and last ``ts_ms``, count) and then the events, gzip when
-the name ends in ``.gz`` (as :func:`core.importer.build.write_replay` does). If the process dies
+the name ends in ``.gz`` (as :func:`core.analysis.importer.build.write_replay` does). If the
+process dies
 first, the ``.events.part`` file still holds every event written so far, one JSON line each.
 Replaying the file with the same settings feeds the engine the same events in the same order.
 """
@@ -17,7 +18,7 @@ import shutil
 import time
 from pathlib import Path
 
-from core.events import Event, InstrumentSpec, ReplayHeader, encode
+from core.domain.events import Event, InstrumentSpec, ReplayHeader, encode
 
 FLUSH_EVERY_S = 1.0
 BUFFER_LINES = 2048

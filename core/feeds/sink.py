@@ -3,7 +3,7 @@
 Live events are stamped with the wall-clock instant they arrived (``ts_ms``: when the
 information became known here; exchange times stay in the messages' own fields), never
 earlier than the previous event, so engine time only moves forward. A replay file needs events
-in ``(ts_ms, ORDER[type])`` order (:mod:`core.events`): a quote is applied at once, while
+in ``(ts_ms, ORDER[type])`` order (:mod:`core.domain.events`): a quote is applied at once, while
 settlements and rates seen ahead wait until their millisecond is over (at most ~2 ms) and then
 go in type order. Every applied event is written to the recorder first, in the same order, so
 replaying the recording feeds the engine exactly what the live session fed it.
@@ -18,7 +18,7 @@ from typing import Protocol
 
 import msgspec
 
-from core.events import ORDER, Event, Quote
+from core.domain.events import ORDER, Event, Quote
 
 FLUSH_AFTER_S = 0.002
 """Held (non-quote) events are flushed this long after the first of them arrived."""

@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.frames import CloseCode
 
-from core.config import FeedSettings
+from core.domain.config import FeedSettings
 from core.feeds.backoff import Backoff
 from core.feeds.health import StreamHealth, VenueStats
 

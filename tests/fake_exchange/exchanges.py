@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from core.config import FeedSettings, Settings
+from core.domain.config import FeedSettings, Settings
 from tests.fake_exchange.binance import FakeBinance
 from tests.fake_exchange.bitmex import FakeBitmex
 from tests.fake_exchange.rest import FakeRest

@@ -12,12 +12,13 @@ from typing import Any
 
 import msgspec
 
-from core.config import Settings
-from core.execution.ccxt_base import LiveVenue
+from core.domain.config import Settings
+from core.domain.orders import Fill, OrderIntent, Side
+from core.domain.venue import OrderUpdate
 from core.execution.limits import VenueLimiter
-from core.execution.router import OrderRouter, build_execution
-from core.orders import Fill, OrderIntent, Side
-from core.venue import OrderUpdate
+from core.execution.router import OrderRouter
+from core.runtime.execution import build_execution
+from core.venues.ccxt_base import LiveVenue
 from tests.fake_venues.binance import FakeBinance
 from tests.fake_venues.bitmex import FakeBitmex
 from tests.fake_venues.common import Fault, aeventually

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from core.backtest.stats import drawdown_pct
+from core.domain.equity import drawdown_pct
 from tui import format as fmt
 
 

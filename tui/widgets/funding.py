@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from core.snapshot import EngineSnapshot, FundingView, PairView
+from core.domain.snapshot import EngineSnapshot, FundingView, PairView
 from tui import format as fmt
 from tui.widgets.table import Cell, ColumnSpec, KeyedTable, right
 

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from core.snapshot import EngineSnapshot, LadderLevelView
+from core.domain.snapshot import EngineSnapshot, LadderLevelView
 from tui import format as fmt
 from tui.widgets.table import Cell, ColumnSpec, KeyedTable, right
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from core.snapshot import EngineSnapshot, LegView
+from core.domain.snapshot import EngineSnapshot, LegView
 from tui import format as fmt
 from tui.widgets.table import Cell, ColumnSpec, KeyedTable, right
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
-from core.snapshot import EngineSnapshot, LogEntry
+from core.domain.snapshot import EngineSnapshot, LogEntry
 from tui import format as fmt
 
 MAX_LINES = 500

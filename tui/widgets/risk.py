@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from core.snapshot import EngineSnapshot, FeedView, RiskView
+from core.domain.snapshot import EngineSnapshot, FeedView, RiskView
 from tui import format as fmt
 
 STATE_STYLE = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from core.snapshot import EngineSnapshot
+from core.domain.snapshot import EngineSnapshot
 from tui import format as fmt
 from tui.widgets.risk import state_text
 

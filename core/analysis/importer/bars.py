@@ -1,0 +1,153 @@
+"""Kline / trade-bin layouts -> :class:`core.domain.events.Bar` (known at its close)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+from core.analysis.importer.errors import BadLines, FieldError, ImportDataError
+from core.analysis.importer.layouts import Layout, interval_from_filename
+from core.analysis.importer.readers import Row, TimeColumn, require, text_of, to_float
+from core.domain import timeutil
+from core.domain.events import Bar, Venue
+
+
+@dataclass(frozen=True)
+class BarRecord:
+    """One bar as read, before its interval is known."""
+
+    line: int
+    record: int | None
+    open_ts_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float | None
+
+
+@dataclass(frozen=True)
+class BarSet:
+    """The bars of one file: one venue, symbol and interval; ``lines[i]`` is where
+    ``bars[i]`` was read."""
+
+    venue: Venue
+    symbol: str
+    interval_ms: int
+    bars: list[Bar]
+    lines: list[int]
+
+
+def read_bars(
+    rows: Sequence[Row | ImportDataError],
+    layout: Layout,
+    path: Path,
+    symbol: str,
+    interval_ms: int | None,
+    bad: BadLines,
+) -> BarSet:
+    """Bars of one file, strictly increasing in open time. The interval is ``interval_ms``
+    when given, else the most common step between open times, else the file name's token."""
+    name = path.name
+    clock = TimeColumn(layout.time, rows)
+    records: list[BarRecord] = []
+    for row in rows:
+        if isinstance(row, ImportDataError):
+            bad.handle(row)
+            continue
+        try:
+            rec = _record(row, layout, clock)
+            if records and rec.open_ts_ms <= records[-1].open_ts_ms:
+                prev = records[-1]
+                how = "repeats" if rec.open_ts_ms == prev.open_ts_ms else "is before"
+                raise FieldError(
+                    layout.time,
+                    f"open time {timeutil.ms_to_iso(rec.open_ts_ms)} {how} the bar at line "
+                    f"{prev.line} ({timeutil.ms_to_iso(prev.open_ts_ms)}): bars must be in "
+                    "time order without duplicates",
+                )
+        except FieldError as exc:
+            bad.handle(
+                ImportDataError(name, row.line, exc.reason, field=exc.field, record=row.record)
+            )
+            continue
+        records.append(rec)
+    step_ms = interval_ms or _common_step(records) or interval_from_filename(path)
+    if step_ms is None:
+        raise ImportDataError(
+            name, None, "cannot tell the bar interval from one bar: give it as LAYOUT:INTERVAL"
+        )
+    bars: list[Bar] = []
+    lines: list[int] = []
+    for rec in records:
+        problem = _off_grid(rec, bars[-1].open_ts_ms if bars else None, step_ms)
+        if problem:
+            bad.handle(
+                ImportDataError(name, rec.line, problem, field=layout.time, record=rec.record)
+            )
+            continue
+        bars.append(
+            Bar(
+                ts_ms=rec.open_ts_ms + step_ms - 1,
+                venue=layout.venue,
+                symbol=symbol,
+                open_ts_ms=rec.open_ts_ms,
+                interval_ms=step_ms,
+                open=rec.open,
+                high=rec.high,
+                low=rec.low,
+                close=rec.close,
+                volume=rec.volume,
+            )
+        )
+        lines.append(rec.line)
+    return BarSet(layout.venue, symbol, step_ms, bars, lines)
+
+
+def _record(row: Row, layout: Layout, clock: TimeColumn) -> BarRecord:
+    open_ts_ms = clock.parse(require(row, layout.time))
+    if layout.iso_time:
+        iso_text = require(row, layout.iso_time)
+        iso_ms = TimeColumn(layout.iso_time).parse(iso_text)
+        if iso_ms != open_ts_ms:
+            raise FieldError(
+                layout.iso_time,
+                f"{iso_text!r} disagrees with {layout.time} ({timeutil.ms_to_iso(open_ts_ms)})",
+            )
+    o, h, low, c = (to_float(f, require(row, f)) for f in ("open", "high", "low", "close"))
+    for field, value in (("open", o), ("high", h), ("low", low), ("close", c)):
+        if value <= 0:
+            raise FieldError(field, f"{value!r} is not a positive price")
+    if h < low:
+        raise FieldError("high", f"high {h!r} is below low {low!r}")
+    # A BitMEX bin opens at the previous close, which may lie outside its own [low, high]:
+    # open is deliberately not checked against the range.
+    vol_text = text_of(row, layout.volume, optional=True)
+    volume = None if vol_text is None else to_float(layout.volume, vol_text)
+    if volume is not None and volume < 0:
+        raise FieldError(layout.volume, f"{vol_text!r} is a negative volume")
+    return BarRecord(row.line, row.record, open_ts_ms, o, h, low, c, volume)
+
+
+def _common_step(records: list[BarRecord]) -> int | None:
+    """The most common gap between consecutive open times (gaps in the data only add larger
+    steps); ties go to the smaller step."""
+    steps = Counter(b.open_ts_ms - a.open_ts_ms for a, b in pairwise(records))
+    if not steps:
+        return None
+    return min(steps, key=lambda s: (-steps[s], s))
+
+
+def _off_grid(rec: BarRecord, prev_open_ts_ms: int | None, step_ms: int) -> str:
+    """Why a bar does not fit the interval grid ("" when it does)."""
+    if timeutil.DAY_MS % step_ms == 0 and rec.open_ts_ms % step_ms:
+        how = "is not on the {size} grid"
+    elif prev_open_ts_ms is not None and (rec.open_ts_ms - prev_open_ts_ms) % step_ms:
+        how = "is not a whole number of {size} bars after the previous one"
+    else:
+        return ""
+    size = timeutil.format_duration_ms(step_ms)
+    return f"open time {timeutil.ms_to_iso(rec.open_ts_ms)} " + how.format(size=size)

@@ -1,0 +1,165 @@
+"""The replay report: trades, funding payments, PnL split, drawdown, speed.
+
+``pnl_usd`` splits the strategy's PnL: ``basis`` (realised price PnL converted at the fill's
+XBT/USD, plus unrealised at the end at mark), ``funding`` (each payment converted at its
+settlement mark), ``fees`` (negative), and ``total`` = their sum. Equity also moves with the
+USD value of XBT collateral held on BitMEX: ``equity_start_usd``/``equity_end_usd`` show it and
+``collateral_revaluation_usd`` is the part of the equity change that is not strategy PnL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from core.domain.contracts import wire
+from core.domain.equity import daily_returns, sharpe_ratio
+from core.domain.market import mark_decimal
+from core.engine.engine import Engine
+
+
+def _num(d: Decimal) -> float:
+    return float(d)
+
+
+def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
+    """The report of a finished (or stopped) run as a JSON-ready dict."""
+    led = engine.ledger
+    marks = {
+        k: mark_decimal(st) for k, st in engine.market.instruments.items() if st.mark is not None
+    }
+    xbt = Decimal(repr(engine.xbt_usd()))
+    unreal = led.unrealised_usd(marks, xbt)
+    basis = led.realised_usd + unreal
+    total = basis + led.funding_usd - led.fees_usd
+    trades = [
+        {
+            "ts_ms": t.fill.ts_ms,
+            "venue": t.fill.venue,
+            "symbol": t.fill.symbol,
+            "side": t.fill.side,
+            "qty": wire(t.fill.qty),
+            "price": wire(t.fill.price),
+            "fee": _num(t.fill.fee),
+            "fee_currency": t.fill.fee_currency,
+            "reduce_only": t.fill.reduce_only,
+            "purpose": t.fill.purpose,
+            "client_order_id": t.fill.client_order_id,
+            "realised": _num(t.realised),
+        }
+        for t in led.trades
+    ]
+    funding = [
+        {
+            "venue": p.venue,
+            "symbol": p.symbol,
+            "settlement_ts_ms": p.settlement_ts_ms,
+            "rate": wire(p.rate),
+            "mark_price": wire(p.mark_price),
+            "position": wire(p.position),
+            "amount": _num(p.amount),
+            "currency": p.currency,
+            "amount_usd": _num(p.amount_usd),
+        }
+        for p in led.funding_payments
+    ]
+    by_venue: dict[str, dict[str, float]] = defaultdict(
+        lambda: {"funding_received_usd": 0.0, "funding_paid_usd": 0.0, "fees_usd": 0.0}
+    )
+    for p in led.funding_payments:
+        key = "funding_received_usd" if p.amount_usd >= 0 else "funding_paid_usd"
+        by_venue[p.venue][key] += float(p.amount_usd)
+    for t in led.trades:
+        by_venue[t.fill.venue]["fees_usd"] -= float(t.fee_usd)
+    start = engine.start_equity_usd or 0.0
+    end = engine.equity_usd
+    counts: dict[str, int] = defaultdict(int)
+    for t in led.trades:
+        counts[t.fill.purpose] += 1
+    return {
+        "events": engine.events,
+        "trades": trades,
+        "trade_count": len(trades),
+        "trades_by_purpose": dict(counts),
+        "funding_payments": funding,
+        "pnl_usd": {
+            "basis": _num(basis),
+            "funding": _num(led.funding_usd),
+            "fees": -_num(led.fees_usd),
+            "total": _num(total),
+        },
+        "per_venue": dict(by_venue),
+        "equity_start_usd": start,
+        "equity_end_usd": end,
+        "collateral_revaluation_usd": end - start - float(total),
+        "max_drawdown_pct": engine.dd.max_drawdown_pct,
+        "sharpe": sharpe(engine.equity_curve),
+        "final_trading_state": str(engine.state),
+        "open_positions": {
+            f"{v}:{s}": wire(p.qty) for (v, s), p in led.positions.items() if p.qty != 0
+        },
+        "rejections": len(engine.rejections),
+        "first_ts_ms": engine.equity_curve[0][0] if engine.equity_curve else None,
+        "last_ts_ms": engine.now,
+        "wall_s": wall_s,
+        "events_per_s": engine.events / wall_s if wall_s > 0 else None,
+    }
+
+
+def sharpe(curve: list[tuple[int, float]]) -> float | None:
+    """Annualised Sharpe ratio of the account equity's daily returns (risk-free 0), from an
+    hourly curve of (ts_ms, equity_usd); None with fewer than 3 days
+    (:func:`core.domain.equity.sharpe_ratio`, the one definition)."""
+    return sharpe_ratio(daily_returns(curve))
+
+
+def format_text(report: dict[str, Any]) -> str:
+    """The report for a person: summary lines, then trades and funding payments."""
+    p = report["pnl_usd"]
+    sharpe_s = "n/a" if report["sharpe"] is None else f"{report['sharpe']:.2f} (account equity)"
+    by_purpose = ", ".join(f"{k} {v}" for k, v in report["trades_by_purpose"].items())
+    open_s = report["open_positions"] or "none"
+    lines = [
+        f"events            {report['events']:,} in {report['wall_s']:.2f} s "
+        f"({(report['events_per_s'] or 0):,.0f} events/s)",
+        f"trades            {report['trade_count']} ({by_purpose or 'none'})",
+        f"funding payments  {len(report['funding_payments'])}",
+        f"PnL (USD)         basis {p['basis']:,.2f}  funding {p['funding']:,.2f}  "
+        f"fees {p['fees']:,.2f}  total {p['total']:,.2f}",
+        f"equity (USD)      {report['equity_start_usd']:,.2f} -> {report['equity_end_usd']:,.2f} "
+        f"(collateral revaluation {report['collateral_revaluation_usd']:,.2f})",
+        f"max drawdown      {report['max_drawdown_pct']:.2f} %",
+        f"sharpe            {sharpe_s}",
+        f"final state       {report['final_trading_state']}  open {open_s}",
+    ]
+    for alert in report.get("alerts", []):
+        lines.append(f"alert             {alert}")
+    for venue, v in sorted(report["per_venue"].items()):
+        lines.append(
+            f"  {venue:8s} funding +{v['funding_received_usd']:,.2f} / {v['funding_paid_usd']:,.2f}"
+            f"  fees {v['fees_usd']:,.2f} USD"
+        )
+    lines.append("")
+    lines.append("trades:")
+    for t in report["trades"]:
+        ro = " reduce-only" if t["reduce_only"] else ""
+        lines.append(
+            f"  {_iso(t['ts_ms'])} {t['venue']:7s} {t['symbol']:8s} {t['side']:4s} {t['qty']:>10s}"
+            f" @ {t['price']:>10s}  fee {t['fee']:.8f} {t['fee_currency']}  {t['purpose']}{ro}"
+        )
+    lines.append("funding payments:")
+    for f in report["funding_payments"]:
+        lines.append(
+            f"  {_iso(f['settlement_ts_ms'])} {f['venue']:7s} {f['symbol']:8s}"
+            f" rate {f['rate']:>11s}"
+            f" pos {f['position']:>10s} mark {f['mark_price']:>9s} -> {f['amount']:+.8f}"
+            f" {f['currency']} ({f['amount_usd']:+,.2f} USD)"
+        )
+    return "\n".join(lines)
+
+
+def _iso(ts_ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

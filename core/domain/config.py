@@ -1,0 +1,479 @@
+"""Settings: ``config.toml`` read into frozen, typed structs that reject unknown keys.
+
+Which file: ``--config PATH``, else ``$ARBTUI_CONFIG``, else ``./config.toml`` if present, else
+the defaults shipped inside the package (:data:`DEFAULT_CONFIG`, the same text as the
+repository's ``config.toml``). API keys never live here: they come from environment variables.
+
+Errors: :class:`ConfigError`, whose message names the file and the dotted key, e.g.
+``config.toml: strategy.entry_edge_pct: Expected `float`, got `str```.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from core.domain.events import InstrumentSpec
+
+#: The defaults shipped inside the package (read when no config file is found).
+DEFAULT_CONFIG = Path(__file__).with_name("default_config.toml")
+
+
+class ConfigError(Exception):
+    """A config file is missing, is not TOML, or has a key of the wrong name, type or value."""
+
+
+class _Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class CapitalSettings(_Strict, frozen=True):
+    """Starting balances of the paper / replay accounts."""
+
+    binance_usdt: Decimal = Decimal(100_000)
+    """USDT on Binance USD-M (linear margin)."""
+    bitmex_xbt: Decimal = Decimal(1)
+    """XBT on BitMEX (inverse margin; its USD value moves with the BitMEX mark)."""
+
+
+class PairSettings(_Strict, frozen=True):
+    """A pair of legs on two venues, by instrument id (keys of ``[instruments]``)."""
+
+    name: str
+    leg_a: str
+    leg_b: str
+    max_notional_usd: Decimal = Decimal(60_000)
+    """Cap on each leg's notional in USD (the pair holds two legs of about this size)."""
+
+
+class StrategySettings(_Strict, frozen=True):
+    """Funding-arb signal. Rates are compared per hour (DESIGN, HAZARDS H1)."""
+
+    holding_hours: float = 72.0
+    """Horizon over which the expected carry is counted for the entry decision (hours)."""
+    entry_edge_pct: float = 0.6
+    """Enter when carry over the horizon minus round-trip taker fees minus the basis paid to
+    cross exceeds this (% of notional)."""
+    exit_apr_pct: float = 10.0
+    """Exit when the carry in the held direction falls below this APR (%), or flips."""
+    observations: int = 3
+    """Consecutive observations the entry (or exit) condition must hold."""
+    observe_every_s: int = 3600
+    """Sim seconds between two observations of the signal."""
+    use_ema_filter: bool = False
+    """Require fast EMA >= slow EMA of the spread (in the trade's direction) for entries
+    and adds."""
+    ema_fast: int = 3
+    """Fast EMA span, in observations."""
+    ema_slow: int = 12
+    """Slow EMA span, in observations."""
+
+
+class LadderSettings(_Strict, frozen=True):
+    """DCA ladder per leg: level i triggers at ``deltas_pct[i]`` % from the leg's first fill
+    (a long leg as price falls, a short leg as price rises) and is sized at
+    ``multipliers[i]`` x the base notional. Level 0 is the entry (delta 0)."""
+
+    deltas_pct: tuple[float, ...] = (0.0, 3.0, 6.0, 10.0, 15.0)
+    multipliers: tuple[float, ...] = (1.0, 1.0, 1.5, 2.0, 2.5)
+
+
+class SizingSettings(_Strict, frozen=True):
+    """Size of a ladder level: base x multiplier x volatility scale, capped by free capital
+    and the leg's and pair's notional limits."""
+
+    base_notional_usd: Decimal = Decimal(10_000)
+    leg_max_notional_usd: Decimal = Decimal(50_000)
+    vol_lookback_hours: int = 24
+    """Window of hourly log returns for realised volatility."""
+    vol_target_pct: float = 80.0
+    """Annualised volatility (%) at and below which levels get full size."""
+    min_scale: float = 0.25
+    """Smallest volatility scale applied (so a level never shrinks to nothing)."""
+
+
+class HedgeSettings(_Strict, frozen=True):
+    """Delta hedger: net BTC = linear qty + inverse contracts / mark (+ BitMEX XBT margin if
+    included) + IBIT shares x BTC per share. Outside the band an order restores neutral."""
+
+    band_btc: Decimal = Decimal("0.02")
+    include_bitmex_margin: bool = False
+    """Count the XBT held on BitMEX as BTC exposure (set when that collateral is unhedged)."""
+
+
+class IbitSettings(_Strict, frozen=True):
+    """BTC exposure held outside the venues as IBIT shares (counted in net delta)."""
+
+    shares: Decimal = Decimal(0)
+    btc_per_share: Decimal = Decimal("0.000568")
+
+
+class RiskSettings(_Strict, frozen=True):
+    """Risk limits enforced by the risk gate."""
+
+    drawdown_limit_pct: float = 10.0
+    """Drawdown of equity from its peak (%) that flattens everything and HALTs."""
+    max_leverage: float = 3.0
+    """Total gross notional / equity allowed after an order."""
+    leg_timeout_s: float = 10.0
+    """Single-leg guard: seconds the second leg of an entry may take to fill before the
+    pair goes to leg risk and unwinds the filled leg."""
+    start_state: Literal["DISARMED", "ARMED"] = "DISARMED"
+    """State at start-up in paper and live modes (replays use ``replay.auto_arm``)."""
+
+
+class PaperSettings(_Strict, frozen=True):
+    """Paper venue: fills at the current price with taker fee and this slippage."""
+
+    slippage_bps: float = 2.0
+
+
+class ReplaySettings(_Strict, frozen=True):
+    """Replay clock."""
+
+    speed: float = 3600.0
+    """Sim seconds per wall second in the console (3600 = one hour a second); 0 = as fast as
+    possible. Headless replays always run as fast as possible."""
+    auto_arm: bool = True
+    """Start replays ARMED (a replay trades nothing real)."""
+
+
+class FeedSettings(_Strict, frozen=True):
+    """Live market data (paper and live modes): where the venues are and how the feeds stay
+    healthy. Defaults are the real exchange addresses; tests point them at 127.0.0.1."""
+
+    binance_ws_url: str = "wss://fstream.binance.com"
+    """Binance USD-M stream host: markPrice on ``/market``, bookTicker on ``/public``."""
+    binance_rest_url: str = "https://fapi.binance.com"
+    """Binance USD-M REST host (exchangeInfo, fundingInfo, fundingRate)."""
+    bitmex_ws_url: str = "wss://ws.bitmex.com/realtime"
+    """BitMEX realtime WebSocket endpoint."""
+    bitmex_rest_url: str = "https://www.bitmex.com"
+    """BitMEX REST host (instrument list)."""
+    stale_after_s: float = 5.0
+    """A stream silent this long is stale: nothing new is opened and it reconnects (H13)."""
+    bitmex_pong_timeout_s: float = 5.0
+    """After a silent BitMEX socket sends ``ping``, no ``pong`` within this reconnects."""
+    reconnect_base_s: float = 1.0
+    """First reconnect delay; doubles per failed attempt, with jitter."""
+    reconnect_cap_s: float = 60.0
+    """Longest reconnect delay. Attempts are never closer than 1 s apart, whatever these say."""
+    binance_rotate_after_s: float = 82_800.0
+    """Planned Binance reconnect (the venue closes sockets at 24 h): a new socket is opened
+    and takes over once live, before the old one closes, so no data is missed."""
+    max_frame_bytes: int = 1_048_576
+    """Largest WebSocket frame accepted; a bigger one drops the socket (counted)."""
+    funding_info_refresh_s: float = 3_600.0
+    """How often Binance ``fundingInfo`` (per-symbol funding intervals) is read again."""
+    funding_rate_poll_s: float = 300.0
+    """How often Binance ``fundingRate`` (settled rates) is read; also just after each
+    settlement."""
+    rest_timeout_s: float = 10.0
+    """Timeout of one REST call (instrument specs, funding info, settled rates)."""
+    status_every_s: float = 5.0
+    """Headless paper runs print a status line this often."""
+
+
+class AuditSettings(_Strict, frozen=True):
+    """The hash-chained audit log (SQLite, WAL; see core/audit)."""
+
+    enabled: bool = True
+    """Write the audit log (every order intent, fill, rejection, funding payment, state
+    change, operator command, alert and exception)."""
+    path: str = "audit-{mode}.db"
+    """Database file; ``{mode}`` becomes live, paper or replay, so that simulated trades never
+    mix with the desk's real ones. A relative path lies under the state directory
+    (``$ARBTUI_STATE_DIR``, else ``$XDG_STATE_HOME/arbtui``, else ``~/.local/state/arbtui``)."""
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    """SQLite ``synchronous``: FULL syncs every commit to disk (survives a power cut);
+    NORMAL survives a crash of the process but not of the machine."""
+    batch_ms: int = 100
+    """Rows other than order intents are committed in batches at least this often (ms)."""
+    batch_rows: int = 500
+    """... or as soon as this many rows wait."""
+    write_ahead_timeout_s: float = 2.0
+    """An order is not sent (it is rejected) if its intent is not committed within this."""
+    write_ahead_in_replay: bool = False
+    """Block on the commit of each order intent in replays too (paper and live always do;
+    a replay sends nothing real, so by default its intents are batched like other rows)."""
+
+
+class LogSettings(_Strict, frozen=True):
+    """Rotating JSON-lines file log of trade events and errors (see core/filelog)."""
+
+    enabled: bool = True
+    dir: str = "logs"
+    """Directory of ``arbtui-{mode}.jsonl`` (mode live, paper or replay); a relative path
+    lies under the state directory."""
+    in_replay: bool = False
+    """Write the file log in replays too (their audit log and report hold every event)."""
+    max_bytes: int = 10_000_000
+    """Rotate when the file reaches this size (bytes)."""
+    backups: int = 10
+    """Rotated files kept (``arbtui-live.jsonl.1`` ... ``.N``)."""
+
+
+class MetricsSettings(_Strict, frozen=True):
+    """Prometheus endpoint (see core/metrics)."""
+
+    host: str = "127.0.0.1"
+    """Address to bind; keep 127.0.0.1 unless a scraper on another host must reach it."""
+    port: int = 9464
+    """TCP port; 0 disables the endpoint. ``--metrics-port`` and ``$ARBTUI_METRICS_PORT``
+    override it (in that order)."""
+
+
+class QueueSettings(_Strict, frozen=True):
+    """Order queue between the engine and the executors (DESIGN "Execution", HAZARDS H14-H15).
+    An empty ``redis_url`` keeps the queue in-process; with it set, intents go through a
+    reliable Redis queue that ``arbtui worker`` processes also consume."""
+
+    redis_url: str = ""
+    """``redis://127.0.0.1:6379/0``; empty = in-process queue."""
+    key_prefix: str = "arbtui"
+    """Prefix of every Redis key (several desks may share one Redis)."""
+    block_timeout_s: float = 5.0
+    """Redis-side timeout of blocking moves (BLMOVE/BRPOP), seconds."""
+    socket_timeout_s: float = 10.0
+    """Client socket timeout, seconds; must be larger than ``block_timeout_s``."""
+    lease_s: float = 10.0
+    """A worker whose heartbeat lease is this old is dead; its items are re-queued."""
+    max_inflight: int = 64
+    """Intents one worker executes at the same time."""
+
+
+class BinanceVenueSettings(_Strict, frozen=True):
+    """Binance USD-M through ccxt ``binanceusdm``. Keys: ``$ARBTUI_BINANCE_KEY`` and
+    ``$ARBTUI_BINANCE_SECRET`` (never in this file)."""
+
+    env: Literal["demo", "production"] = "demo"
+    """``demo`` = Binance demo trading (ccxt ``enable_demo_trading``)."""
+    rest_url: str = ""
+    """Override of the REST base (``http://127.0.0.1:PORT``); empty = the env's own."""
+    ws_url: str = ""
+    """Override of the user-data stream base (the listenKey is appended)."""
+    recv_window_ms: int = 5000
+    """Binance ``recvWindow``: a request older than this is refused by the matching engine,
+    so a lookup after ``request_timeout_ms + unknown_grace_ms`` is final (HAZARDS H9)."""
+    listen_key_keepalive_s: float = 1800.0
+    """``PUT /fapi/v1/listenKey`` period (the key lives 60 min)."""
+
+
+class BitmexVenueSettings(_Strict, frozen=True):
+    """BitMEX through ccxt ``bitmex``. Keys: ``$ARBTUI_BITMEX_KEY`` and
+    ``$ARBTUI_BITMEX_SECRET``."""
+
+    env: Literal["testnet", "production"] = "testnet"
+    rest_url: str = ""
+    """Override of the REST base (``http://127.0.0.1:PORT``); empty = the env's own."""
+    ws_url: str = ""
+    """Override of the realtime stream URL (``ws://.../realtime``)."""
+    retry_503_ms: int = 500
+    """Wait before re-sending a 503-refused order with the same clOrdID (BitMEX: >= 500)."""
+    max_503_retries: int = 4
+
+
+class VenuesSettings(_Strict, frozen=True):
+    """Live venues (``arbtui --live`` and ``arbtui worker``)."""
+
+    binance: BinanceVenueSettings = BinanceVenueSettings()
+    bitmex: BitmexVenueSettings = BitmexVenueSettings()
+    request_timeout_ms: int = 10000
+    """REST timeout; an order whose answer did not come is UNKNOWN and looked up."""
+    unknown_grace_ms: int = 2000
+    """After an UNKNOWN answer, wait this long for the user stream before a lookup."""
+    resolve_budget_s: float = 60.0
+    """Give up resolving an UNKNOWN order after this long (it stays UNKNOWN, alerted)."""
+    max_rate_wait_s: float = 5.0
+    """Longest wait for a venue's rate limit or ban before an order is refused unsent."""
+
+
+class Settings(_Strict, frozen=True):
+    """The whole configuration (``config.toml``)."""
+
+    capital: CapitalSettings = CapitalSettings()
+    instruments: dict[str, InstrumentSpec] = {}
+    pairs: tuple[PairSettings, ...] = ()
+    strategy: StrategySettings = StrategySettings()
+    ladder: LadderSettings = LadderSettings()
+    sizing: SizingSettings = SizingSettings()
+    hedge: HedgeSettings = HedgeSettings()
+    ibit: IbitSettings = IbitSettings()
+    risk: RiskSettings = RiskSettings()
+    paper: PaperSettings = PaperSettings()
+    replay: ReplaySettings = ReplaySettings()
+    feeds: FeedSettings = FeedSettings()
+    audit: AuditSettings = AuditSettings()
+    logs: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    queue: QueueSettings = QueueSettings()
+    venues: VenuesSettings = VenuesSettings()
+    source: str = ""
+    """Where these settings were read from (filled in by :func:`load_config`)."""
+
+    def traded_ids(self) -> list[str]:
+        """Instrument ids used by the configured pairs, in pair order, each once."""
+        return list(dict.fromkeys(iid for p in self.pairs for iid in (p.leg_a, p.leg_b)))
+
+    def instrument(self, venue: str, symbol: str) -> InstrumentSpec | None:
+        """The spec for ``venue``/``symbol``, or None."""
+        for spec in self.instruments.values():
+            if spec.venue == venue and spec.symbol == symbol:
+                return spec
+        return None
+
+
+def resolve_config_path(cli_path: str | os.PathLike[str] | None) -> Path:
+    """``--config``, else ``$ARBTUI_CONFIG``, else ``./config.toml``, else the packaged default."""
+    if cli_path:
+        return Path(cli_path)
+    env = os.environ.get("ARBTUI_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.is_file() else DEFAULT_CONFIG
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and check a config file (see :func:`resolve_config_path` for which one).
+
+    Raises :class:`ConfigError` naming the file and the key on any problem.
+    """
+    file = resolve_config_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read config file: {exc.strerror}") from None
+    return _env_overrides(parse_config(text, str(file)))
+
+
+def _env_overrides(s: Settings) -> Settings:
+    """``$ARBTUI_METRICS_PORT`` (an integer, 0 = off) replaces ``metrics.port``."""
+    port = os.environ.get("ARBTUI_METRICS_PORT")
+    if port is None or port == "":
+        return s
+    if not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"$ARBTUI_METRICS_PORT: {port!r} is not a port number (0 = off)")
+    metrics = msgspec.structs.replace(s.metrics, port=int(port))
+    return msgspec.structs.replace(s, metrics=metrics)
+
+
+def parse_config(text: str, name: str = "<config>") -> Settings:
+    """Parse TOML text into :class:`Settings`; ``name`` is used in error messages."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    try:
+        settings = msgspec.convert(raw, Settings, str_keys=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{name}: {_keyed(str(exc))}") from None
+    _check(settings, name)
+    return msgspec.structs.replace(settings, source=name)
+
+
+def settings_from_dict(raw: dict[str, object], name: str = "<config>") -> Settings:
+    """Check a config already parsed into plain values (as ``tomllib`` gives them) with the
+    same rules as :func:`parse_config`. Raises :class:`ConfigError` naming ``name`` and the key."""
+    try:
+        settings = msgspec.convert(raw, Settings, str_keys=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{name}: {_keyed(str(exc))}") from None
+    _check(settings, name)
+    return msgspec.structs.replace(settings, source=name)
+
+
+def _keyed(msg: str) -> str:
+    """Turn msgspec's ``... - at `$.a.b[0]``` into ``a.b[0]: ...``."""
+    text, sep, where = msg.rpartition(" - at `$")
+    if not sep:
+        return msg
+    key = where.rstrip("`").lstrip(".")
+    return f"{key}: {text}" if key else text
+
+
+def _check(s: Settings, name: str) -> None:
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"{name}: {key}: {why}")
+
+    for iid, spec in s.instruments.items():
+        for fld in ("contract_size", "tick", "lot"):
+            if getattr(spec, fld) <= 0:
+                raise bad(f"instruments.{iid}.{fld}", "must be > 0")
+    if not s.pairs:
+        raise bad("pairs", "at least one [[pairs]] entry is needed")
+    for i, pair in enumerate(s.pairs):
+        for leg in ("leg_a", "leg_b"):
+            if getattr(pair, leg) not in s.instruments:
+                raise bad(f"pairs[{i}].{leg}", f"no instrument {getattr(pair, leg)!r}")
+        if s.instruments[pair.leg_a].venue == s.instruments[pair.leg_b].venue:
+            raise bad(f"pairs[{i}]", "the two legs must be on different venues")
+    lad = s.ladder
+    if len(lad.deltas_pct) != len(lad.multipliers) or not lad.deltas_pct:
+        raise bad("ladder", "deltas_pct and multipliers must be non-empty and of equal length")
+    if lad.deltas_pct[0] != 0 or list(lad.deltas_pct) != sorted(set(lad.deltas_pct)):
+        raise bad("ladder.deltas_pct", "must start at 0 and increase strictly")
+    if any(m <= 0 for m in lad.multipliers):
+        raise bad("ladder.multipliers", "must be > 0")
+    st = s.strategy
+    if st.observations < 1:
+        raise bad("strategy.observations", "must be >= 1")
+    if not 1 <= st.ema_fast < st.ema_slow:
+        raise bad("strategy.ema_fast", "must be >= 1 and below strategy.ema_slow")
+    if st.holding_hours <= 0:
+        raise bad("strategy.holding_hours", "must be > 0")
+    if not 0 < s.risk.drawdown_limit_pct < 100:
+        raise bad("risk.drawdown_limit_pct", "must be between 0 and 100")
+    if s.replay.speed < 0:
+        raise bad("replay.speed", "must be >= 0 (0 = as fast as possible)")
+    if not 0 < s.sizing.min_scale <= 1:
+        raise bad("sizing.min_scale", "must be in (0, 1]")
+    if not 0 <= s.metrics.port <= 65535:
+        raise bad("metrics.port", "must be 0 (off) .. 65535")
+    if s.audit.batch_ms < 1 or s.audit.batch_rows < 1:
+        raise bad("audit.batch_ms" if s.audit.batch_ms < 1 else "audit.batch_rows", "must be >= 1")
+    if s.audit.write_ahead_timeout_s <= 0:
+        raise bad("audit.write_ahead_timeout_s", "must be > 0")
+    if s.logs.max_bytes < 1024 or s.logs.backups < 1:
+        raise bad("logs.max_bytes" if s.logs.max_bytes < 1024 else "logs.backups", "too small")
+    f = s.feeds
+    for key in ("stale_after_s", "bitmex_pong_timeout_s", "reconnect_base_s", "rest_timeout_s"):
+        if getattr(f, key) <= 0:
+            raise bad(f"feeds.{key}", "must be > 0")
+    if f.reconnect_cap_s < f.reconnect_base_s:
+        raise bad("feeds.reconnect_cap_s", "must be >= feeds.reconnect_base_s")
+    if f.max_frame_bytes < 1024:
+        raise bad("feeds.max_frame_bytes", "must be >= 1024")
+    _check_execution(s, name)
+
+
+def _check_execution(s: Settings, name: str) -> None:
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"{name}: {key}: {why}")
+
+    q, v = s.queue, s.venues
+    if q.block_timeout_s <= 0:
+        raise bad("queue.block_timeout_s", "must be > 0")
+    if q.socket_timeout_s <= q.block_timeout_s:
+        raise bad(
+            "queue.socket_timeout_s",
+            f"{q.socket_timeout_s} must be larger than queue.block_timeout_s "
+            f"({q.block_timeout_s}), or a blocking move times out client-side (HAZARDS H15)",
+        )
+    if q.lease_s <= 0 or q.max_inflight < 1:
+        raise bad("queue", "lease_s must be > 0 and max_inflight >= 1")
+    if v.bitmex.retry_503_ms < 500:
+        raise bad("venues.bitmex.retry_503_ms", "BitMEX asks for >= 500 ms before a retry")
+    if v.binance.recv_window_ms >= v.request_timeout_ms + v.unknown_grace_ms:
+        raise bad(
+            "venues.binance.recv_window_ms",
+            "must be below request_timeout_ms + unknown_grace_ms, so that a lookup of an "
+            "order whose answer was lost is final (HAZARDS H9)",
+        )

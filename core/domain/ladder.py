@@ -1,0 +1,86 @@
+"""DCA ladders: levels at preset percentage deltas from a leg's first fill, and level sizing.
+
+A long leg adds as price falls (trigger = first x (1 - delta)), a short leg as price rises
+(trigger = first x (1 + delta)). A level's notional is ``base x multiplier x vol_scale``,
+where ``vol_scale = clamp(target_vol / realised_vol, min_scale, 1)``, then capped by the leg's
+and the pair's notional limits and by free capital (the caller passes the room left).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from core.domain.config import LadderSettings, SizingSettings
+
+
+@dataclass(slots=True)
+class Level:
+    """One level. ``status``: pending, filled, skipped, cancelled. ``size`` in the venue's unit
+    once filled (or skipped with 0)."""
+
+    index: int
+    delta_pct: float
+    multiplier: float
+    trigger_price: float | None = None
+    size: Decimal | None = None
+    size_usd: float | None = None
+    status: str = "pending"
+
+
+@dataclass(slots=True)
+class Ladder:
+    """The ladder of one leg; ``side`` +1 long, -1 short; ``first_fill`` sets the triggers."""
+
+    venue: str
+    symbol: str
+    side: int
+    levels: list[Level] = field(default_factory=list)
+    first_fill: float | None = None
+
+    @classmethod
+    def build(cls, venue: str, symbol: str, side: int, cfg: LadderSettings) -> Ladder:
+        """Fresh levels from the config (level 0 is the entry)."""
+        levels = [
+            Level(i, d, m)
+            for i, (d, m) in enumerate(zip(cfg.deltas_pct, cfg.multipliers, strict=True))
+        ]
+        return cls(venue, symbol, side, levels)
+
+    def anchor(self, first_fill_price: float, size: Decimal, size_usd: float) -> None:
+        """Record the entry (level 0) and set every trigger from its price."""
+        self.first_fill = first_fill_price
+        for lvl in self.levels:
+            lvl.trigger_price = first_fill_price * (1 - self.side * lvl.delta_pct / 100)
+        lvl0 = self.levels[0]
+        lvl0.status, lvl0.size, lvl0.size_usd = "filled", size, size_usd
+
+    def triggered(self, price: float) -> Level | None:
+        """The first pending level whose trigger ``price`` has reached, else None."""
+        for lvl in self.levels:
+            if lvl.status != "pending" or lvl.trigger_price is None:
+                continue
+            hit = price <= lvl.trigger_price if self.side > 0 else price >= lvl.trigger_price
+            return lvl if hit else None
+        return None
+
+    def cancel_pending(self) -> None:
+        """Cancel every pending level (flatten, kill, exit)."""
+        for lvl in self.levels:
+            if lvl.status == "pending":
+                lvl.status = "cancelled"
+
+
+def vol_scale(realised_vol: float | None, cfg: SizingSettings) -> float:
+    """Size multiplier from realised volatility (fraction, annualised); 1 when unknown."""
+    if realised_vol is None or realised_vol <= 0:
+        return 1.0
+    return max(cfg.min_scale, min(1.0, cfg.vol_target_pct / 100 / realised_vol))
+
+
+def level_notional_usd(
+    level: Level, cfg: SizingSettings, scale: float, room_usd: Decimal
+) -> Decimal:
+    """Notional for ``level``: base x multiplier x scale, capped at ``room_usd`` (>= 0)."""
+    want = cfg.base_notional_usd * Decimal(repr(level.multiplier)) * Decimal(repr(scale))
+    return max(Decimal(0), min(want, room_usd))

@@ -1,0 +1,90 @@
+"""Past-tense records of what the engine did, for observers (audit log, file log, metrics).
+
+The engine calls every registered :class:`Recorder` from its own thread:
+``before_send(intent)`` right before an order goes to a venue (it returns only once the intent
+is durable; if it raises, the order is not sent), and ``record(rec)`` after everything else
+(non-blocking: a recorder queues and batches). Records are frozen; ``ts_ms`` is engine time
+(event time in replay, wall time live), UTC ms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.domain.ledger import FundingPayment
+from core.domain.orders import Fill, OrderIntent, Rejection
+from core.domain.venue import OrderUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """The trading state went from ``old`` to ``new`` because of ``reason``."""
+
+    ts_ms: int
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReceived:
+    """An operator command arrived: ``name`` (Arm, Kill, ...) from ``source`` (user, tty,
+    SSH client)."""
+
+    ts_ms: int
+    name: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised:
+    """A warning for the operator."""
+
+    ts_ms: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRaised:
+    """An exception inside the engine, with its traceback."""
+
+    ts_ms: int
+    text: str
+    traceback: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarketObserved:
+    """A sampled view of one pair's market for metrics: funding rates per hour of each leg,
+    the funding spread per hour, the price spread (basis, fraction) and the marks."""
+
+    ts_ms: int
+    pair: str
+    rate_a_per_hour: float | None
+    rate_b_per_hour: float | None
+    spread_per_hour: float | None
+    basis: float | None
+
+
+Record = (
+    OrderUpdate
+    | Fill
+    | Rejection
+    | FundingPayment
+    | StateChanged
+    | CommandReceived
+    | AlertRaised
+    | ErrorRaised
+    | MarketObserved
+)
+
+
+class Recorder(Protocol):
+    """An observer of the engine (see the module docstring for the calling rules)."""
+
+    def before_send(self, intent: OrderIntent) -> None:
+        """Make ``intent`` durable before it is sent; raise to stop the send."""
+
+    def record(self, rec: Record) -> None:
+        """Take one record (must not block)."""

@@ -1,0 +1,89 @@
+"""The execution-venue interface: what the engine needs of an exchange, paper or real.
+
+Venue code stays behind this one small interface so either venue's client can be replaced on
+its own (DESIGN "Execution"). The paper venue (:mod:`core.engine.paper`) answers synchronously; live
+venues (ccxt, issue 4) implement :class:`ExecutionVenue` and report through
+:class:`OrderUpdate` values that the engine applies with ``Engine.on_order_update``.
+
+Status model (one logical order = one client order id)::
+
+    NEW -> ACCEPTED -> PARTIALLY_FILLED -> FILLED
+       \\-> REJECTED      \\-> CANCELLED
+    UNKNOWN: the venue's answer was lost (timeout, 5xx): query by client order id before any
+    resubmit; a resubmit reuses the same id; a duplicate-id rejection means "already placed".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+from core.domain.orders import Fill, OrderIntent
+
+
+class OrderStatus(StrEnum):
+    """Life-cycle state of one order."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+    @property
+    def final(self) -> bool:
+        """True for FILLED, CANCELLED and REJECTED."""
+        return self in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """What a venue said about one order. ``filled_qty`` is cumulative (venue's unit);
+    ``fill`` is the execution this update reports, if any (one update per execution);
+    ``reason`` is the venue's text for a rejection; ``raw`` the exchange's own string."""
+
+    client_order_id: str
+    venue: str
+    symbol: str
+    status: OrderStatus
+    filled_qty: Decimal
+    ts_ms: int
+    fill: Fill | None = None
+    reason: str = ""
+    raw: str = ""
+
+
+class PositionUnknown(Exception):
+    """The venue's position could not be read; no close may be sent meanwhile (HAZARDS H8)."""
+
+
+class ExecutionVenue(Protocol):
+    """An exchange account for one venue (all calls async; none raises for an exchange's
+    refusal: that is an :class:`OrderUpdate` with status REJECTED or UNKNOWN)."""
+
+    venue: str
+
+    async def start(self) -> None:
+        """Load instruments, check one-way position mode (refuse to trade otherwise)."""
+
+    async def place(self, intent: OrderIntent) -> OrderUpdate:
+        """Send ``intent`` (market order; reduce-only flag as given)."""
+
+    async def query(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        """The order's current state, looked up by client order id."""
+
+    async def cancel(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        """Cancel one order."""
+
+    async def cancel_all(self, symbol: str) -> None:
+        """Cancel every open order on ``symbol``."""
+
+    async def position(self, symbol: str) -> Decimal:
+        """Signed position in the venue's unit; raises :class:`PositionUnknown`."""
+
+    async def close(self) -> None:
+        """Release connections."""

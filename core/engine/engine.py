@@ -1,0 +1,504 @@
+"""The trading engine: one object for replay, paper and live; only sources and sinks change.
+
+Data flow (DESIGN): event -> market state -> ledger (settlements) -> risk monitor (equity,
+drawdown) -> strategy (signal on a sim-time observation grid, DCA ladders, hedger) -> risk
+gate -> venue -> fills -> ledger. Time comes only from events (``self.now`` is the latest
+event's ``ts_ms``): no wall-clock reads here, so a replay decides what live would have.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Protocol
+
+from core.domain import commands as cmd
+from core.domain.config import Settings
+from core.domain.contracts import ZERO, btc_delta, notional_usd
+from core.domain.events import Bar, Event, FundingRate, FundingSettled, InstrumentSpec, Quote
+from core.domain.ledger import Key, Ledger
+from core.domain.market import HOUR_MS, InstrumentState, MarketState, mark_decimal
+from core.domain.orders import ClientOrderIds, Fill, OrderIntent, Rejection, Side
+from core.domain.records import (
+    AlertRaised,
+    CommandReceived,
+    ErrorRaised,
+    MarketObserved,
+    Record,
+    Recorder,
+    StateChanged,
+)
+from core.domain.risk import DrawdownMonitor, TradingState, check_leg, gate
+from core.domain.snapshot import LogEntry
+from core.domain.venue import OrderStatus, OrderUpdate
+from core.engine.pair import PairRuntime
+from core.engine.paper import PaperVenue
+
+LOG_KEEP = 500
+CLOSES = frozenset({"exit", "flatten", "kill", "unwind"})
+SWEEP_STATES = frozenset({TradingState.HALTED, TradingState.REDUCING})
+
+
+class OrderRouter(Protocol):
+    """Where a live engine sends intents (issue 4: in-process or Redis queue to venues).
+    Updates come back through ``Engine.on_order_update`` on the engine's loop thread."""
+
+    def submit(self, intent: OrderIntent) -> None:
+        """Queue ``intent`` for its venue (non-blocking)."""
+
+    def cancel(self, venue: str, symbol: str, client_order_id: str) -> None:
+        """Queue a cancel of one order (non-blocking)."""
+
+
+class Engine:
+    """The engine for the pairs in ``settings``.
+
+    ``mode`` is ``"replay"``, ``"paper"`` or ``"live"`` (shown on screen; the venue is always
+    the paper venue until live execution lands). Feed events with :meth:`on_event`, operator
+    commands with :meth:`handle`. ``listeners`` are called with every new :class:`LogEntry`
+    (from the engine's thread). ``run_tag`` goes into every client order id so that ids of
+    one live run never repeat those of an earlier run (replays leave it empty: the same ids
+    every time).
+    """
+
+    def __init__(self, settings: Settings, *, mode: str = "replay", run_tag: str = "") -> None:
+        self.settings = settings
+        self.mode = mode
+        self.specs: dict[Key, InstrumentSpec] = {
+            (s.venue, s.symbol): s for s in settings.instruments.values()
+        }
+        cap = settings.capital
+        self.ledger = Ledger(
+            self.specs, {("binance", "USDT"): cap.binance_usdt, ("bitmex", "XBT"): cap.bitmex_xbt}
+        )
+        self.market = MarketState()
+        self.venue = PaperVenue(self.specs, settings.paper.slippage_bps)
+        self.ids = ClientOrderIds(run_tag=run_tag)
+        self.dd = DrawdownMonitor(settings.risk.drawdown_limit_pct)
+        if mode == "replay":
+            self.state = TradingState.ARMED if settings.replay.auto_arm else TradingState.DISARMED
+        else:
+            self.state = TradingState(settings.risk.start_state)
+        self.pairs = [
+            PairRuntime(self, p, settings.instruments[p.leg_a], settings.instruments[p.leg_b])
+            for p in settings.pairs
+        ]
+        self._pairs_by_key: dict[Key, list[PairRuntime]] = {}
+        for pr in self.pairs:
+            for key in (pr.key_a, pr.key_b):
+                self._pairs_by_key.setdefault(key, []).append(pr)
+        self.xbt_key = next(
+            (k for k, s in self.specs.items() if s.venue == "bitmex" and s.kind == "inverse"),
+            None,
+        )
+        self.now = 0
+        self.events = 0
+        self.log: deque[LogEntry] = deque(maxlen=LOG_KEEP)
+        self._seq = 0
+        self.listeners: list[Callable[[LogEntry], None]] = []
+        self.recorders: list[Recorder] = []
+        self.stale_venues: set[str] = set()
+        self.equity_usd = 0.0
+        self.equity_curve: list[tuple[int, float]] = []
+        self._next_obs_ts = 0
+        self._obs_ms = settings.strategy.observe_every_s * 1000
+        self._last_curve_hour = -1
+        self.rejections: list[Rejection] = []
+        self.start_equity_usd: float | None = None
+        self.router: OrderRouter | None = None
+        self.live_orders: dict[str, tuple[OrderIntent, PairRuntime | None]] = {}
+        self.closing: set[Key] = set()
+        self.unknown_positions: set[Key] = set()
+        self.on_position_doubt: Callable[[Key], None] | None = None
+        """Called (engine thread) when a position must be read again from its venue."""
+        self._sweep_purpose = ""
+        self._book_dirty = True
+        self._cash_usd = self._cash_xbt = self._extra_delta = 0.0
+        self._open: list[tuple[InstrumentState, bool, float, float, bool]] = []
+
+    # ----------------------------------------------------------------- events
+    def on_event(self, ev: Event) -> None:
+        """Apply one market event and run everything it triggers."""
+        self.events += 1
+        st = self.market.apply(ev)
+        self.now = ev.ts_ms
+        if isinstance(ev, FundingSettled):
+            self._settle(ev)
+        elif isinstance(ev, Bar | Quote):
+            self._mark_to_market()
+        if self.now >= self._next_obs_ts and self._obs_ms > 0:
+            self._next_obs_ts = (self.now // self._obs_ms + 1) * self._obs_ms
+            for pr in self.pairs:
+                pr.observe()
+                if self.recorders:
+                    a, b = pr.states()
+                    r = pr.signal.last
+                    self._record(
+                        MarketObserved(
+                            self.now,
+                            pr.cfg.name,
+                            a.rate_per_hour(),
+                            b.rate_per_hour(),
+                            r.spread_per_hour,
+                            r.basis,
+                        )
+                    )
+        if not isinstance(ev, FundingRate):
+            for pr in self._pairs_by_key.get((st.venue, st.symbol), ()):
+                pr.on_price()
+
+    def _settle(self, ev: FundingSettled) -> None:
+        key = (ev.venue, ev.symbol)
+        if key not in self.specs:
+            return
+        st = self.market.get(*key)
+        mark = ev.mark_price
+        if mark is None:
+            if st.mark is None:
+                at = ev.settlement_ts_ms if ev.settlement_ts_ms is not None else ev.ts_ms
+                if self.ledger.position(*key).qty_at(at) != 0:
+                    self.alert(f"{ev.venue} {ev.symbol}: settlement without a mark, not charged")
+                return
+            mark = mark_decimal(st)
+        at = ev.settlement_ts_ms if ev.settlement_ts_ms is not None else ev.ts_ms
+        pay = self.ledger.settle_funding(ev.venue, ev.symbol, at, ev.rate, mark)
+        self._book_dirty = True
+        if pay is not None:
+            self._record(pay)
+            verb = "received" if pay.amount >= 0 else "paid"
+            self.emit(
+                "funding",
+                f"{ev.venue} {ev.symbol} funding {verb} {abs(pay.amount):.8f} {pay.currency} "
+                f"(rate {ev.rate:+.6%}, pos {pay.position}, mark {mark})",
+            )
+        self._mark_to_market()
+
+    def xbt_usd(self) -> float:
+        """USD per XBT: the BitMEX inverse instrument's mark (0 if none yet)."""
+        if self.xbt_key is None:
+            return 0.0
+        mark = self.market.get(*self.xbt_key).mark
+        return mark or 0.0
+
+    def _refresh_book(self) -> None:
+        """Float copies of balances and open positions for the per-event equity and delta
+        checks; rebuilt only after a fill or a settlement changes them."""
+        usd = xbt_bal = 0.0
+        for (_, cur), bal in self.ledger.balances.items():
+            if cur == "XBT":
+                xbt_bal += float(bal)
+            else:
+                usd += float(bal)
+        self._cash_usd, self._cash_xbt = usd, xbt_bal
+        self._open = [
+            (
+                self.market.get(*key),
+                pos.spec.kind == "inverse",
+                float(pos.qty * pos.spec.contract_size),
+                float(pos.entry_price),
+                pos.spec.settle_currency == "XBT",
+            )
+            for key, pos in self.ledger.positions.items()
+            if pos.qty != 0 and pos.entry_price is not None
+        ]
+        extra = self.settings.ibit.shares * self.settings.ibit.btc_per_share
+        if self.settings.hedge.include_bitmex_margin:
+            extra += self.ledger.balances.get(("bitmex", "XBT"), ZERO)
+        self._extra_delta = float(extra)
+        self._book_dirty = False
+
+    def net_delta_btc_float(self) -> float:
+        """Float twin of :meth:`net_delta_btc` for the per-event hedge check."""
+        if self._book_dirty:
+            self._refresh_book()
+        total = self._extra_delta
+        for st, inverse, size, _, _ in self._open:
+            if st.mark is not None:
+                total += size / st.mark if inverse else size
+        return total
+
+    def _mark_to_market(self) -> None:
+        if self._book_dirty:
+            self._refresh_book()
+        xbt = self.xbt_usd()
+        equity = self._cash_usd + self._cash_xbt * xbt
+        for st, inverse, size, entry, in_xbt in self._open:
+            mark = st.mark
+            if mark is None:
+                continue
+            pnl = size * (1 / entry - 1 / mark) if inverse else size * (mark - entry)
+            equity += pnl * xbt if in_xbt else pnl
+        if self.xbt_key is not None and xbt == 0.0:
+            return  # XBT balance not valued yet: no equity reading
+        self.equity_usd = equity
+        if self.start_equity_usd is None:
+            self.start_equity_usd = equity
+        hour = self.now // HOUR_MS
+        if hour != self._last_curve_hour:
+            self._last_curve_hour = hour
+            self.equity_curve.append((self.now, equity))
+        if self.dd.update(equity) and self.state is not TradingState.HALTED:
+            self.alert(
+                f"drawdown {self.dd.drawdown_pct:.2f}% beyond the limit "
+                f"{self.dd.limit_pct:.2f}%: flattening and halting"
+            )
+            self.close_everything("flatten")
+            self.set_state(TradingState.HALTED, "drawdown stop-out")
+
+    # --------------------------------------------------------------- commands
+    def handle(self, c: cmd.Command) -> None:
+        """Apply an operator command; the risk rules decide what it does."""
+        who = f" by {c.source}" if c.source else ""
+        self._record(CommandReceived(self.now, type(c).__name__, c.source))
+        self.emit("command", f"{type(c).__name__}{who}")
+        if isinstance(c, cmd.Arm):
+            self._sweep_purpose = ""
+            self.set_state(TradingState.ARMED, "operator arm")
+        elif isinstance(c, cmd.Disarm):
+            self.set_state(TradingState.DISARMED, "operator disarm")
+        elif isinstance(c, cmd.Pause):
+            if self.state is TradingState.ARMED:
+                self.set_state(TradingState.PAUSED, "operator pause")
+        elif isinstance(c, cmd.Resume):
+            if self.state is TradingState.PAUSED:
+                self.set_state(TradingState.ARMED, "operator resume")
+        elif isinstance(c, cmd.Flatten):
+            self.set_state(TradingState.REDUCING, "operator flatten")
+            self.close_everything("flatten")
+        elif isinstance(c, cmd.Kill):
+            self.close_everything("kill")
+            self.set_state(TradingState.HALTED, "kill switch")
+
+    def set_state(self, state: TradingState, why: str) -> None:
+        """Change the trading state (logged)."""
+        if state is not self.state:
+            old, self.state = self.state, state
+            self._record(StateChanged(self.now, str(old), str(state), why))
+            self.emit("state", f"{old} -> {state} ({why})")
+
+    def close_everything(self, purpose: str) -> None:
+        """Cancel pending ladder levels and open orders, and close every position
+        reduce-only (one close per leg in flight)."""
+        self.cancel_all_orders()
+        for pr in self.pairs:
+            pr.close(purpose)
+        for key in self.specs:
+            self.close_position(key, purpose, None)
+        if purpose in ("flatten", "kill"):
+            self._sweep_purpose = purpose
+
+    def close_position(self, key: Key, purpose: str, owner: PairRuntime | None) -> None:
+        """Send one reduce-only close of the whole position on ``key`` unless one is already
+        in flight or the position is unknown (HAZARDS H8)."""
+        pos = self.ledger.position(*key).qty
+        if pos == 0 or key in self.closing:
+            return
+        if key in self.unknown_positions:
+            self.alert(f"{key[0]} {key[1]}: position unknown, no close sent until it is read")
+            return
+        side: Side = "sell" if pos > 0 else "buy"
+        self.closing.add(key)
+        up = self.send(self._pair_name(key), key, side, abs(pos), True, purpose, None, owner)
+        if up.status.final and up.status is not OrderStatus.FILLED:
+            self.closing.discard(key)
+
+    def doubt_position(self, key: Key, why: str) -> None:
+        """The venue may hold another size than the ledger (a close was refused): send no
+        close on ``key`` until :meth:`resolve_position` has the venue's answer (HAZARDS H8)."""
+        if key not in self.unknown_positions:
+            self.unknown_positions.add(key)
+            self.alert(f"{key[0]} {key[1]}: {why}; position unknown until it is read")
+            if self.on_position_doubt is not None:
+                self.on_position_doubt(key)
+
+    def resolve_position(self, key: Key, venue_qty: Decimal) -> None:
+        """The venue's position on ``key`` was read: closes may go again. A size other than
+        the ledger's HALTs for the operator's review (the engine never guesses which is
+        right); an agreeing size lets an interrupted close be sent again."""
+        self.unknown_positions.discard(key)
+        ledger_qty = self.ledger.position(*key).qty
+        if venue_qty != ledger_qty:
+            self.alert(
+                f"{key[0]} {key[1]}: the venue holds {venue_qty}, the ledger {ledger_qty}: "
+                "halted for review"
+            )
+            self.set_state(TradingState.HALTED, "position mismatch")
+            return
+        for pr in self._pairs_by_key.get(key, ()):
+            if pr.status == "closing":
+                pr.close("exit")
+        if self._sweep_purpose and self.state in SWEEP_STATES:
+            self.close_position(key, self._sweep_purpose, None)
+
+    def cancel_all_orders(self) -> None:
+        """Cancel every order still in flight (entries, adds, hedges) and pending levels."""
+        for pr in self.pairs:
+            pr.cancel_ladders()
+        if self.router is not None:
+            for cid, (intent, _) in list(self.live_orders.items()):
+                if not intent.reduce_only:
+                    self.router.cancel(intent.venue, intent.symbol, cid)
+
+    def cancel_order(self, key: Key, client_order_id: str) -> None:
+        """Ask the venue to cancel one order (no-op for the paper venue, which fills at once)."""
+        if self.router is not None and client_order_id in self.live_orders:
+            self.router.cancel(key[0], key[1], client_order_id)
+
+    def traded_keys(self) -> list[Key]:
+        """(venue, symbol) of every instrument a configured pair trades, in order."""
+        specs = self.settings.instruments
+        return [(specs[i].venue, specs[i].symbol) for i in self.settings.traded_ids()]
+
+    def _pair_name(self, key: Key) -> str:
+        prs = self._pairs_by_key.get(key)
+        return prs[0].cfg.name if prs else "none"
+
+    # ----------------------------------------------------------------- orders
+    def send(
+        self,
+        pair: str,
+        key: Key,
+        side: Side,
+        qty: Decimal,
+        reduce_only: bool,
+        purpose: str,
+        client_order_id: str | None = None,
+        owner: PairRuntime | None = None,
+    ) -> OrderUpdate:
+        """Gate, check, write ahead and send one order. Returns its first update: final at
+        once from the paper venue (the fill is booked and ``owner`` told before this
+        returns), ``NEW`` from a live router (updates follow via :meth:`on_order_update`).
+        A refusal by the gate or the venue rules is a REJECTED update; nothing is sent."""
+        spec = self.specs[key]
+        cid = client_order_id or self.ids.next(pair, key[0], purpose)
+        why = gate(self.state, purpose, reduce_only)
+        st = self.market.get(*key)
+        price = mark_decimal(st) if st.mark is not None else None
+        if why is None and price is not None:
+            why = check_leg(spec, qty, price, reduce_only)
+        intent = OrderIntent(cid, pair, key[0], key[1], side, qty, reduce_only, purpose, self.now)
+        if why is None:
+            try:
+                for rec in self.recorders:
+                    rec.before_send(intent)
+            except Exception as exc:  # not durable: not sent
+                why = f"audit write-ahead failed: {exc}"
+        if why is not None:
+            rej = Rejection(cid, key[0], key[1], why, self.now)
+            self.rejections.append(rej)
+            self._record(rej)
+            self.alert(f"order {cid} not sent: {why}")
+            up = OrderUpdate(cid, key[0], key[1], OrderStatus.REJECTED, ZERO, self.now, reason=why)
+            if owner is not None:
+                owner.on_update(intent, up)
+            return up
+        self.live_orders[cid] = (intent, owner)
+        if self.router is not None:
+            self.router.submit(intent)
+            return OrderUpdate(cid, key[0], key[1], OrderStatus.NEW, ZERO, self.now)
+        answer = self.venue.submit(intent, price)
+        if isinstance(answer, Rejection):
+            up = OrderUpdate(
+                cid, key[0], key[1], OrderStatus.REJECTED, ZERO, self.now, reason=answer.reason
+            )
+        else:
+            up = OrderUpdate(
+                cid, key[0], key[1], OrderStatus.FILLED, answer.qty, self.now, fill=answer
+            )
+        self.on_order_update(up)
+        return up
+
+    def on_order_update(self, up: OrderUpdate) -> None:
+        """Apply a venue's update: book its fill, tell the owning pair, clear what is final.
+        Unknown client ids (not ours, or already final) are logged and ignored."""
+        entry = self.live_orders.get(up.client_order_id)
+        if entry is None:
+            self.alert(f"update for unknown order {up.client_order_id} ({up.status}) ignored")
+            return
+        intent, owner = entry
+        key = (intent.venue, intent.symbol)
+        if self.router is not None:
+            self._record(up)  # a venue's own answer, with its raw string, for the audit
+        if up.fill is not None:
+            self._book(up.fill)
+        if up.status is OrderStatus.REJECTED:
+            rej = Rejection(up.client_order_id, key[0], key[1], up.reason, up.ts_ms)
+            self.rejections.append(rej)
+            self._record(rej)
+            self.alert(f"order {up.client_order_id} rejected by {key[0]}: {up.reason}")
+            if intent.reduce_only and self.router is not None:
+                self.doubt_position(key, f"reduce-only {intent.purpose} rejected")
+        if up.status.final:
+            del self.live_orders[up.client_order_id]
+            if intent.reduce_only and intent.purpose in CLOSES:
+                self.closing.discard(key)
+        if owner is not None:
+            owner.on_update(intent, up)
+        if up.fill is not None and self._sweep_purpose and self.state in SWEEP_STATES:
+            self.close_position(key, self._sweep_purpose, None)  # a late fill after kill/flatten
+
+    def _book(self, fill: Fill) -> None:
+        self._record(fill)
+        self.ledger.apply_fill(fill, Decimal(repr(self.xbt_usd())))
+        self._book_dirty = True
+        ro = " reduce-only" if fill.reduce_only else ""
+        self.emit(
+            "fill",
+            f"{fill.side.upper()} {fill.qty} {fill.symbol} @ {fill.price} on {fill.venue} "
+            f"({fill.purpose}{ro}) fee {fill.fee:.8f} {fill.fee_currency}",
+        )
+        self._mark_to_market()
+
+    # ------------------------------------------------------------ accounting
+    def net_delta_btc(self) -> Decimal:
+        """Net BTC delta: every position (inverse at its mark) + BitMEX XBT margin if
+        configured + IBIT shares x BTC per share."""
+        marks = {
+            k: mark_decimal(st) for k, st in self.market.instruments.items() if st.mark is not None
+        }
+        total = self.ledger.net_delta_btc(marks)
+        if self.settings.hedge.include_bitmex_margin:
+            total += self.ledger.balances.get(("bitmex", "XBT"), ZERO)
+        ibit = self.settings.ibit
+        return total + ibit.shares * ibit.btc_per_share
+
+    def gross_notional_usd(self) -> Decimal:
+        """Sum of |notional| of all positions in USD at their marks."""
+        total = ZERO
+        for key, pos in self.ledger.positions.items():
+            st = self.market.get(*key)
+            if pos.qty != 0 and st.mark is not None:
+                total += notional_usd(pos.spec, pos.qty, mark_decimal(st))
+        return total
+
+    def leg_delta_btc(self, key: Key) -> Decimal:
+        """BTC delta of one position at its mark (0 without a price)."""
+        pos = self.ledger.position(*key)
+        st = self.market.get(*key)
+        if pos.qty == 0 or st.mark is None:
+            return ZERO
+        return btc_delta(pos.spec, pos.qty, mark_decimal(st))
+
+    # -------------------------------------------------------------------- log
+    def emit(self, kind: str, text: str) -> None:
+        """Append a log entry and tell the listeners."""
+        self._seq += 1
+        entry = LogEntry(self._seq, self.now, kind, text)
+        self.log.append(entry)
+        for fn in self.listeners:
+            fn(entry)
+
+    def alert(self, text: str) -> None:
+        """A warning for the operator (log kind ``alert``)."""
+        self._record(AlertRaised(self.now, text))
+        self.emit("alert", text)
+
+    def error(self, text: str, traceback: str) -> None:
+        """An exception the engine caught (logged as an alert, recorded with its traceback)."""
+        self._record(ErrorRaised(self.now, text, traceback))
+        self.emit("alert", text)
+
+    def _record(self, rec: Record) -> None:
+        for r in self.recorders:
+            r.record(rec)

@@ -1,0 +1,415 @@
+"""One pair of legs at run time: entry, DCA ladder adds, hedging, exit, leg-risk unwind.
+
+Direction +1 = short leg a / long leg b (leg a's funding is higher per hour); -1 the reverse.
+
+Orders may complete at once (paper venue) or later (live venues): every step reacts to the
+:class:`~core.domain.venue.OrderUpdate` of its own order in :meth:`PairRuntime.on_update`, so the
+same
+code runs in replay, paper and live.
+
+- Entry: both legs are checked before the first is sent (HAZARDS H7). The leg with the coarser
+  lot goes first (its size in BTC can only be matched, not chosen freely); once it has filled,
+  the other leg is sent to match its BTC delta.
+- Leg risk (HAZARDS H11): if the second leg is rejected, or is not filled within
+  ``risk.leg_timeout_s``, the pair is in ``leg-risk``: each open leg gets one reduce-only unwind
+  in flight, retried with the same client order id until it fills; no entries, adds or exits
+  meanwhile.
+- One order of each kind in flight per leg: a ladder add, a hedge, a close (HAZARDS H8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from core.domain.config import PairSettings
+from core.domain.contracts import (
+    btc_delta,
+    floor_to_lot,
+    notional_usd,
+    qty_for_btc,
+    qty_for_notional,
+)
+from core.domain.events import InstrumentSpec
+from core.domain.ladder import Ladder, Level, level_notional_usd, vol_scale
+from core.domain.market import InstrumentState, mark_decimal
+from core.domain.orders import OrderIntent, Side
+from core.domain.risk import TradingState, check_leg, gate
+from core.domain.signal import PairSignal
+from core.domain.venue import OrderStatus, OrderUpdate
+
+if TYPE_CHECKING:
+    from core.domain.ledger import Key
+    from core.engine.engine import Engine
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class EntryPlan:
+    """An entry under way: the first leg's order, the second leg's planned size and side."""
+
+    direction: int
+    first: Key
+    second: Key
+    first_qty: Decimal
+    second_qty: Decimal
+    sides: dict[Key, Side]
+    first_cid: str = ""
+    second_cid: str = ""
+    second_sent_ts_ms: int | None = None
+    fills: dict[Key, Decimal] = field(default_factory=dict)
+
+
+class PairRuntime:
+    """Run-time state of one configured pair inside an :class:`Engine`.
+
+    ``status``: ``flat``, ``entering``, ``open``, ``closing`` or ``leg-risk``.
+    """
+
+    def __init__(
+        self, engine: Engine, cfg: PairSettings, spec_a: InstrumentSpec, spec_b: InstrumentSpec
+    ) -> None:
+        self.engine = engine
+        self.cfg = cfg
+        self.spec_a, self.spec_b = spec_a, spec_b
+        self.key_a: Key = (spec_a.venue, spec_a.symbol)
+        self.key_b: Key = (spec_b.venue, spec_b.symbol)
+        self.signal = PairSignal(engine.settings.strategy, spec_a, spec_b)
+        self.status = "flat"
+        self.direction = 0
+        self.ladders: dict[Key, Ladder] = {}
+        self.last_add: Key | None = None
+        self.entry: EntryPlan | None = None
+        self.unwind_ids: dict[Key, str] = {}
+        self.adding: dict[str, tuple[Key, Level]] = {}
+        self.hedge_cid: str | None = None
+        self._last_refusal = ""
+
+    # ---------------------------------------------------------------- helpers
+    def states(self) -> tuple[InstrumentState, InstrumentState]:
+        """Market states of leg a and leg b."""
+        m = self.engine.market
+        return m.get(*self.key_a), m.get(*self.key_b)
+
+    def legs(self) -> tuple[tuple[Key, InstrumentSpec], tuple[Key, InstrumentSpec]]:
+        """((key, spec) of leg a, (key, spec) of leg b)."""
+        return (self.key_a, self.spec_a), (self.key_b, self.spec_b)
+
+    def specs(self, key: Key) -> InstrumentSpec:
+        """The spec of one of this pair's legs."""
+        return self.spec_a if key == self.key_a else self.spec_b
+
+    def _stale(self) -> bool:
+        return bool({self.key_a[0], self.key_b[0]} & self.engine.stale_venues)
+
+    def _flat(self) -> bool:
+        led = self.engine.ledger
+        return led.position(*self.key_a).qty == 0 and led.position(*self.key_b).qty == 0
+
+    def refresh_status(self) -> None:
+        """Back to ``flat`` once both legs are flat and nothing of the pair is in flight."""
+        if self.status in ("flat", "entering") or not self._flat():
+            return
+        if self.engine.closing & {self.key_a, self.key_b}:
+            return
+        self.status = "flat"
+        self.direction = 0
+        self.entry = None
+        self.unwind_ids.clear()
+        self.cancel_ladders()
+        self.signal.entry_count = 0
+
+    def cancel_ladders(self) -> None:
+        """Cancel every pending ladder level of both legs."""
+        for lad in self.ladders.values():
+            lad.cancel_pending()
+
+    def unhedged_btc(self) -> float:
+        """BTC delta of the two legs together (what a leg-risk state leaves exposed)."""
+        return float(self.engine.leg_delta_btc(self.key_a) + self.engine.leg_delta_btc(self.key_b))
+
+    # ---------------------------------------------------------------- signal
+    def observe(self) -> None:
+        """One observation of the signal; may enter or exit."""
+        a, b = self.states()
+        held = self.direction if self.status == "open" else 0
+        self.signal.observe(a, b, held)
+        if self.status == "flat":
+            d = self.signal.wants_entry()
+            if d and self.engine.state is TradingState.ARMED and not self._stale():
+                self.enter(d)
+        elif self.status == "open" and self.signal.wants_exit():
+            self.close("exit")
+
+    def on_price(self) -> None:
+        """Per price event: leg-risk unwinds and the leg timeout, ladder adds, hedge."""
+        if self.status == "leg-risk":
+            self._unwind_open_legs()
+        elif self.status == "entering":
+            self._check_leg_timeout()
+        elif self.status == "open":
+            self._ladder_adds()
+            self.hedge()
+
+    # ----------------------------------------------------------------- entry
+    def _refuse(self, why: str) -> None:
+        if why != self._last_refusal:
+            self.engine.alert(f"pair {self.cfg.name} not started: {why}")
+            self._last_refusal = why
+
+    def _room_usd(self, key: Key, price: Decimal) -> Decimal:
+        eng = self.engine
+        pos = eng.ledger.position(*key)
+        held = notional_usd(pos.spec, pos.qty, price)
+        caps = min(self.cfg.max_notional_usd, eng.settings.sizing.leg_max_notional_usd) - held
+        lev = Decimal(repr(eng.settings.risk.max_leverage))
+        capital = (Decimal(repr(eng.equity_usd)) * lev - eng.gross_notional_usd()) / 2
+        return max(ZERO, min(caps, capital))
+
+    def _scale(self) -> float:
+        look = self.engine.settings.sizing.vol_lookback_hours
+        vols = [v for v in (st.realised_vol(look) for st in self.states()) if v is not None]
+        return vol_scale(max(vols) if vols else None, self.engine.settings.sizing)
+
+    def enter(self, direction: int) -> None:
+        """Open both legs at ladder level 0 (pre-checked together; coarse-lot leg first)."""
+        eng = self.engine
+        a, b = self.states()
+        if a.mark is None or b.mark is None or self.status != "flat":
+            return
+        sides: dict[Key, Side] = {
+            self.key_a: "sell" if direction > 0 else "buy",
+            self.key_b: "buy" if direction > 0 else "sell",
+        }
+        prices = {self.key_a: mark_decimal(a), self.key_b: mark_decimal(b)}
+        (ka, sa), (kb, sb) = self.legs()
+        lot_btc = {k: btc_delta(s, s.lot, prices[k]) for k, s in ((ka, sa), (kb, sb))}
+        first, second = ((ka, sa), (kb, sb)) if lot_btc[ka] >= lot_btc[kb] else ((kb, sb), (ka, sa))
+        room = min(
+            self._room_usd(first[0], prices[first[0]]), self._room_usd(second[0], prices[second[0]])
+        )
+        lvl0 = Ladder.build(*first[0], 1, eng.settings.ladder).levels[0]
+        usd = level_notional_usd(lvl0, eng.settings.sizing, self._scale(), room)
+        q1 = floor_to_lot(first[1], qty_for_notional(first[1], usd, prices[first[0]]))
+        q2 = floor_to_lot(
+            second[1],
+            qty_for_btc(second[1], btc_delta(first[1], q1, prices[first[0]]), prices[second[0]]),
+        )
+        for (key, spec), q in ((first, q1), (second, q2)):
+            why = gate(eng.state, "entry", False) or check_leg(spec, q, prices[key], False)
+            if why:
+                self._refuse(why)
+                return
+        self._last_refusal = ""
+        self.status = "entering"
+        self.direction = direction
+        self.entry = plan = EntryPlan(direction, first[0], second[0], q1, q2, sides)
+        plan.first_cid = eng.ids.next(self.cfg.name, first[0][0], "entry")
+        eng.send(self.cfg.name, first[0], sides[first[0]], q1, False, "entry", plan.first_cid, self)
+
+    def _on_entry_update(self, intent: OrderIntent, up: OrderUpdate) -> None:
+        plan = self.entry
+        eng = self.engine
+        if plan is None:
+            return
+        if up.fill is not None:
+            plan.fills[intent.venue, intent.symbol] = up.filled_qty
+        if not up.status.final:
+            return
+        if intent.client_order_id == plan.first_cid:
+            filled = up.filled_qty
+            if filled == 0:
+                self.status, self.direction, self.entry = "flat", 0, None
+                return
+            second_qty = plan.second_qty
+            if filled != plan.first_qty:  # partly filled then cancelled: match what filled
+                spec1, spec2 = self.specs(plan.first), self.specs(plan.second)
+                p1 = mark_decimal(eng.market.get(*plan.first))
+                p2 = mark_decimal(eng.market.get(*plan.second))
+                second_qty = floor_to_lot(
+                    spec2, qty_for_btc(spec2, btc_delta(spec1, filled, p1), p2)
+                )
+            plan.second_cid = eng.ids.next(self.cfg.name, plan.second[0], "entry")
+            plan.second_sent_ts_ms = eng.now
+            eng.send(
+                self.cfg.name,
+                plan.second,
+                plan.sides[plan.second],
+                second_qty,
+                False,
+                "entry",
+                plan.second_cid,
+                self,
+            )
+        elif intent.client_order_id == plan.second_cid and self.status == "entering":
+            if up.status is OrderStatus.FILLED:
+                self._opened()
+            else:
+                self._leg_risk(f"{plan.second[0]} leg {up.status}: {up.reason or 'no fill'}")
+
+    def _opened(self) -> None:
+        plan = self.entry
+        assert plan is not None
+        self.status = "open"
+        self.ladders = {}
+        for key in (plan.first, plan.second):
+            pos = self.engine.ledger.position(*key)
+            lad = Ladder.build(*key, 1 if pos.qty > 0 else -1, self.engine.settings.ladder)
+            assert pos.entry_price is not None
+            lad.anchor(
+                float(pos.entry_price),
+                abs(pos.qty),
+                float(notional_usd(pos.spec, pos.qty, pos.entry_price)),
+            )
+            self.ladders[key] = lad
+        self.entry = None
+        self.hedge()
+
+    def _check_leg_timeout(self) -> None:
+        plan = self.entry
+        timeout_ms = int(self.engine.settings.risk.leg_timeout_s * 1000)
+        if plan and plan.second_sent_ts_ms is not None:
+            if self.engine.now - plan.second_sent_ts_ms > timeout_ms:
+                self.engine.cancel_order(plan.second, plan.second_cid)
+                self._leg_risk(f"{plan.second[0]} leg not filled within {timeout_ms / 1000:g} s")
+
+    def _leg_risk(self, why: str) -> None:
+        self.status = "leg-risk"
+        self.engine.alert(f"pair {self.cfg.name}: LEG RISK, {why}; unwinding reduce-only")
+        self._unwind_open_legs()
+
+    def _unwind_open_legs(self) -> None:
+        """One reduce-only unwind in flight per open leg; the same id until it fills."""
+        eng = self.engine
+        for key, _ in self.legs():
+            pos = eng.ledger.position(*key).qty
+            if pos == 0 or key in eng.closing:
+                continue
+            cid = self.unwind_ids.get(key) or eng.ids.next(self.cfg.name, key[0], "unwind")
+            self.unwind_ids[key] = cid
+            if cid in eng.live_orders:
+                continue  # this unwind is still in flight
+            side: Side = "sell" if pos > 0 else "buy"
+            eng.closing.add(key)  # one close per leg in flight, whatever its purpose
+            up = eng.send(self.cfg.name, key, side, abs(pos), True, "unwind", cid, self)
+            if up.status.final and up.status is not OrderStatus.FILLED:
+                eng.closing.discard(key)
+        self.refresh_status()
+
+    # ----------------------------------------------------------------- updates
+    def on_update(self, intent: OrderIntent, up: OrderUpdate) -> None:
+        """React to an update of one of this pair's orders (fills are already booked)."""
+        purpose = intent.purpose
+        if purpose == "entry":
+            self._on_entry_update(intent, up)
+        elif purpose == "ladder":
+            key, lvl = self.adding.get(intent.client_order_id, (None, None))
+            if lvl is not None and up.status.final:
+                del self.adding[intent.client_order_id]
+                if up.filled_qty > 0:
+                    lvl.status, lvl.size = "filled", up.filled_qty
+                    price = up.fill.price if up.fill else mark_decimal(self.engine.market.get(*key))  # type: ignore[misc]
+                    lvl.size_usd = float(notional_usd(self.specs(key), up.filled_qty, price))  # type: ignore[arg-type]
+                    self.last_add = key
+                    self.hedge()
+                else:
+                    lvl.status = "skipped"
+        elif purpose == "hedge":
+            if up.status.final and intent.client_order_id == self.hedge_cid:
+                self.hedge_cid = None
+        elif purpose == "unwind":
+            if up.status is OrderStatus.FILLED:
+                self.unwind_ids.pop((intent.venue, intent.symbol), None)
+        if up.status.final:
+            self.refresh_status()
+
+    # ---------------------------------------------------------------- ladder
+    def _ladder_adds(self) -> None:
+        eng = self.engine
+        if gate(eng.state, "ladder", False) or self._stale():
+            return
+        r = self.signal.last
+        if r.direction != self.direction or not self.signal.ema_confirms(self.direction):
+            return
+        busy = {key for key, _ in self.adding.values()}
+        for key, lad in self.ladders.items():
+            st = eng.market.get(*key)
+            if st.mark is None or key in busy:
+                continue
+            lvl = lad.triggered(st.mark)
+            if lvl is None:
+                continue
+            spec = self.specs(key)
+            price = mark_decimal(st)
+            room = self._room_usd(key, price)
+            usd = level_notional_usd(lvl, eng.settings.sizing, self._scale(), room)
+            qty = floor_to_lot(spec, qty_for_notional(spec, usd, price))
+            why = check_leg(spec, qty, price, False)
+            if why:
+                lvl.status, lvl.size, lvl.size_usd = "skipped", ZERO, 0.0
+                eng.alert(
+                    f"pair {self.cfg.name} ladder level {lvl.index} on {key[0]} skipped: {why}"
+                )
+                continue
+            side: Side = "buy" if lad.side > 0 else "sell"
+            cid = eng.ids.next(self.cfg.name, key[0], "ladder")
+            lvl.status = "sent"
+            self.adding[cid] = (key, lvl)
+            eng.send(self.cfg.name, key, side, qty, False, "ladder", cid, self)
+
+    # ----------------------------------------------------------------- hedge
+    def hedge(self) -> None:
+        """Bring the net BTC delta back inside the band with one order on the leg that gets
+        closest to neutral (after a ladder add, the other leg when it does as well). One
+        hedge in flight at a time."""
+        eng = self.engine
+        if self.hedge_cid is not None or self.adding:
+            return
+        band = eng.settings.hedge.band_btc
+        if abs(eng.net_delta_btc_float()) <= float(band) * 0.999:
+            return
+        net = eng.net_delta_btc()
+        if abs(net) <= band:
+            return
+        best: tuple[tuple[bool, int, Decimal], Key, Side, Decimal, bool] | None = None
+        for key, spec in self.legs():
+            st = eng.market.get(*key)
+            if st.mark is None or key in eng.closing:
+                continue
+            price = mark_decimal(st)
+            want = qty_for_btc(spec, -net, price)
+            qty = floor_to_lot(spec, abs(want))
+            if qty == 0:
+                continue
+            side: Side = "buy" if want > 0 else "sell"
+            pos = eng.ledger.position(*key).qty
+            reduce_only = pos != 0 and (pos > 0) != (want > 0) and qty <= abs(pos)
+            if gate(eng.state, "hedge", reduce_only) or check_leg(spec, qty, price, reduce_only):
+                continue
+            signed = qty if side == "buy" else -qty
+            residual = abs(net + btc_delta(spec, signed, price))
+            if residual >= abs(net):
+                continue
+            # inside the band first; then the leg that did not just add; then the closest
+            other = 0 if self.last_add is not None and key != self.last_add else 1
+            rank = (residual > band, other, residual)
+            if best is None or rank < best[0]:
+                best = (rank, key, side, qty, reduce_only)
+        if best is None:
+            return
+        _, key, side, qty, reduce_only = best
+        self.last_add = None
+        self.hedge_cid = eng.ids.next(self.cfg.name, key[0], "hedge")
+        eng.send(self.cfg.name, key, side, qty, reduce_only, "hedge", self.hedge_cid, self)
+
+    # ----------------------------------------------------------------- close
+    def close(self, purpose: str) -> None:
+        """Close both legs reduce-only (exit, flatten, kill); cancels pending ladder levels."""
+        self.cancel_ladders()
+        if self.status in ("open", "entering"):
+            self.status = "closing"
+        for key, _ in self.legs():
+            self.engine.close_position(key, purpose, self)
+        self.refresh_status()

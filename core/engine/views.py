@@ -1,0 +1,159 @@
+"""Building an :class:`~core.domain.snapshot.EngineSnapshot` from the engine's live state.
+
+Called by the engine's own thread at UI pace (never per event); everything it returns is
+immutable, so the console can read it from another thread without locks.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from core.domain.contracts import btc_delta
+from core.domain.market import HOUR_MS, HOURS_PER_YEAR
+from core.domain.snapshot import (
+    EngineSnapshot,
+    FeedView,
+    FundingView,
+    LadderLevelView,
+    LegView,
+    PairView,
+    ReplayView,
+    RiskView,
+)
+
+if TYPE_CHECKING:
+    from core.engine.engine import Engine
+
+CURVE_POINTS = 240
+
+
+def build_snapshot(
+    engine: Engine, replay: ReplayView | None, feeds: tuple[FeedView, ...] = ()
+) -> EngineSnapshot:
+    """The engine's state now as a frozen snapshot (``feeds``: live streams, if any)."""
+    now = engine.now
+    xbt = engine.xbt_usd()
+    funding = []
+    for key in engine.specs:
+        st = engine.market.instruments.get(key)
+        if st is None or (st.mark is None and st.settled_rate is None and not st.ahead):
+            continue  # configured but without data in this run (e.g. XBTUSDT in a BTC replay)
+        rate, kind, interval_ms = st.next_rate()
+        rph = st.rate_per_hour()
+        nxt = st.next_settlement_ts_ms()
+        funding.append(
+            FundingView(
+                key[0],
+                key[1],
+                st.settled_rate,
+                st.settled_ts_ms,
+                rate,
+                kind,
+                (interval_ms or 0) / HOUR_MS,
+                rph,
+                rph * HOURS_PER_YEAR if rph is not None else None,
+                nxt,
+                (nxt - now) if nxt is not None else None,
+                st.mark,
+            )
+        )
+    pairs = []
+    ladders = []
+    for pr in engine.pairs:
+        r = pr.signal.last
+        d = pr.direction if pr.status != "flat" else r.direction
+        long_v, short_v = (pr.key_b[0], pr.key_a[0]) if d >= 0 else (pr.key_a[0], pr.key_b[0])
+        spread = r.spread_per_hour * d if r.spread_per_hour is not None and d else r.spread_per_hour
+        pairs.append(
+            PairView(
+                pr.cfg.name,
+                long_v,
+                short_v,
+                spread,
+                spread * HOURS_PER_YEAR if spread is not None else None,
+                pr.signal.ema_fast * d
+                if pr.signal.ema_fast is not None and d
+                else pr.signal.ema_fast,
+                pr.signal.ema_slow * d
+                if pr.signal.ema_slow is not None and d
+                else pr.signal.ema_slow,
+                r.basis * 100 if r.basis is not None else None,
+                r.edge * 100 if r.edge is not None else None,
+                pr.signal.observations,
+                pr.status,
+                pr.unhedged_btc(),
+            )
+        )
+        for lad in pr.ladders.values():
+            for lvl in lad.levels:
+                ladders.append(
+                    LadderLevelView(
+                        lad.venue,
+                        lad.symbol,
+                        lvl.index,
+                        lvl.delta_pct,
+                        lvl.trigger_price,
+                        lvl.size,
+                        lvl.size_usd,
+                        lvl.status,
+                    )
+                )
+    legs = []
+    for key, pos in engine.ledger.positions.items():
+        if pos.qty == 0 and pos.funding == 0:
+            continue
+        st = engine.market.instruments.get(key)
+        mark = st.mark if st is not None else None
+        spec = pos.spec
+        qty_btc = 0.0
+        upnl = 0.0
+        if mark is not None and pos.qty != 0:
+            m = Decimal(repr(mark))
+            qty_btc = float(btc_delta(spec, pos.qty, m))
+            upnl = float(pos.unrealised(m))
+        to_usd = xbt if spec.settle_currency == "XBT" else 1.0
+        legs.append(
+            LegView(
+                key[0],
+                key[1],
+                pos.qty,
+                "contracts" if spec.venue == "bitmex" else "BTC",
+                qty_btc,
+                pos.entry_price,
+                mark,
+                upnl,
+                upnl * to_usd,
+                pos.funding,
+                float(pos.funding) * to_usd,
+                spec.settle_currency,
+            )
+        )
+    dd = engine.dd
+    risk = RiskView(
+        str(engine.state),
+        engine.equity_usd,
+        dd.peak_usd,
+        dd.drawdown_pct,
+        dd.max_drawdown_pct,
+        dd.limit_pct,
+        float(engine.net_delta_btc()) if engine.ledger.has_exposure() else 0.0,
+        float(engine.settings.hedge.band_btc),
+        bool(engine.stale_venues),
+    )
+    curve = tuple(eq for _, eq in engine.equity_curve[-CURVE_POINTS:])
+    return EngineSnapshot(
+        now,
+        engine.mode,
+        tuple(funding),
+        tuple(pairs),
+        tuple(legs),
+        tuple(ladders),
+        risk,
+        curve,
+        tuple(engine.log),
+        replay,
+        len(engine.ledger.trades),
+        engine.ledger.has_exposure(),
+        feeds,
+    )

@@ -1,0 +1,261 @@
+"""EngineHost: the engine on its own thread and asyncio loop, beside the console.
+
+DESIGN: the console's loop never carries engine work. Commands cross in through a thread-safe
+queue (:meth:`EngineHost.submit` returns at once); the engine publishes an immutable
+:class:`~core.domain.snapshot.EngineSnapshot` at UI pace (:data:`SNAPSHOT_EVERY_S`) and right after
+every command, and readers take the latest with :meth:`snapshot` (one reference read).
+
+Replay pacing: at ``speed`` x, the replay clock advances ``speed`` sim seconds per wall second
+(wall time here only paces the replay; the engine itself sees event time only); ``None`` runs
+as fast as possible in batches of :data:`BATCH` events, checking commands between batches, so
+a kill switch waits at most one batch (well under 200 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.analysis.replay import SPEED_STEPS, iter_replay
+from core.domain import commands as cmd
+from core.domain.config import Settings
+from core.domain.events import Event
+from core.domain.snapshot import EngineSnapshot, FeedView, LogEntry, ReplayView
+from core.engine.engine import Engine
+from core.engine.views import build_snapshot
+from core.runtime.export import export_audit
+from core.runtime.headless import check_header
+from core.runtime.wiring import attach_observers
+
+BATCH = 500
+SNAPSHOT_EVERY_S = 0.1
+IDLE_S = 0.01
+
+
+class EngineHost:
+    """Runs an :class:`Engine` on a daemon thread. Build with :meth:`for_replay`.
+
+    ``tasks`` are coroutine factories started on the engine's loop (live feeds, order
+    routers); they feed events with :meth:`feed` and are cancelled at stop. Without replay
+    events (``events=None``) the host runs until stopped.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        events: Iterator[Event] | None = None,
+        *,
+        events_total: int = 0,
+        speed: float | None = None,
+        pause_at_ts_ms: int | None = None,
+        tasks: Sequence[Callable[[EngineHost], Coroutine[Any, Any, None]]] = (),
+        run_id: str = "run",
+    ) -> None:
+        self.engine = engine
+        self._events = events
+        self._events_total = events_total
+        self.speed = speed
+        self.pause_at_ts_ms = pause_at_ts_ms
+        self.paused = False
+        self.finished = events is None
+        self.error: str | None = None
+        self._done = 0
+        self.feed_views: Callable[[], tuple[FeedView, ...]] = lambda: ()
+        """Live feed streams for the snapshot (set by a paper/live session)."""
+        self._commands: queue.SimpleQueue[cmd.Command] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._snap = build_snapshot(engine, self._replay_view())
+        self._pending: Event | None = None
+        self._sim_anchor: int | None = None
+        self._wall_anchor = 0.0
+        self.on_log: Callable[[LogEntry], None] | None = None
+        engine.listeners.append(self._log_hook)
+        self._tasks = list(tasks)
+        self._closers = attach_observers(engine, run_id=run_id)
+
+    @classmethod
+    def for_replay(
+        cls,
+        settings: Settings,
+        path: str | Path,
+        *,
+        pause_at_ts_ms: int | None = None,
+        speed: float | None = -1.0,
+    ) -> EngineHost:
+        """A host replaying ``path``. ``speed`` defaults to ``settings.replay.speed`` (0 =
+        as fast as possible); with ``pause_at_ts_ms`` the replay runs as fast as possible to
+        that instant and pauses there. Raises :class:`core.analysis.replay.ReplayError`."""
+        header, events = iter_replay(path)
+        engine = Engine(settings, mode="replay")
+        for note in check_header(engine, header):
+            engine.alert(note)
+        if speed is not None and speed < 0:
+            speed = settings.replay.speed or None
+        return cls(
+            engine,
+            events,
+            events_total=header.events,
+            speed=speed,
+            pause_at_ts_ms=pause_at_ts_ms,
+            run_id=f"replay-{Path(path).name}",
+        )
+
+    # ------------------------------------------------------------ public API
+    def start(self) -> None:
+        """Start the engine thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="arbtui-engine", daemon=True)
+            self._thread.start()
+
+    def submit(self, command: cmd.Command) -> None:
+        """Queue a command for the engine thread; returns at once (thread-safe). An
+        :class:`~core.domain.commands.ExportAudit` runs on a worker thread instead."""
+        if isinstance(command, cmd.ExportAudit):
+            threading.Thread(
+                target=export_audit, args=(self.engine, command), name="arbtui-export", daemon=True
+            ).start()
+            return
+        self._commands.put(command)
+
+    def snapshot(self) -> EngineSnapshot:
+        """The latest published snapshot (immutable)."""
+        return self._snap
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Stop the engine thread and wait up to ``timeout_s`` for it."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        """True while the engine thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # -------------------------------------------------------------- internals
+    def _log_hook(self, entry: LogEntry) -> None:
+        if self.on_log is not None:
+            self.on_log(entry)
+
+    def _replay_view(self) -> ReplayView | None:
+        if self._events is None:
+            return None
+        return ReplayView(
+            self._done, max(self._events_total, self._done), self.speed, self.paused, self.finished
+        )
+
+    def _publish(self) -> None:
+        self._snap = build_snapshot(self.engine, self._replay_view(), self.feed_views())
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception as exc:  # the engine died: say so on screen, never silently
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.engine.error(f"engine stopped: {self.error}", traceback.format_exc())
+            self.finished = True
+            self._publish()
+
+    def feed(self, ev: Event) -> None:
+        """Apply one live event (call from a task running on the engine loop)."""
+        self.engine.on_event(ev)
+
+    async def _main(self) -> None:
+        background = [asyncio.create_task(factory(self)) for factory in self._tasks]
+        try:
+            await self._loop()
+        except Exception as exc:  # the engine died: record it while the audit log is open
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.engine.error(f"engine stopped: {self.error}", traceback.format_exc())
+            self.finished = True
+            self._publish()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            for close in self._closers:
+                try:
+                    close()
+                except Exception as exc:  # keep closing the others
+                    self.engine.alert(f"closing {close!r} failed: {exc}")
+
+    async def _loop(self) -> None:
+        last_pub = 0.0
+        while not self._stop.is_set():
+            changed = self._drain_commands()
+            if not self._stop.is_set() and not self.finished and not self.paused:
+                changed = self._advance() or changed
+            now = time.monotonic()
+            if changed or now - last_pub >= SNAPSHOT_EVERY_S:
+                self._publish()
+                last_pub = now
+            busy = self.speed is None and not self.paused and not self.finished
+            await asyncio.sleep(0 if busy else IDLE_S)
+        self._publish()
+
+    def _drain_commands(self) -> bool:
+        seen = False
+        while True:
+            try:
+                c = self._commands.get_nowait()
+            except queue.Empty:
+                return seen
+            seen = True
+            if isinstance(c, cmd.Shutdown):
+                self._stop.set()
+            elif isinstance(c, cmd.ReplayTogglePause):
+                self.paused = not self.paused
+                self._sim_anchor = None
+            elif isinstance(c, cmd.ReplaySpeed):
+                self._step_speed(c.step)
+            else:
+                self.engine.handle(c)
+
+    def _step_speed(self, step: int) -> None:
+        steps = list(SPEED_STEPS)
+        i = steps.index(self.speed) if self.speed in steps else 4
+        self.speed = steps[max(0, min(len(steps) - 1, i + step))]
+        self._sim_anchor = None
+
+    def _advance(self) -> bool:
+        """Process the events due now; True if any was processed."""
+        assert self._events is not None
+        limit: int | None = None
+        if self.speed is not None and self.pause_at_ts_ms is None:
+            if self._pending is None:
+                self._pending = next(self._events, None)
+            wall = time.monotonic()
+            if self._sim_anchor is None:
+                first = self._pending.ts_ms if self._pending is not None else 0
+                self._sim_anchor, self._wall_anchor = self.engine.now or first, wall
+            limit = self._sim_anchor + int((wall - self._wall_anchor) * self.speed * 1000)
+        on_event = self.engine.on_event
+        n = 0
+        while n < BATCH:
+            ev = self._pending
+            if ev is None:
+                ev = next(self._events, None)
+                if ev is None:
+                    self.finished = True
+                    self.engine.emit("state", "replay finished")
+                    break
+            if self.pause_at_ts_ms is not None and ev.ts_ms > self.pause_at_ts_ms:
+                self._pending = ev
+                self.paused = True
+                self.pause_at_ts_ms = None
+                break
+            if limit is not None and ev.ts_ms > limit:
+                self._pending = ev
+                break
+            self._pending = None
+            on_event(ev)
+            n += 1
+        self._done += n
+        return n > 0 or self.finished

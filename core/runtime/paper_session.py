@@ -1,0 +1,128 @@
+"""A paper session: live feeds of both venues -> the engine (on its host thread) -> the paper
+venue; the same console, or a status line per interval when headless (``arbtui --paper``).
+
+Start-up: instrument specs from the venues through ccxt, the config's as the fallback, each
+one said in the log; the engine trades with the specs so found. The host runs the feeds, the
+Binance REST pollers and the health enforcer as tasks on the engine's loop, so every event is
+applied on the engine thread; wall time paces the sockets only (the engine's clock is the
+events' ``ts_ms``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from core.domain.config import Settings
+from core.domain.orders import run_tag
+from core.engine.engine import Engine
+from core.feeds.health import HealthBoard, build_feed_views
+from core.feeds.recorder import ReplayRecorder
+from core.feeds.sink import EventSink
+from core.feeds.together import run_together
+from core.runtime.feed_health import enforce
+from core.runtime.host import EngineHost
+from core.venues.binance import feed as binance
+from core.venues.binance.funding import BinanceFunding
+from core.venues.bitmex import feed as bitmex
+from core.venues.instruments import SpecsResult, load_instrument_specs, make_exchange
+
+
+@dataclass
+class PaperSession:
+    """Everything of one paper session. Build with :func:`build_paper_session`."""
+
+    settings: Settings
+    engine: Engine
+    host: EngineHost
+    board: HealthBoard
+    specs: SpecsResult
+    recorder: ReplayRecorder | None = None
+    sink: EventSink | None = None
+    feeds: dict[str, Any] = field(default_factory=dict)
+
+    async def run(self, host: EngineHost) -> None:
+        """The host task: feeds, pollers and the health rule, until cancelled."""
+        eng = self.engine
+        cfg = self.settings.feeds
+        self.sink = sink = EventSink(host.feed, recorder=self.recorder)
+
+        def log(kind: str, text: str) -> None:
+            if kind == "alert":
+                eng.alert(text)
+            else:
+                eng.emit(kind, text)
+
+        ids = self.settings.traded_ids()
+        by_venue: dict[str, list[str]] = {"binance": [], "bitmex": []}
+        for iid in ids:
+            spec = self.settings.instruments[iid]
+            by_venue[spec.venue].append(spec.symbol)
+        tasks: list[Any] = [enforce(self.board, eng)]
+        if by_venue["binance"]:
+            funding = BinanceFunding(
+                by_venue["binance"],
+                sink,
+                self.board.venue("binance"),
+                cfg,
+                lambda: make_exchange("binance", cfg, asynchronous=True),
+                log=log,
+            )
+            feed = binance.BinanceFeed(
+                by_venue["binance"], sink, self.board, cfg, interval_ms=funding.interval_ms, log=log
+            )
+            funding.next_settlement_ms = feed.next_settlement_ms
+            self.feeds["binance"], self.feeds["binance_funding"] = feed, funding
+            tasks += [feed.run(), funding.run()]
+        if by_venue["bitmex"]:
+            bm = bitmex.BitmexFeed(by_venue["bitmex"], sink, self.board, cfg, log=log)
+            self.feeds["bitmex"] = bm
+            tasks.append(bm.run())
+        try:
+            await run_together(*tasks)  # at the end sockets and ccxt sessions are closed
+        finally:
+            sink.flush()
+            if self.recorder is not None:
+                path = self.recorder.close()
+                eng.emit("state", f"recorded {self.recorder.events} events to {path}")
+
+
+def build_paper_session(
+    settings: Settings,
+    *,
+    record: str | Path | None = None,
+    specs: SpecsResult | None = None,
+    say: Callable[[str], None] | None = None,
+    mode: str = "paper",
+) -> PaperSession:
+    """Read the instrument specs (unless given), build the engine in ``mode`` (``paper``:
+    the paper venue fills; ``live``: orders go to the venues through
+    :func:`core.runtime.live_link.live_task`) and its host with the feed tasks. ``say``
+    gets each start-up note (specs source) as well."""
+    found = specs or load_instrument_specs(settings, ids=settings.traded_ids())
+    effective = msgspec.structs.replace(settings, instruments=found.specs)
+    started_s = int(time.time())
+    engine = Engine(effective, mode=mode, run_tag=run_tag(started_s))
+    for note in found.notes:
+        engine.emit("state", note)
+        if say is not None:
+            say(note)
+    board = HealthBoard()
+    recorder = None
+    if record is not None:
+        instruments = [found.specs[i] for i in effective.traded_ids()]
+        recorder = ReplayRecorder(record, instruments, by="arbtui --paper --record")
+    session = PaperSession(effective, engine, None, board, found, recorder)  # type: ignore[arg-type]
+    tasks: list[Any] = [session.run]
+    if mode == "live":
+        from core.runtime.live_link import live_task
+
+        tasks.append(live_task)
+    session.host = EngineHost(engine, None, tasks=tasks, run_id=f"{mode}-{started_s}")
+    session.host.feed_views = lambda: build_feed_views(board)
+    return session

@@ -1,0 +1,75 @@
+"""Assembly of a run's observers: what gets attached to every engine, in every mode.
+
+:func:`attach_observers` is called once per engine by the headless runner and the host; it
+registers the recorders (audit log, file log, metrics: issue 5) and returns what must be
+closed, in order, when the run ends. Keeping this in one place means every mode records the
+same way.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from core.domain.config import ConfigError
+from core.observe.audit.recorder import AuditRecorder
+from core.observe.audit.writer import AuditWriteError
+from core.observe.filelog import FileLog, FileLogRecorder
+from core.observe.metrics import Metrics
+from core.observe.statedir import resolve
+
+if TYPE_CHECKING:
+    from core.engine.engine import Engine
+
+Closer = Callable[[], None]
+
+
+def attach_observers(engine: Engine, *, run_id: str) -> list[Closer]:
+    """Attach every configured recorder to ``engine``; return closers (call each at the end,
+    within the 2 s shutdown budget). ``run_id`` names this run in logs and the audit; a UTC
+    start time and a random suffix are added so that every run's id is unique.
+
+    Attached, in this order: the audit log (``[audit]``, unless disabled; one database per
+    mode), the file log (``[logs]``; replays only with ``logs.in_replay``), the metrics
+    (always recorded; served when ``[metrics] port`` is not 0; a port that cannot be bound
+    is an alert, not a failure). Raises :class:`ConfigError`
+    naming ``audit.path`` or ``logs.dir`` when the audit database or the log file cannot be
+    opened (nothing is left attached then).
+    """
+    s = engine.settings
+    run_id = f"{run_id}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{secrets.token_hex(3)}"
+    closers: list[Closer] = []
+    audit = None
+    if s.audit.enabled:
+        try:
+            audit = AuditRecorder.for_engine(engine, resolve(s.audit.path, engine.mode), run_id)
+        except AuditWriteError as exc:
+            raise ConfigError(f"audit.path: {exc}") from None
+    if s.logs.enabled and (engine.mode != "replay" or s.logs.in_replay):
+        name = f"arbtui-{engine.mode}.jsonl"
+        try:
+            log = FileLog.acquire(resolve(s.logs.dir), s.logs.max_bytes, s.logs.backups, name)
+        except OSError as exc:
+            if audit is not None:
+                audit.close()
+            raise ConfigError(f"logs.dir: {resolve(s.logs.dir)}: {exc.strerror}") from None
+        engine.recorders.append(FileLogRecorder(log, run_id))
+        closers.append(log.release)
+    if audit is not None:
+        engine.recorders.append(audit)
+    metrics = Metrics(engine)
+    engine.recorders.append(metrics)
+    if s.metrics.port:
+        try:
+            metrics.serve(s.metrics.host, s.metrics.port)
+            closers.append(metrics.close)
+        except OSError as exc:
+            engine.alert(
+                f"metrics not served on {s.metrics.host}:{s.metrics.port}: {exc.strerror} "
+                "(set [metrics] port, or --metrics-port 0 to turn it off)"
+            )
+    if audit is not None:
+        closers.append(audit.close)  # last: it may raise if rows could not be written
+    return closers

@@ -1,0 +1,203 @@
+"""Binance USD-M market data: ``<symbol>@markPrice@1s`` on the ``/market`` path and
+``<symbol>@bookTicker`` on the ``/public`` path of the stream host, as combined streams.
+
+Wire format (Binance "USDⓈ-M Futures WebSocket Market Streams": "Mark Price Stream",
+"Individual Symbol Book Ticker Streams", "Live Subscribing"/combined streams): a combined
+frame is ``{"stream": NAME, "data": {...}}``; numbers are strings. markPriceUpdate has
+``E`` event time (ms), ``s`` symbol, ``p`` mark, ``i`` index, ``P`` estimated settle price,
+``r`` the live estimate of the next funding rate, ``T`` the next funding time (ms); bookTicker
+has ``b``/``B`` best bid price/qty, ``a``/``A`` best ask, ``u`` update id. An empty string is a
+missing value (HAZARDS H3). The connection ends after 24 h: it is replaced before that
+without a gap (:mod:`core.feeds.socket`).
+
+``r`` is an estimate (``FundingRate.fixed`` False) for the settlement at ``T`` and is only
+published once the symbol's funding interval is known from ``fundingInfo``
+(:mod:`core.venues.binance.funding`): a rate on the wrong interval picks the wrong side (H1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Final
+
+import msgspec
+
+from core.domain.config import FeedSettings
+from core.domain.events import FundingRate, Quote
+from core.feeds.health import HealthBoard, StreamHealth, count_bad_frame
+from core.feeds.sink import EventSink
+from core.feeds.socket import Log, ManagedSocket
+from core.feeds.together import run_together
+
+VENUE: Final = "binance"
+
+
+class MarkPriceUpdate(msgspec.Struct, tag="markPriceUpdate", tag_field="e"):
+    """``markPriceUpdate`` (fields as on the wire; strings are decimal numbers)."""
+
+    E: int
+    s: str
+    p: str = ""
+    i: str = ""
+    r: str = ""
+    T: int = 0
+
+
+class BookTicker(msgspec.Struct, tag="bookTicker", tag_field="e"):
+    """``bookTicker``: best bid ``b`` and ask ``a`` prices (strings)."""
+
+    s: str
+    b: str = ""
+    a: str = ""
+    u: int = 0
+    E: int = 0
+
+
+class Combined(msgspec.Struct):
+    """A combined-stream frame: the stream's name and its message."""
+
+    stream: str
+    data: MarkPriceUpdate | BookTicker
+
+
+_decoder = msgspec.json.Decoder(Combined)
+
+
+def decode_frame(frame: bytes | str) -> Combined:
+    """Decode one combined-stream frame. Raises ``msgspec.DecodeError`` /
+    ``msgspec.ValidationError`` (naming the field) on a bad frame."""
+    return _decoder.decode(frame)
+
+
+def _num(text: str, field: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"field {field}: {text!r} is not a number") from None
+
+
+def parse_mark_price(m: MarkPriceUpdate, ts_ms: int) -> Quote:
+    """The mark and index price of a markPriceUpdate as a :class:`Quote` (USDT)."""
+    return Quote(ts_ms=ts_ms, venue=VENUE, symbol=m.s, mark=_num(m.p, "p"), index=_num(m.i, "i"))
+
+
+def parse_funding_estimate(m: MarkPriceUpdate, ts_ms: int, interval_ms: int) -> FundingRate | None:
+    """The live funding estimate ``r`` for the settlement at ``T`` (None if absent)."""
+    if not m.r or not m.T:
+        return None
+    try:
+        rate = Decimal(m.r)
+    except ArithmeticError:
+        raise ValueError(f"field r: {m.r!r} is not a number") from None
+    if not rate.is_finite():
+        raise ValueError(f"field r: {m.r!r} is not a finite number")
+    return FundingRate(
+        ts_ms=ts_ms,
+        venue=VENUE,
+        symbol=m.s,
+        rate=rate,
+        settlement_ts_ms=m.T,
+        interval_ms=interval_ms,
+        fixed=False,
+    )
+
+
+def parse_book_ticker(b: BookTicker, ts_ms: int) -> Quote:
+    """Best bid and ask of a bookTicker as a :class:`Quote` (USDT)."""
+    return Quote(ts_ms=ts_ms, venue=VENUE, symbol=b.s, bid=_num(b.b, "b"), ask=_num(b.a, "a"))
+
+
+class BinanceFeed:
+    """Both Binance sockets for ``symbols`` (exchange ids such as ``BTCUSDT``).
+
+    ``interval_ms(symbol)`` gives the symbol's funding interval, or None while unknown (the
+    estimate is then held back). ``next_settlement_ms`` holds each symbol's latest ``T``.
+    """
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        sink: EventSink,
+        board: HealthBoard,
+        settings: FeedSettings,
+        *,
+        interval_ms: Callable[[str], int | None],
+        log: Log | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sink = sink
+        self.stats = board.venue(VENUE)
+        self.interval_ms = interval_ms
+        self._log = log or (lambda _k, _t: None)
+        self.next_settlement_ms: dict[str, int] = {}
+        self._last_rate: dict[str, tuple[str, int, int]] = {}
+        self._streams: dict[str, StreamHealth] = {}
+        base = settings.binance_ws_url.rstrip("/")
+        sockets = []
+        for path, suffix in (("market", "markPrice@1s"), ("public", "bookTicker")):
+            names = [f"{s.lower()}@{suffix}" for s in symbols]
+            streams = [board.stream(VENUE, n, settings.stale_after_s) for n in names]
+            self._streams.update(zip(names, streams, strict=True))
+            sockets.append(
+                ManagedSocket(
+                    venue=VENUE,
+                    name=path,
+                    url=f"{base}/{path}/stream?streams={'/'.join(names)}",
+                    streams=streams,
+                    stats=self.stats,
+                    settings=settings,
+                    on_message=self.on_frame,
+                    rotate_after_s=settings.binance_rotate_after_s,
+                    log=self._log,
+                    monotonic=monotonic,
+                )
+            )
+        self.market, self.public = sockets
+
+    async def run(self) -> None:
+        """Run both sockets until cancelled."""
+        await run_together(self.market.run(), self.public.run())
+
+    def on_frame(self, frame: bytes, now: float) -> None:
+        """Handle one frame: mark its stream seen, publish its events (the hot path: one
+        decode, one dict lookup, one or two events)."""
+        try:
+            msg = _decoder.decode(frame)
+            st = self._streams.get(msg.stream)
+            if st is None:
+                raise ValueError(f"stream {msg.stream!r} was not subscribed")
+            st.seen(now)
+            sink = self.sink
+            ts = sink.stamp()
+            d = msg.data
+            if type(d) is MarkPriceUpdate:
+                quote = parse_mark_price(d, ts)
+                rate = self._estimate(d, ts) if d.r else None
+                sink.publish_quote(quote)
+                if rate is not None:
+                    sink.publish(rate)
+            else:
+                sink.publish_quote(parse_book_ticker(d, ts))  # type: ignore[arg-type]
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            self.parse_error(exc, frame)
+
+    def _estimate(self, d: MarkPriceUpdate, ts: int) -> FundingRate | None:
+        if d.T:
+            self.next_settlement_ms[d.s] = d.T
+        interval = self.interval_ms(d.s)
+        if interval is None:
+            return None
+        key = (d.r, d.T, interval)
+        if self._last_rate.get(d.s) == key:
+            return None  # unchanged: the engine already has it
+        fr = parse_funding_estimate(d, ts, interval)
+        self._last_rate[d.s] = key
+        return fr
+
+    def parse_error(self, exc: Exception, frame: bytes) -> None:
+        """Count a bad frame and say so (first, second, fourth, ... time)."""
+        count_bad_frame(self.stats, self._log, exc, frame)
