@@ -119,7 +119,7 @@ def replay_cost(tmp: Path, runs: int) -> None:
     runner as it was before them). "events" is the report's own wall_s (the event loop);
     "total" adds opening and closing the logs and building the report."""
     os.environ["ARBTUI_STATE_DIR"] = str(tmp / "state")
-    base = load_config(ROOT / "config.toml")
+    base = load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
     observed = msgspec.structs.replace(base, metrics=msgspec.structs.replace(base.metrics, port=0))
 
     def bare() -> float:

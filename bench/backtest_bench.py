@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--points", type=int, default=12, help="optimisation points")
     args = ap.parse_args()
-    settings = load_config(ROOT / "config.toml")
+    settings = load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
     _, events = load_replay(args.replay)
 
     import pandas as pd

@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("replay", nargs="?", default=str(ROOT / "replays" / "btc_2020-03.jsonl.gz"))
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    settings = load_config(ROOT / "config.toml")
+    settings = load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
     _, events = load_replay(args.replay)
     n = len(events)
 

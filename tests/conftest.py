@@ -37,8 +37,8 @@ def _private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture
 def settings() -> Settings:
-    """The repository's config.toml."""
-    return load_config(ROOT / "config.toml")
+    """The BitMEX-history config (configs/binance_bitmex_2020.toml) the March 2020 replay runs on."""
+    return load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
 
 
 def eventually(cond: Callable[[], bool], timeout_s: float = 5.0, every_s: float = 0.01) -> None:

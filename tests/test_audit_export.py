@@ -29,7 +29,10 @@ from tui.cli import main
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    return replay_into(load_config(ROOT / "config.toml"), tmp_path_factory.mktemp("replay"))
+    return replay_into(
+        load_config(ROOT / "configs" / "binance_bitmex_2020.toml"),
+        tmp_path_factory.mktemp("replay"),
+    )
 
 
 def stored(db: Path) -> list:  # type: ignore[type-arg]
@@ -98,8 +101,10 @@ def test_a_bad_date_is_bad_input_naming_the_option(
 
 
 def test_the_console_can_export_its_own_session_with_progress(tmp_path: Path) -> None:
-    settings = observed(load_config(ROOT / "config.toml"), tmp_path)
-    replay_into(load_config(ROOT / "config.toml"), tmp_path)  # an earlier run in the same file
+    settings = observed(load_config(ROOT / "configs" / "binance_bitmex_2020.toml"), tmp_path)
+    replay_into(
+        load_config(ROOT / "configs" / "binance_bitmex_2020.toml"), tmp_path
+    )  # an earlier run in the same file
     host = EngineHost.for_replay(settings, SHIPPED_REPLAY, pause_at_ts_ms=ts("2020-03-14T00:00"))
     host.start()
     try:

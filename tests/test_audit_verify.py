@@ -19,7 +19,10 @@ from tui.cli import main
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    return replay_into(load_config(ROOT / "config.toml"), tmp_path_factory.mktemp("replay"))
+    return replay_into(
+        load_config(ROOT / "configs" / "binance_bitmex_2020.toml"),
+        tmp_path_factory.mktemp("replay"),
+    )
 
 
 def verify(db: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

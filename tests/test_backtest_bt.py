@@ -38,7 +38,7 @@ from tests.helpers import ts  # noqa: E402
 @pytest.fixture(scope="module")
 def shipped() -> tuple[Settings, list[Event]]:
     _, events = load_replay(SHIPPED_REPLAY)
-    return load_config(ROOT / "config.toml"), events
+    return load_config(ROOT / "configs" / "binance_bitmex_2020.toml"), events
 
 
 @pytest.fixture(scope="module")

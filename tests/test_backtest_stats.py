@@ -67,7 +67,9 @@ def shipped(request: pytest.FixtureRequest) -> BacktestRun:
     from core.domain.config import load_config
     from tests.conftest import ROOT
 
-    return run_file(load_config(ROOT / "config.toml"), SHIPPED_REPLAY, observers=False)
+    return run_file(
+        load_config(ROOT / "configs" / "binance_bitmex_2020.toml"), SHIPPED_REPLAY, observers=False
+    )
 
 
 def test_the_shipped_replay_has_two_round_trips_at_the_engines_times(shipped: BacktestRun) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,28 @@ from tests.conftest import DATA, ROOT
 BAD = DATA / "config"
 
 
-def test_the_shipped_config_loads_with_its_pair_and_instruments() -> None:
+def test_the_shipped_config_pairs_binance_with_bybit_linear() -> None:
     s = load_config(ROOT / "config.toml")
-    assert [p.name for p in s.pairs] == ["BTC"]
-    assert s.instruments["bitmex_xbtusd"].kind == "inverse"
+    assert [(p.name, p.leg_a, p.leg_b) for p in s.pairs] == [
+        ("BTC", "binance_btcusdt", "bybit_btcusdt")
+    ]
+    assert s.instruments["bybit_btcusd"].kind == "inverse"
+    assert s.instruments["bybit_btcusd"].settle_currency == "BTC"
     assert str(s.instruments["binance_btcusdt"].lot) == "0.001"
+    assert s.capital_by_key() == {
+        ("binance", "USDT"): Decimal(100000),
+        ("bybit", "USDT"): Decimal(100000),
+        ("bybit", "BTC"): Decimal("0.5"),
+    }
     assert s.ladder.deltas_pct[0] == 0
+
+
+def test_the_shipped_inverse_and_history_configs_load() -> None:
+    inverse = load_config(ROOT / "configs" / "binance_bybit_inverse.toml")
+    assert [(p.leg_a, p.leg_b) for p in inverse.pairs] == [("binance_btcusdt", "bybit_btcusd")]
+    history = load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
+    assert [(p.leg_a, p.leg_b) for p in history.pairs] == [("binance_btcusdt", "bitmex_xbtusd")]
+    assert history.capital_by_key()[("bitmex", "XBT")] == Decimal("0.5")
 
 
 def test_the_packaged_default_is_the_repository_config() -> None:
@@ -72,9 +89,9 @@ def test_arbtui_config_picks_another_file(monkeypatch: pytest.MonkeyPatch, tmp_p
 def test_pair_legs_must_exist_and_sit_on_two_venues() -> None:
     text = (ROOT / "config.toml").read_text()
     with pytest.raises(ConfigError, match=r"pairs\[0\]\.leg_b: no instrument 'nope'"):
-        parse_config(text.replace('leg_b = "bitmex_xbtusd"', 'leg_b = "nope"'), "c.toml")
+        parse_config(text.replace('leg_b = "bybit_btcusdt"', 'leg_b = "nope"'), "c.toml")
     with pytest.raises(ConfigError, match=r"pairs\[0\]: the two legs must be on different venues"):
-        parse_config(text.replace('leg_b = "bitmex_xbtusd"', 'leg_b = "binance_btcusdt"'), "c.toml")
+        parse_config(text.replace('leg_b = "bybit_btcusdt"', 'leg_b = "binance_btcusdt"'), "c.toml")
 
 
 def test_ladder_lengths_must_match() -> None:

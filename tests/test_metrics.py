@@ -80,7 +80,9 @@ def close_to(a: float, b: float, rel: float = 1e-9) -> bool:
 
 def test_every_metric_is_served_during_a_replay_with_the_engines_values(tmp_path: Path) -> None:
     port = free_port()
-    settings = observed(load_config(ROOT / "config.toml"), tmp_path, port=port)
+    settings = observed(
+        load_config(ROOT / "configs" / "binance_bitmex_2020.toml"), tmp_path, port=port
+    )
     host = EngineHost.for_replay(
         settings, SHIPPED_REPLAY, pause_at_ts_ms=ts("2020-03-13T02:00"), speed=None
     )
@@ -193,13 +195,13 @@ def test_the_metrics_port_comes_from_the_flag_the_environment_or_the_config(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("ARBTUI_METRICS_PORT")
-    assert load_config(ROOT / "config.toml").metrics.port == 9464
-    assert load_config(ROOT / "config.toml").metrics.host == "127.0.0.1"
+    assert load_config(ROOT / "configs" / "binance_bitmex_2020.toml").metrics.port == 9464
+    assert load_config(ROOT / "configs" / "binance_bitmex_2020.toml").metrics.host == "127.0.0.1"
     monkeypatch.setenv("ARBTUI_METRICS_PORT", "19464")
-    assert load_config(ROOT / "config.toml").metrics.port == 19464
+    assert load_config(ROOT / "configs" / "binance_bitmex_2020.toml").metrics.port == 19464
     monkeypatch.setenv("ARBTUI_METRICS_PORT", "http")
     with pytest.raises(ConfigError, match=r"\$ARBTUI_METRICS_PORT: 'http' is not a port"):
-        load_config(ROOT / "config.toml")
+        load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
     monkeypatch.setenv("ARBTUI_METRICS_PORT", "0")
     code = main(["--replay", str(SHIPPED_REPLAY), "--headless", "--metrics-port", "70000"])
     assert code == 2

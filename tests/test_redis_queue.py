@@ -109,7 +109,7 @@ def test_h15_a_socket_timeout_at_or_below_the_block_timeout_is_refused_at_start_
         with pytest.raises(QueueConfigError):
             ReliableQueue(None, "p", block_timeout_s=5.0, socket_timeout_s=socket_s)
     text = (
-        (ROOT / "config.toml")
+        (ROOT / "configs" / "binance_bitmex_2020.toml")
         .read_text()
         .replace("socket_timeout_s = 10.0", "socket_timeout_s = 5.0")
     )

@@ -24,7 +24,7 @@ D = Decimal
 def headless(fmt: str) -> str:
     """stdout of ``arbtui --replay SHIPPED --headless --report FMT`` in a fresh process."""
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--config", str(ROOT / "config.toml"),
+        [sys.executable, "-m", "tui.cli", "--config", str(ROOT / "configs" / "binance_bitmex_2020.toml"),
          "--replay", str(SHIPPED_REPLAY), "--headless", "--report", fmt],
         capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
     )  # fmt: skip

@@ -29,7 +29,7 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
     marks = {
         k: mark_decimal(st) for k, st in engine.market.instruments.items() if st.mark is not None
     }
-    xbt = Decimal(repr(engine.xbt_usd()))
+    xbt = Decimal(repr(engine.coin_usd()))
     unreal = led.unrealised_usd(marks, xbt)
     basis = led.realised_usd + unreal
     total = basis + led.funding_usd - led.fees_usd

@@ -32,13 +32,10 @@ class _Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     pass
 
 
-class CapitalSettings(_Strict, frozen=True):
-    """Starting balances of the paper / replay accounts."""
-
-    binance_usdt: Decimal = Decimal(100_000)
-    """USDT on Binance USD-M (linear margin)."""
-    bitmex_xbt: Decimal = Decimal(1)
-    """XBT on BitMEX (inverse margin; its USD value moves with the BitMEX mark)."""
+Capital = dict[str, dict[str, Decimal]]
+"""Starting balances of the paper / replay accounts: ``[capital.<venue>]`` tables of
+``CURRENCY = amount`` (``USDT = 100000``, ``BTC = 0.5``); a coin currency's USD value moves with
+the coin's mark."""
 
 
 class PairSettings(_Strict, frozen=True):
@@ -98,12 +95,13 @@ class SizingSettings(_Strict, frozen=True):
 
 
 class HedgeSettings(_Strict, frozen=True):
-    """Delta hedger: net BTC = linear qty + inverse contracts / mark (+ BitMEX XBT margin if
-    included) + IBIT shares x BTC per share. Outside the band an order restores neutral."""
+    """Delta hedger: net BTC = linear qty + inverse contracts / mark (+ the coin margin of
+    inverse legs if included) + IBIT shares x BTC per share. Outside the band an order restores neutral."""
 
     band_btc: Decimal = Decimal("0.02")
-    include_bitmex_margin: bool = False
-    """Count the XBT held on BitMEX as BTC exposure (set when that collateral is unhedged)."""
+    include_coin_margin: bool = False
+    """Count the coin (XBT, BTC) held as inverse margin as BTC exposure (set when that
+    collateral is unhedged)."""
 
 
 class IbitSettings(_Strict, frozen=True):
@@ -296,7 +294,7 @@ class VenuesSettings(_Strict, frozen=True):
 class Settings(_Strict, frozen=True):
     """The whole configuration (``config.toml``)."""
 
-    capital: CapitalSettings = CapitalSettings()
+    capital: Capital = {}
     instruments: dict[str, InstrumentSpec] = {}
     pairs: tuple[PairSettings, ...] = ()
     strategy: StrategySettings = StrategySettings()
@@ -315,6 +313,10 @@ class Settings(_Strict, frozen=True):
     venues: VenuesSettings = VenuesSettings()
     source: str = ""
     """Where these settings were read from (filled in by :func:`load_config`)."""
+
+    def capital_by_key(self) -> dict[tuple[str, str], Decimal]:
+        """Starting balances by (venue, currency)."""
+        return {(v, cur): amt for v, by_cur in self.capital.items() for cur, amt in by_cur.items()}
 
     def traded_ids(self) -> list[str]:
         """Instrument ids used by the configured pairs, in pair order, each once."""

@@ -16,6 +16,15 @@ from core.domain.events import InstrumentSpec
 
 ZERO = Decimal(0)
 
+COIN_CURRENCIES = frozenset({"XBT", "BTC"})
+"""Settle currencies that are the coin itself (inverse contracts pay PnL and funding in it);
+they are valued in USD at the coin's mark. Any other currency (USDT, USDC, USD) counts 1:1."""
+
+
+def is_coin(currency: str) -> bool:
+    """True for a coin settle currency (:data:`COIN_CURRENCIES`), valued at the coin's mark."""
+    return currency in COIN_CURRENCIES
+
 
 def btc_delta(spec: InstrumentSpec, qty: Decimal, price: Decimal) -> Decimal:
     """BTC exposure of ``qty`` at ``price``: linear qty x contract_size; inverse

@@ -32,7 +32,8 @@ from typing import Literal
 
 import msgspec
 
-Venue = Literal["binance", "bitmex"]
+Venue = str
+"""A registered venue's name (``core.venues.registry``); the domain never names one."""
 VENUES: tuple[Venue, ...] = ("binance", "bitmex")
 
 #: Tie-break at equal ``ts_ms``: prices first, then settlements, then next-rate announcements.

@@ -3,7 +3,8 @@
 Money that changes hands (fills, fees, funding, balances) is Decimal. Funding is paid at each
 venue's own settlement instants on the position held at that instant (HAZARDS H2, H4): the
 ledger is told of a settlement by the engine and charges the position it holds then, once.
-XBT amounts are converted to USD at the BitMEX mark of that moment (``xbt_usd``).
+Coin amounts (XBT, BTC: inverse contracts) are converted to USD at the coin's mark of that
+moment (``coin_usd``).
 
 Records for reports: :class:`TradeRecord` (one per fill) and :class:`FundingPayment` (one per
 settlement with a non-zero position).
@@ -15,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from core.domain.contracts import ZERO, btc_delta, funding_amount, price_pnl
+from core.domain.contracts import ZERO, btc_delta, funding_amount, price_pnl, is_coin
 from core.domain.events import InstrumentSpec
 from core.domain.orders import Fill
 
@@ -110,7 +111,7 @@ class Ledger:
         """The position on ``venue``/``symbol`` (raises KeyError for an unknown instrument)."""
         return self.positions[(venue, symbol)]
 
-    def apply_fill(self, fill: Fill, xbt_usd: Decimal) -> TradeRecord:
+    def apply_fill(self, fill: Fill, coin_usd: Decimal) -> TradeRecord:
         """Book a fill: position, average entry, realised PnL and fee into the balance."""
         pos = self.positions[(fill.venue, fill.symbol)]
         spec = pos.spec
@@ -135,7 +136,7 @@ class Ledger:
         pos.fees += fill.fee
         cur = spec.settle_currency
         self.balances[(spec.venue, cur)] += realised - fill.fee
-        rate = xbt_usd if cur == "XBT" else Decimal(1)
+        rate = coin_usd if is_coin(cur) else Decimal(1)
         rec = TradeRecord(fill, realised, realised * rate, fill.fee * rate)
         self.realised_usd += rec.realised_usd
         self.fees_usd += rec.fee_usd
@@ -157,7 +158,7 @@ class Ledger:
         spec = pos.spec
         amount = funding_amount(spec, held, mark, rate)
         cur = spec.settle_currency
-        usd = amount * mark if cur == "XBT" else amount
+        usd = amount * mark if is_coin(cur) else amount
         pos.funding += amount
         self.balances[(venue, cur)] += amount
         self.funding_usd += usd
@@ -165,23 +166,23 @@ class Ledger:
         self.funding_payments.append(pay)
         return pay
 
-    def unrealised_usd(self, marks: dict[Key, Decimal], xbt_usd: Decimal) -> Decimal:
-        """Unrealised price PnL of all positions in USD (XBT at ``xbt_usd``)."""
+    def unrealised_usd(self, marks: dict[Key, Decimal], coin_usd: Decimal) -> Decimal:
+        """Unrealised price PnL of all positions in USD (coin at ``coin_usd``)."""
         total = ZERO
         for key, pos in self.positions.items():
             if pos.qty == 0 or key not in marks:
                 continue
             upnl = pos.unrealised(marks[key])
-            total += upnl * xbt_usd if pos.spec.settle_currency == "XBT" else upnl
+            total += upnl * coin_usd if is_coin(pos.spec.settle_currency) else upnl
         return total
 
-    def equity_usd(self, marks: dict[Key, Decimal], xbt_usd: Decimal) -> Decimal:
-        """Balances (USDT 1:1, XBT at ``xbt_usd``) plus unrealised PnL, in USD."""
+    def equity_usd(self, marks: dict[Key, Decimal], coin_usd: Decimal) -> Decimal:
+        """Balances (USDT 1:1, coin at ``coin_usd``) plus unrealised PnL, in USD."""
         cash = sum(
-            (bal * xbt_usd if cur == "XBT" else bal for (_, cur), bal in self.balances.items()),
+            (bal * coin_usd if is_coin(cur) else bal for (_, cur), bal in self.balances.items()),
             ZERO,
         )
-        return cash + self.unrealised_usd(marks, xbt_usd)
+        return cash + self.unrealised_usd(marks, coin_usd)
 
     def net_delta_btc(self, marks: dict[Key, Decimal]) -> Decimal:
         """Sum of every position's BTC delta (inverse at its mark)."""

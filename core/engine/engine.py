@@ -15,7 +15,7 @@ from typing import Protocol
 
 from core.domain import commands as cmd
 from core.domain.config import Settings
-from core.domain.contracts import ZERO, btc_delta, notional_usd
+from core.domain.contracts import ZERO, btc_delta, notional_usd, is_coin
 from core.domain.events import Bar, Event, FundingRate, FundingSettled, InstrumentSpec, Quote
 from core.domain.ledger import Key, Ledger
 from core.domain.market import HOUR_MS, InstrumentState, MarketState, mark_decimal
@@ -68,10 +68,7 @@ class Engine:
         self.specs: dict[Key, InstrumentSpec] = {
             (s.venue, s.symbol): s for s in settings.instruments.values()
         }
-        cap = settings.capital
-        self.ledger = Ledger(
-            self.specs, {("binance", "USDT"): cap.binance_usdt, ("bitmex", "XBT"): cap.bitmex_xbt}
-        )
+        self.ledger = Ledger(self.specs, settings.capital_by_key())
         self.market = MarketState()
         self.venue = PaperVenue(self.specs, settings.paper.slippage_bps)
         self.ids = ClientOrderIds(run_tag=run_tag)
@@ -88,10 +85,8 @@ class Engine:
         for pr in self.pairs:
             for key in (pr.key_a, pr.key_b):
                 self._pairs_by_key.setdefault(key, []).append(pr)
-        self.xbt_key = next(
-            (k for k, s in self.specs.items() if s.venue == "bitmex" and s.kind == "inverse"),
-            None,
-        )
+        self.coin_key = next((k for k, s in self.specs.items() if s.kind == "inverse"), None)
+        """The instrument whose mark values coin balances in USD: the first inverse one."""
         self.now = 0
         self.events = 0
         self.log: deque[LogEntry] = deque(maxlen=LOG_KEEP)
@@ -174,19 +169,26 @@ class Engine:
             )
         self._mark_to_market()
 
-    def xbt_usd(self) -> float:
-        """USD per XBT: the BitMEX inverse instrument's mark (0 if none yet)."""
-        if self.xbt_key is None:
+    def coin_usd(self) -> float:
+        """USD per coin (XBT, BTC): the mark of the first inverse instrument (0 if none yet or
+        none is configured)."""
+        if self.coin_key is None:
             return 0.0
-        mark = self.market.get(*self.xbt_key).mark
+        mark = self.market.get(*self.coin_key).mark
         return mark or 0.0
+
+    def coin_margin(self) -> Decimal:
+        """Coin (XBT, BTC) balances at every venue, in coin: the margin of inverse legs."""
+        return sum(
+            (bal for (_, cur), bal in self.ledger.balances.items() if is_coin(cur)), ZERO
+        )
 
     def _refresh_book(self) -> None:
         """Float copies of balances and open positions for the per-event equity and delta
         checks; rebuilt only after a fill or a settlement changes them."""
         usd = xbt_bal = 0.0
         for (_, cur), bal in self.ledger.balances.items():
-            if cur == "XBT":
+            if is_coin(cur):
                 xbt_bal += float(bal)
             else:
                 usd += float(bal)
@@ -197,14 +199,14 @@ class Engine:
                 pos.spec.kind == "inverse",
                 float(pos.qty * pos.spec.contract_size),
                 float(pos.entry_price),
-                pos.spec.settle_currency == "XBT",
+                is_coin(pos.spec.settle_currency),
             )
             for key, pos in self.ledger.positions.items()
             if pos.qty != 0 and pos.entry_price is not None
         ]
         extra = self.settings.ibit.shares * self.settings.ibit.btc_per_share
-        if self.settings.hedge.include_bitmex_margin:
-            extra += self.ledger.balances.get(("bitmex", "XBT"), ZERO)
+        if self.settings.hedge.include_coin_margin:
+            extra += self.coin_margin()
         self._extra_delta = float(extra)
         self._book_dirty = False
 
@@ -221,7 +223,7 @@ class Engine:
     def _mark_to_market(self) -> None:
         if self._book_dirty:
             self._refresh_book()
-        xbt = self.xbt_usd()
+        xbt = self.coin_usd()
         equity = self._cash_usd + self._cash_xbt * xbt
         for st, inverse, size, entry, in_xbt in self._open:
             mark = st.mark
@@ -229,8 +231,8 @@ class Engine:
                 continue
             pnl = size * (1 / entry - 1 / mark) if inverse else size * (mark - entry)
             equity += pnl * xbt if in_xbt else pnl
-        if self.xbt_key is not None and xbt == 0.0:
-            return  # XBT balance not valued yet: no equity reading
+        if self.coin_key is not None and xbt == 0.0:
+            return  # coin balance not valued yet: no equity reading
         self.equity_usd = equity
         if self.start_equity_usd is None:
             self.start_equity_usd = equity
@@ -440,7 +442,7 @@ class Engine:
 
     def _book(self, fill: Fill) -> None:
         self._record(fill)
-        self.ledger.apply_fill(fill, Decimal(repr(self.xbt_usd())))
+        self.ledger.apply_fill(fill, Decimal(repr(self.coin_usd())))
         self._book_dirty = True
         ro = " reduce-only" if fill.reduce_only else ""
         self.emit(
@@ -452,14 +454,14 @@ class Engine:
 
     # ------------------------------------------------------------ accounting
     def net_delta_btc(self) -> Decimal:
-        """Net BTC delta: every position (inverse at its mark) + BitMEX XBT margin if
-        configured + IBIT shares x BTC per share."""
+        """Net BTC delta: every position (inverse at its mark) + the coin margin held for
+        inverse legs if ``hedge.include_coin_margin`` + IBIT shares x BTC per share."""
         marks = {
             k: mark_decimal(st) for k, st in self.market.instruments.items() if st.mark is not None
         }
         total = self.ledger.net_delta_btc(marks)
-        if self.settings.hedge.include_bitmex_margin:
-            total += self.ledger.balances.get(("bitmex", "XBT"), ZERO)
+        if self.settings.hedge.include_coin_margin:
+            total += self.coin_margin()
         ibit = self.settings.ibit
         return total + ibit.shares * ibit.btc_per_share
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from core.domain.contracts import btc_delta
+from core.domain.contracts import btc_delta, is_coin
 from core.domain.market import HOUR_MS, HOURS_PER_YEAR
 from core.domain.snapshot import (
     EngineSnapshot,
@@ -33,7 +33,7 @@ def build_snapshot(
 ) -> EngineSnapshot:
     """The engine's state now as a frozen snapshot (``feeds``: live streams, if any)."""
     now = engine.now
-    xbt = engine.xbt_usd()
+    xbt = engine.coin_usd()
     funding = []
     for key in engine.specs:
         st = engine.market.instruments.get(key)
@@ -112,13 +112,13 @@ def build_snapshot(
             m = Decimal(repr(mark))
             qty_btc = float(btc_delta(spec, pos.qty, m))
             upnl = float(pos.unrealised(m))
-        to_usd = xbt if spec.settle_currency == "XBT" else 1.0
+        to_usd = xbt if is_coin(spec.settle_currency) else 1.0
         legs.append(
             LegView(
                 key[0],
                 key[1],
                 pos.qty,
-                "contracts" if spec.venue == "bitmex" else "BTC",
+                "contracts" if spec.kind == "inverse" or spec.contract_size != 1 else "BTC",
                 qty_btc,
                 pos.entry_price,
                 mark,

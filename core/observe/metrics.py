@@ -25,6 +25,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
+from core.domain.contracts import is_coin
 from core.domain.ledger import FundingPayment, Position
 from core.domain.orders import Fill, OrderIntent, Rejection
 from core.domain.records import AlertRaised, ErrorRaised, MarketObserved, Record
@@ -217,8 +218,8 @@ class Metrics:
             child.inc()
             if rec.fee:
                 fee_usd = rec.fee
-                if rec.fee_currency == "XBT":  # at the mark the ledger books it with
-                    fee_usd = rec.fee * Decimal(repr(self.engine.xbt_usd()))
+                if is_coin(rec.fee_currency):  # at the mark the ledger books it with
+                    fee_usd = rec.fee * Decimal(repr(self.engine.coin_usd()))
                 if fee_usd > 0:
                     self.fees.labels(rec.venue).inc(float(fee_usd))
                 else:

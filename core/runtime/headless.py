@@ -29,7 +29,10 @@ def check_header(engine: Engine, header: ReplayHeader) -> list[str]:
     for pr in engine.pairs:
         for key in (pr.key_a, pr.key_b):
             if key not in in_file:
-                notes.append(f"pair {pr.cfg.name}: {key[0]} {key[1]} is not in this replay")
+                notes.append(
+                    f"pair {pr.cfg.name}: {key[0]} {key[1]} is not in this replay "
+                    "(replays/README.md names the config each shipped file runs with)"
+                )
     return notes
 
 

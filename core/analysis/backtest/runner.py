@@ -54,7 +54,7 @@ def strategy_pnl_usd(engine: Engine) -> float:
             for k, st in engine.market.instruments.items()
             if st.mark is not None
         }
-        total += led.unrealised_usd(marks, Decimal(repr(engine.xbt_usd())))
+        total += led.unrealised_usd(marks, Decimal(repr(engine.coin_usd())))
     return float(total)
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from core.domain.contracts import is_coin
 from core.analysis.backtest.runner import BacktestRun, CurvePoint
 from core.domain.config import Settings
 from core.domain.equity import (
@@ -268,7 +269,7 @@ def round_trips(run: BacktestRun) -> list[RoundTrip]:
             if pos_ is None or pos_.qty == 0 or st is None or st.mark is None:
                 continue
             upnl = pos_.unrealised(mark_decimal(st))
-            xbt = Decimal(repr(eng.xbt_usd())) if pos_.spec.settle_currency == "XBT" else 1
+            xbt = Decimal(repr(eng.coin_usd())) if is_coin(pos_.spec.settle_currency) else 1
             rt["basis"] += float(upnl * xbt)
     trips = sorted(done + still_open, key=lambda r: r["entry"])
     for pay in eng.ledger.funding_payments:
@@ -330,12 +331,12 @@ def per_venue(run: BacktestRun) -> list[VenueSplit]:
     for t in eng.ledger.trades:
         basis[t.fill.venue] += float(t.realised_usd)
         fees[t.fill.venue] -= float(t.fee_usd)
-    xbt = Decimal(repr(eng.xbt_usd()))
+    xbt = Decimal(repr(eng.coin_usd()))
     for (venue, _), pos in eng.ledger.positions.items():
         st = eng.market.instruments.get((venue, pos.spec.symbol))
         if pos.qty != 0 and st is not None and st.mark is not None:
             upnl = pos.unrealised(mark_decimal(st))
-            basis[venue] += float(upnl * xbt if pos.spec.settle_currency == "XBT" else upnl)
+            basis[venue] += float(upnl * xbt if is_coin(pos.spec.settle_currency) else upnl)
     for p in eng.ledger.funding_payments:
         (got if p.amount_usd >= 0 else paid)[p.venue] += float(p.amount_usd)
     venues = sorted({s.venue for s in run.settings.instruments.values()} | set(basis) | set(got))
