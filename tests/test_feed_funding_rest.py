@@ -8,7 +8,7 @@ from decimal import Decimal
 from core.domain.events import FundingRate, FundingSettled, Quote
 from core.venues.binance.feed import BinanceFeed
 from core.venues.binance.funding import BinanceFunding
-from core.venues.instruments import make_exchange
+from core.venues.binance.plugin import make_exchange
 from tests.feed_helpers import Collect, fakes, running, until
 
 
@@ -24,7 +24,7 @@ async def test_estimate_waits_for_funding_info_and_new_settlements_are_published
             c.sink,
             stats,
             cfg,
-            lambda: make_exchange("binance", cfg, asynchronous=True),
+            lambda: make_exchange(cfg, asynchronous=True),
         )
         feed = BinanceFeed(["BTCUSDT"], c.sink, c.board, cfg, interval_ms=funding.interval_ms)
         async with running(feed.run(), funding.run()):

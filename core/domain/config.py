@@ -96,7 +96,8 @@ class SizingSettings(_Strict, frozen=True):
 
 class HedgeSettings(_Strict, frozen=True):
     """Delta hedger: net BTC = linear qty + inverse contracts / mark (+ the coin margin of
-    inverse legs if included) + IBIT shares x BTC per share. Outside the band an order restores neutral."""
+    inverse legs if included) + IBIT shares x BTC per share. Outside the band an order
+    restores neutral."""
 
     band_btc: Decimal = Decimal("0.02")
     include_coin_margin: bool = False

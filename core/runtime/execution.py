@@ -3,6 +3,7 @@ them (in-process, or the Redis queue to ``arbtui worker`` processes)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 
@@ -10,7 +11,9 @@ from core.domain.config import Settings
 from core.execution.limits import VenueLimiter, shared_limiter
 from core.execution.router import OrderRouter, specs_of, timings
 from core.execution.state import OrderBook
+from core.venues import registry
 from core.venues.ccxt_base import LiveVenue
+from core.venues.registry import ExecContext
 
 
 def build_venues(
@@ -20,37 +23,23 @@ def build_venues(
     user_streams: bool = True,
     limiters: Mapping[str, VenueLimiter] | None = None,
 ) -> dict[str, LiveVenue]:
-    """One live venue per venue that has instruments in ``settings``; API keys from the
-    environment (:class:`~core.venues.ccxt_base.VenueStartError` if missing). Each venue
-    uses the process-wide limiter of its name unless ``limiters`` gives one."""
-    from core.venues.binance.execution import BinanceVenue
-    from core.venues.bitmex.execution import BitmexVenue
-
+    """One live venue per venue that has instruments in ``settings`` (its registry plugin
+    builds it; API keys from the environment, else
+    :class:`~core.venues.ccxt_base.VenueStartError`). Each venue uses the process-wide limiter
+    of its name unless ``limiters`` gives one. Raises
+    :class:`~core.venues.registry.VenueClosedError` for a venue that can no longer trade."""
     specs = specs_of(settings)
-    wanted = {s.venue for s in settings.instruments.values()}
-    v = settings.venues
+    wanted = list(dict.fromkeys(s.venue for s in settings.instruments.values()))
+    traded = list(dict.fromkeys(settings.instruments[i].venue for i in settings.traded_ids()))
+    registry.check_tradeable(traded, int(time.time() * 1000), "live")
     lim = dict(limiters or {})
-    for name in ("binance", "bitmex"):
-        lim.setdefault(name, shared_limiter(name, v.max_rate_wait_s))
     out: dict[str, LiveVenue] = {}
-    if "binance" in wanted:
-        out["binance"] = BinanceVenue(
-            v.binance,
-            specs,
-            book,
-            lim["binance"],
-            request_timeout_ms=v.request_timeout_ms,
-            user_stream=user_streams,
-        )
-    if "bitmex" in wanted:
-        out["bitmex"] = BitmexVenue(
-            v.bitmex,
-            specs,
-            book,
-            lim["bitmex"],
-            request_timeout_ms=v.request_timeout_ms,
-            user_stream=user_streams,
-        )
+    for name in wanted:
+        make = registry.plugin(name).make_venue
+        if make is None:
+            continue  # history only (an untraded instrument of a closed venue in the config)
+        limiter = lim.get(name) or shared_limiter(name, settings.venues.max_rate_wait_s)
+        out[name] = make(ExecContext(settings, specs, book, limiter, user_streams))
     return out
 
 

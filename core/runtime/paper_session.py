@@ -1,9 +1,11 @@
 """A paper session: live feeds of both venues -> the engine (on its host thread) -> the paper
 venue; the same console, or a status line per interval when headless (``arbtui --paper``).
 
-Start-up: instrument specs from the venues through ccxt, the config's as the fallback, each
-one said in the log; the engine trades with the specs so found. The host runs the feeds, the
-Binance REST pollers and the health enforcer as tasks on the engine's loop, so every event is
+Start-up: a closed venue is refused before anything connects
+(:func:`core.venues.registry.check_tradeable`); instrument specs from the venues, the config's
+as the fallback, each one said in the log; the engine trades with the specs so found. The host
+runs each venue's feed tasks (from its registry plugin) and the health enforcer as tasks on the
+engine's loop, so every event is
 applied on the engine thread; wall time paces the sockets only (the engine's clock is the
 events' ``ts_ms``).
 """
@@ -27,10 +29,9 @@ from core.feeds.sink import EventSink
 from core.feeds.together import run_together
 from core.runtime.feed_health import enforce
 from core.runtime.host import EngineHost
-from core.venues.binance import feed as binance
-from core.venues.binance.funding import BinanceFunding
-from core.venues.bitmex import feed as bitmex
-from core.venues.instruments import SpecsResult, load_instrument_specs, make_exchange
+from core.venues import registry
+from core.venues.instruments import SpecsResult, load_instrument_specs
+from core.venues.registry import FeedContext
 
 
 @dataclass
@@ -49,7 +50,6 @@ class PaperSession:
     async def run(self, host: EngineHost) -> None:
         """The host task: feeds, pollers and the health rule, until cancelled."""
         eng = self.engine
-        cfg = self.settings.feeds
         self.sink = sink = EventSink(host.feed, recorder=self.recorder)
 
         def log(kind: str, text: str) -> None:
@@ -58,31 +58,17 @@ class PaperSession:
             else:
                 eng.emit(kind, text)
 
-        ids = self.settings.traded_ids()
-        by_venue: dict[str, list[str]] = {"binance": [], "bitmex": []}
-        for iid in ids:
+        by_venue: dict[str, list[str]] = {}
+        for iid in self.settings.traded_ids():
             spec = self.settings.instruments[iid]
-            by_venue[spec.venue].append(spec.symbol)
+            by_venue.setdefault(spec.venue, []).append(spec.symbol)
         tasks: list[Any] = [enforce(self.board, eng)]
-        if by_venue["binance"]:
-            funding = BinanceFunding(
-                by_venue["binance"],
-                sink,
-                self.board.venue("binance"),
-                cfg,
-                lambda: make_exchange("binance", cfg, asynchronous=True),
-                log=log,
-            )
-            feed = binance.BinanceFeed(
-                by_venue["binance"], sink, self.board, cfg, interval_ms=funding.interval_ms, log=log
-            )
-            funding.next_settlement_ms = feed.next_settlement_ms
-            self.feeds["binance"], self.feeds["binance_funding"] = feed, funding
-            tasks += [feed.run(), funding.run()]
-        if by_venue["bitmex"]:
-            bm = bitmex.BitmexFeed(by_venue["bitmex"], sink, self.board, cfg, log=log)
-            self.feeds["bitmex"] = bm
-            tasks.append(bm.run())
+        for venue, symbols in by_venue.items():
+            build = registry.plugin(venue).feed_tasks
+            if build is None:  # checked before start-up; a closed venue is never dialled
+                raise registry.VenueClosedError(f"{venue} has no live feed")
+            ctx = FeedContext(symbols, sink, self.board, self.settings, log, self.feeds)
+            tasks += build(ctx)
         try:
             await run_together(*tasks)  # at the end sockets and ccxt sessions are closed
         finally:
@@ -104,6 +90,8 @@ def build_paper_session(
     the paper venue fills; ``live``: orders go to the venues through
     :func:`core.runtime.live_link.live_task`) and its host with the feed tasks. ``say``
     gets each start-up note (specs source) as well."""
+    traded = [settings.instruments[i].venue for i in settings.traded_ids()]
+    registry.check_tradeable(list(dict.fromkeys(traded)), int(time.time() * 1000), mode)
     found = specs or load_instrument_specs(settings, ids=settings.traded_ids())
     effective = msgspec.structs.replace(settings, instruments=found.specs)
     started_s = int(time.time())

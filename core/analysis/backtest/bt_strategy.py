@@ -58,7 +58,7 @@ class _Seen(InstrumentState):
         return self.per_hour
 
 
-_SPEC = InstrumentSpec(venue="binance", symbol="-", kind="linear", contract_size=Decimal(1),
+_SPEC = InstrumentSpec(venue="-", symbol="-", kind="linear", contract_size=Decimal(1),
                        tick=Decimal(1), lot=Decimal(1))  # fmt: skip
 
 

@@ -64,15 +64,20 @@ def utc_index(ts_ms: Sequence[int]) -> pd.DatetimeIndex:
 
 # ------------------------------------------------------------------ one venue
 def venue_frame(
-    events: Iterable[Event], venue: str, symbol: str, *, btc_per_unit: float = 1.0
+    events: Iterable[Event],
+    venue: str,
+    symbol: str,
+    *,
+    btc_per_unit: float = 1.0,
+    volume_in_btc: bool = True,
 ) -> pd.DataFrame:
     """One venue's bars as an OHLCV frame (see the module docstring).
 
     ``btc_per_unit`` scales prices to whole units that backtesting.py can buy (it buys whole
     units only, HAZARDS H19): 0.001 makes one unit a mBTC, so a 10,000 USD account can hold
-    fractions of a BTC. Prices are multiplied by it, BTC volumes divided (BitMEX USD-contract
-    volumes stay as they are). ``frame.attrs`` records the unit. Raises ValueError when the
-    replay has no bar of ``venue``/``symbol``.
+    fractions of a BTC. Prices are multiplied by it, BTC volumes divided (USD-contract volumes
+    of inverse bars, ``volume_in_btc=False``, stay as they are). ``frame.attrs`` records the
+    unit. Raises ValueError when the replay has no bar of ``venue``/``symbol``.
     """
     pd = _pandas()
     if not btc_per_unit > 0:
@@ -119,7 +124,7 @@ def venue_frame(
     if btc_per_unit != 1.0:
         for c in ("Open", "High", "Low", "Close", "spread"):
             df[c] = df[c] * btc_per_unit
-        if venue == "binance":  # BTC volumes; BitMEX bins count USD contracts
+        if volume_in_btc:  # inverse bars count USD contracts
             df["Volume"] = df["Volume"] / btc_per_unit
     df.attrs["unit"] = f"{btc_per_unit:g} BTC of {venue} {symbol}"
     df.attrs["source"] = f"arbtui replay, {venue} {symbol} bars"
