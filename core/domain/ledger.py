@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from core.domain.contracts import ZERO, btc_delta, funding_amount, price_pnl, is_coin
+from core.domain.contracts import ZERO, btc_delta, funding_amount, is_coin, price_pnl
 from core.domain.events import InstrumentSpec
 from core.domain.orders import Fill
 

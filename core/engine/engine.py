@@ -15,7 +15,7 @@ from typing import Protocol
 
 from core.domain import commands as cmd
 from core.domain.config import Settings
-from core.domain.contracts import ZERO, btc_delta, notional_usd, is_coin
+from core.domain.contracts import ZERO, btc_delta, is_coin, notional_usd
 from core.domain.events import Bar, Event, FundingRate, FundingSettled, InstrumentSpec, Quote
 from core.domain.ledger import Key, Ledger
 from core.domain.market import HOUR_MS, InstrumentState, MarketState, mark_decimal
@@ -179,9 +179,7 @@ class Engine:
 
     def coin_margin(self) -> Decimal:
         """Coin (XBT, BTC) balances at every venue, in coin: the margin of inverse legs."""
-        return sum(
-            (bal for (_, cur), bal in self.ledger.balances.items() if is_coin(cur)), ZERO
-        )
+        return sum((bal for (_, cur), bal in self.ledger.balances.items() if is_coin(cur)), ZERO)
 
     def _refresh_book(self) -> None:
         """Float copies of balances and open positions for the per-event equity and delta

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from core.domain.contracts import is_coin
 from core.analysis.backtest.runner import BacktestRun, CurvePoint
 from core.domain.config import Settings
+from core.domain.contracts import is_coin
 from core.domain.equity import (
     DAY_MS,
     daily_returns,
