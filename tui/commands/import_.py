@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="VENUE=SYMBOL",
-        help="symbol of files that name none, e.g. bitmex=XBTUSD",
+        help="symbol of files whose name and rows name none (VENUE is a registered venue)",
     )
     parser.add_argument(
         "--layout",

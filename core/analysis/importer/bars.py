@@ -1,4 +1,10 @@
-"""Kline / trade-bin layouts -> :class:`core.domain.events.Bar` (known at its close)."""
+"""Kline / trade-bin layouts -> :class:`core.domain.events.Bar` (known at its close).
+
+A bar's time column is its label; the layout says where the label sits in the bar
+(``label_at``): at its open, or in its middle (a bar labelled ``t`` covering
+[t - interval/2, t + interval/2) opens at t - interval/2 and is known at its close,
+t + interval/2 - 1 ms). The interval grid and the time order are checked on the labels.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,22 @@ from pathlib import Path
 
 from core.analysis.importer.errors import BadLines, FieldError, ImportDataError
 from core.analysis.importer.layouts import Layout, interval_from_filename
-from core.analysis.importer.readers import Row, TimeColumn, require, text_of, to_float
+from core.analysis.importer.readers import (
+    Row,
+    TimeColumn,
+    check_iso_copy,
+    require,
+    text_of,
+    to_float,
+)
 from core.domain import timeutil
 from core.domain.events import Bar, Venue
 
 
 @dataclass(frozen=True)
 class BarRecord:
-    """One bar as read, before its interval is known."""
+    """One bar as read, before its interval is known. ``open_ts_ms`` is the label (the
+    time column); ``stated_open_ms`` the open the file states in a column of its own."""
 
     line: int
     record: int | None
@@ -27,6 +41,7 @@ class BarRecord:
     low: float
     close: float
     volume: float | None
+    stated_open_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +65,9 @@ def read_bars(
     bad: BadLines,
 ) -> BarSet:
     """Bars of one file, strictly increasing in open time. The interval is ``interval_ms``
-    when given, else the most common step between open times, else the file name's token."""
+    when given, else the most common step between labels, else the file name's token. A
+    bar's open is its label moved by the layout's ``label_at``; an open the file states
+    (``layout.open_time``) must agree with it."""
     name = path.name
     clock = TimeColumn(layout.time, rows)
     records: list[BarRecord] = []
@@ -89,12 +106,27 @@ def read_bars(
                 ImportDataError(name, rec.line, problem, field=layout.time, record=rec.record)
             )
             continue
+        open_ts_ms = rec.open_ts_ms - (step_ms // 2 if layout.label_at == "middle" else 0)
+        if rec.stated_open_ms is not None and rec.stated_open_ms != open_ts_ms:
+            bad.handle(
+                ImportDataError(
+                    name,
+                    rec.line,
+                    f"states the open {timeutil.ms_to_iso(rec.stated_open_ms)}, but a "
+                    f"{timeutil.format_duration_ms(step_ms)} {layout.venue} bar labelled "
+                    f"{timeutil.ms_to_iso(rec.open_ts_ms)} opens at "
+                    f"{timeutil.ms_to_iso(open_ts_ms)} (label at its {layout.label_at})",
+                    field=layout.open_time,
+                    record=rec.record,
+                )
+            )
+            continue
         bars.append(
             Bar(
-                ts_ms=rec.open_ts_ms + step_ms - 1,
+                ts_ms=open_ts_ms + step_ms - 1,
                 venue=layout.venue,
                 symbol=symbol,
-                open_ts_ms=rec.open_ts_ms,
+                open_ts_ms=open_ts_ms,
                 interval_ms=step_ms,
                 open=rec.open,
                 high=rec.high,
@@ -110,13 +142,12 @@ def read_bars(
 def _record(row: Row, layout: Layout, clock: TimeColumn) -> BarRecord:
     open_ts_ms = clock.parse(require(row, layout.time))
     if layout.iso_time:
-        iso_text = require(row, layout.iso_time)
-        iso_ms = TimeColumn(layout.iso_time).parse(iso_text)
-        if iso_ms != open_ts_ms:
-            raise FieldError(
-                layout.iso_time,
-                f"{iso_text!r} disagrees with {layout.time} ({timeutil.ms_to_iso(open_ts_ms)})",
-            )
+        check_iso_copy(row, layout.iso_time, layout.time, open_ts_ms)
+    stated_open_ms: int | None = None
+    if layout.open_time:
+        stated_open_ms = TimeColumn(layout.open_time).parse(require(row, layout.open_time))
+        if layout.open_iso:
+            check_iso_copy(row, layout.open_iso, layout.open_time, stated_open_ms)
     o, h, low, c = (to_float(f, require(row, f)) for f in ("open", "high", "low", "close"))
     for field, value in (("open", o), ("high", h), ("low", low), ("close", c)):
         if value <= 0:
@@ -129,7 +160,7 @@ def _record(row: Row, layout: Layout, clock: TimeColumn) -> BarRecord:
     volume = None if vol_text is None else to_float(layout.volume, vol_text)
     if volume is not None and volume < 0:
         raise FieldError(layout.volume, f"{vol_text!r} is a negative volume")
-    return BarRecord(row.line, row.record, open_ts_ms, o, h, low, c, volume)
+    return BarRecord(row.line, row.record, open_ts_ms, o, h, low, c, volume, stated_open_ms)
 
 
 def _common_step(records: list[BarRecord]) -> int | None:

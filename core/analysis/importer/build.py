@@ -22,7 +22,6 @@ from core.analysis.importer.layouts import (
 from core.analysis.importer.readers import Row, csv_rows, json_records, read_text
 from core.domain import timeutil
 from core.domain.events import (
-    VENUES,
     Bar,
     Event,
     InstrumentSpec,
@@ -31,6 +30,7 @@ from core.domain.events import (
     encode,
     sort_key,
 )
+from core.venues.history import venue_names
 
 Progress = Callable[[str], None]
 
@@ -87,9 +87,10 @@ def run_import(
     if start_ts_ms is not None and end_ts_ms is not None and start_ts_ms >= end_ts_ms:
         raise ValueError("the window is empty: start must be before end")
     symbols = dict(symbols or {})
+    venues = venue_names()
     for venue in symbols:
-        if venue not in VENUES:
-            raise ValueError(f"unknown venue {venue!r} in symbols; known: {', '.join(VENUES)}")
+        if venue not in venues:
+            raise ValueError(f"unknown venue {venue!r} in symbols; known: {', '.join(venues)}")
     names = Counter(p.name for p in inputs)
     twice = sorted(n for n, k in names.items() if k > 1)
     if twice:
@@ -252,7 +253,7 @@ def _merge(
         field = src.layout.rate
         for rec in src.funding:
             candidates: list[Event] = [rec.settled()]
-            if rec.venue == "bitmex":
+            if rec.fixed_ahead:
                 candidates.append(rec.announced())
             kept = [ev for ev in candidates if inside(ev.ts_ms)]
             clipped += len(candidates) - len(kept)

@@ -11,6 +11,7 @@ from core.analysis.importer.layouts import Layout
 from core.analysis.importer.readers import (
     Row,
     TimeColumn,
+    check_iso_copy,
     float_rate,
     require,
     text_of,
@@ -41,6 +42,8 @@ class FundingRecord:
     file: str
     line: int
     record: int | None
+    fixed_ahead: bool = False
+    """The venue fixed this rate one interval before it settled (:meth:`announced`)."""
 
     @property
     def where(self) -> str:
@@ -63,7 +66,8 @@ class FundingRecord:
         )
 
     def announced(self) -> FundingRate:
-        """BitMEX fixes a rate one interval before it settles: the event at that instant."""
+        """For a venue that fixes a rate one interval before it settles (``fixed_ahead``):
+        the fixed-rate event at that earlier instant."""
         assert self.interval_ms is not None
         return FundingRate(
             ts_ms=self.ts_ms - self.interval_ms,
@@ -132,6 +136,8 @@ def _record(
 ) -> FundingRecord:
     raw_ts = require(row, layout.time)
     exact_ts_ms = clock.parse(raw_ts)
+    if layout.iso_time:
+        check_iso_copy(row, layout.iso_time, layout.time, exact_ts_ms)
     try:
         ts_ms = timeutil.normalise_settlement_ms(exact_ts_ms)
     except ValueError as exc:
@@ -158,22 +164,18 @@ def _record(
         file=name,
         line=row.line,
         record=row.record,
+        fixed_ahead=layout.fixed_ahead,
     )
 
 
 def _interval(row: Row, layout: Layout) -> int | None:
-    if layout.interval_kind == "hours":
-        text = require(row, layout.interval)
-        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 24):
-            raise FieldError(layout.interval, f"{text!r} is not a whole number of hours 1..24")
-        return int(text) * timeutil.HOUR_MS
-    if layout.interval_kind == "bitmex_date":
-        text = require(row, layout.interval)
-        try:
-            return timeutil.bitmex_interval_ms(text)
-        except ValueError as exc:
-            raise FieldError(layout.interval, str(exc)) from None
-    return None
+    if layout.interval_kind != "column" or layout.interval_ms is None:
+        return None
+    text = require(row, layout.interval)
+    try:
+        return layout.interval_ms(text)
+    except ValueError as exc:
+        raise FieldError(layout.interval, str(exc)) from None
 
 
 def _mark(row: Row, layout: Layout) -> Decimal | None:

@@ -1,141 +1,37 @@
 """The download layouts the importer reads, and how a file's layout, venue and symbol are found.
 
-A layout is data: which fields hold the time, the rate, the interval, the prices. It is
+The layouts live in the venue packages (``core/venues/<name>/history.py``) and are collected
+by :func:`core.venues.history.history_layouts`; nothing here names a venue. A layout is
 detected from a CSV header line or the shape of a JSON list; ``NAME`` or, for bars,
-``NAME:INTERVAL`` (``bitmex_bins:1m``) names one explicitly.
+``NAME:INTERVAL`` (``bitmex_bins:1m``) names one explicitly. When several venues publish the
+same header, the venue named in the file name (a ``_``/``-``/``.`` separated token) decides.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from core.analysis.importer.errors import ImportDataError
 from core.analysis.importer.readers import csv_header, is_json, json_records
 from core.domain import timeutil
-from core.domain.events import Venue
+from core.venues.history import IntervalKind, Kind, Layout, Source, history_layouts
 
-Kind = Literal["funding", "bars"]
-Source = Literal["csv", "json_objects", "json_arrays"]
-#: How a funding record's interval is known: an hours column, a BitMEX interval date, or the
-#: gap between consecutive settlements (HAZARDS H1: per record, never a constant).
-IntervalKind = Literal["hours", "bitmex_date", "gap", "none"]
+__all__ = [
+    "LAYOUTS",
+    "IntervalKind",
+    "Kind",
+    "Layout",
+    "Source",
+    "check_layout",
+    "detect_layout",
+    "interval_from_filename",
+    "parse_layout_name",
+    "symbol_from_filename",
+]
 
-
-@dataclass(frozen=True)
-class Layout:
-    """Where a layout keeps each value. ``fields`` are the CSV columns or JSON keys it
-    requires (for JSON arrays, the names given to the positions, in order)."""
-
-    name: str
-    venue: Venue
-    kind: Kind
-    source: Source
-    fields: tuple[str, ...]
-    time: str
-    interval: str = ""
-    interval_kind: IntervalKind = "none"
-    rate: str = ""
-    rate_is_float: bool = False
-    mark: str = ""
-    symbol: str = ""
-    iso_time: str = ""
-    volume: str = ""
-
-
-LAYOUTS: dict[str, Layout] = {
-    lay.name: lay
-    for lay in (
-        Layout(
-            "binance_funding_api",
-            "binance",
-            "funding",
-            "csv",
-            ("funding_time", "funding_interval_hours", "funding_rate"),
-            time="funding_time",
-            interval="funding_interval_hours",
-            interval_kind="hours",
-            rate="funding_rate",
-        ),
-        Layout(
-            "binance_funding_vision",
-            "binance",
-            "funding",
-            "csv",
-            ("calc_time", "funding_interval_hours", "last_funding_rate"),
-            time="calc_time",
-            interval="funding_interval_hours",
-            interval_kind="hours",
-            rate="last_funding_rate",
-        ),
-        Layout(
-            "binance_funding_rest",
-            "binance",
-            "funding",
-            "json_objects",
-            ("symbol", "fundingTime", "fundingRate"),
-            time="fundingTime",
-            interval_kind="gap",
-            rate="fundingRate",
-            mark="markPrice",
-            symbol="symbol",
-        ),
-        Layout(
-            "freqtrade_funding",
-            "binance",
-            "funding",
-            "json_arrays",
-            ("time", "rate", "high", "low", "close", "volume"),
-            time="time",
-            interval_kind="gap",
-            rate="rate",
-            rate_is_float=True,
-        ),
-        Layout(
-            "bitmex_funding",
-            "bitmex",
-            "funding",
-            "csv",
-            ("timestamp", "symbol", "fundingInterval", "fundingRate"),
-            time="timestamp",
-            interval="fundingInterval",
-            interval_kind="bitmex_date",
-            rate="fundingRate",
-            rate_is_float=True,
-            symbol="symbol",
-        ),
-        Layout(
-            "binance_klines",
-            "binance",
-            "bars",
-            "csv",
-            ("open_time", "open", "high", "low", "close", "volume"),
-            time="open_time",
-            volume="volume",
-        ),
-        Layout(
-            "freqtrade_mark_klines",
-            "binance",
-            "bars",
-            "json_arrays",
-            ("time", "open", "high", "low", "close", "volume"),
-            time="time",
-            volume="volume",
-        ),
-        Layout(
-            "bitmex_bins",
-            "bitmex",
-            "bars",
-            "csv",
-            ("open_time", "open_time_iso", "open", "high", "low", "close", "volume_contracts_usd"),
-            time="open_time",
-            iso_time="open_time_iso",
-            volume="volume_contracts_usd",
-        ),
-    )
-}
+#: Every layout of every registered venue, by name (registration order).
+LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in history_layouts()}
 
 _BAR_INTERVAL_TOKEN = re.compile(r"\d+[mhdw]\Z")
 _QUOTES = ("USDT", "USDC", "BUSD", "USD")
@@ -163,6 +59,8 @@ def detect_layout(text: str, name: str) -> Layout:
         raise ImportDataError(name, None, "the file is empty")
     present = set(header)
     found = [lay for lay in LAYOUTS.values() if lay.source == "csv" and present >= set(lay.fields)]
+    if len(found) > 1:
+        return _by_venue_in_name(found, name, line, "CSV header " + repr(",".join(header)))
     if len(found) != 1:
         raise ImportDataError(
             name,
@@ -193,28 +91,35 @@ def check_layout(text: str, name: str, layout: Layout) -> None:
 
 
 def _detect_json(text: str, name: str) -> Layout:
+    json_layouts = [lay for lay in LAYOUTS.values() if lay.json_match is not None]
     for line, _, first in json_records(text, name):
-        if isinstance(first, dict) and {"fundingTime", "fundingRate"} <= first.keys():
-            return LAYOUTS["binance_funding_rest"]
-        if isinstance(first, list) and len(first) == 6:
-            tail = first[2:]
-            if all(isinstance(v, str) and _is_zero(v) for v in tail):
-                return LAYOUTS["freqtrade_funding"]
-            return LAYOUTS["freqtrade_mark_klines"]
+        found = [
+            lay for lay in json_layouts if lay.json_match is not None and lay.json_match(first)
+        ]
+        if len(found) > 1:
+            return _by_venue_in_name(found, name, line, "JSON record shape")
+        if found:
+            return found[0]
         raise ImportDataError(
             name,
             line,
-            "unknown JSON record shape; known: Binance fundingRate objects, "
-            "freqtrade funding [ts, rate, 0, 0, 0, 0], freqtrade klines [ts, o, h, l, c, v]",
+            "unknown JSON record shape; known: " + ", ".join(lay.shape for lay in json_layouts),
         )
     raise ImportDataError(name, None, "the JSON list is empty")
 
 
-def _is_zero(text: str) -> bool:
-    try:
-        return float(text) == 0.0
-    except ValueError:
-        return False
+def _by_venue_in_name(found: list[Layout], name: str, line: int, what: str) -> Layout:
+    """The one of several matching layouts whose venue the file name names."""
+    tokens = {t.lower() for t in re.split(r"[_\-. ]+", name) if t}
+    named = [lay for lay in found if lay.venue.lower() in tokens]
+    if len(named) == 1:
+        return named[0]
+    raise ImportDataError(
+        name,
+        line,
+        f"the {what} fits the layouts {', '.join(lay.name for lay in found)}: name the venue "
+        "in the file name or give --layout FILE=NAME",
+    )
 
 
 def symbol_from_filename(path: Path) -> str | None:

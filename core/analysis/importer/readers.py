@@ -190,3 +190,13 @@ class TimeColumn:
             return timeutil.parse_ts_ms(text, self.unit)
         except ValueError as exc:
             raise FieldError(self.field, str(exc)) from None
+
+
+def check_iso_copy(row: Row, iso_field: str, field: str, ts_ms: int) -> None:
+    """An ISO 8601 copy of a time column must name the same instant as ``field`` (``ts_ms``)."""
+    iso_text = require(row, iso_field)
+    iso_ms = TimeColumn(iso_field).parse(iso_text)
+    if iso_ms != ts_ms:
+        raise FieldError(
+            iso_field, f"{iso_text!r} disagrees with {field} ({timeutil.ms_to_iso(ts_ms)})"
+        )
