@@ -99,8 +99,10 @@ def read_bars(
         )
     bars: list[Bar] = []
     lines: list[int] = []
+    prev_label: int | None = None
+    what = "open time" if layout.label_at == "open" else "label"
     for rec in records:
-        problem = _off_grid(rec, bars[-1].open_ts_ms if bars else None, step_ms)
+        problem = _off_grid(rec, prev_label, step_ms, what)
         if problem:
             bad.handle(
                 ImportDataError(name, rec.line, problem, field=layout.time, record=rec.record)
@@ -136,6 +138,7 @@ def read_bars(
             )
         )
         lines.append(rec.line)
+        prev_label = rec.open_ts_ms
     return BarSet(layout.venue, symbol, step_ms, bars, lines)
 
 
@@ -172,13 +175,14 @@ def _common_step(records: list[BarRecord]) -> int | None:
     return min(steps, key=lambda s: (-steps[s], s))
 
 
-def _off_grid(rec: BarRecord, prev_open_ts_ms: int | None, step_ms: int) -> str:
-    """Why a bar does not fit the interval grid ("" when it does)."""
+def _off_grid(rec: BarRecord, prev_label_ms: int | None, step_ms: int, what: str) -> str:
+    """Why a bar's label (its time column) does not fit the interval grid ("" when it does);
+    ``what`` names the label in the message."""
     if timeutil.DAY_MS % step_ms == 0 and rec.open_ts_ms % step_ms:
         how = "is not on the {size} grid"
-    elif prev_open_ts_ms is not None and (rec.open_ts_ms - prev_open_ts_ms) % step_ms:
+    elif prev_label_ms is not None and (rec.open_ts_ms - prev_label_ms) % step_ms:
         how = "is not a whole number of {size} bars after the previous one"
     else:
         return ""
     size = timeutil.format_duration_ms(step_ms)
-    return f"open time {timeutil.ms_to_iso(rec.open_ts_ms)} " + how.format(size=size)
+    return f"{what} {timeutil.ms_to_iso(rec.open_ts_ms)} " + how.format(size=size)
