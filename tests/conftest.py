@@ -17,6 +17,8 @@ pytest_plugins = ["tests.redis_fixtures"]  # the per-test Redis key prefix fixtu
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SHIPPED_REPLAY = ROOT / "replays" / "btc_2020-03.jsonl.gz"
+HISTORY_CONFIG = ROOT / "configs" / "binance_bitmex_2020.toml"
+"""The config the shipped March 2020 (Binance + BitMEX) replay runs with."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,8 +39,8 @@ def _private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture
 def settings() -> Settings:
-    """The BitMEX-history config (configs/binance_bitmex_2020.toml) the March 2020 replay runs on."""
-    return load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
+    """The BitMEX-history config the March 2020 replay runs on (:data:`HISTORY_CONFIG`)."""
+    return load_config(HISTORY_CONFIG)
 
 
 def eventually(cond: Callable[[], bool], timeout_s: float = 5.0, every_s: float = 0.01) -> None:

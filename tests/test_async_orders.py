@@ -32,7 +32,7 @@ def live_engine(settings: Settings) -> tuple[Engine, DeferredRouter]:
 def test_the_second_leg_is_sent_only_after_the_first_has_filled(settings: Settings) -> None:
     eng, router = live_engine(settings)
     pair = eng.pairs[0]
-    pair.enter(1)
+    eng.drive(pair, pair.enter(1))
     assert pair.status == "entering"
     assert [(i.venue, i.side) for i in router.sent] == [("bitmex", "buy")]
     first = router.sent[0]
@@ -50,7 +50,7 @@ def test_a_second_leg_not_filled_in_time_is_cancelled_and_the_first_unwound(
 ) -> None:
     eng, router = live_engine(settings)
     pair = eng.pairs[0]
-    pair.enter(1)
+    eng.drive(pair, pair.enter(1))
     router.fill(router.sent[0].client_order_id, D(50_000))
     second = router.sent[1]
     eng.on_event(bar(*BM, "2024-01-01T00:02", 50_000.0))  # 60 s later > leg_timeout_s 10 s
@@ -79,7 +79,7 @@ def test_a_second_leg_not_filled_in_time_is_cancelled_and_the_first_unwound(
 def test_a_late_fill_after_the_kill_switch_is_closed_reduce_only(settings: Settings) -> None:
     eng, router = live_engine(settings)
     pair = eng.pairs[0]
-    pair.enter(1)
+    eng.drive(pair, pair.enter(1))
     first = router.sent[0]
     eng.handle(cmd.Kill())
     assert eng.state is TradingState.HALTED
@@ -102,7 +102,7 @@ def test_one_close_per_leg_in_flight_and_none_while_the_position_is_unknown(
     settings: Settings,
 ) -> None:
     eng, router = live_engine(settings)
-    eng.pairs[0].enter(1)
+    eng.drive(eng.pairs[0], eng.pairs[0].enter(1))
     router.fill(router.sent[0].client_order_id, D(50_000))
     router.fill(router.sent[1].client_order_id, D(50_000))
     n = len(router.sent)
@@ -118,7 +118,7 @@ def test_one_close_per_leg_in_flight_and_none_while_the_position_is_unknown(
 def test_a_kill_during_leg_risk_keeps_one_close_in_flight_per_leg(settings: Settings) -> None:
     eng, router = live_engine(settings)
     pair = eng.pairs[0]
-    pair.enter(1)
+    eng.drive(pair, pair.enter(1))
     router.fill(router.sent[0].client_order_id, D(50_000))
     router.reject(router.sent[1].client_order_id, "Margin is insufficient")
     assert pair.status == "leg-risk"
@@ -138,10 +138,10 @@ def test_a_refused_close_makes_the_position_unknown_until_the_venue_is_read(
     eng, router = live_engine(settings)
     doubts: list[tuple[str, str]] = []
     eng.on_position_doubt = doubts.append
-    eng.pairs[0].enter(1)
+    eng.drive(eng.pairs[0], eng.pairs[0].enter(1))
     router.fill(router.sent[0].client_order_id, D(50_000))
     router.fill(router.sent[1].client_order_id, D(50_000))
-    eng.pairs[0].close("exit")
+    eng.drive(eng.pairs[0], eng.pairs[0].close("exit"))
     bn_close = next(i for i in router.sent if i.purpose == "exit" and i.venue == "binance")
     router.reject(bn_close.client_order_id, "ReduceOnly Order is rejected")  # flat by hand?
     assert doubts == [BN] and BN in eng.unknown_positions
@@ -162,10 +162,10 @@ def test_a_refused_close_makes_the_position_unknown_until_the_venue_is_read(
 def test_a_venue_position_other_than_the_ledgers_halts_for_review(settings: Settings) -> None:
     eng, router = live_engine(settings)
     eng.on_position_doubt = lambda key: None
-    eng.pairs[0].enter(1)
+    eng.drive(eng.pairs[0], eng.pairs[0].enter(1))
     router.fill(router.sent[0].client_order_id, D(50_000))
     router.fill(router.sent[1].client_order_id, D(50_000))
-    eng.pairs[0].close("exit")
+    eng.drive(eng.pairs[0], eng.pairs[0].close("exit"))
     bn_close = next(i for i in router.sent if i.purpose == "exit" and i.venue == "binance")
     router.reject(bn_close.client_order_id, "ReduceOnly Order is rejected")
     eng.resolve_position(BN, D(0))  # closed by hand on the exchange

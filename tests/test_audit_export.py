@@ -21,7 +21,7 @@ from core.observe.audit.recorder import audit_of, make_encoder
 from core.observe.audit.store import iter_rows, open_readonly
 from core.observe.audit.writer import AuditWriter
 from core.runtime.host import EngineHost
-from tests.conftest import ROOT, SHIPPED_REPLAY, eventually
+from tests.conftest import HISTORY_CONFIG, SHIPPED_REPLAY, eventually
 from tests.helpers import ts
 from tests.observers import observed, replay_into
 from tui.cli import main
@@ -30,7 +30,7 @@ from tui.cli import main
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     return replay_into(
-        load_config(ROOT / "configs" / "binance_bitmex_2020.toml"),
+        load_config(HISTORY_CONFIG),
         tmp_path_factory.mktemp("replay"),
     )
 
@@ -101,10 +101,8 @@ def test_a_bad_date_is_bad_input_naming_the_option(
 
 
 def test_the_console_can_export_its_own_session_with_progress(tmp_path: Path) -> None:
-    settings = observed(load_config(ROOT / "configs" / "binance_bitmex_2020.toml"), tmp_path)
-    replay_into(
-        load_config(ROOT / "configs" / "binance_bitmex_2020.toml"), tmp_path
-    )  # an earlier run in the same file
+    settings = observed(load_config(HISTORY_CONFIG), tmp_path)
+    replay_into(load_config(HISTORY_CONFIG), tmp_path)  # an earlier run in the same file
     host = EngineHost.for_replay(settings, SHIPPED_REPLAY, pause_at_ts_ms=ts("2020-03-14T00:00"))
     host.start()
     try:

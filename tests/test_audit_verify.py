@@ -12,7 +12,7 @@ import pytest
 from core.domain.config import load_config
 from core.observe.audit.chain import GENESIS, AuditRow, content_hash, row_hash, verify_rows
 from core.observe.audit.store import iter_rows, open_readonly
-from tests.conftest import ROOT
+from tests.conftest import HISTORY_CONFIG
 from tests.observers import replay_into, tamper_copy
 from tui.cli import main
 
@@ -20,7 +20,7 @@ from tui.cli import main
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     return replay_into(
-        load_config(ROOT / "configs" / "binance_bitmex_2020.toml"),
+        load_config(HISTORY_CONFIG),
         tmp_path_factory.mktemp("replay"),
     )
 

@@ -31,14 +31,14 @@ from core.analysis.backtest.runner import BacktestRun, run_events  # noqa: E402
 from core.analysis.replay import load_replay  # noqa: E402
 from core.domain.config import Settings, load_config  # noqa: E402
 from core.domain.events import Event, FundingSettled  # noqa: E402
-from tests.conftest import ROOT, SHIPPED_REPLAY  # noqa: E402
+from tests.conftest import HISTORY_CONFIG, SHIPPED_REPLAY  # noqa: E402
 from tests.helpers import ts  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def shipped() -> tuple[Settings, list[Event]]:
     _, events = load_replay(SHIPPED_REPLAY)
-    return load_config(ROOT / "configs" / "binance_bitmex_2020.toml"), events
+    return load_config(HISTORY_CONFIG), events
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.domain.config import load_config
-from tests.conftest import ROOT, SHIPPED_REPLAY
+from tests.conftest import HISTORY_CONFIG, ROOT, SHIPPED_REPLAY
 from tui.cli import main
 
 
@@ -23,7 +23,7 @@ def arbtui(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_backtest_prints_the_statistics_and_writes_png_html_and_json(tmp_path: Path) -> None:
-    out = arbtui("backtest", str(SHIPPED_REPLAY), "--config", str(ROOT / "configs" / "binance_bitmex_2020.toml"),
+    out = arbtui("backtest", str(SHIPPED_REPLAY), "--config", str(HISTORY_CONFIG),
                  "--set", "strategy.entry_edge_pct=0.6", "--out", str(tmp_path))  # fmt: skip
     assert out.returncode == 0, out.stderr
     text = out.stdout
@@ -57,7 +57,7 @@ def test_a_bad_set_value_exits_2_naming_the_key() -> None:
 def test_optimize_ranks_by_the_objective_applies_the_constraint_and_writes_the_best(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["optimize", str(SHIPPED_REPLAY), "--config", str(ROOT / "configs" / "binance_bitmex_2020.toml"),
+    code = main(["optimize", str(SHIPPED_REPLAY), "--config", str(HISTORY_CONFIG),
                  "--grid", "strategy.observations=1:3:1", "--objective", "total_pnl",
                  "--constraint", "round_trips>=3", "--workers", "1", "--out", str(tmp_path),
                  "--write-best", str(tmp_path / "best.toml")])  # fmt: skip
@@ -80,12 +80,12 @@ def test_optimize_ranks_by_the_objective_applies_the_constraint_and_writes_the_b
 
 
 def test_optimize_in_spawned_workers_gives_the_same_numbers_as_in_process(tmp_path: Path) -> None:
-    out = arbtui("optimize", str(SHIPPED_REPLAY), "--config", str(ROOT / "configs" / "binance_bitmex_2020.toml"),
+    out = arbtui("optimize", str(SHIPPED_REPLAY), "--config", str(HISTORY_CONFIG),
                  "--grid", "strategy.entry_edge_pct=0.4,0.8", "--workers", "2",
                  "--csv", str(tmp_path / "w2.csv"))  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "2 worker(s)" in out.stdout
-    one = arbtui("optimize", str(SHIPPED_REPLAY), "--config", str(ROOT / "configs" / "binance_bitmex_2020.toml"),
+    one = arbtui("optimize", str(SHIPPED_REPLAY), "--config", str(HISTORY_CONFIG),
                  "--grid", "strategy.entry_edge_pct=0.4,0.8", "--workers", "1",
                  "--csv", str(tmp_path / "w1.csv"))  # fmt: skip
     assert one.returncode == 0, one.stderr

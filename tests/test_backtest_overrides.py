@@ -17,7 +17,7 @@ from core.analysis.backtest.overrides import (
     write_config,
 )
 from core.domain.config import ConfigError, Settings, load_config, parse_config
-from tests.conftest import ROOT
+from tests.conftest import HISTORY_CONFIG
 
 
 def test_a_dotted_key_overrides_one_field_and_keeps_the_rest(settings: Settings) -> None:
@@ -106,9 +106,7 @@ def test_the_written_config_keeps_comments_notes_old_values_and_loads_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ARBTUI_METRICS_PORT", raising=False)
-    settings = load_config(
-        ROOT / "configs" / "binance_bitmex_2020.toml"
-    )  # as read from the file, nothing changed
+    settings = load_config(HISTORY_CONFIG)  # as read from the file, nothing changed
     text = config_text(settings, {"strategy.entry_edge_pct": 0.8, "hedge.band_btc": "0.05"})
     assert "entry_edge_pct = 0.8 # arbtui optimize: was 0.6" in text
     assert 'band_btc = "0.05" # arbtui optimize: was 0.1' in text

@@ -8,17 +8,15 @@ import pytest
 
 from core.analysis.backtest.runner import BacktestRun, run_file
 from core.analysis.backtest.stats import (
-    DAY_MS,
-    HOUR_MS,
     RoundTrip,
     compute_stats,
     curve_stats,
-    drawdown_pct,
     exposure_pct,
     metric_names,
 )
 from core.domain.config import Settings
-from tests.conftest import SHIPPED_REPLAY
+from core.domain.equity import DAY_MS, HOUR_MS, drawdown_pct
+from tests.conftest import HISTORY_CONFIG, SHIPPED_REPLAY
 from tests.helpers import ts
 
 CURVE = [(0, 100.0), (DAY_MS, 110.0), (2 * DAY_MS, 99.0), (3 * DAY_MS, 121.0)]
@@ -65,11 +63,8 @@ def test_exposure_counts_overlapping_round_trips_once() -> None:
 @pytest.fixture(scope="module")
 def shipped(request: pytest.FixtureRequest) -> BacktestRun:
     from core.domain.config import load_config
-    from tests.conftest import ROOT
 
-    return run_file(
-        load_config(ROOT / "configs" / "binance_bitmex_2020.toml"), SHIPPED_REPLAY, observers=False
-    )
+    return run_file(load_config(HISTORY_CONFIG), SHIPPED_REPLAY, observers=False)
 
 
 def test_the_shipped_replay_has_two_round_trips_at_the_engines_times(shipped: BacktestRun) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.domain.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, HISTORY_CONFIG, ROOT
 
 BAD = DATA / "config"
 
@@ -32,7 +32,7 @@ def test_the_shipped_config_pairs_binance_with_bybit_linear() -> None:
 def test_the_shipped_inverse_and_history_configs_load() -> None:
     inverse = load_config(ROOT / "configs" / "binance_bybit_inverse.toml")
     assert [(p.leg_a, p.leg_b) for p in inverse.pairs] == [("binance_btcusdt", "bybit_btcusd")]
-    history = load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
+    history = load_config(HISTORY_CONFIG)
     assert [(p.leg_a, p.leg_b) for p in history.pairs] == [("binance_btcusdt", "bitmex_xbtusd")]
     assert history.capital_by_key()[("bitmex", "XBT")] == Decimal("0.5")
 

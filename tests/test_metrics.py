@@ -22,7 +22,7 @@ from core.observe.metrics import Metrics, metrics_of
 from core.runtime.feed_health import report_metrics
 from core.runtime.host import EngineHost
 from core.runtime.wiring import attach_observers
-from tests.conftest import ROOT, SHIPPED_REPLAY, eventually
+from tests.conftest import HISTORY_CONFIG, ROOT, SHIPPED_REPLAY, eventually
 from tests.helpers import ts
 from tests.observers import free_port, observed
 from tui.cli import main
@@ -80,9 +80,7 @@ def close_to(a: float, b: float, rel: float = 1e-9) -> bool:
 
 def test_every_metric_is_served_during_a_replay_with_the_engines_values(tmp_path: Path) -> None:
     port = free_port()
-    settings = observed(
-        load_config(ROOT / "configs" / "binance_bitmex_2020.toml"), tmp_path, port=port
-    )
+    settings = observed(load_config(HISTORY_CONFIG), tmp_path, port=port)
     host = EngineHost.for_replay(
         settings, SHIPPED_REPLAY, pause_at_ts_ms=ts("2020-03-13T02:00"), speed=None
     )
@@ -195,13 +193,13 @@ def test_the_metrics_port_comes_from_the_flag_the_environment_or_the_config(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("ARBTUI_METRICS_PORT")
-    assert load_config(ROOT / "configs" / "binance_bitmex_2020.toml").metrics.port == 9464
-    assert load_config(ROOT / "configs" / "binance_bitmex_2020.toml").metrics.host == "127.0.0.1"
+    assert load_config(HISTORY_CONFIG).metrics.port == 9464
+    assert load_config(HISTORY_CONFIG).metrics.host == "127.0.0.1"
     monkeypatch.setenv("ARBTUI_METRICS_PORT", "19464")
-    assert load_config(ROOT / "configs" / "binance_bitmex_2020.toml").metrics.port == 19464
+    assert load_config(HISTORY_CONFIG).metrics.port == 19464
     monkeypatch.setenv("ARBTUI_METRICS_PORT", "http")
     with pytest.raises(ConfigError, match=r"\$ARBTUI_METRICS_PORT: 'http' is not a port"):
-        load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
+        load_config(HISTORY_CONFIG)
     monkeypatch.setenv("ARBTUI_METRICS_PORT", "0")
     code = main(["--replay", str(SHIPPED_REPLAY), "--headless", "--metrics-port", "70000"])
     assert code == 2

@@ -20,7 +20,7 @@ from core.execution.redis_queue import (
     make_client,
     redelivered,
 )
-from tests.conftest import ROOT
+from tests.conftest import HISTORY_CONFIG
 from tests.fake_venues import intent
 from tests.redis_fixtures import REDIS
 
@@ -108,11 +108,7 @@ def test_h15_a_socket_timeout_at_or_below_the_block_timeout_is_refused_at_start_
             check_timeouts(5.0, socket_s)
         with pytest.raises(QueueConfigError):
             ReliableQueue(None, "p", block_timeout_s=5.0, socket_timeout_s=socket_s)
-    text = (
-        (ROOT / "configs" / "binance_bitmex_2020.toml")
-        .read_text()
-        .replace("socket_timeout_s = 10.0", "socket_timeout_s = 5.0")
-    )
+    text = (HISTORY_CONFIG).read_text().replace("socket_timeout_s = 10.0", "socket_timeout_s = 5.0")
     with pytest.raises(
         ConfigError,
         match=r"my.toml: queue.socket_timeout_s: 5.0 must be larger "

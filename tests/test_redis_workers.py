@@ -21,7 +21,7 @@ from core.execution.router import specs_of, timings
 from core.execution.state import OrderBook
 from core.execution.worker import Worker
 from core.runtime.execution import build_execution, build_venues
-from tests.conftest import ROOT
+from tests.conftest import HISTORY_CONFIG, ROOT
 from tests.fake_venues import (
     ENV,
     KEYS,
@@ -104,7 +104,7 @@ def write_config(path: Path, fb: FakeBinance, fm: FakeBitmex, prefix: str) -> No
         "venues.bitmex": {"rest_url": f'"{fm.url}"', "ws_url": f'"{fm.ws}/realtime"'},
     }
     out, section = [], ""
-    for line in (ROOT / "configs" / "binance_bitmex_2020.toml").read_text().splitlines():
+    for line in (HISTORY_CONFIG).read_text().splitlines():
         stripped = line.strip()
         if stripped.startswith("[") and not stripped.startswith("[["):
             section = stripped.split("]")[0].strip("[ ")
@@ -204,7 +204,7 @@ async def test_two_workers_one_killed_between_move_and_ack_execute_each_intent_o
 
 
 def test_arbtui_worker_without_redis_url_exits_2_naming_the_key(capsys) -> None:
-    assert cli_main(["worker", "--config", str(ROOT / "configs" / "binance_bitmex_2020.toml")]) == 2
+    assert cli_main(["worker", "--config", str(HISTORY_CONFIG)]) == 2
     assert "queue.redis_url is empty" in capsys.readouterr().err
 
 
@@ -213,11 +213,7 @@ def test_arbtui_worker_without_api_keys_exits_2_naming_the_variable(
 ) -> None:
     monkeypatch.delenv("ARBTUI_BINANCE_SECRET")
     cfg = tmp_path / "c.toml"
-    cfg.write_text(
-        (ROOT / "configs" / "binance_bitmex_2020.toml")
-        .read_text()
-        .replace('redis_url = ""', f'redis_url = "{REDIS}"')
-    )
+    cfg.write_text((HISTORY_CONFIG).read_text().replace('redis_url = ""', f'redis_url = "{REDIS}"'))
     assert cli_main(["worker", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "binance: set ARBTUI_BINANCE_SECRET in the environment" in err

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DATA, ROOT, SHIPPED_REPLAY
+from tests.conftest import DATA, HISTORY_CONFIG, ROOT, SHIPPED_REPLAY
 
 D = Decimal
 
@@ -24,7 +24,7 @@ D = Decimal
 def headless(fmt: str) -> str:
     """stdout of ``arbtui --replay SHIPPED --headless --report FMT`` in a fresh process."""
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--config", str(ROOT / "configs" / "binance_bitmex_2020.toml"),
+        [sys.executable, "-m", "tui.cli", "--config", str(HISTORY_CONFIG),
          "--replay", str(SHIPPED_REPLAY), "--headless", "--report", fmt],
         capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
     )  # fmt: skip

@@ -159,7 +159,7 @@ def test_h11_one_leg_fails_then_one_reduce_only_unwind_with_the_same_id(settings
     eng.on_event(settle(*bn, "2024-01-01T00:00", "0.0003"))
     eng.on_event(settle(*bm, "2024-01-01T00:00", "-0.003"))
     pair = eng.pairs[0]
-    pair.enter(1)
+    eng.drive(pair, pair.enter(1))
     assert pair.status == "leg-risk"
     assert pair.unhedged_btc() > 0
     eng.on_event(bar(*bm, "2024-01-01T00:02", 50_000.0))  # the retry runs on the next price
@@ -185,6 +185,6 @@ def test_h7_a_pair_that_cannot_be_completed_is_not_started(settings: Settings) -
     bn, bm = ("binance", "BTCUSDT"), ("bitmex", "XBTUSD")
     eng.on_event(bar(*bn, "2024-01-01T00:01", 60_000.0))
     eng.on_event(bar(*bm, "2024-01-01T00:01", 60_000.0))
-    eng.pairs[0].enter(1)
+    eng.drive(eng.pairs[0], eng.pairs[0].enter(1))
     assert eng.ledger.trades == []
     assert any("not started" in e.text and "below the minimum 100" in e.text for e in eng.log)

@@ -20,7 +20,8 @@ import pytest
 from textual.pilot import Pilot
 
 from core.domain.commands import Arm, Flatten, Kill, Pause, ReplaySpeed, Resume, Shutdown
-from core.domain.config import DEFAULT_CONFIG, Settings, load_config
+from core.domain.config import Settings, load_config
+from tests.conftest import HISTORY_CONFIG
 from tui.app import ArbConsole
 from tui.modals import ConfirmModal
 from tui.testing import RecordingHost, eventually, wait_until
@@ -35,8 +36,8 @@ HostFactory = Callable[..., RecordingHost]
 
 
 def settings(*, auto_arm: bool = True) -> Settings:
-    """The packaged default config (never a local config.toml), optionally start DISARMED."""
-    s = load_config(DEFAULT_CONFIG)
+    """The March 2020 replay's config (never a local config.toml), optionally start DISARMED."""
+    s = load_config(HISTORY_CONFIG)
     return msgspec.structs.replace(s, replay=msgspec.structs.replace(s.replay, auto_arm=auto_arm))
 
 

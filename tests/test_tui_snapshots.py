@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from core.domain.config import DEFAULT_CONFIG, load_config
+from core.domain.config import load_config
 from core.runtime.host import EngineHost
+from tests.conftest import HISTORY_CONFIG
 from tui.app import ArbConsole
 from tui.modals import ConfirmModal
 from tui.testing import eventually, wait_until
@@ -39,7 +40,7 @@ def paused_app() -> Iterator[PausedApp]:
     hosts: list[EngineHost] = []
 
     def make(ts_ms: int) -> ArbConsole:
-        settings = load_config(DEFAULT_CONFIG)
+        settings = load_config(HISTORY_CONFIG)
         host = EngineHost.for_replay(settings, REPLAY, pause_at_ts_ms=ts_ms)
         hosts.append(host)
         host.start()

@@ -10,7 +10,7 @@ import pytest
 from core.domain.config import Settings, load_config
 from core.runtime.paper_session import build_paper_session
 from core.venues import registry
-from tests.conftest import ROOT
+from tests.conftest import HISTORY_CONFIG
 
 CLOSED_MS = 1_790_136_000_000  # 2026-09-23T04:00:00Z
 
@@ -35,7 +35,7 @@ def test_bitmex_is_live_until_reduce_only_then_closed_at_its_dates() -> None:
 def test_a_paper_run_with_a_bitmex_leg_is_refused_before_connecting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings: Settings = load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
+    settings: Settings = load_config(HISTORY_CONFIG)
     dialled: list[object] = []
 
     def no_dial(*args: object, **kwargs: object) -> None:

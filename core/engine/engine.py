@@ -32,6 +32,7 @@ from core.domain.records import (
 from core.domain.risk import DrawdownMonitor, TradingState, check_leg, gate
 from core.domain.snapshot import LogEntry
 from core.domain.venue import OrderStatus, OrderUpdate
+from core.engine.actions import Action, Actions, Cancel, ClosePosition, Send
 from core.engine.pair import PairRuntime
 from core.engine.paper import PaperVenue
 
@@ -78,7 +79,9 @@ class Engine:
         else:
             self.state = TradingState(settings.risk.start_state)
         self.pairs = [
-            PairRuntime(self, p, settings.instruments[p.leg_a], settings.instruments[p.leg_b])
+            PairRuntime(
+                self, self.ids, p, settings.instruments[p.leg_a], settings.instruments[p.leg_b]
+            )
             for p in settings.pairs
         ]
         self._pairs_by_key: dict[Key, list[PairRuntime]] = {}
@@ -125,7 +128,7 @@ class Engine:
         if self.now >= self._next_obs_ts and self._obs_ms > 0:
             self._next_obs_ts = (self.now // self._obs_ms + 1) * self._obs_ms
             for pr in self.pairs:
-                pr.observe()
+                self.drive(pr, pr.observe())
                 if self.recorders:
                     a, b = pr.states()
                     r = pr.signal.last
@@ -141,7 +144,7 @@ class Engine:
                     )
         if not isinstance(ev, FundingRate):
             for pr in self._pairs_by_key.get((st.venue, st.symbol), ()):
-                pr.on_price()
+                self.drive(pr, pr.on_price())
 
     def _settle(self, ev: FundingSettled) -> None:
         key = (ev.venue, ev.symbol)
@@ -282,7 +285,7 @@ class Engine:
         reduce-only (one close per leg in flight)."""
         self.cancel_all_orders()
         for pr in self.pairs:
-            pr.close(purpose)
+            self.drive(pr, pr.close(purpose))
         for key in self.specs:
             self.close_position(key, purpose, None)
         if purpose in ("flatten", "kill"):
@@ -327,7 +330,7 @@ class Engine:
             return
         for pr in self._pairs_by_key.get(key, ()):
             if pr.status == "closing":
-                pr.close("exit")
+                self.drive(pr, pr.close("exit"))
         if self._sweep_purpose and self.state in SWEEP_STATES:
             self.close_position(key, self._sweep_purpose, None)
 
@@ -355,6 +358,42 @@ class Engine:
         return prs[0].cfg.name if prs else "none"
 
     # ----------------------------------------------------------------- orders
+    def drive(self, owner: PairRuntime, actions: Actions) -> None:
+        """Carry out a pair's actions as it yields them (:mod:`core.engine.actions`), sending
+        each one's result back into the generator before it goes on."""
+        try:
+            act = next(actions)
+            while True:
+                act = actions.send(self._act(owner, act))
+        except StopIteration:
+            return
+
+    def _act(self, owner: PairRuntime, act: Action) -> OrderUpdate | None:
+        if isinstance(act, Send):
+            closes = act.reduce_only and act.purpose in CLOSES
+            if closes:
+                self.closing.add(act.key)  # one close per leg in flight, whatever its purpose
+            up = self.send(
+                owner.cfg.name,
+                act.key,
+                act.side,
+                act.qty,
+                act.reduce_only,
+                act.purpose,
+                act.client_order_id,
+                owner,
+            )
+            if closes and up.status.final and up.status is not OrderStatus.FILLED:
+                self.closing.discard(act.key)
+            return up
+        if isinstance(act, ClosePosition):
+            self.close_position(act.key, act.purpose, owner)
+        elif isinstance(act, Cancel):
+            self.cancel_order(act.key, act.client_order_id)
+        else:
+            self.alert(act.text)
+        return None
+
     def send(
         self,
         pair: str,
@@ -391,7 +430,7 @@ class Engine:
             self.alert(f"order {cid} not sent: {why}")
             up = OrderUpdate(cid, key[0], key[1], OrderStatus.REJECTED, ZERO, self.now, reason=why)
             if owner is not None:
-                owner.on_update(intent, up)
+                self.drive(owner, owner.on_update(intent, up))
             return up
         self.live_orders[cid] = (intent, owner)
         if self.router is not None:
@@ -434,7 +473,7 @@ class Engine:
             if intent.reduce_only and intent.purpose in CLOSES:
                 self.closing.discard(key)
         if owner is not None:
-            owner.on_update(intent, up)
+            self.drive(owner, owner.on_update(intent, up))
         if up.fill is not None and self._sweep_purpose and self.state in SWEEP_STATES:
             self.close_position(key, self._sweep_purpose, None)  # a late fill after kill/flatten
 

@@ -15,13 +15,16 @@ code runs in replay, paper and live.
   in flight, retried with the same client order id until it fills; no entries, adds or exits
   meanwhile.
 - One order of each kind in flight per leg: a ladder add, a hedge, a close (HAZARDS H8).
+
+The pair reads the engine through a read-only :class:`~core.engine.actions.EngineView` and
+never calls into it: its decision methods are generators of actions (orders, cancels, closes,
+alerts) that the engine carries out as they are yielded (:mod:`core.engine.actions`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from core.domain.config import PairSettings
 from core.domain.contracts import (
@@ -33,15 +36,13 @@ from core.domain.contracts import (
 )
 from core.domain.events import InstrumentSpec
 from core.domain.ladder import Ladder, Level, level_notional_usd, vol_scale
+from core.domain.ledger import Key
 from core.domain.market import InstrumentState, mark_decimal
-from core.domain.orders import OrderIntent, Side
+from core.domain.orders import ClientOrderIds, OrderIntent, Side
 from core.domain.risk import TradingState, check_leg, gate
 from core.domain.signal import PairSignal
 from core.domain.venue import OrderStatus, OrderUpdate
-
-if TYPE_CHECKING:
-    from core.domain.ledger import Key
-    from core.engine.engine import Engine
+from core.engine.actions import Actions, Alert, Cancel, ClosePosition, EngineView, Send
 
 ZERO = Decimal(0)
 
@@ -63,20 +64,27 @@ class EntryPlan:
 
 
 class PairRuntime:
-    """Run-time state of one configured pair inside an :class:`Engine`.
+    """Run-time state of one configured pair inside an engine (read through ``view``;
+    ``ids`` allocates its client order ids).
 
     ``status``: ``flat``, ``entering``, ``open``, ``closing`` or ``leg-risk``.
     """
 
     def __init__(
-        self, engine: Engine, cfg: PairSettings, spec_a: InstrumentSpec, spec_b: InstrumentSpec
+        self,
+        view: EngineView,
+        ids: ClientOrderIds,
+        cfg: PairSettings,
+        spec_a: InstrumentSpec,
+        spec_b: InstrumentSpec,
     ) -> None:
-        self.engine = engine
+        self.view = view
+        self.ids = ids
         self.cfg = cfg
         self.spec_a, self.spec_b = spec_a, spec_b
         self.key_a: Key = (spec_a.venue, spec_a.symbol)
         self.key_b: Key = (spec_b.venue, spec_b.symbol)
-        self.signal = PairSignal(engine.settings.strategy, spec_a, spec_b)
+        self.signal = PairSignal(view.settings.strategy, spec_a, spec_b)
         self.status = "flat"
         self.direction = 0
         self.ladders: dict[Key, Ladder] = {}
@@ -90,7 +98,7 @@ class PairRuntime:
     # ---------------------------------------------------------------- helpers
     def states(self) -> tuple[InstrumentState, InstrumentState]:
         """Market states of leg a and leg b."""
-        m = self.engine.market
+        m = self.view.market
         return m.get(*self.key_a), m.get(*self.key_b)
 
     def legs(self) -> tuple[tuple[Key, InstrumentSpec], tuple[Key, InstrumentSpec]]:
@@ -102,17 +110,17 @@ class PairRuntime:
         return self.spec_a if key == self.key_a else self.spec_b
 
     def _stale(self) -> bool:
-        return bool({self.key_a[0], self.key_b[0]} & self.engine.stale_venues)
+        return bool({self.key_a[0], self.key_b[0]} & self.view.stale_venues)
 
     def _flat(self) -> bool:
-        led = self.engine.ledger
+        led = self.view.ledger
         return led.position(*self.key_a).qty == 0 and led.position(*self.key_b).qty == 0
 
     def refresh_status(self) -> None:
         """Back to ``flat`` once both legs are flat and nothing of the pair is in flight."""
         if self.status in ("flat", "entering") or not self._flat():
             return
-        if self.engine.closing & {self.key_a, self.key_b}:
+        if self.view.closing & {self.key_a, self.key_b}:
             return
         self.status = "flat"
         self.direction = 0
@@ -128,39 +136,39 @@ class PairRuntime:
 
     def unhedged_btc(self) -> float:
         """BTC delta of the two legs together (what a leg-risk state leaves exposed)."""
-        return float(self.engine.leg_delta_btc(self.key_a) + self.engine.leg_delta_btc(self.key_b))
+        return float(self.view.leg_delta_btc(self.key_a) + self.view.leg_delta_btc(self.key_b))
 
     # ---------------------------------------------------------------- signal
-    def observe(self) -> None:
+    def observe(self) -> Actions:
         """One observation of the signal; may enter or exit."""
         a, b = self.states()
         held = self.direction if self.status == "open" else 0
         self.signal.observe(a, b, held)
         if self.status == "flat":
             d = self.signal.wants_entry()
-            if d and self.engine.state is TradingState.ARMED and not self._stale():
-                self.enter(d)
+            if d and self.view.state is TradingState.ARMED and not self._stale():
+                yield from self.enter(d)
         elif self.status == "open" and self.signal.wants_exit():
-            self.close("exit")
+            yield from self.close("exit")
 
-    def on_price(self) -> None:
+    def on_price(self) -> Actions:
         """Per price event: leg-risk unwinds and the leg timeout, ladder adds, hedge."""
         if self.status == "leg-risk":
-            self._unwind_open_legs()
+            yield from self._unwind_open_legs()
         elif self.status == "entering":
-            self._check_leg_timeout()
+            yield from self._check_leg_timeout()
         elif self.status == "open":
-            self._ladder_adds()
-            self.hedge()
+            yield from self._ladder_adds()
+            yield from self.hedge()
 
     # ----------------------------------------------------------------- entry
-    def _refuse(self, why: str) -> None:
+    def _refuse(self, why: str) -> Actions:
         if why != self._last_refusal:
-            self.engine.alert(f"pair {self.cfg.name} not started: {why}")
+            yield Alert(f"pair {self.cfg.name} not started: {why}")
             self._last_refusal = why
 
     def _room_usd(self, key: Key, price: Decimal) -> Decimal:
-        eng = self.engine
+        eng = self.view
         pos = eng.ledger.position(*key)
         held = notional_usd(pos.spec, pos.qty, price)
         caps = min(self.cfg.max_notional_usd, eng.settings.sizing.leg_max_notional_usd) - held
@@ -169,13 +177,13 @@ class PairRuntime:
         return max(ZERO, min(caps, capital))
 
     def _scale(self) -> float:
-        look = self.engine.settings.sizing.vol_lookback_hours
+        look = self.view.settings.sizing.vol_lookback_hours
         vols = [v for v in (st.realised_vol(look) for st in self.states()) if v is not None]
-        return vol_scale(max(vols) if vols else None, self.engine.settings.sizing)
+        return vol_scale(max(vols) if vols else None, self.view.settings.sizing)
 
-    def enter(self, direction: int) -> None:
+    def enter(self, direction: int) -> Actions:
         """Open both legs at ladder level 0 (pre-checked together; coarse-lot leg first)."""
-        eng = self.engine
+        eng = self.view
         a, b = self.states()
         if a.mark is None or b.mark is None or self.status != "flat":
             return
@@ -200,18 +208,18 @@ class PairRuntime:
         for (key, spec), q in ((first, q1), (second, q2)):
             why = gate(eng.state, "entry", False) or check_leg(spec, q, prices[key], False)
             if why:
-                self._refuse(why)
+                yield from self._refuse(why)
                 return
         self._last_refusal = ""
         self.status = "entering"
         self.direction = direction
         self.entry = plan = EntryPlan(direction, first[0], second[0], q1, q2, sides)
-        plan.first_cid = eng.ids.next(self.cfg.name, first[0][0], "entry")
-        eng.send(self.cfg.name, first[0], sides[first[0]], q1, False, "entry", plan.first_cid, self)
+        plan.first_cid = self.ids.next(self.cfg.name, first[0][0], "entry")
+        yield Send(first[0], sides[first[0]], q1, False, "entry", plan.first_cid)
 
-    def _on_entry_update(self, intent: OrderIntent, up: OrderUpdate) -> None:
+    def _on_entry_update(self, intent: OrderIntent, up: OrderUpdate) -> Actions:
         plan = self.entry
-        eng = self.engine
+        eng = self.view
         if plan is None:
             return
         if up.fill is not None:
@@ -231,32 +239,27 @@ class PairRuntime:
                 second_qty = floor_to_lot(
                     spec2, qty_for_btc(spec2, btc_delta(spec1, filled, p1), p2)
                 )
-            plan.second_cid = eng.ids.next(self.cfg.name, plan.second[0], "entry")
+            plan.second_cid = self.ids.next(self.cfg.name, plan.second[0], "entry")
             plan.second_sent_ts_ms = eng.now
-            eng.send(
-                self.cfg.name,
-                plan.second,
-                plan.sides[plan.second],
-                second_qty,
-                False,
-                "entry",
-                plan.second_cid,
-                self,
+            yield Send(
+                plan.second, plan.sides[plan.second], second_qty, False, "entry", plan.second_cid
             )
         elif intent.client_order_id == plan.second_cid and self.status == "entering":
             if up.status is OrderStatus.FILLED:
-                self._opened()
+                yield from self._opened()
             else:
-                self._leg_risk(f"{plan.second[0]} leg {up.status}: {up.reason or 'no fill'}")
+                yield from self._leg_risk(
+                    f"{plan.second[0]} leg {up.status}: {up.reason or 'no fill'}"
+                )
 
-    def _opened(self) -> None:
+    def _opened(self) -> Actions:
         plan = self.entry
         assert plan is not None
         self.status = "open"
         self.ladders = {}
         for key in (plan.first, plan.second):
-            pos = self.engine.ledger.position(*key)
-            lad = Ladder.build(*key, 1 if pos.qty > 0 else -1, self.engine.settings.ladder)
+            pos = self.view.ledger.position(*key)
+            lad = Ladder.build(*key, 1 if pos.qty > 0 else -1, self.view.settings.ladder)
             assert pos.entry_price is not None
             lad.anchor(
                 float(pos.entry_price),
@@ -265,55 +268,54 @@ class PairRuntime:
             )
             self.ladders[key] = lad
         self.entry = None
-        self.hedge()
+        yield from self.hedge()
 
-    def _check_leg_timeout(self) -> None:
+    def _check_leg_timeout(self) -> Actions:
         plan = self.entry
-        timeout_ms = int(self.engine.settings.risk.leg_timeout_s * 1000)
+        timeout_ms = int(self.view.settings.risk.leg_timeout_s * 1000)
         if plan and plan.second_sent_ts_ms is not None:
-            if self.engine.now - plan.second_sent_ts_ms > timeout_ms:
-                self.engine.cancel_order(plan.second, plan.second_cid)
-                self._leg_risk(f"{plan.second[0]} leg not filled within {timeout_ms / 1000:g} s")
+            if self.view.now - plan.second_sent_ts_ms > timeout_ms:
+                yield Cancel(plan.second, plan.second_cid)
+                yield from self._leg_risk(
+                    f"{plan.second[0]} leg not filled within {timeout_ms / 1000:g} s"
+                )
 
-    def _leg_risk(self, why: str) -> None:
+    def _leg_risk(self, why: str) -> Actions:
         self.status = "leg-risk"
-        self.engine.alert(f"pair {self.cfg.name}: LEG RISK, {why}; unwinding reduce-only")
-        self._unwind_open_legs()
+        yield Alert(f"pair {self.cfg.name}: LEG RISK, {why}; unwinding reduce-only")
+        yield from self._unwind_open_legs()
 
-    def _unwind_open_legs(self) -> None:
+    def _unwind_open_legs(self) -> Actions:
         """One reduce-only unwind in flight per open leg; the same id until it fills."""
-        eng = self.engine
+        eng = self.view
         for key, _ in self.legs():
             pos = eng.ledger.position(*key).qty
             if pos == 0 or key in eng.closing:
                 continue
-            cid = self.unwind_ids.get(key) or eng.ids.next(self.cfg.name, key[0], "unwind")
+            cid = self.unwind_ids.get(key) or self.ids.next(self.cfg.name, key[0], "unwind")
             self.unwind_ids[key] = cid
             if cid in eng.live_orders:
                 continue  # this unwind is still in flight
             side: Side = "sell" if pos > 0 else "buy"
-            eng.closing.add(key)  # one close per leg in flight, whatever its purpose
-            up = eng.send(self.cfg.name, key, side, abs(pos), True, "unwind", cid, self)
-            if up.status.final and up.status is not OrderStatus.FILLED:
-                eng.closing.discard(key)
+            yield Send(key, side, abs(pos), True, "unwind", cid)  # the leg's one close in flight
         self.refresh_status()
 
     # ----------------------------------------------------------------- updates
-    def on_update(self, intent: OrderIntent, up: OrderUpdate) -> None:
+    def on_update(self, intent: OrderIntent, up: OrderUpdate) -> Actions:
         """React to an update of one of this pair's orders (fills are already booked)."""
         purpose = intent.purpose
         if purpose == "entry":
-            self._on_entry_update(intent, up)
+            yield from self._on_entry_update(intent, up)
         elif purpose == "ladder":
             key, lvl = self.adding.get(intent.client_order_id, (None, None))
             if lvl is not None and up.status.final:
                 del self.adding[intent.client_order_id]
                 if up.filled_qty > 0:
                     lvl.status, lvl.size = "filled", up.filled_qty
-                    price = up.fill.price if up.fill else mark_decimal(self.engine.market.get(*key))  # type: ignore[misc]
+                    price = up.fill.price if up.fill else mark_decimal(self.view.market.get(*key))  # type: ignore[misc]
                     lvl.size_usd = float(notional_usd(self.specs(key), up.filled_qty, price))  # type: ignore[arg-type]
                     self.last_add = key
-                    self.hedge()
+                    yield from self.hedge()
                 else:
                     lvl.status = "skipped"
         elif purpose == "hedge":
@@ -326,8 +328,8 @@ class PairRuntime:
             self.refresh_status()
 
     # ---------------------------------------------------------------- ladder
-    def _ladder_adds(self) -> None:
-        eng = self.engine
+    def _ladder_adds(self) -> Actions:
+        eng = self.view
         if gate(eng.state, "ladder", False) or self._stale():
             return
         r = self.signal.last
@@ -349,22 +351,22 @@ class PairRuntime:
             why = check_leg(spec, qty, price, False)
             if why:
                 lvl.status, lvl.size, lvl.size_usd = "skipped", ZERO, 0.0
-                eng.alert(
+                yield Alert(
                     f"pair {self.cfg.name} ladder level {lvl.index} on {key[0]} skipped: {why}"
                 )
                 continue
             side: Side = "buy" if lad.side > 0 else "sell"
-            cid = eng.ids.next(self.cfg.name, key[0], "ladder")
+            cid = self.ids.next(self.cfg.name, key[0], "ladder")
             lvl.status = "sent"
             self.adding[cid] = (key, lvl)
-            eng.send(self.cfg.name, key, side, qty, False, "ladder", cid, self)
+            yield Send(key, side, qty, False, "ladder", cid)
 
     # ----------------------------------------------------------------- hedge
-    def hedge(self) -> None:
+    def hedge(self) -> Actions:
         """Bring the net BTC delta back inside the band with one order on the leg that gets
         closest to neutral (after a ladder add, the other leg when it does as well). One
         hedge in flight at a time."""
-        eng = self.engine
+        eng = self.view
         if self.hedge_cid is not None or self.adding:
             return
         band = eng.settings.hedge.band_btc
@@ -401,15 +403,15 @@ class PairRuntime:
             return
         _, key, side, qty, reduce_only = best
         self.last_add = None
-        self.hedge_cid = eng.ids.next(self.cfg.name, key[0], "hedge")
-        eng.send(self.cfg.name, key, side, qty, reduce_only, "hedge", self.hedge_cid, self)
+        self.hedge_cid = self.ids.next(self.cfg.name, key[0], "hedge")
+        yield Send(key, side, qty, reduce_only, "hedge", self.hedge_cid)
 
     # ----------------------------------------------------------------- close
-    def close(self, purpose: str) -> None:
+    def close(self, purpose: str) -> Actions:
         """Close both legs reduce-only (exit, flatten, kill); cancels pending ladder levels."""
         self.cancel_ladders()
         if self.status in ("open", "entering"):
             self.status = "closing"
         for key, _ in self.legs():
-            self.engine.close_position(key, purpose, self)
+            yield ClosePosition(key, purpose)
         self.refresh_status()
