@@ -18,10 +18,10 @@ BN, BM = ("binance", "BTCUSDT"), ("bitmex", "XBTUSD")
 
 def live_engine(settings: Settings) -> tuple[Engine, DeferredRouter]:
     eng = Engine(settings, mode="live")
-    eng.state = TradingState.ARMED
+    eng.set_state(TradingState.ARMED, "test")
     router = DeferredRouter()
     router.engine = eng
-    eng.router = router
+    eng.connect_router(router, None)
     eng.on_event(bar(*BN, "2024-01-01T00:01", 50_000.0))
     eng.on_event(bar(*BM, "2024-01-01T00:01", 50_000.0))
     eng.on_event(settle(*BN, "2024-01-01T00:00", "0.0003"))
@@ -137,7 +137,7 @@ def test_a_refused_close_makes_the_position_unknown_until_the_venue_is_read(
 ) -> None:
     eng, router = live_engine(settings)
     doubts: list[tuple[str, str]] = []
-    eng.on_position_doubt = doubts.append
+    eng.connect_router(router, doubts.append)
     eng.drive(eng.pairs[0], eng.pairs[0].enter(1))
     router.fill(router.sent[0].client_order_id, D(50_000))
     router.fill(router.sent[1].client_order_id, D(50_000))
@@ -161,7 +161,7 @@ def test_a_refused_close_makes_the_position_unknown_until_the_venue_is_read(
 
 def test_a_venue_position_other_than_the_ledgers_halts_for_review(settings: Settings) -> None:
     eng, router = live_engine(settings)
-    eng.on_position_doubt = lambda key: None
+    eng.connect_router(router, lambda key: None)
     eng.drive(eng.pairs[0], eng.pairs[0].enter(1))
     router.fill(router.sent[0].client_order_id, D(50_000))
     router.fill(router.sent[1].client_order_id, D(50_000))

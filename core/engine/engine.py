@@ -9,7 +9,7 @@ event's ``ts_ms``): no wall-clock reads here, so a replay decides what live woul
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Protocol
 
@@ -97,6 +97,9 @@ class Engine:
         self.listeners: list[Callable[[LogEntry], None]] = []
         self.recorders: list[Recorder] = []
         self.stale_venues: set[str] = set()
+        """Venues whose market data is stale: nothing opens there (read-only outside; set with
+        :meth:`set_stale_venues`)."""
+        self._ever_live: set[str] = set()
         self.equity_usd = 0.0
         self.equity_curve: list[tuple[int, float]] = []
         self._next_obs_ts = 0
@@ -272,6 +275,34 @@ class Engine:
         elif isinstance(c, cmd.Kill):
             self.close_everything("kill")
             self.set_state(TradingState.HALTED, "kill switch")
+
+    def set_stale_venues(self, stale: set[str], why: Mapping[str, str] | None = None) -> None:
+        """The venues whose market data is stale now (feed health). A venue going stale is an
+        alert (``why[venue]`` says which stream, e.g. ``" (quote silent 6.1 s)"``); one coming
+        back is a state line."""
+        if stale == self.stale_venues:
+            return
+        for venue in sorted(stale - self.stale_venues):
+            what = (why or {}).get(venue, "")
+            self.alert(f"{venue} market data stale{what}: no new entries or adds")
+        for venue in sorted(self.stale_venues - stale):
+            again = " again" if venue in self._ever_live else ""
+            self.emit("state", f"{venue} market data live{again}")
+            self._ever_live.add(venue)
+        self.stale_venues = set(stale)
+
+    def connect_router(
+        self, router: OrderRouter, on_position_doubt: Callable[[Key], None] | None
+    ) -> None:
+        """Send orders through ``router`` from now on (live); ``on_position_doubt(key)`` is
+        called when a position must be read again from its venue."""
+        self.router = router
+        self.on_position_doubt = on_position_doubt
+
+    def disconnect_router(self) -> None:
+        """The router's connections are closed: nothing more may be sent through it."""
+        self.router = None
+        self.on_position_doubt = None
 
     def set_state(self, state: TradingState, why: str) -> None:
         """Change the trading state (logged)."""

@@ -28,10 +28,9 @@ def report_metrics(
 
 
 async def enforce(board: HealthBoard, engine: Engine, every_s: float = 0.1) -> None:
-    """Keep ``engine.stale_venues`` equal to the board's stale venues (runs on the engine's
-    loop until cancelled) and log each change: a venue going stale is an alert."""
-    ever_live: set[str] = set()
-    engine.stale_venues.update(board.stale_venues())  # nothing is opened before data arrives
+    """Keep the engine's stale venues equal to the board's (runs on the engine's loop until
+    cancelled); each change is logged by the engine, a venue going stale as an alert."""
+    engine.set_stale_venues(board.stale_venues())  # nothing is opened before data arrives
     metrics = metrics_of(engine)
     reported: dict[str, int] = {}
     while True:
@@ -40,14 +39,9 @@ async def enforce(board: HealthBoard, engine: Engine, every_s: float = 0.1) -> N
             report_metrics(board, metrics, reported, now)
         stale = board.stale_venues(now)
         if stale != engine.stale_venues:
-            for venue in sorted(stale - engine.stale_venues):
+            why = {}
+            for venue in stale:
                 worst = board.worst(venue, now)
-                what = f" ({worst[0]} silent {worst[1]:.1f} s)" if worst else ""
-                engine.alert(f"{venue} market data stale{what}: no new entries or adds")
-            for venue in sorted(engine.stale_venues - stale):
-                again = " again" if venue in ever_live else ""
-                engine.emit("state", f"{venue} market data live{again}")
-                ever_live.add(venue)
-            engine.stale_venues.clear()
-            engine.stale_venues.update(stale)
+                why[venue] = f" ({worst[0]} silent {worst[1]:.1f} s)" if worst else ""
+            engine.set_stale_venues(stale, why)
         await asyncio.sleep(every_s)

@@ -114,8 +114,10 @@ async def live_task(host: EngineHost) -> None:
             if qty != 0:
                 halt(engine, f"{venue} {symbol} already holds {qty}: close it by hand first")
                 return
-        engine.router = EngineRouter(router, venues, engine)
-        engine.on_position_doubt = lambda key: _spawn(reread_position(engine, venues, key))
+        engine.connect_router(
+            EngineRouter(router, venues, engine),
+            lambda key: _spawn(reread_position(engine, venues, key)),
+        )
         engine.emit("state", f"live execution ready on {', '.join(sorted(venues))}")
         runner = asyncio.get_running_loop().create_task(router.run())
         while True:
@@ -127,8 +129,7 @@ async def live_task(host: EngineHost) -> None:
     except Exception as exc:
         halt(engine, f"{type(exc).__name__}: {exc}")
     finally:
-        engine.router = None  # its connections are closed: nothing more may be sent
-        engine.on_position_doubt = None
+        engine.disconnect_router()  # its connections are closed: nothing more may be sent
         if runner is not None:
             runner.cancel()
         await router.close()
