@@ -34,7 +34,6 @@ import msgspec
 
 Venue = str
 """A registered venue's name (``core.venues.registry``); the domain never names one."""
-VENUES: tuple[Venue, ...] = ("binance", "bitmex")
 
 #: Tie-break at equal ``ts_ms``: prices first, then settlements, then next-rate announcements.
 ORDER: dict[str, int] = {"bar": 0, "quote": 0, "funding": 1, "funding_rate": 2}

@@ -4,6 +4,11 @@ Data flow (DESIGN): event -> market state -> ledger (settlements) -> risk monito
 drawdown) -> strategy (signal on a sim-time observation grid, DCA ladders, hedger) -> risk
 gate -> venue -> fills -> ledger. Time comes only from events (``self.now`` is the latest
 event's ``ts_ms``): no wall-clock reads here, so a replay decides what live would have.
+
+Valuation (equity, delta, notional) lives in :mod:`core.engine.valuation`; the pairs'
+decisions in :mod:`core.engine.pair`. This module is longer than most (~470 lines) because the
+state machine's transitions (events, commands, the order path, closes and sweeps) are kept in
+one class on purpose: every change of trading state is visible in one place.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from typing import Protocol
 
 from core.domain import commands as cmd
 from core.domain.config import Settings
-from core.domain.contracts import ZERO, btc_delta, is_coin, notional_usd
+from core.domain.contracts import ZERO
 from core.domain.events import Bar, Event, FundingRate, FundingSettled, InstrumentSpec, Quote
 from core.domain.ledger import Key, Ledger
-from core.domain.market import HOUR_MS, InstrumentState, MarketState, mark_decimal
+from core.domain.market import MarketState, mark_decimal
 from core.domain.orders import ClientOrderIds, Fill, OrderIntent, Rejection, Side
 from core.domain.records import (
     AlertRaised,
@@ -35,6 +40,7 @@ from core.domain.venue import OrderStatus, OrderUpdate
 from core.engine.actions import Action, Actions, Cancel, ClosePosition, Send
 from core.engine.pair import PairRuntime
 from core.engine.paper import PaperVenue
+from core.engine.valuation import Valuation
 
 LOG_KEEP = 500
 CLOSES = frozenset({"exit", "flatten", "kill", "unwind"})
@@ -52,7 +58,7 @@ class OrderRouter(Protocol):
         """Queue a cancel of one order (non-blocking)."""
 
 
-class Engine:
+class Engine(Valuation):
     """The engine for the pairs in ``settings``.
 
     ``mode`` is ``"replay"``, ``"paper"`` or ``"live"`` (shown on screen; the venue is always
@@ -71,6 +77,8 @@ class Engine:
         }
         self.ledger = Ledger(self.specs, settings.capital_by_key())
         self.market = MarketState()
+        self.now = 0
+        Valuation.__init__(self)
         self.venue = PaperVenue(self.specs, settings.paper.slippage_bps)
         self.ids = ClientOrderIds(run_tag=run_tag)
         self.dd = DrawdownMonitor(settings.risk.drawdown_limit_pct)
@@ -88,9 +96,6 @@ class Engine:
         for pr in self.pairs:
             for key in (pr.key_a, pr.key_b):
                 self._pairs_by_key.setdefault(key, []).append(pr)
-        self.coin_key = next((k for k, s in self.specs.items() if s.kind == "inverse"), None)
-        """The instrument whose mark values coin balances in USD: the first inverse one."""
-        self.now = 0
         self.events = 0
         self.log: deque[LogEntry] = deque(maxlen=LOG_KEEP)
         self._seq = 0
@@ -100,13 +105,9 @@ class Engine:
         """Venues whose market data is stale: nothing opens there (read-only outside; set with
         :meth:`set_stale_venues`)."""
         self._ever_live: set[str] = set()
-        self.equity_usd = 0.0
-        self.equity_curve: list[tuple[int, float]] = []
         self._next_obs_ts = 0
         self._obs_ms = settings.strategy.observe_every_s * 1000
-        self._last_curve_hour = -1
         self.rejections: list[Rejection] = []
-        self.start_equity_usd: float | None = None
         self.router: OrderRouter | None = None
         self.live_orders: dict[str, tuple[OrderIntent, PairRuntime | None]] = {}
         self.closing: set[Key] = set()
@@ -114,9 +115,6 @@ class Engine:
         self.on_position_doubt: Callable[[Key], None] | None = None
         """Called (engine thread) when a position must be read again from its venue."""
         self._sweep_purpose = ""
-        self._book_dirty = True
-        self._cash_usd = self._cash_xbt = self._extra_delta = 0.0
-        self._open: list[tuple[InstrumentState, bool, float, float, bool]] = []
 
     # ----------------------------------------------------------------- events
     def on_event(self, ev: Event) -> None:
@@ -175,75 +173,11 @@ class Engine:
             )
         self._mark_to_market()
 
-    def coin_usd(self) -> float:
-        """USD per coin (XBT, BTC): the mark of the first inverse instrument (0 if none yet or
-        none is configured)."""
-        if self.coin_key is None:
-            return 0.0
-        mark = self.market.get(*self.coin_key).mark
-        return mark or 0.0
-
-    def coin_margin(self) -> Decimal:
-        """Coin (XBT, BTC) balances at every venue, in coin: the margin of inverse legs."""
-        return sum((bal for (_, cur), bal in self.ledger.balances.items() if is_coin(cur)), ZERO)
-
-    def _refresh_book(self) -> None:
-        """Float copies of balances and open positions for the per-event equity and delta
-        checks; rebuilt only after a fill or a settlement changes them."""
-        usd = xbt_bal = 0.0
-        for (_, cur), bal in self.ledger.balances.items():
-            if is_coin(cur):
-                xbt_bal += float(bal)
-            else:
-                usd += float(bal)
-        self._cash_usd, self._cash_xbt = usd, xbt_bal
-        self._open = [
-            (
-                self.market.get(*key),
-                pos.spec.kind == "inverse",
-                float(pos.qty * pos.spec.contract_size),
-                float(pos.entry_price),
-                is_coin(pos.spec.settle_currency),
-            )
-            for key, pos in self.ledger.positions.items()
-            if pos.qty != 0 and pos.entry_price is not None
-        ]
-        extra = self.settings.ibit.shares * self.settings.ibit.btc_per_share
-        if self.settings.hedge.include_coin_margin:
-            extra += self.coin_margin()
-        self._extra_delta = float(extra)
-        self._book_dirty = False
-
-    def net_delta_btc_float(self) -> float:
-        """Float twin of :meth:`net_delta_btc` for the per-event hedge check."""
-        if self._book_dirty:
-            self._refresh_book()
-        total = self._extra_delta
-        for st, inverse, size, _, _ in self._open:
-            if st.mark is not None:
-                total += size / st.mark if inverse else size
-        return total
-
     def _mark_to_market(self) -> None:
-        if self._book_dirty:
-            self._refresh_book()
-        xbt = self.coin_usd()
-        equity = self._cash_usd + self._cash_xbt * xbt
-        for st, inverse, size, entry, in_xbt in self._open:
-            mark = st.mark
-            if mark is None:
-                continue
-            pnl = size * (1 / entry - 1 / mark) if inverse else size * (mark - entry)
-            equity += pnl * xbt if in_xbt else pnl
-        if self.coin_key is not None and xbt == 0.0:
-            return  # coin balance not valued yet: no equity reading
-        self.equity_usd = equity
-        if self.start_equity_usd is None:
-            self.start_equity_usd = equity
-        hour = self.now // HOUR_MS
-        if hour != self._last_curve_hour:
-            self._last_curve_hour = hour
-            self.equity_curve.append((self.now, equity))
+        """Revalue the book; a drawdown beyond the limit flattens reduce-only and HALTs."""
+        equity = self._revalue()
+        if equity is None:
+            return
         if self.dd.update(equity) and self.state is not TradingState.HALTED:
             self.alert(
                 f"drawdown {self.dd.drawdown_pct:.2f}% beyond the limit "
@@ -519,36 +453,6 @@ class Engine:
             f"({fill.purpose}{ro}) fee {fill.fee:.8f} {fill.fee_currency}",
         )
         self._mark_to_market()
-
-    # ------------------------------------------------------------ accounting
-    def net_delta_btc(self) -> Decimal:
-        """Net BTC delta: every position (inverse at its mark) + the coin margin held for
-        inverse legs if ``hedge.include_coin_margin`` + IBIT shares x BTC per share."""
-        marks = {
-            k: mark_decimal(st) for k, st in self.market.instruments.items() if st.mark is not None
-        }
-        total = self.ledger.net_delta_btc(marks)
-        if self.settings.hedge.include_coin_margin:
-            total += self.coin_margin()
-        ibit = self.settings.ibit
-        return total + ibit.shares * ibit.btc_per_share
-
-    def gross_notional_usd(self) -> Decimal:
-        """Sum of |notional| of all positions in USD at their marks."""
-        total = ZERO
-        for key, pos in self.ledger.positions.items():
-            st = self.market.get(*key)
-            if pos.qty != 0 and st.mark is not None:
-                total += notional_usd(pos.spec, pos.qty, mark_decimal(st))
-        return total
-
-    def leg_delta_btc(self, key: Key) -> Decimal:
-        """BTC delta of one position at its mark (0 without a price)."""
-        pos = self.ledger.position(*key)
-        st = self.market.get(*key)
-        if pos.qty == 0 or st.mark is None:
-            return ZERO
-        return btc_delta(pos.spec, pos.qty, mark_decimal(st))
 
     # -------------------------------------------------------------------- log
     def emit(self, kind: str, text: str) -> None:

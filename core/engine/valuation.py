@@ -1,0 +1,142 @@
+"""Valuation of the engine's book, marked to market: equity (USD), its hourly curve and the
+drawdown monitor's input, the net BTC delta the hedger neutralises, gross notional.
+
+Coin balances and inverse PnL (XBT, BTC) are valued at the mark of the first inverse
+instrument configured. The per-event checks use float copies of balances and open positions,
+rebuilt only after a fill or a settlement (``_book_dirty``); the Decimal methods are exact.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core.domain.config import Settings
+from core.domain.contracts import ZERO, btc_delta, is_coin, notional_usd
+from core.domain.events import InstrumentSpec
+from core.domain.ledger import Key, Ledger
+from core.domain.market import HOUR_MS, InstrumentState, MarketState, mark_decimal
+
+
+class Valuation:
+    """The engine's valuation (a base of :class:`~core.engine.engine.Engine`, which owns the
+    attributes declared here and calls ``Valuation.__init__`` once they are set)."""
+
+    settings: Settings
+    specs: dict[Key, InstrumentSpec]
+    ledger: Ledger
+    market: MarketState
+    now: int
+
+    def __init__(self) -> None:
+        self.coin_key = next((k for k, s in self.specs.items() if s.kind == "inverse"), None)
+        """The instrument whose mark values coin balances in USD: the first inverse one."""
+        self.equity_usd = 0.0
+        self.equity_curve: list[tuple[int, float]] = []
+        """(ts_ms, equity USD), one point per hour of event time."""
+        self.start_equity_usd: float | None = None
+        self._last_curve_hour = -1
+        self._book_dirty = True
+        self._cash_usd = self._cash_xbt = self._extra_delta = 0.0
+        self._open: list[tuple[InstrumentState, bool, float, float, bool]] = []
+
+    def coin_usd(self) -> float:
+        """USD per coin (XBT, BTC): the mark of the first inverse instrument (0 if none yet or
+        none is configured)."""
+        if self.coin_key is None:
+            return 0.0
+        mark = self.market.get(*self.coin_key).mark
+        return mark or 0.0
+
+    def coin_margin(self) -> Decimal:
+        """Coin (XBT, BTC) balances at every venue, in coin: the margin of inverse legs."""
+        return sum((bal for (_, cur), bal in self.ledger.balances.items() if is_coin(cur)), ZERO)
+
+    def _refresh_book(self) -> None:
+        """Float copies of balances and open positions for the per-event equity and delta
+        checks; rebuilt only after a fill or a settlement changes them."""
+        usd = xbt_bal = 0.0
+        for (_, cur), bal in self.ledger.balances.items():
+            if is_coin(cur):
+                xbt_bal += float(bal)
+            else:
+                usd += float(bal)
+        self._cash_usd, self._cash_xbt = usd, xbt_bal
+        self._open = [
+            (
+                self.market.get(*key),
+                pos.spec.kind == "inverse",
+                float(pos.qty * pos.spec.contract_size),
+                float(pos.entry_price),
+                is_coin(pos.spec.settle_currency),
+            )
+            for key, pos in self.ledger.positions.items()
+            if pos.qty != 0 and pos.entry_price is not None
+        ]
+        extra = self.settings.ibit.shares * self.settings.ibit.btc_per_share
+        if self.settings.hedge.include_coin_margin:
+            extra += self.coin_margin()
+        self._extra_delta = float(extra)
+        self._book_dirty = False
+
+    def net_delta_btc_float(self) -> float:
+        """Float twin of :meth:`net_delta_btc` for the per-event hedge check."""
+        if self._book_dirty:
+            self._refresh_book()
+        total = self._extra_delta
+        for st, inverse, size, _, _ in self._open:
+            if st.mark is not None:
+                total += size / st.mark if inverse else size
+        return total
+
+    def _revalue(self) -> float | None:
+        """Mark the book to market: the equity now in USD (also kept in ``equity_usd`` and,
+        once per hour, in ``equity_curve``), or None while a coin balance has no price yet."""
+        if self._book_dirty:
+            self._refresh_book()
+        xbt = self.coin_usd()
+        equity = self._cash_usd + self._cash_xbt * xbt
+        for st, inverse, size, entry, in_xbt in self._open:
+            mark = st.mark
+            if mark is None:
+                continue
+            pnl = size * (1 / entry - 1 / mark) if inverse else size * (mark - entry)
+            equity += pnl * xbt if in_xbt else pnl
+        if self.coin_key is not None and xbt == 0.0:
+            return None  # coin balance not valued yet: no equity reading
+        self.equity_usd = equity
+        if self.start_equity_usd is None:
+            self.start_equity_usd = equity
+        hour = self.now // HOUR_MS
+        if hour != self._last_curve_hour:
+            self._last_curve_hour = hour
+            self.equity_curve.append((self.now, equity))
+        return equity
+
+    def net_delta_btc(self) -> Decimal:
+        """Net BTC delta: every position (inverse at its mark) + the coin margin held for
+        inverse legs if ``hedge.include_coin_margin`` + IBIT shares x BTC per share."""
+        marks = {
+            k: mark_decimal(st) for k, st in self.market.instruments.items() if st.mark is not None
+        }
+        total = self.ledger.net_delta_btc(marks)
+        if self.settings.hedge.include_coin_margin:
+            total += self.coin_margin()
+        ibit = self.settings.ibit
+        return total + ibit.shares * ibit.btc_per_share
+
+    def gross_notional_usd(self) -> Decimal:
+        """Sum of |notional| of all positions in USD at their marks."""
+        total = ZERO
+        for key, pos in self.ledger.positions.items():
+            st = self.market.get(*key)
+            if pos.qty != 0 and st.mark is not None:
+                total += notional_usd(pos.spec, pos.qty, mark_decimal(st))
+        return total
+
+    def leg_delta_btc(self, key: Key) -> Decimal:
+        """BTC delta of one position at its mark (0 without a price)."""
+        pos = self.ledger.position(*key)
+        st = self.market.get(*key)
+        if pos.qty == 0 or st.mark is None:
+            return ZERO
+        return btc_delta(pos.spec, pos.qty, mark_decimal(st))
