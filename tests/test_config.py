@@ -24,7 +24,6 @@ def test_the_shipped_config_pairs_binance_with_bybit_linear() -> None:
     assert s.capital_by_key() == {
         ("binance", "USDT"): Decimal(100000),
         ("bybit", "USDT"): Decimal(100000),
-        ("bybit", "BTC"): Decimal("0.5"),
     }
     assert s.ladder.deltas_pct[0] == 0
 
@@ -32,6 +31,7 @@ def test_the_shipped_config_pairs_binance_with_bybit_linear() -> None:
 def test_the_shipped_inverse_and_history_configs_load() -> None:
     inverse = load_config(ROOT / "configs" / "binance_bybit_inverse.toml")
     assert [(p.leg_a, p.leg_b) for p in inverse.pairs] == [("binance_btcusdt", "bybit_btcusd")]
+    assert inverse.capital_by_key()[("bybit", "BTC")] == Decimal("0.5")
     history = load_config(HISTORY_CONFIG)
     assert [(p.leg_a, p.leg_b) for p in history.pairs] == [("binance_btcusdt", "bitmex_xbtusd")]
     assert history.capital_by_key()[("bitmex", "XBT")] == Decimal("0.5")

@@ -28,8 +28,13 @@ class Valuation:
     now: int
 
     def __init__(self) -> None:
-        self.coin_key = next((k for k, s in self.specs.items() if s.kind == "inverse"), None)
-        """The instrument whose mark values coin balances in USD: the first inverse one."""
+        traded = [self.settings.instruments[i] for i in self.settings.traded_ids()]
+        inverse = [
+            (s.venue, s.symbol) for s in [*traded, *self.specs.values()] if s.kind == "inverse"
+        ]
+        self.coin_key = inverse[0] if inverse else None
+        """The instrument whose mark values coin balances in USD: the first inverse one a pair
+        trades, else the first inverse one configured."""
         self.equity_usd = 0.0
         self.equity_curve: list[tuple[int, float]] = []
         """(ts_ms, equity USD), one point per hour of event time."""
@@ -101,8 +106,8 @@ class Valuation:
                 continue
             pnl = size * (1 / entry - 1 / mark) if inverse else size * (mark - entry)
             equity += pnl * xbt if in_xbt else pnl
-        if self.coin_key is not None and xbt == 0.0:
-            return None  # coin balance not valued yet: no equity reading
+        if xbt == 0.0 and (self._cash_xbt != 0.0 or any(c for *_, c in self._open)):
+            return None  # coin amounts not valued yet: no equity reading
         self.equity_usd = equity
         if self.start_equity_usd is None:
             self.start_equity_usd = equity
