@@ -109,3 +109,18 @@ def test_the_cli_prints_a_config_error_and_exits_2(capsys: pytest.CaptureFixture
 
     assert main(["--config", str(BAD / "wrong_type.toml"), "--replay", "x", "--headless"]) == 2
     assert "risk.drawdown_limit_pct: Expected `float`, got `str`" in capsys.readouterr().err
+
+
+def test_capital_is_per_venue_and_currency_and_a_coin_needs_an_inverse_instrument() -> None:
+    text = (ROOT / "config.toml").read_text()
+    text = text.replace("[instruments.bybit_btcusd]", "[instruments.unused]").replace(
+        'kind = "inverse"', 'kind = "linear"'
+    )
+    coin = text.replace("# BTC = 0.5", "BTC = 0.5")
+    with pytest.raises(ConfigError, match=r"c\.toml: capital\.bybit\.BTC: a coin balance"):
+        parse_config(coin, "c.toml")
+    negative = text.replace("USDT = 100000              # USDT on Binance", "USDT = -1 #")
+    with pytest.raises(ConfigError, match=r"capital\.binance\.USDT: must be >= 0"):
+        parse_config(negative, "c.toml")
+    with pytest.raises(ConfigError, match=r"capital\.binance\.USDT"):
+        parse_config(text.replace("USDT = 100000              # USDT on Binance", 'USDT = "x" #'))

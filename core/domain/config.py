@@ -18,6 +18,7 @@ from typing import Literal
 
 import msgspec
 
+from core.domain.contracts import is_coin
 from core.domain.events import InstrumentSpec
 
 #: The defaults shipped inside the package (read when no config file is found).
@@ -154,6 +155,13 @@ class FeedSettings(_Strict, frozen=True):
     """BitMEX realtime WebSocket endpoint."""
     bitmex_rest_url: str = "https://www.bitmex.com"
     """BitMEX REST host (instrument list)."""
+    bybit_ws_url: str = "wss://stream.bybit.com"
+    """Bybit v5 public stream host; ``/v5/public/linear`` or ``/v5/public/inverse`` is appended
+    by instrument kind (Bybit docs ``ws/connect``)."""
+    bybit_rest_url: str = "https://api.bybit.com"
+    """Bybit v5 REST host (instruments-info, funding/history)."""
+    bybit_ping_s: float = 20.0
+    """Seconds between two Bybit ``{"op":"ping"}`` heartbeats (Bybit recommends 20 s)."""
     stale_after_s: float = 5.0
     """A stream silent this long is stale: nothing new is opened and it reconnects (H13)."""
     bitmex_pong_timeout_s: float = 5.0
@@ -375,6 +383,7 @@ def parse_config(text: str, name: str = "<config>") -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from None
     try:
+        _check_capital(raw, name)
         settings = msgspec.convert(raw, Settings, str_keys=True)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{name}: {_keyed(str(exc))}") from None
@@ -386,11 +395,30 @@ def settings_from_dict(raw: dict[str, object], name: str = "<config>") -> Settin
     """Check a config already parsed into plain values (as ``tomllib`` gives them) with the
     same rules as :func:`parse_config`. Raises :class:`ConfigError` naming ``name`` and the key."""
     try:
+        _check_capital(raw, name)
         settings = msgspec.convert(raw, Settings, str_keys=True)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{name}: {_keyed(str(exc))}") from None
     _check(settings, name)
     return msgspec.structs.replace(settings, source=name)
+
+
+def _check_capital(raw: dict[str, object], name: str) -> None:
+    """``[capital.VENUE] CURRENCY = amount``: a table of tables of numbers (msgspec's own
+    error would not name the key of a dict)."""
+    cap = raw.get("capital", {})
+    if not isinstance(cap, dict):
+        raise ConfigError(f"{name}: capital: expected [capital.VENUE] tables")
+    for venue, by_currency in cap.items():
+        if not isinstance(by_currency, dict):
+            raise ConfigError(f"{name}: capital.{venue}: expected a table of CURRENCY = amount")
+        for currency, amount in by_currency.items():
+            try:
+                msgspec.convert(amount, Decimal)
+            except msgspec.ValidationError:
+                raise ConfigError(
+                    f"{name}: capital.{venue}.{currency}: expected a number, got {amount!r}"
+                ) from None
 
 
 def _keyed(msg: str) -> str:
@@ -412,6 +440,16 @@ def _check(s: Settings, name: str) -> None:
                 raise bad(f"instruments.{iid}.{fld}", "must be > 0")
     if not s.pairs:
         raise bad("pairs", "at least one [[pairs]] entry is needed")
+    inverse = any(spec.kind == "inverse" for spec in s.instruments.values())
+    for venue, by_currency in s.capital.items():
+        for currency, amount in by_currency.items():
+            if amount < 0:
+                raise bad(f"capital.{venue}.{currency}", "must be >= 0")
+            if is_coin(currency) and amount != 0 and not inverse:
+                raise bad(
+                    f"capital.{venue}.{currency}",
+                    "a coin balance is valued at an inverse instrument's mark: configure one",
+                )
     for i, pair in enumerate(s.pairs):
         for leg in ("leg_a", "leg_b"):
             if getattr(pair, leg) not in s.instruments:
