@@ -382,13 +382,7 @@ def parse_config(text: str, name: str = "<config>") -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from None
-    try:
-        _check_capital(raw, name)
-        settings = msgspec.convert(raw, Settings, str_keys=True)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"{name}: {_keyed(str(exc))}") from None
-    _check(settings, name)
-    return msgspec.structs.replace(settings, source=name)
+    return settings_from_dict(raw, name)
 
 
 def settings_from_dict(raw: dict[str, object], name: str = "<config>") -> Settings:
