@@ -8,8 +8,11 @@ engine then opens nothing there (:mod:`core.runtime.feed_health` tells it; hedgi
 reduce-only orders go on).
 
 :class:`VenueStats` holds the plain counters that metrics read (issue 5): messages,
-reconnects, parse errors, resubscriptions, unknown ids, oversize frames, missed pongs.
-All of it lives on the engine's loop thread; readers on other threads see plain ints.
+reconnects, parse errors, resubscriptions, unknown ids, oversize frames, missed pongs, frames
+dropped by the feed rules (per reason) and venue error frames. :class:`LogLimiter` keeps the log
+to at most one line per key (a stream, a kind of error) per :data:`LOG_EVERY_S` seconds, the
+next line saying how many were held back. All of it lives on the engine's loop thread; readers
+on other threads see plain ints.
 """
 
 from __future__ import annotations
@@ -21,6 +24,39 @@ from dataclasses import dataclass, field
 from core.domain.snapshot import FeedView
 
 STATES = ("connecting", "live", "stale", "down")
+
+LOG_EVERY_S = 10.0
+"""At most one log line per key (stream, kind of error) in this many seconds."""
+
+
+@dataclass(slots=True)
+class LogLimiter:
+    """Limits log lines by time: at most one line per key per ``every_s`` seconds
+    (``monotonic`` clock); the next line that goes out carries the count held back since."""
+
+    every_s: float = LOG_EVERY_S
+    monotonic: Callable[[], float] = time.monotonic
+    _last: dict[object, float] = field(default_factory=dict)
+    _held: dict[object, int] = field(default_factory=dict)
+
+    def say(self, log: Callable[[str, str], None], key: object, kind: str, text: str) -> bool:
+        """Log ``text`` under ``key`` unless a line of that key went out less than
+        ``every_s`` ago (then count it). True when the line was written."""
+        now = self.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.every_s:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            text = f"{text} (+{held} more held back since the last line of this kind)"
+        log(kind, text)
+        return True
+
+    def held(self, key: object) -> int:
+        """Lines of ``key`` held back since the last one written."""
+        return self._held.get(key, 0)
 
 
 @dataclass(slots=True, eq=False)
@@ -82,8 +118,15 @@ class VenueStats:
     """BitMEX ``ping`` without ``pong`` in time (dead peer)."""
     rotations: int = 0
     """Planned reconnects (Binance 24 h) completed without a gap."""
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Frames dropped by the feed rules, by reason (:mod:`core.feeds.rules`): a topic or
+    symbol that was not subscribed, a frame older than the last one applied."""
+    venue_errors: int = 0
+    """Error frames and subscription refusals sent by the venue (each logged with its text)."""
     last_error: str = ""
     """The latest error text (parse error, close reason, refused handshake)."""
+    limiter: LogLimiter = field(default_factory=LogLimiter)
+    """The time limit on this venue's feed log lines."""
 
 
 @dataclass(slots=True)
@@ -107,7 +150,9 @@ class HealthBoard:
         """The counters of ``venue`` (created on first use)."""
         vs = self.venues.get(venue)
         if vs is None:
-            vs = self.venues[venue] = VenueStats(venue)
+            vs = self.venues[venue] = VenueStats(
+                venue, limiter=LogLimiter(monotonic=self.monotonic)
+            )
         return vs
 
     def stale_venues(self, now: float | None = None) -> set[str]:
@@ -136,13 +181,14 @@ class HealthBoard:
 def count_bad_frame(
     stats: VenueStats, log: Callable[[str, str], None], exc: Exception, frame: bytes
 ) -> None:
-    """Count a frame that could not be parsed and say so (the first, second, fourth, ...
-    time, so a flood of bad frames does not flood the log)."""
+    """Count a frame that could not be parsed and say so, at most once per
+    ``stats.limiter.every_s`` seconds (a flood of bad frames does not flood the log; the next
+    line says how many were held back)."""
     stats.parse_errors += 1
     n = stats.parse_errors
     stats.last_error = f"bad frame: {exc}"
-    if n & (n - 1) == 0:
-        log("alert", f"{stats.venue}: bad frame #{n} skipped: {exc}: {frame[:200]!r}")
+    text = f"{stats.venue}: bad frame #{n} skipped: {exc}: {frame[:200]!r}"
+    stats.limiter.say(log, "bad_frame", "alert", text)
 
 
 def build_feed_views(board: HealthBoard, now: float | None = None) -> tuple[FeedView, ...]:

@@ -1,6 +1,7 @@
 """One resilient WebSocket: reconnect with backoff, a per-stream staleness watchdog, an
-optional text ``ping``/``pong`` heartbeat (BitMEX) and a planned rotation without a gap
-(Binance closes every connection after 24 h).
+optional text ``ping``/``pong`` heartbeat (BitMEX), an optional periodic JSON ping (Bybit
+``{"op":"ping"}`` every ``ping_every_s``; the feed calls :meth:`ManagedSocket.pong` when the
+answer comes) and a planned rotation without a gap (Binance closes every connection after 24 h).
 
 HAZARDS H13: a watched stream silent for ``stale_after_s`` is marked stale at once (the
 engine opens nothing on that venue); the socket is then replaced, after a further
@@ -9,7 +10,13 @@ silent for ``stale_after_s`` and drops the peer when no ``pong`` comes in time; 
 keeps answering pings but sends no data is replaced as well). Rotation opens the successor
 while the old socket still delivers; the successor takes over with its first frame and only
 then is the old one closed. Frames over ``max_frame_bytes`` make websockets close the socket
-with code 1009; that is counted and the socket re-opened.
+with code 1009; that is counted, logged with the frame's size and the limit, and the socket
+re-opened.
+
+A connection that ends within ``stable_after_s`` of its start (default ``stale_after_s``),
+even after data came (e.g. a snapshot over the frame limit after every subscribe), counts as a
+failed attempt: the backoff grows exponentially as for a refused handshake and is only reset
+once a connection has stayed up that long (issue 10, feed rules).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI, PayloadTooBig
 from websockets.frames import CloseCode
 
 from core.domain.config import FeedSettings
@@ -64,6 +71,11 @@ class ManagedSocket:
         log: Log | None = None,
         backoff: Backoff | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        on_connect: Callable[[], None] | None = None,
+        ping_every_s: float | None = None,
+        ping_text: Callable[[], str] | None = None,
+        pong_timeout_s: float | None = None,
+        stable_after_s: float | None = None,
     ) -> None:
         self.venue, self.name, self.url = venue, name, url
         self.streams = list(streams)
@@ -76,6 +88,20 @@ class ManagedSocket:
         self._log = log or (lambda _kind, _text: None)
         self.backoff = backoff or Backoff(settings.reconnect_base_s, settings.reconnect_cap_s)
         self._mono = monotonic
+        self.on_connect = on_connect
+        self.ping_every_s = ping_every_s
+        self.ping_text = ping_text or (lambda: '{"op":"ping"}')
+        self.pong_timeout_s = (
+            pong_timeout_s if pong_timeout_s is not None else settings.bitmex_pong_timeout_s
+        )
+        self.stable_after_s = (
+            stable_after_s if stable_after_s is not None else settings.stale_after_s
+        )
+        self.pings_sent = 0
+        self.pongs = 0
+        self._last_ping = 0.0
+        self._json_ping_sent: float | None = None
+        self._stable = False
         limit = min(settings.stale_after_s, settings.bitmex_pong_timeout_s)
         self.tick_s = max(0.01, min(0.25, limit / 10))
         self.connections = 0
@@ -161,14 +187,22 @@ class ManagedSocket:
         self._connected_at = self._last_frame = now
         self._ping_sent = None
         self._got_data = False
+        self._stable = False
+        self._last_ping = now
+        self._json_ping_sent = None
         for st in self.streams:
             if st.state != "stale":
                 st.state = "connecting"
+        if self.on_connect is not None:
+            self.on_connect()
         self._reader = asyncio.create_task(self._read(ws, self._gen))
 
     def _end(self, reason: str) -> None:
         if not self._got_data:
             self._failed(f"connection ended before any data: {reason}")
+        elif not self._stable:
+            up = self._mono() - self._connected_at
+            self._failed(f"connection ended {up:.1f} s after it opened: {reason}")
         else:
             self.stats.last_error = reason
             self._log("alert", f"{self.venue} {self.name}: {reason}; reconnecting")
@@ -198,18 +232,29 @@ class ManagedSocket:
                 self._ping_sent = None
                 if not self._got_data:
                     self._got_data = True
-                    self.backoff.succeeded()
                 self.stats.messages += 1
                 self.on_message(frame if isinstance(frame, bytes) else frame.encode(), now)
         except ConnectionClosed as exc:
             sent = exc.sent
             if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
                 self.stats.oversize_frames += 1
-                return f"frame over max_frame_bytes ({self.cfg.max_frame_bytes}) dropped the socket"
+                return self._oversize(ws)
             rcvd = exc.rcvd
             if rcvd is not None:
                 return f"closed by the server (code {rcvd.code} {rcvd.reason!r})"
             return "connection lost without a close"
+
+    def _oversize(self, ws: ClientConnection) -> str:
+        """Why an oversize frame dropped the socket, naming its size and the limit (bytes)."""
+        exc = ws.protocol.parser_exc
+        size = getattr(exc, "size", None) if isinstance(exc, PayloadTooBig) else None
+        what = f"a frame of {size} bytes" if size is not None else "a frame"
+        return f"{what} over max_frame_bytes ({self.cfg.max_frame_bytes}) dropped the socket"
+
+    def pong(self) -> None:
+        """The venue answered the JSON ping (called by the feed when it sees the pong)."""
+        self.pongs += 1
+        self._json_ping_sent = None
 
     # ----------------------------------------------------------------- watching
     async def _watch(self) -> str:
@@ -223,7 +268,18 @@ class ManagedSocket:
             if done:
                 return reader.result() if not reader.cancelled() else "reader cancelled"
             now = self._mono()
-            why = await self._check_heartbeat(now) or self._check_streams(now)
+            if (
+                not self._stable
+                and self._got_data
+                and now - self._connected_at >= (self.stable_after_s)
+            ):
+                self._stable = True
+                self.backoff.succeeded()  # up and delivering long enough: not a failing loop
+            why = (
+                await self._check_heartbeat(now)
+                or await self._check_ping(now)
+                or self._check_streams(now)
+            )
             if why:
                 return why
             self._check_rotation(now)
@@ -258,6 +314,23 @@ class ManagedSocket:
         if now - self._ping_sent > self.cfg.bitmex_pong_timeout_s:
             self.stats.pongs_missed += 1
             return f"no pong within {self.cfg.bitmex_pong_timeout_s:g} s of ping (peer gone)"
+        return None
+
+    async def _check_ping(self, now: float) -> str | None:
+        """The periodic JSON heartbeat: send one every ``ping_every_s``; no answer within
+        ``pong_timeout_s`` replaces the connection."""
+        if self.ping_every_s is None or self._ws is None:
+            return None
+        sent = self._json_ping_sent
+        if sent is not None and now - sent > self.pong_timeout_s:
+            self.stats.pongs_missed += 1
+            return f"no pong within {self.pong_timeout_s:g} s of ping (peer gone)"
+        if now - self._last_ping >= self.ping_every_s:
+            self._last_ping = now
+            if sent is None:
+                self._json_ping_sent = now
+            self.pings_sent += 1
+            await self.send(self.ping_text())
         return None
 
     # ----------------------------------------------------------------- rotation
