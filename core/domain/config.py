@@ -271,25 +271,29 @@ class BinanceVenueSettings(_Strict, frozen=True):
     """``PUT /fapi/v1/listenKey`` period (the key lives 60 min)."""
 
 
-class BitmexVenueSettings(_Strict, frozen=True):
-    """BitMEX through ccxt ``bitmex``. Keys: ``$ARBTUI_BITMEX_KEY`` and
-    ``$ARBTUI_BITMEX_SECRET``."""
+class BybitVenueSettings(_Strict, frozen=True):
+    """Bybit v5 (linear and inverse perpetuals) through ccxt ``bybit``. Keys:
+    ``$ARBTUI_BYBIT_KEY`` and ``$ARBTUI_BYBIT_SECRET`` (never in this file)."""
 
-    env: Literal["testnet", "production"] = "testnet"
+    env: Literal["demo", "production"] = "demo"
+    """``demo`` = Bybit demo trading (REST ``api-demo.bybit.com``, private stream
+    ``stream-demo.bybit.com``; Bybit docs "Demo Trading Service")."""
     rest_url: str = ""
     """Override of the REST base (``http://127.0.0.1:PORT``); empty = the env's own."""
     ws_url: str = ""
-    """Override of the realtime stream URL (``ws://.../realtime``)."""
-    retry_503_ms: int = 500
-    """Wait before re-sending a 503-refused order with the same clOrdID (BitMEX: >= 500)."""
-    max_503_retries: int = 4
+    """Override of the private stream URL (``ws://.../v5/private``); empty = the env's own."""
+    recv_window_ms: int = 5000
+    """``X-BAPI-RECV-WINDOW``: the venue refuses a request older than this (retCode 10002),
+    so a lookup after ``request_timeout_ms + unknown_grace_ms`` is final (HAZARDS H9)."""
+    ping_s: float = 20.0
+    """JSON ``{"op":"ping"}`` period on the private stream (Bybit recommends 20 s)."""
 
 
 class VenuesSettings(_Strict, frozen=True):
     """Live venues (``arbtui --live`` and ``arbtui worker``)."""
 
     binance: BinanceVenueSettings = BinanceVenueSettings()
-    bitmex: BitmexVenueSettings = BitmexVenueSettings()
+    bybit: BybitVenueSettings = BybitVenueSettings()
     request_timeout_ms: int = 10000
     """REST timeout; an order whose answer did not come is UNKNOWN and looked up."""
     unknown_grace_ms: int = 2000
@@ -504,8 +508,11 @@ def _check_execution(s: Settings, name: str) -> None:
         )
     if q.lease_s <= 0 or q.max_inflight < 1:
         raise bad("queue", "lease_s must be > 0 and max_inflight >= 1")
-    if v.bitmex.retry_503_ms < 500:
-        raise bad("venues.bitmex.retry_503_ms", "BitMEX asks for >= 500 ms before a retry")
+    if v.bybit.recv_window_ms >= v.request_timeout_ms + v.unknown_grace_ms:
+        raise bad(
+            "venues.bybit.recv_window_ms",
+            "must be below request_timeout_ms + unknown_grace_ms (HAZARDS H9)",
+        )
     if v.binance.recv_window_ms >= v.request_timeout_ms + v.unknown_grace_ms:
         raise bad(
             "venues.binance.recv_window_ms",
