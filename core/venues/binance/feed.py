@@ -13,10 +13,16 @@ without a gap (:mod:`core.feeds.socket`).
 ``r`` is an estimate (``FundingRate.fixed`` False) for the settlement at ``T`` and is only
 published once the symbol's funding interval is known from ``fundingInfo``
 (:mod:`core.venues.binance.funding`): a rate on the wrong interval picks the wrong side (H1).
+
+Feed rules (:mod:`core.feeds.rules`): a frame of a stream not subscribed, or naming another
+symbol than its stream's, is dropped and counted; a frame older than the last one applied on
+its stream (bookTicker ``u``, markPrice ``E``) is dropped and counted; an error frame
+(``{"error": {"code", "msg"}}`` or ``{"code", "msg"}``) is logged with its text.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -27,6 +33,7 @@ import msgspec
 from core.domain.config import FeedSettings
 from core.domain.events import FundingRate, Quote
 from core.feeds.health import HealthBoard, StreamHealth, count_bad_frame
+from core.feeds.rules import StreamGate
 from core.feeds.sink import EventSink
 from core.feeds.socket import Log, ManagedSocket
 from core.feeds.together import run_together
@@ -136,6 +143,11 @@ class BinanceFeed:
         self.next_settlement_ms: dict[str, int] = {}
         self._last_rate: dict[str, tuple[str, int, int]] = {}
         self._streams: dict[str, StreamHealth] = {}
+        self.gate = StreamGate(
+            self.stats,
+            {f"{s.lower()}@{x}": s for s in symbols for x in ("markPrice@1s", "bookTicker")},
+            self._log,
+        )
         base = settings.binance_ws_url.rstrip("/")
         sockets = []
         for path, suffix in (("market", "markPrice@1s"), ("public", "bookTicker")):
@@ -154,9 +166,16 @@ class BinanceFeed:
                     rotate_after_s=settings.binance_rotate_after_s,
                     log=self._log,
                     monotonic=monotonic,
+                    on_connect=self._resetter(names),
                 )
             )
         self.market, self.public = sockets
+
+    def _resetter(self, names: list[str]) -> Callable[[], None]:
+        def reset() -> None:
+            self.gate.reset(names)  # a new connection: its sequence starts afresh
+
+        return reset
 
     async def run(self) -> None:
         """Run both sockets until cancelled."""
@@ -168,12 +187,17 @@ class BinanceFeed:
         try:
             msg = _decoder.decode(frame)
             st = self._streams.get(msg.stream)
-            if st is None:
-                raise ValueError(f"stream {msg.stream!r} was not subscribed")
+            d = msg.data
+            gate = self.gate
+            if st is None or d.s != gate.subscribed[msg.stream]:
+                gate.admit(msg.stream, d.s)  # counts and drops it
+                return
+            key = d.E if isinstance(d, MarkPriceUpdate) else d.u or d.E
+            if not gate.in_order(msg.stream, key):
+                return
             st.seen(now)
             sink = self.sink
             ts = sink.stamp()
-            d = msg.data
             if type(d) is MarkPriceUpdate:
                 quote = parse_mark_price(d, ts)
                 rate = self._estimate(d, ts) if d.r else None
@@ -183,7 +207,23 @@ class BinanceFeed:
             else:
                 sink.publish_quote(parse_book_ticker(d, ts))  # type: ignore[arg-type]
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-            self.parse_error(exc, frame)
+            if not self._venue_error(frame):
+                self.parse_error(exc, frame)
+
+    def _venue_error(self, frame: bytes) -> bool:
+        """An error frame of the venue (``{"error": {"code", "msg"}, "id"}`` for a request,
+        ``{"code", "msg"}``): logged with its text. False when the frame is not one."""
+        try:
+            obj = json.loads(frame)
+        except ValueError:
+            return False
+        if not isinstance(obj, dict):
+            return False
+        err = obj.get("error", obj)
+        if not isinstance(err, dict) or "msg" not in err:
+            return False
+        self.gate.venue_error("stream", f"code {err.get('code')}: {err.get('msg')}")
+        return True
 
     def _estimate(self, d: MarkPriceUpdate, ts: int) -> FundingRate | None:
         if d.T:
