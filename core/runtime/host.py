@@ -8,7 +8,9 @@ every command, and readers take the latest with :meth:`snapshot` (one reference 
 Replay pacing: at ``speed`` x, the replay clock advances ``speed`` sim seconds per wall second
 (wall time here only paces the replay; the engine itself sees event time only); ``None`` runs
 as fast as possible in batches of :data:`BATCH` events, checking commands between batches, so
-a kill switch waits at most one batch (well under 200 ms).
+a kill switch waits at most one batch (well under 200 ms). The events go through the one
+drive loop every mode shares (:class:`core.runtime.drive.Drive`); this module adds the thread,
+the commands and the pacing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import asyncio
 import queue
 import threading
 import time
-import traceback
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,12 @@ from typing import Any
 from core.analysis.replay import SPEED_STEPS, iter_replay
 from core.domain import commands as cmd
 from core.domain.config import Settings
-from core.domain.events import Event
+from core.domain.events import Event, ReplayHeader
 from core.domain.snapshot import EngineSnapshot, FeedView, LogEntry, ReplayView
 from core.engine.engine import Engine
 from core.engine.views import build_snapshot
+from core.runtime.drive import Drive
 from core.runtime.export import export_audit
-from core.runtime.headless import check_header
-from core.runtime.wiring import attach_observers
 
 BATCH = 500
 SNAPSHOT_EVERY_S = 0.1
@@ -43,7 +43,8 @@ class EngineHost:
 
     ``tasks`` are coroutine factories started on the engine's loop (live feeds, order
     routers); they feed events with :meth:`feed` and are cancelled at stop. Without replay
-    events (``events=None``) the host runs until stopped.
+    events (``events=None``) the host runs until stopped. ``header`` (a replay's) adds its
+    notes as alerts.
     """
 
     def __init__(
@@ -56,29 +57,28 @@ class EngineHost:
         pause_at_ts_ms: int | None = None,
         tasks: Sequence[Callable[[EngineHost], Coroutine[Any, Any, None]]] = (),
         run_id: str = "run",
+        header: ReplayHeader | None = None,
     ) -> None:
         self.engine = engine
-        self._events = events
+        self._replaying = events is not None
         self._events_total = events_total
         self.speed = speed
         self.pause_at_ts_ms = pause_at_ts_ms
         self.paused = False
         self.finished = events is None
         self.error: str | None = None
-        self._done = 0
         self.feed_views: Callable[[], tuple[FeedView, ...]] = lambda: ()
         """Live feed streams for the snapshot (set by a paper/live session)."""
         self._commands: queue.SimpleQueue[cmd.Command] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._snap = build_snapshot(engine, self._replay_view())
-        self._pending: Event | None = None
         self._sim_anchor: int | None = None
         self._wall_anchor = 0.0
         self.on_log: Callable[[LogEntry], None] | None = None
         engine.listeners.append(self._log_hook)
         self._tasks = list(tasks)
-        self._closers = attach_observers(engine, run_id=run_id)
+        self._drive = Drive(engine, events, header=header, run_id=run_id)
+        self._snap = build_snapshot(engine, self._replay_view())
 
     @classmethod
     def for_replay(
@@ -94,8 +94,6 @@ class EngineHost:
         that instant and pauses there. Raises :class:`core.analysis.replay.ReplayError`."""
         header, events = iter_replay(path)
         engine = Engine(settings, mode="replay")
-        for note in check_header(engine, header):
-            engine.alert(note)
         if speed is not None and speed < 0:
             speed = settings.replay.speed or None
         return cls(
@@ -105,6 +103,7 @@ class EngineHost:
             speed=speed,
             pause_at_ts_ms=pause_at_ts_ms,
             run_id=f"replay-{Path(path).name}",
+            header=header,
         )
 
     # ------------------------------------------------------------ public API
@@ -145,10 +144,11 @@ class EngineHost:
             self.on_log(entry)
 
     def _replay_view(self) -> ReplayView | None:
-        if self._events is None:
+        if not self._replaying:
             return None
+        done = self._drive.done
         return ReplayView(
-            self._done, max(self._events_total, self._done), self.speed, self.paused, self.finished
+            done, max(self._events_total, done), self.speed, self.paused, self.finished
         )
 
     def _publish(self) -> None:
@@ -158,33 +158,30 @@ class EngineHost:
         try:
             asyncio.run(self._main())
         except Exception as exc:  # the engine died: say so on screen, never silently
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.engine.error(f"engine stopped: {self.error}", traceback.format_exc())
-            self.finished = True
-            self._publish()
+            self._died(exc)
+
+    def _died(self, exc: Exception) -> None:
+        self.error = self._drive.record_failure("engine stopped", exc)
+        self.finished = True
+        self._publish()
 
     def feed(self, ev: Event) -> None:
         """Apply one live event (call from a task running on the engine loop)."""
-        self.engine.on_event(ev)
+        self._drive.step(ev)
 
     async def _main(self) -> None:
         background = [asyncio.create_task(factory(self)) for factory in self._tasks]
         try:
             await self._loop()
         except Exception as exc:  # the engine died: record it while the audit log is open
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.engine.error(f"engine stopped: {self.error}", traceback.format_exc())
-            self.finished = True
-            self._publish()
+            self._died(exc)
         finally:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            for close in self._closers:
-                try:
-                    close()
-                except Exception as exc:  # keep closing the others
-                    self.engine.alert(f"closing {close!r} failed: {exc}")
+            self._drive.close(  # a closer that fails is an alert; the others still close
+                lambda close, exc: self.engine.alert(f"closing {close!r} failed: {exc}")
+            )
 
     async def _loop(self) -> None:
         last_pub = 0.0
@@ -226,36 +223,20 @@ class EngineHost:
 
     def _advance(self) -> bool:
         """Process the events due now; True if any was processed."""
-        assert self._events is not None
-        limit: int | None = None
-        if self.speed is not None and self.pause_at_ts_ms is None:
-            if self._pending is None:
-                self._pending = next(self._events, None)
+        drive = self._drive
+        until: int | None = self.pause_at_ts_ms
+        if self.speed is not None and until is None:
             wall = time.monotonic()
             if self._sim_anchor is None:
-                first = self._pending.ts_ms if self._pending is not None else 0
-                self._sim_anchor, self._wall_anchor = self.engine.now or first, wall
-            limit = self._sim_anchor + int((wall - self._wall_anchor) * self.speed * 1000)
-        on_event = self.engine.on_event
-        n = 0
-        while n < BATCH:
-            ev = self._pending
-            if ev is None:
-                ev = next(self._events, None)
-                if ev is None:
-                    self.finished = True
-                    self.engine.emit("state", "replay finished")
-                    break
-            if self.pause_at_ts_ms is not None and ev.ts_ms > self.pause_at_ts_ms:
-                self._pending = ev
-                self.paused = True
-                self.pause_at_ts_ms = None
-                break
-            if limit is not None and ev.ts_ms > limit:
-                self._pending = ev
-                break
-            self._pending = None
-            on_event(ev)
-            n += 1
-        self._done += n
+                first = drive.peek()
+                start = first.ts_ms if first is not None else 0
+                self._sim_anchor, self._wall_anchor = self.engine.now or start, wall
+            until = self._sim_anchor + int((wall - self._wall_anchor) * self.speed * 1000)
+        n = drive.advance(BATCH, until)
+        if drive.finished:
+            self.finished = True
+            self.engine.emit("state", "replay finished")
+        elif self.pause_at_ts_ms is not None and drive.pending is not None:
+            self.paused = True  # the next event is past the pause instant
+            self.pause_at_ts_ms = None
         return n > 0 or self.finished

@@ -13,7 +13,6 @@ The final strategy equity equals ``equity_start_usd + pnl_usd.total`` of the rep
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,13 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from core.analysis.replay import iter_replay, load_replay
-from core.analysis.report import build_report
 from core.domain.config import Settings
 from core.domain.events import Event, ReplayHeader
 from core.domain.market import mark_decimal
 from core.engine.engine import Engine
-from core.runtime.headless import check_header
-from core.runtime.wiring import attach_observers
+from core.runtime.drive import Drive
 
 #: (ts_ms, strategy equity USD, account equity USD), one a simulated hour.
 CurvePoint = tuple[int, float, float]
@@ -66,31 +63,25 @@ def run_events(
     observers: bool = False,
     run_id: str = "backtest",
 ) -> BacktestRun:
-    """Run ``events`` (in replay order) through a fresh replay-mode engine.
+    """Run ``events`` (in replay order) through a fresh replay-mode engine (the one drive
+    loop, :class:`core.runtime.drive.Drive`), sampling the curve at each hourly point.
 
     ``observers`` attaches the run's recorders (audit log, file log, metrics) as a headless
     replay does; the optimiser runs without them."""
-    engine = Engine(settings, mode="replay")
-    closers = attach_observers(engine, run_id=run_id) if observers else []
     curve: list[CurvePoint] = []
-    try:
-        if header is not None:
-            for note in check_header(engine, header):
-                engine.alert(note)
-        on_event = engine.on_event
+    with Drive.replay(settings, events, header=header, run_id=run_id, observers=observers) as drive:
+        engine = drive.engine
         hourly = engine.equity_curve
         seen = 0
-        t0 = time.perf_counter()
-        for ev in events:
-            on_event(ev)
+
+        def sample(ev: Event) -> None:
+            nonlocal seen
             if len(hourly) != seen:
                 seen = len(hourly)
                 start = engine.start_equity_usd or 0.0
                 curve.append((ev.ts_ms, start + strategy_pnl_usd(engine), engine.equity_usd))
-        wall = time.perf_counter() - t0
-    finally:
-        for close in closers:
-            close()
+
+        drive.run(after=sample)
     if curve:  # the end of the run, after its last event
         start = engine.start_equity_usd or 0.0
         point = (engine.now, start + strategy_pnl_usd(engine), engine.equity_usd)
@@ -98,9 +89,7 @@ def run_events(
             curve[-1] = point
         else:
             curve.append(point)
-    report = build_report(engine, wall)
-    report["alerts"] = [e.text for e in engine.log if e.kind == "alert"][-50:]
-    return BacktestRun(settings, engine, report, curve, header)
+    return BacktestRun(settings, engine, drive.report(), curve, header)
 
 
 def run_file(

@@ -1,0 +1,190 @@
+"""The one loop that drives events through the engine, for every mode.
+
+A :class:`Drive` owns one run of one :class:`~core.engine.engine.Engine`: it attaches the run's
+observers (:func:`core.runtime.wiring.attach_observers`), posts the replay header's notes,
+applies events in order (:meth:`Drive.advance`, one event at a time through
+:meth:`Drive.step`), records a failure with its traceback while the audit log is still open,
+closes the observers and builds the report. The headless replay
+(:func:`core.runtime.headless.run_replay`) and the backtest
+(:func:`core.analysis.backtest.runner.run_events`) run it to the end in one call; the console's
+:class:`~core.runtime.host.EngineHost` calls :meth:`Drive.advance` in batches between commands
+and paces it against the wall clock.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from core.analysis.report import build_report
+from core.domain.config import Settings
+from core.domain.events import Event, InstrumentSpec, ReplayHeader
+from core.engine.engine import Engine
+from core.runtime.wiring import Closer, attach_observers
+
+#: Alerts kept in a report (the last ones).
+REPORT_ALERTS = 50
+
+
+def check_header(engine: Engine, header: ReplayHeader) -> list[str]:
+    """Warnings for instruments the replay and the config disagree on (the config's specs
+    are the ones traded; a pair whose legs are absent from the replay will never trade)."""
+    notes = []
+    in_file: dict[tuple[str, str], InstrumentSpec] = {
+        (s.venue, s.symbol): s for s in header.instruments
+    }
+    for key, spec in engine.specs.items():
+        other = in_file.get(key)
+        if other is not None and other != spec:
+            notes.append(f"{key[0]} {key[1]}: the replay's contract spec differs from the config's")
+    for pr in engine.pairs:
+        for key in (pr.key_a, pr.key_b):
+            if key not in in_file:
+                notes.append(
+                    f"pair {pr.cfg.name}: {key[0]} {key[1]} is not in this replay "
+                    "(replays/README.md names the config each shipped file runs with)"
+                )
+    return notes
+
+
+class Drive:
+    """One run: ``engine`` fed from ``events`` (``None`` for a live run fed by its tasks).
+
+    ``observers`` attaches the audit log, file log and metrics (the optimiser runs without);
+    ``header`` adds its notes as alerts (after the observers, so they are recorded).
+    Close with :meth:`close` (or use the drive as a context manager).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        events: Iterable[Event] | None = None,
+        *,
+        header: ReplayHeader | None = None,
+        run_id: str = "run",
+        observers: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.events: Iterator[Event] | None = None if events is None else iter(events)
+        self.pending: Event | None = None
+        """The next event, read but not yet applied (see :meth:`peek`)."""
+        self.done = 0
+        """Events applied so far."""
+        self.finished = events is None
+        """True once every event was applied (a live run has none to apply)."""
+        self.wall_s = 0.0
+        """Wall seconds spent in :meth:`run` (the engine alone, for the events/s figure)."""
+        self.closers: list[Closer] = attach_observers(engine, run_id=run_id) if observers else []
+        if header is not None:
+            try:
+                for note in check_header(engine, header):
+                    engine.alert(note)
+            except BaseException:
+                self.close()
+                raise
+
+    @classmethod
+    def replay(
+        cls,
+        settings: Settings,
+        events: Iterable[Event],
+        *,
+        header: ReplayHeader | None = None,
+        run_id: str = "replay",
+        observers: bool = True,
+    ) -> Drive:
+        """A fresh replay-mode engine over ``events``."""
+        engine = Engine(settings, mode="replay")
+        return cls(engine, events, header=header, run_id=run_id, observers=observers)
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, ev: Event) -> None:
+        """Apply one event (replay or live) to the engine."""
+        self.engine.on_event(ev)
+        self.done += 1
+
+    def peek(self) -> Event | None:
+        """The next event without applying it; ``None`` at the end (or for a live run)."""
+        if self.pending is None and self.events is not None:
+            self.pending = next(self.events, None)
+        return self.pending
+
+    def advance(
+        self,
+        max_events: int | None = None,
+        until_ts_ms: int | None = None,
+        after: Callable[[Event], None] | None = None,
+    ) -> int:
+        """Apply the next events in order: at most ``max_events``, and none later than
+        ``until_ts_ms`` (the first such event stays :attr:`pending`). ``after(ev)`` runs
+        after each one. Returns how many were applied; sets :attr:`finished` at the end."""
+        if self.events is None or self.finished:
+            return 0
+        events = self.events
+        on_event = self.engine.on_event
+        n = 0
+        while max_events is None or n < max_events:
+            ev = self.pending
+            if ev is None:
+                ev = next(events, None)
+                if ev is None:
+                    self.finished = True
+                    break
+            if until_ts_ms is not None and ev.ts_ms > until_ts_ms:
+                self.pending = ev
+                break
+            self.pending = None
+            on_event(ev)
+            n += 1
+            if after is not None:
+                after(ev)
+        self.done += n
+        return n
+
+    def run(self, after: Callable[[Event], None] | None = None) -> None:
+        """Apply every event (timed in :attr:`wall_s`); a failure is recorded in the engine's
+        log with its traceback (while the audit log is open) and raised again."""
+        try:
+            t0 = time.perf_counter()
+            self.advance(after=after)
+            self.wall_s += time.perf_counter() - t0
+        except Exception as exc:
+            self.record_failure("replay stopped", exc)
+            raise
+
+    def record_failure(self, what: str, exc: BaseException) -> str:
+        """Log ``exc`` as an engine error, with its traceback; returns its one-line text."""
+        text = f"{type(exc).__name__}: {exc}"
+        self.engine.error(f"{what}: {text}", traceback.format_exc())
+        return text
+
+    # ------------------------------------------------------------------- the end
+    def close(self, on_error: Callable[[Closer, Exception], None] | None = None) -> None:
+        """Close the observers, in order, once. A closer that fails goes to ``on_error``
+        (the others are still closed); without it, the first failure is raised at the end."""
+        closers, self.closers = self.closers, []
+        first: Exception | None = None
+        for close in closers:
+            try:
+                close()
+            except Exception as exc:
+                if on_error is None:
+                    first = first or exc
+                else:
+                    on_error(close, exc)
+        if first is not None:
+            raise first
+
+    def __enter__(self) -> Drive:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def report(self) -> dict[str, Any]:
+        """The run's report (:func:`core.analysis.report.build_report`) with its last alerts."""
+        report = build_report(self.engine, self.wall_s)
+        report["alerts"] = [e.text for e in self.engine.log if e.kind == "alert"][-REPORT_ALERTS:]
+        return report
