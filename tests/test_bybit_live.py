@@ -277,3 +277,41 @@ def test_ccxt_is_pointed_at_the_fake_only_through_its_api_urls() -> None:
     )
     real = make_exchange(FeedSettings())
     assert real.urls["api"] == ccxt.bybit().urls["api"]
+
+
+async def test_the_plugin_runs_feed_and_funding_for_linear_and_inverse_from_the_config() -> None:
+    import msgspec
+
+    from core.venues.registry import FeedContext, plugin
+
+    p = plugin("bybit")
+    assert (p.name, p.title, p.lifecycle.state(1_800_000_000_000)) == (
+        "bybit",
+        "Bybit (v5)",
+        "live",
+    )
+    assert p.load_specs is load_specs and p.feed_tasks is not None
+    async with fake() as fx:
+        settings = msgspec.structs.replace(parse_config(SPECS_TOML), feeds=feeds(fx))
+        c = Collect()
+        ctx = FeedContext(["BTCUSDT", "BTCUSD"], c.sink, c.board, settings, c.say)
+        async with running(*p.feed_tasks(ctx)):
+            funding = ctx.feeds["bybit_funding"]
+            await until(lambda: funding.intervals.keys() == {"BTCUSDT", "BTCUSD"}, timeout_s=5)
+            await until(lambda: {q.symbol for q in c.of(Quote)} == {"BTCUSDT", "BTCUSD"})
+            await until(lambda: funding.baseline.keys() == {"BTCUSDT", "BTCUSD"}, timeout_s=5)
+        feed = ctx.feeds["bybit"]
+        assert {k: s.url for k, s in feed.sockets.items()} == {
+            "linear": f"{fx.url}/v5/public/linear",
+            "inverse": f"{fx.url}/v5/public/inverse",
+        }
+        assert funding.next_settlement_ms is feed.next_settlement_ms
+        assert {e.symbol for e in c.of(FundingRate)} == {"BTCUSDT", "BTCUSD"}
+        assert all(e.interval_ms == 8 * H for e in c.of(FundingRate))
+
+
+def test_the_default_heartbeat_is_twenty_seconds_on_bybits_hosts() -> None:
+    f = FeedSettings()
+    assert (f.bybit_ping_s, f.bybit_ws_url, f.bybit_rest_url) == (
+        20.0, "wss://stream.bybit.com", "https://api.bybit.com",
+    )  # fmt: skip
