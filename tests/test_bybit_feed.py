@@ -271,3 +271,19 @@ def test_wire_number_helper_refuses_text_but_accepts_empty() -> None:
     assert wire.num("", "markPrice") is None and wire.num(None, "x") is None
     with pytest.raises(ValueError, match="markPrice"):
         wire.num("abc", "markPrice")
+
+
+def test_the_bybit_package_stands_alone() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import core.venues.bybit.plugin, core.venues.bybit.feed, core.venues.bybit.funding\n"
+        "import core.venues.bybit.specs, core.venues.bybit.wire\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('core.venues.binance',"
+        " 'core.venues.bitmex')))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
