@@ -3,8 +3,8 @@
 instrument specs from instruments-info (:mod:`core.venues.bybit.specs`), for linear and
 inverse instruments alike (the kind comes from each instrument's config spec).
 
-Live execution lives in ``core.venues.bybit.execution`` (written alongside); it is imported
-lazily by :func:`make_venue` so the feed side stands on its own.
+Live execution lives in ``core.venues.bybit.execution``; it is imported lazily by
+:func:`make_venue` so that the feed side stands on its own (a paper run never loads it).
 """
 
 from __future__ import annotations
@@ -62,8 +62,6 @@ PLUGIN = VenuePlugin(
     title="Bybit (v5)",
     lifecycle=Lifecycle(),
     feed_tasks=feed_tasks,
-    # Execution is written by another helper in core/venues/bybit/execution.py; wired at the
-    # end (make_venue above) once that module exists.
-    make_venue=None,
+    make_venue=make_venue,
     load_specs=load_specs,
 )
