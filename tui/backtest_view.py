@@ -3,8 +3,6 @@ drawn in the terminal (the same run the command printed; nothing is run again)."
 
 from __future__ import annotations
 
-import argparse
-import sys
 from typing import ClassVar
 
 from textual.app import App, ComposeResult
@@ -14,7 +12,6 @@ from textual.widgets import Footer, Static
 
 from core.analysis.backtest.runner import BacktestRun
 from core.analysis.backtest.stats import BacktestStats
-from core.domain.config import Settings
 from tui.commands import backtest as core_cli
 from tui.widgets.equity import EquityChart
 
@@ -40,21 +37,7 @@ class BacktestView(App[None]):
         yield Footer()
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``arbtui backtest`` arguments plus ``--show``."""
-    core_cli.add_arguments(parser)
-    parser.add_argument(
-        "--show", action="store_true", help="draw equity and drawdown in the terminal after the run"
-    )
-
-
-def run_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the backtest (printing as usual); with ``--show`` open the chart view."""
-    code, run, stats = core_cli.execute(args, settings)
-    if code == 0 and args.show:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            print("arbtui backtest: --show needs a terminal; the charts were not drawn",
-                  file=sys.stderr)  # fmt: skip
-            return code
-        BacktestView(run, stats, str(args.replay)).run()
-    return code
+#: ``arbtui backtest``'s arguments, ``--show`` included (kept here for the view's callers).
+add_arguments = core_cli.add_arguments
+#: ``arbtui backtest`` (``--show`` opens :class:`BacktestView`).
+run_command = core_cli.run_command

@@ -15,6 +15,7 @@ from typing import IO
 
 import msgspec
 
+from core.domain.errors import BadInput
 from core.domain.events import Event, ReplayHeader, ReplayLine, decode, decode_lines, sort_key
 
 #: Replay speeds (sim seconds per wall second) the console steps through; None = max.
@@ -25,7 +26,7 @@ SPEED_STEPS: tuple[float | None, ...] = (1, 10, 60, 600, 3600, 14400, 86400, Non
 CHUNK_LINES = 4096
 
 
-class ReplayError(Exception):
+class ReplayError(BadInput):
     """A replay file is missing, unreadable or has a bad line (message: ``file:line: why``)."""
 
 

@@ -19,13 +19,14 @@ from typing import Literal
 import msgspec
 
 from core.domain.contracts import is_coin
+from core.domain.errors import BadInput
 from core.domain.events import InstrumentSpec
 
 #: The defaults shipped inside the package (read when no config file is found).
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.toml")
 
 
-class ConfigError(Exception):
+class ConfigError(BadInput):
     """A config file is missing, is not TOML, or has a key of the wrong name, type or value."""
 
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+from core.domain.errors import ArbtuiError
 from core.domain.orders import Fill, OrderIntent
 
 
@@ -57,7 +58,7 @@ class OrderUpdate:
     raw: str = ""
 
 
-class PositionUnknown(Exception):
+class PositionUnknown(ArbtuiError):
     """The venue's position could not be read; no close may be sent meanwhile (HAZARDS H8)."""
 
 

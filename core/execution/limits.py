@@ -22,10 +22,12 @@ import re
 import time
 from collections.abc import Callable, Mapping
 
+from core.domain.errors import ArbtuiError
+
 _BANNED_UNTIL = re.compile(r"banned until (\d{12,14})")
 
 
-class RateLimited(Exception):
+class RateLimited(ArbtuiError):
     """The venue asked us to wait longer than allowed; nothing was sent."""
 
     def __init__(self, venue: str, wait_s: float, why: str) -> None:

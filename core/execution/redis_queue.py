@@ -37,6 +37,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from core.domain.config import QueueSettings
+from core.domain.errors import BadInput
 from core.domain.orders import OrderIntent
 from core.execution.state import Report
 
@@ -78,7 +79,7 @@ return out
 """
 
 
-class QueueConfigError(ValueError):
+class QueueConfigError(BadInput, ValueError):
     """A queue setting that cannot work (HAZARDS H15)."""
 
 

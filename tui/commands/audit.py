@@ -1,4 +1,4 @@
-"""``arbtui audit verify`` and ``arbtui audit export`` (registered in tui/cli.py SUBCOMMANDS).
+"""``arbtui audit verify`` and ``arbtui audit export`` (a subcommand of tui/cli.py).
 
     arbtui audit verify [--db PATH | --mode live|paper|replay]
     arbtui audit export [--format csv|jsonl] [--since ISO] [--until ISO] [--kind K]...
@@ -23,7 +23,7 @@ from core.domain.config import Settings
 from core.domain.timeutil import parse_iso_ms
 from core.observe.audit.chain import verify_rows
 from core.observe.audit.export import FORMATS, export_rows
-from core.observe.audit.store import AuditStoreError, find_seq_by_hash, iter_rows, open_readonly
+from core.observe.audit.store import find_seq_by_hash, iter_rows, open_readonly
 from core.observe.statedir import resolve
 
 
@@ -68,13 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run the chosen action; return the exit code."""
     db = Path(args.db) if args.db else resolve(settings.audit.path, args.mode)
-    try:
-        if args.action == "verify":
-            return _verify(db)
-        return _export(db, args)
-    except AuditStoreError as exc:
-        print(f"arbtui audit: {exc}", file=sys.stderr)
-        return 2
+    if args.action == "verify":  # AuditStoreError and ExportError: bad input, exit code 2
+        return _verify(db)
+    return _export(db, args)
 
 
 def _verify(db: Path) -> int:

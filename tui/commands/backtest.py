@@ -5,7 +5,8 @@ Runs the replay headless through the engine and prints the standard statistics (
 ``--out``:
 ``<replay>_equity.png`` and ``<replay>_equity.html`` (equity and drawdown charts; needs the
 ``plot`` extra, else a clear note and the HTML page without the chart) and
-``<replay>_stats.json`` (every figure, the round trips and the hourly curve).
+``<replay>_stats.json`` (every figure, the round trips and the hourly curve). ``--show`` then
+draws the same run in the terminal (:mod:`tui.backtest_view`).
 
 Exit codes: 0 fine; 2 bad input (config key or value, replay file), named on stderr.
 """
@@ -18,13 +19,14 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.analysis.backtest.overrides import parse_assignment, with_overrides
-from core.analysis.backtest.runner import BacktestRun, CurvePoint, run_file
-from core.analysis.backtest.stats import BacktestStats, compute_stats
 from core.domain.config import Settings
 from core.domain.equity import drawdown_pct
+
+if TYPE_CHECKING:  # imported when a backtest runs, not when the command line is built
+    from core.analysis.backtest.runner import BacktestRun, CurvePoint
+    from core.analysis.backtest.stats import BacktestStats
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -50,17 +52,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print the statistics as JSON instead of text"
     )
+    parser.add_argument(
+        "--show", action="store_true", help="draw equity and drawdown in the terminal after the run"
+    )
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """``arbtui backtest``: exit code 0, or 2 on bad input (raised as ConfigError or
-    ReplayError and reported by the CLI)."""
-    return execute(args, settings)[0]
+    ReplayError and reported by the CLI). With ``--show`` the run is then drawn."""
+    code, run, stats = execute(args, settings)
+    if code == 0 and args.show:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            print("arbtui backtest: --show needs a terminal; the charts were not drawn",
+                  file=sys.stderr)  # fmt: skip
+            return code
+        from tui.backtest_view import BacktestView
+
+        BacktestView(run, stats, str(args.replay)).run()
+    return code
 
 
 def execute(args: argparse.Namespace, settings: Settings) -> tuple[int, BacktestRun, BacktestStats]:
     """Run, print and write files; return the exit code, the run and its statistics (the
     console's ``--show`` draws them)."""
+    from core.analysis.backtest.overrides import parse_assignment, with_overrides
+    from core.analysis.backtest.runner import run_file
+    from core.analysis.backtest.stats import compute_stats
+
     overrides = dict(parse_assignment(s) for s in args.set)
     settings = with_overrides(settings, overrides)
     run = run_file(settings, args.replay, observers=True)

@@ -1,7 +1,8 @@
 """``arbtui optimize FILE --grid KEY=START:STOP:STEP ... [options]``.
 
 Runs one backtest per point of the grid (or ``--random N`` points of it) in worker processes,
-shows a progress bar on stderr, prints the best runs as a table, writes every run to a CSV
+shows a progress bar on stderr (``rich.progress``), prints the best runs as a table
+(``rich.table``), writes every run to a CSV
 sorted by the objective, and with ``--write-best PATH`` writes the full config with the best
 point's keys changed. Exit codes: 0 fine (also when no run satisfied the constraints: the
 table says so); 2 bad input (key, value, grid, constraint, objective, replay file).
@@ -13,28 +14,23 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.analysis.backtest.optimize import (
-    Constraint,
-    TextProgress,
-    Trial,
-    default_workers,
-    plan,
-    rank,
-    run_search,
-    write_csv,
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
 )
-from core.analysis.backtest.overrides import (
-    grid_size,
-    parse_assignment,
-    parse_grid,
-    with_overrides,
-    write_config,
-)
-from core.analysis.backtest.stats import LOWER_IS_BETTER, metric_name, metric_names
-from core.analysis.replay import iter_replay
+from rich.table import Table
+
 from core.domain.config import ConfigError, Settings
+
+if TYPE_CHECKING:  # imported when the search runs, not when the command line is built
+    from core.analysis.backtest.optimize import Trial
 
 SHOWN_METRICS = ("total_pnl_usd", "return_pct", "sharpe", "max_drawdown_pct", "round_trips")
 
@@ -70,9 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="EXPR",
         help="keep only runs where METRIC OP NUMBER holds, e.g. 'max_drawdown_pct<5'",
     )
-    parser.add_argument(
-        "--workers", type=int, help=f"worker processes (default one per core: {default_workers()})"
-    )
+    parser.add_argument("--workers", type=int, help="worker processes (default one per core)")
     parser.add_argument(
         "--out", type=Path, default=Path("backtest-results"), metavar="DIR",
         help="folder for the CSV (default ./backtest-results)",
@@ -86,6 +80,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """``arbtui optimize``."""
+    from core.analysis.backtest.optimize import (
+        Constraint,
+        default_workers,
+        plan,
+        rank,
+        run_search,
+        write_csv,
+    )
+    from core.analysis.backtest.overrides import (
+        grid_size,
+        parse_assignment,
+        parse_grid,
+        with_overrides,
+        write_config,
+    )
+    from core.analysis.backtest.stats import LOWER_IS_BETTER, metric_name, metric_names
+    from core.analysis.replay import iter_replay
+
     try:
         base = with_overrides(settings, dict(parse_assignment(s) for s in args.set))
         grid = [parse_grid(g, base) for g in args.grid]
@@ -112,19 +124,20 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         f"{workers} worker(s), objective {objective} ({'min' if minimize else 'max'}imised)"
         + (f", constraints {', '.join(map(str, constraints))}" if constraints else "")
     )
-    progress = TextProgress(len(points))
     best: list[float] = []
+    with progress_bar() as progress:
+        task = progress.add_task("optimize", total=len(points), note="")
 
-    def on_done(t: Trial, done: int, total: int) -> None:
-        v = (t.metrics or {}).get(objective)
-        if v is not None and all(c.holds(t.metrics or {}) for c in constraints):
-            best.append(float(v))
-        note = f"best {objective} {(min if minimize else max)(best):.4g}" if best else ""
-        progress.update(done, note)
+        def on_done(t: Trial, done: int, total: int) -> None:
+            v = (t.metrics or {}).get(objective)
+            if v is not None and all(c.holds(t.metrics or {}) for c in constraints):
+                best.append(float(v))
+            note = f"best {objective} {(min if minimize else max)(best):.4g}" if best else ""
+            progress.update(task, completed=done, note=note)
 
-    t0 = time.perf_counter()
-    trials = run_search(args.replay, base, points, workers=workers, on_done=on_done)
-    wall = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        trials = run_search(args.replay, base, points, workers=workers, on_done=on_done)
+        wall = time.perf_counter() - t0
     ranked = rank(trials, objective, minimize=minimize, constraints=constraints)
     metrics = metric_names(base)
     csv_path = args.csv or args.out / f"{args.replay.name.split('.')[0]}_optimize.csv"
@@ -132,7 +145,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"runs              {len(trials)} in {wall:.1f} s ({len(trials) / wall * 60:,.0f} runs/min)"
     )
-    print(format_table(ranked[: args.top], keys, objective))
+    _stdout().print(format_table(ranked[: args.top], keys, objective))
     failed = [t for t in trials if t.error]
     if failed:
         print(f"failed runs       {len(failed)} (first: {failed[0].params}: {failed[0].error})")
@@ -157,22 +170,40 @@ def _cell(metrics: dict[str, Any] | None, key: str) -> str:
     return f"{v:,}" if isinstance(v, int) else f"{v:,.4g}"
 
 
-def format_table(trials: list[Trial], keys: list[str], objective: str) -> str:
-    """The ranked runs as a fixed-width table (parameters, objective, headline metrics)."""
+def progress_bar() -> Progress:
+    """The search's progress bar on stderr: redrawn in place on a terminal, drawn once at the
+    end otherwise."""
+    return Progress(
+        TextColumn("optimize [", markup=False),
+        BarColumn(bar_width=30),
+        TextColumn("]", markup=False),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}", markup=False),
+        console=Console(file=sys.stderr),
+    )
+
+
+def _stdout() -> Console:
+    """stdout (as it is now: tests replace it); not wrapped when it is not a terminal."""
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
+
+
+def format_table(trials: list[Trial], keys: list[str], objective: str) -> Table:
+    """The ranked runs as a table (parameters, objective, headline metrics)."""
     cols = [objective, *(m for m in SHOWN_METRICS if m != objective)]
-    head = ["#", *(k.split(".")[-1] for k in keys), *cols, "ok"]
-    rows = []
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for head in ["#", *(k.split(".")[-1] for k in keys), *cols]:
+        table.add_column(head, justify="right")
+    table.add_column("ok")
     for r, t in enumerate(trials, 1):
         status = "yes" if t.ok else ("error" if t.error else "no: " + ";".join(t.violated))
-        rows.append(
-            [
-                str(r),
-                *(str(t.params[k]) for k in keys),
-                *(_cell(t.metrics, c) for c in cols),
-                status,
-            ]
+        table.add_row(
+            str(r),
+            *(str(t.params[k]) for k in keys),
+            *(_cell(t.metrics, c) for c in cols),
+            status,
         )
-    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines)
+    return table

@@ -18,7 +18,6 @@ import signal
 import sys
 
 import msgspec
-from redis.exceptions import RedisError
 
 from core.domain.config import Settings
 
@@ -56,6 +55,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _main(settings: Settings, wid: str | None) -> int:
+    from redis.exceptions import RedisError
+
     from core.execution.router import specs_of, timings
     from core.execution.state import OrderBook
     from core.execution.worker import Worker

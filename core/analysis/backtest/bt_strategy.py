@@ -32,6 +32,7 @@ from typing import Any
 
 from core.analysis.backtest.frames import INSTALL_HINT, BtUnavailable
 from core.domain.config import LadderSettings, Settings, SizingSettings, StrategySettings
+from core.domain.errors import ArbtuiError
 from core.domain.events import InstrumentSpec
 from core.domain.ladder import Ladder, level_notional_usd, vol_scale
 from core.domain.market import InstrumentState
@@ -44,7 +45,7 @@ except ImportError as exc:  # the optional extra is missing
     raise BtUnavailable(f"backtesting.py is not installed: {INSTALL_HINT}") from exc
 
 
-class UnitsError(ValueError):
+class UnitsError(ArbtuiError, ValueError):
     """An order would buy no whole unit (backtesting.py would report no trade)."""
 
 

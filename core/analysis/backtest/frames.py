@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from core.domain.config import Settings
+from core.domain.errors import ArbtuiError
 from core.domain.events import Bar, Event, FundingRate, FundingSettled, InstrumentSpec
 from core.domain.market import InstrumentState, MarketState
 
@@ -44,7 +45,7 @@ INSTALL_HINT = "pip install 'arbtui[bt]' (backtesting.py, AGPL-3.0, with pandas)
 NAN = math.nan
 
 
-class BtUnavailable(ImportError):
+class BtUnavailable(ArbtuiError, ImportError):
     """pandas or backtesting.py is not installed."""
 
 

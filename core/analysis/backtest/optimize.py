@@ -20,13 +20,12 @@ import operator
 import os
 import random
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from core.analysis.backtest.overrides import base_raw, grid_point, grid_size, with_overrides
 from core.analysis.backtest.runner import run_events
@@ -243,35 +242,3 @@ def _cell(v: float | int | None) -> str:
     if v is None:
         return ""
     return str(v) if isinstance(v, int) else f"{v:.10g}"
-
-
-class TextProgress:
-    """A plain-text progress bar on ``stream`` (stderr): redrawn in place on a terminal,
-    a line every 10 % otherwise."""
-
-    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
-        self.total = total
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.t0 = time.perf_counter()
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last_decile = -1
-
-    def update(self, done: int, note: str = "") -> None:
-        """Show ``done`` of ``total`` with elapsed time, ETA and ``note``."""
-        elapsed = time.perf_counter() - self.t0
-        eta = elapsed / done * (self.total - done) if done else 0.0
-        filled = self.width * done // max(self.total, 1)
-        line = (
-            f"optimize [{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} "
-            f"{elapsed:6.1f} s, ETA {eta:5.1f} s {note}"
-        )
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if done == self.total else ""))
-            self.stream.flush()
-            return
-        decile = 10 * done // max(self.total, 1)
-        if decile != self._last_decile or done == self.total:
-            self._last_decile = decile
-            self.stream.write(line + "\n")
-            self.stream.flush()

@@ -18,11 +18,12 @@ from typing import Any
 from core.analysis.backtest.runner import CurvePoint
 from core.analysis.backtest.stats import BacktestStats
 from core.domain.equity import drawdown_pct
+from core.domain.errors import ArbtuiError
 
 INSTALL_HINT = "pip install 'arbtui[plot]' (matplotlib)"
 
 
-class PlotUnavailable(RuntimeError):
+class PlotUnavailable(ArbtuiError, RuntimeError):
     """matplotlib is not installed."""
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.domain.errors import BadInput
 
-class ImportDataError(ValueError):
+
+class ImportDataError(BadInput, ValueError):
     """A problem in an input file, located as precisely as the file allows.
 
     ``str(err)`` reads ``funding.csv:17: field funding_rate: 'abc' is not a number``; JSON
     records add their 1-based position: ``x.json:4: record 2: field fundingRate: ...``.
     """
+
+    file: str  # always named (ArbtuiError.file is optional)
 
     def __init__(
         self,
@@ -35,7 +39,7 @@ class ImportDataError(ValueError):
         super().__init__(": ".join(parts))
 
 
-class FieldError(ValueError):
+class FieldError(BadInput, ValueError):
     """A bad value in one field of a row; the row loop adds file and line."""
 
     def __init__(self, field: str, reason: str) -> None:

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import orjson
 
+from core.domain.errors import BadInput
 from core.domain.timeutil import ms_to_iso
 from core.observe.audit.chain import COLUMNS, AuditRow
 from core.observe.audit.store import RowFilter, count_rows, iter_rows, open_readonly
@@ -31,7 +32,7 @@ ProgressFn = Callable[[int, int], None]
 PROGRESS_EVERY = 1000
 
 
-class ExportError(Exception):
+class ExportError(BadInput):
     """A bad format name or an unreadable export file (the message names file and line)."""
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.domain.errors import BadInput
 from core.observe.audit.chain import COLUMNS, GENESIS, AuditRow, row_hash
 
 SCHEMA_VERSION = 1
@@ -78,7 +79,7 @@ def register_chain(conn: sqlite3.Connection) -> None:
     conn.create_function(name, n, fn, deterministic=True)
 
 
-class AuditStoreError(Exception):
+class AuditStoreError(BadInput):
     """The audit database is missing or is not an arbtui audit log."""
 
 

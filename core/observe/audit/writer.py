@@ -29,6 +29,7 @@ from typing import Any
 import aiosqlite
 import orjson
 
+from core.domain.errors import ArbtuiError
 from core.observe.audit.chain import GENESIS, row_hash
 from core.observe.audit.store import (
     CHAIN_FUNCTION,
@@ -46,7 +47,7 @@ Encoder = Callable[[Any, int], PendingRow]
 _FLUSH = object()
 
 
-class AuditWriteError(Exception):
+class AuditWriteError(ArbtuiError):
     """The audit log could not be opened, written or closed in time."""
 
 

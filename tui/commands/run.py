@@ -1,0 +1,161 @@
+"""``arbtui [--replay FILE | --paper | --live] ...``: a run of the engine, with or without the
+console.
+
+    arbtui --replay FILE [--speed X]                      console on a replay
+    arbtui --replay FILE --headless [--report json|text]  same engine, no console, a report
+    arbtui --paper [--headless] [--record FILE]           live feeds, paper fills
+    arbtui --live [--yes] [--headless]                    live feeds, real orders (asks first)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import msgspec
+
+from core.domain.config import ConfigError, Settings
+
+#: Options of a run (none of them applies to a subcommand).
+RUN_OPTIONS = (
+    "replay_file", "paper", "live", "headless", "report", "speed", "metrics_port", "yes", "record",
+    "duration",
+)  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The run's options, as a group of ``parser``."""
+    group = parser.add_argument_group("a run (without a subcommand)")
+    source = group.add_mutually_exclusive_group()
+    source.add_argument(
+        "--replay",
+        dest="replay_file",  # not "replay": that is the FILE of backtest and optimize
+        metavar="FILE",
+        help="replay a recorded file (JSON lines, .gz ok)",
+    )
+    source.add_argument(
+        "--paper", action="store_true", help="live feeds of the venues, paper fills"
+    )
+    source.add_argument(
+        "--live",
+        action="store_true",
+        help="live feeds and real orders on the venues of [venues] (asks first; keys from env)",
+    )
+    group.add_argument("--headless", action="store_true", help="run without the console")
+    group.add_argument(
+        "--report",
+        choices=("json", "text"),
+        default="text",
+        help="--replay --headless: report format (default text)",
+    )
+    group.add_argument(
+        "--speed",
+        type=float,
+        metavar="X",
+        help="console replay speed, sim seconds per wall second (0 = max)",
+    )
+    group.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="Prometheus endpoint port (0 = off; default [metrics] port, 9464)",
+    )
+    group.add_argument("--yes", action="store_true", help="--live: do not ask for confirmation")
+    group.add_argument(
+        "--record", metavar="FILE", help="--paper: write every event to a replay file"
+    )
+    group.add_argument(
+        "--duration", type=float, metavar="S", help="--paper --headless: stop after S seconds"
+    )
+
+
+def given(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """The run options set on the command line (those that differ from their defaults)."""
+    return [
+        "--" + name.replace("_", "-")
+        for name in RUN_OPTIONS
+        if getattr(args, name, None) != parser.get_default(name)
+    ]
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the console, a headless replay, or a paper or live session."""
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65535:
+            raise ConfigError(f"--metrics-port: {args.metrics_port} is not a port (0 = off)")
+        metrics = msgspec.structs.replace(settings.metrics, port=args.metrics_port)
+        settings = msgspec.structs.replace(settings, metrics=metrics)
+    if args.paper or args.live:
+        return _session(settings, args)
+    if args.headless:
+        return _headless(settings, args.replay_file, args.report)
+    return _console(settings, args.replay_file, args.speed)
+
+
+def _headless(settings: Settings, path: str, fmt: str) -> int:
+    from core.analysis.report import format_text
+    from core.runtime.headless import run_replay
+
+    report = run_replay(settings, path)
+    if fmt == "json":
+        print(json.dumps(report))
+    else:
+        print(format_text(report))
+    return 0
+
+
+def _console(settings: Settings, path: str, speed: float | None) -> int:
+    from core.runtime.host import EngineHost
+    from tui.console import run_console
+
+    host = EngineHost.for_replay(
+        settings, path, speed=(speed or None) if speed is not None else -1.0
+    )
+    return run_console(host, settings)
+
+
+def _session(settings: Settings, args: argparse.Namespace) -> int:
+    """``--paper|--live [--headless] [--record FILE]``: live feeds; paper fills or real orders
+    (``--live`` asks for confirmation unless ``--yes``)."""
+    from core.runtime.paper_session import build_paper_session
+
+    mode = "live" if args.live else "paper"
+    if args.live and not args.yes and not confirm_live(settings):
+        print("arbtui: not confirmed; nothing was started", file=sys.stderr)
+        return 1
+    session = build_paper_session(
+        settings,
+        record=args.record,
+        say=lambda note: print(f"arbtui: {note}", file=sys.stderr),
+        mode=mode,
+    )
+    if args.headless:
+        from core.runtime.status import run_headless
+
+        every = settings.feeds.status_every_s
+        return run_headless(session, every_s=every, duration_s=args.duration)
+    from tui.console import run_console
+
+    return run_console(session.host, session.settings)
+
+
+def confirm_live(settings: Settings) -> bool:
+    """Ask on the terminal before real orders can be sent; True only for ``yes``."""
+    traded = sorted({spec.venue for spec in settings.instruments.values()})
+    where = ", ".join(
+        f"{name} ({env})" if (env := getattr(getattr(settings.venues, name, None), "env", None))
+        else name
+        for name in traded
+    )  # fmt: skip
+    print(
+        f"arbtui --live: orders will go to {where}. The engine starts "
+        f"{settings.risk.start_state}; arming it lets it trade. Type yes to go on: ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        return input().strip().lower() == "yes"
+    except EOFError:
+        return False
