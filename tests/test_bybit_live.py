@@ -315,3 +315,19 @@ def test_the_default_heartbeat_is_twenty_seconds_on_bybits_hosts() -> None:
     assert (f.bybit_ping_s, f.bybit_ws_url, f.bybit_rest_url) == (
         20.0, "wss://stream.bybit.com", "https://api.bybit.com",
     )  # fmt: skip
+
+
+async def test_orderbook_1_over_the_fake_gives_bid_and_ask_and_keeps_the_sequence_rising() -> None:
+    async with fake(interval_s=0.02) as fx:
+        c = Collect()
+        feed = BybitFeed(
+            {"BTCUSDT": "linear"}, c.sink, c.board, feeds(fx), interval_ms=lambda s: 8 * H,
+            book=True,
+        )  # fmt: skip
+        async with running(feed.run()):
+            await until(lambda: feed.gate.last.get("orderbook.1.BTCUSDT", 0) > 7003310)
+        subs = [o["args"] for o in fx.ops if o["op"] == "subscribe"]
+        assert subs == [["tickers.BTCUSDT", "orderbook.1.BTCUSDT"]]
+        book = [q for q in c.of(Quote) if q.mark is None]
+        assert book and all((q.bid, q.ask) == (28552.0, 28552.1) for q in book)
+        assert c.board.venue("bybit").dropped == {}
