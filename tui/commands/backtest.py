@@ -21,14 +21,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.padding import Padding
+from rich.table import Table
+
 from core.domain.config import Settings
 from core.domain.equity import drawdown_pct
+from tui.commands.text import render
 
 if TYPE_CHECKING:  # imported when a backtest runs, not when the command line is built
     from core.analysis.backtest.runner import BacktestRun, CurvePoint
     from core.analysis.backtest.stats import BacktestStats
 
 BLOCKS = "▁▂▃▄▅▆▇█"
+#: Width of the labels of the text output ("sharpe / sortino" and the like).
+LABEL_WIDTH = 17
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +98,7 @@ def execute(args: argparse.Namespace, settings: Settings) -> tuple[int, Backtest
     else:
         print(format_stats(run, stats, str(args.replay)))
         for f in files:
-            print(f"wrote             {f}")
+            print(f"{'wrote':<{LABEL_WIDTH}} {f}")
     for n in notes:
         print(f"arbtui backtest: {n}", file=sys.stderr)
     return 0, run, stats
@@ -228,31 +234,54 @@ def sparkline(values: list[float], width: int = 60, *, worst: bool = False) -> s
 
 
 def format_stats(run: BacktestRun, stats: BacktestStats, replay: str) -> str:
-    """The text output of ``arbtui backtest``."""
-    lines = [
-        f"backtest          {replay}",
-        f"config            {run.settings.source}",
-        f"events            {stats.events:,} in {stats.wall_s:.2f} s "
+    """The text output of ``arbtui backtest``: the figures (a ``rich.table`` grid of label and
+    value), the equity and drawdown sparklines, and the round trips as a table."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(min_width=LABEL_WIDTH, no_wrap=True)
+    grid.add_column()
+    grid.add_row("backtest", replay)
+    grid.add_row("config", run.settings.source)
+    grid.add_row(
+        "events",
+        f"{stats.events:,} in {stats.wall_s:.2f} s "
         f"({stats.events / stats.wall_s if stats.wall_s else 0:,.0f} events/s)",
-    ]
-    lines += [f"{k:<17s} {v}" for k, v in summary_rows(stats)]
+    )
+    for label, value in summary_rows(stats):
+        grid.add_row(label, value)
     curve: list[CurvePoint] = run.curve
     equity = [s for _, s, _ in curve]
     if equity:
         dd = drawdown_pct(equity)
-        lines.append(
-            f"equity            {sparkline(equity)}  {min(equity):,.0f} .. {max(equity):,.0f}"
-        )
-        lines.append(f"drawdown          {sparkline(dd, worst=True)}  0 .. {max(dd):.2f} %")
-    lines.append("round trips:")
-    for t in stats.round_trips:
-        side = "short a / long b" if t.direction > 0 else "long a / short b"
-        lines.append(
-            f"  {t.pair} {side}  {_iso(t.entry_ts_ms)} -> {_iso(t.exit_ts_ms)}  "
-            f"{len(t.add_ts_ms)} adds  PnL {t.pnl_usd:,.2f} (basis {t.basis_usd:,.2f}, "
-            f"funding {t.funding_usd:,.2f}, fees {t.fees_usd:,.2f})"
-        )
+        grid.add_row("equity", f"{sparkline(equity)}  {min(equity):,.0f} .. {max(equity):,.0f}")
+        grid.add_row("drawdown", f"{sparkline(dd, worst=True)}  0 .. {max(dd):.2f} %")
+    parts = [render(grid), "round trips:"]
+    if stats.round_trips:
+        parts.append(render(Padding(round_trip_table(stats), (0, 0, 0, 2))))
     alerts = run.report.get("alerts") or []
     if alerts:
-        lines.append(f"alerts            {len(alerts)} (last: {alerts[-1]})")
-    return "\n".join(lines)
+        parts.append(f"{'alerts':<{LABEL_WIDTH}} {len(alerts)} (last: {alerts[-1]})")
+    return "\n".join(parts)
+
+
+def round_trip_table(stats: BacktestStats) -> Table:
+    """One row a round trip: pair, direction, entry and exit (UTC), adds, PnL and its parts."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("pair")
+    table.add_column("direction")
+    table.add_column("entry")
+    table.add_column("exit")
+    for head in ("adds", "PnL", "basis", "funding", "fees"):
+        table.add_column(head, justify="right")
+    for t in stats.round_trips:
+        table.add_row(
+            t.pair,
+            "short a / long b" if t.direction > 0 else "long a / short b",
+            _iso(t.entry_ts_ms),
+            _iso(t.exit_ts_ms),
+            str(len(t.add_ts_ms)),
+            f"{t.pnl_usd:,.2f}",
+            f"{t.basis_usd:,.2f}",
+            f"{t.funding_usd:,.2f}",
+            f"{t.fees_usd:,.2f}",
+        )
+    return table

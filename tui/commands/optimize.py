@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.table import Table
 
 from core.domain.config import ConfigError, Settings
+from tui.commands.text import render
 
 if TYPE_CHECKING:  # imported when the search runs, not when the command line is built
     from core.analysis.backtest.optimize import Trial
@@ -145,7 +146,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"runs              {len(trials)} in {wall:.1f} s ({len(trials) / wall * 60:,.0f} runs/min)"
     )
-    _stdout().print(format_table(ranked[: args.top], keys, objective))
+    print(render(format_table(ranked[: args.top], keys, objective)))
     failed = [t for t in trials if t.error]
     if failed:
         print(f"failed runs       {len(failed)} (first: {failed[0].params}: {failed[0].error})")
@@ -184,11 +185,6 @@ def progress_bar() -> Progress:
         TextColumn("{task.fields[note]}", markup=False),
         console=Console(file=sys.stderr),
     )
-
-
-def _stdout() -> Console:
-    """stdout (as it is now: tests replace it); not wrapped when it is not a terminal."""
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
 
 
 def format_table(trials: list[Trial], keys: list[str], objective: str) -> Table:
