@@ -130,6 +130,20 @@ async def test_a_refused_topic_is_logged_with_the_venues_text_and_subscribes_not
         assert {q.symbol for q in c.of(Quote)} == {"BTCUSDT"}
 
 
+async def test_a_refused_topic_keeps_the_venue_stale_and_its_reconnects_back_off() -> None:
+    async with fake() as fx:
+        c = Collect()
+        feed = feed_of(fx, c, {"BTCUSDT": "linear", "ETHUSDT": "linear"})
+        sock = feed.sockets["linear"]
+        async with running(feed.run()):
+            # data and acks flow, but tickers.ETHUSDT never does: no connection is working
+            await until(lambda: sock.backoff.consecutive_failures >= 2, timeout_s=6)
+            assert "bybit" in c.board.stale_venues()
+        subs = [o["args"] for o in fx.ops if o["op"] == "subscribe"]
+        assert len(subs) == sock.connections >= 2  # one subscribe per connection, the same
+        assert all(s == ["tickers.BTCUSDT", "tickers.ETHUSDT"] for s in subs)
+
+
 async def test_an_oversize_partial_after_every_reconnect_backs_off_exponentially() -> None:
     big = frames.capture_frames("orderBookL2", "SOLUSDT")[0]  # a real 2021 partial, > 8 KiB
     async with fake() as fx:

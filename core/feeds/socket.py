@@ -13,10 +13,12 @@ then is the old one closed. Frames over ``max_frame_bytes`` make websockets clos
 with code 1009; that is counted, logged with the frame's size and the limit, and the socket
 re-opened.
 
-A connection that ends within ``stable_after_s`` of its start (default ``stale_after_s``),
-even after data came (e.g. a snapshot over the frame limit after every subscribe), counts as a
-failed attempt: the backoff grows exponentially as for a refused handshake and is only reset
-once a connection has stayed up that long (issue 10, feed rules).
+A connection counts as working once it has stayed up ``stable_after_s`` (default
+``stale_after_s``) and every watched stream has delivered on it; only then is the backoff
+reset. One that ends before (even after some data came: a snapshot over the frame limit after
+every subscribe, a subscription the venue refused so its stream stays silent) counts as a
+failed attempt: the backoff grows exponentially as for a refused handshake (issue 10, feed
+rules).
 """
 
 from __future__ import annotations
@@ -268,11 +270,7 @@ class ManagedSocket:
             if done:
                 return reader.result() if not reader.cancelled() else "reader cancelled"
             now = self._mono()
-            if (
-                not self._stable
-                and self._got_data
-                and now - self._connected_at >= (self.stable_after_s)
-            ):
+            if not self._stable and self._got_data and self._working(now):
                 self._stable = True
                 self.backoff.succeeded()  # up and delivering long enough: not a failing loop
             why = (
@@ -283,6 +281,17 @@ class ManagedSocket:
             if why:
                 return why
             self._check_rotation(now)
+
+    def _working(self, now: float) -> bool:
+        """Up for ``stable_after_s`` and every watched stream delivered on this connection."""
+        if now - self._connected_at < self.stable_after_s:
+            return False
+        since = self._connected_at
+        return all(
+            st.last_msg is not None and st.last_msg >= since
+            for st in self.streams
+            if st.stale_after_s is not None
+        )
 
     def _check_streams(self, now: float) -> str | None:
         grace = self.cfg.bitmex_pong_timeout_s if self.heartbeat else 0.0
