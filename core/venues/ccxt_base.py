@@ -29,6 +29,7 @@ from typing import Any
 
 import ccxt.async_support as ccxt_async
 
+from core.domain.errors import ArbtuiError
 from core.domain.events import InstrumentSpec
 from core.domain.orders import CLIENT_ID_RE, OrderIntent
 from core.domain.venue import OrderStatus, OrderUpdate, PositionUnknown
@@ -52,11 +53,11 @@ def _quiet_logger() -> logging.Logger:
     return lg
 
 
-class VenueStartError(Exception):
+class VenueStartError(ArbtuiError):
     """The venue may not be traded: missing keys, hedge mode, instrument mismatch."""
 
 
-class VenueError(Exception):
+class VenueError(ArbtuiError):
     """A venue call that has no order status to report failed (cancel-all, balance)."""
 
 
