@@ -10,11 +10,18 @@ from urllib.parse import parse_qs
 import msgspec
 import pytest
 
+from core.domain.config import Settings
 from core.domain.venue import OrderStatus, PositionUnknown
 from core.venues.ccxt_base import VenueError, VenueStartError
-from tests.fake_venues import ENV, KEYS, Fault, aeventually, intent, running
+from tests.fake_venues import ENV, KEYS, Fault, aeventually, default_settings, intent, running
 
 S = OrderStatus
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The shipped config (Binance BTCUSDT with Bybit)."""
+    return default_settings()
 
 
 @pytest.fixture(autouse=True)

@@ -6,14 +6,29 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
+
+from core.domain.config import Settings
 from core.domain.venue import OrderStatus
 from core.execution.state import OrderBook, Report
 from core.venues.binance.execution import parse_order, parse_user_event
-from core.venues.bitmex.execution import parse_execution_row, parse_order_row
+from core.venues.bybit.execution import (
+    parse_funding_execution,
+    parse_trade_execution,
+)
+from core.venues.bybit.execution import parse_order as parse_bybit_order
 from tests.conftest import DATA
-from tests.fake_venues import intent
+from tests.fake_venues import default_settings, intent
+
+BYBIT = DATA / "bybit"
 
 S = OrderStatus
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The shipped config: Binance BTCUSDT, Bybit BTCUSDT and inverse BTCUSD."""
+    return default_settings()
 
 
 def book(settings) -> OrderBook:  # type: ignore[no-untyped-def]
@@ -111,10 +126,10 @@ def test_partial_executions_then_a_late_rest_answer_give_each_quantity_once(sett
 
 
 def test_an_inverse_fill_price_comes_from_the_harmonic_average(settings) -> None:
-    # 10,000 XBTUSD: 5,000 at 50,000 then 5,000 at 55,000; BitMEX avgPx is the harmonic mean
-    # 10,000 / (5,000/50,000 + 5,000/55,000) = 52,380.952...; the second fill must be 55,000.
+    # 10,000 BTCUSD: 5,000 at 50,000 then 5,000 at 55,000; an inverse average is the harmonic
+    # mean 10,000 / (5,000/50,000 + 5,000/55,000) = 52,380.952...; the second fill is 55,000.
     b = book(settings)
-    b.track(intent("c3", "bitmex", "XBTUSD", "sell", "10000"))
+    b.track(intent("c3", "bybit", "BTCUSD", "sell", "10000"))
     ups = []
     b.on_update = ups.append
     b.apply(
@@ -122,13 +137,13 @@ def test_an_inverse_fill_price_comes_from_the_harmonic_average(settings) -> None
             "c3",
             S.PARTIALLY_FILLED,
             "5000",
-            venue="bitmex",
-            symbol="XBTUSD",
+            venue="bybit",
+            symbol="BTCUSD",
             avg_price=Decimal("50000"),
         )
     )
     avg = Decimal(10000) / (Decimal(5000) / 50000 + Decimal(5000) / 55000)
-    b.apply(rep("c3", S.FILLED, "10000", venue="bitmex", symbol="XBTUSD", avg_price=avg))
+    b.apply(rep("c3", S.FILLED, "10000", venue="bybit", symbol="BTCUSD", avg_price=avg))
     prices = [u.fill.price for u in ups if u.fill is not None]
     assert prices[0] == Decimal("50000")
     assert abs(prices[1] - Decimal("55000")) < Decimal("0.0001")
@@ -165,35 +180,61 @@ def test_a_rejected_order_may_be_sent_again_with_the_same_id(settings) -> None:
     assert st.status is S.NEW and not st.seen
 
 
-def test_a_bitmex_funding_row_is_never_taken_for_a_fill(settings) -> None:
-    rows = json.loads((DATA / "bitmex_execution_rows.json").read_text())
-    funding = rows["funding"]
-    assert funding["ordStatus"] == "Filled" and funding["lastQty"] == 10000
-    assert parse_execution_row(funding) is None
-    # even if a funding row named one of our orders, its execType keeps it out
-    assert parse_execution_row({**funding, "clOrdID": "c7"}) is None
+def test_a_bybit_funding_execution_is_booked_as_funding_never_as_a_fill(settings) -> None:
+    # hand-made by nautilus on the docs' schema: long 0.093 BTCUSDT, rate 0.0001, execFee
+    # +0.7506234 USDT = paid; it even names an orderId, and an orderLinkId would change nothing
+    frame = json.loads((BYBIT / "private_ws_nautilus_execution_funding_handmade.json").read_text())
+    row = {**frame["data"][0], "orderLinkId": "c7"}
+    assert parse_trade_execution(row, "USDT") is None
+    f = parse_funding_execution(row, "USDT")
+    assert (f.symbol, f.position, f.rate, f.mark_price) == (
+        "BTCUSDT",
+        Decimal("0.093"),
+        Decimal("0.0001"),
+        Decimal("80626.20"),
+    )
+    assert (f.amount, f.currency, f.ts_ms) == (Decimal("-0.7506234"), "USDT", 1788508800000)
     b = book(settings)
-    b.track(intent("c7", "bitmex", "XBTUSD", "buy", "10000"))
-    assert b.get("c7").filled_qty == 0  # type: ignore[union-attr]
+    b.track(intent("c7", "bybit", "BTCUSDT", "buy", "0.093"))
+    funded = []
+    b.on_funding = funded.append
+    assert b.apply_funding(f) and not b.apply_funding(f)  # once per execId
+    assert funded == [f] and b.funding == [f]
+    assert b.get("c7").filled_qty == 0 and b.get("c7").fills == 0  # type: ignore[union-attr]
 
 
-def test_a_bitmex_trade_row_is_one_execution_with_its_commission_in_xbt() -> None:
-    rows = json.loads((DATA / "bitmex_execution_rows.json").read_text())
-    r = parse_execution_row(rows["trade_partial"])
+def test_the_ccxt_funding_row_of_a_short_is_received_at_the_positive_rate() -> None:
+    # ccxt 4.5.90's XMRUSDT example: side Sell 0.98, feeRate -0.000761, execFee -0.10232512
+    row = json.loads((BYBIT / "private_rest_ccxt_funding_execution_XMRUSDT.json").read_text())
+    f = parse_funding_execution(row["body"], "USDT")
+    assert (f.position, f.rate, f.amount) == (
+        Decimal("-0.98"),
+        Decimal("0.000761"),
+        Decimal("0.10232512"),
+    )
+    assert f.currency == "USDT"  # feeCurrency "" -> the instrument's settle currency
+
+
+def test_a_bybit_trade_execution_is_one_execution_with_its_fee() -> None:
+    docs = json.loads((BYBIT / "private_ws_docs_examples.json").read_text())
+    row = docs["execution"]["body"]["data"][0]
+    assert parse_trade_execution(row, "USDT") is None  # orderLinkId "": not ours
+    r = parse_trade_execution({**row, "orderLinkId": "c9"}, "USDT")
     assert r is not None
     assert (r.status, r.filled_qty, r.last_qty, r.last_price) == (
-        S.PARTIALLY_FILLED,
-        Decimal(100),
-        Decimal(100),
-        Decimal("98950.0"),
+        S.FILLED,
+        Decimal("0.5"),
+        Decimal("0.5"),
+        Decimal("95900.1"),
     )
-    assert r.fee == Decimal("0.00000076") and r.fee_currency == "XBT"  # execComm 76 XBt
-    assert r.exec_id == "550e8400-e29b-41d4-a716-446655440010"
-    # a liquidation trade carries no clOrdID: not one of our orders
-    assert parse_execution_row(rows["trade_liquidation_2017"]) is None
+    assert (r.fee, r.fee_currency, r.exec_id) == (
+        Decimal("26.3725275"),
+        "USDT",
+        "0ab1bdf7-4219-438b-b30a-32ec863018f7",
+    )
 
 
-def test_a_bitmex_order_row_and_the_binance_docs_event_parse_to_their_status() -> None:
+def test_a_bybit_order_row_and_the_binance_docs_event_parse_to_their_status() -> None:
     ev = json.loads((DATA / "binance_order_trade_update.json").read_text())
     r = parse_user_event(ev, "raw")
     assert r is not None and (r.cid, r.status, r.filled_qty) == ("TEST", S.ACCEPTED, 0)
@@ -213,16 +254,19 @@ def test_a_bitmex_order_row_and_the_binance_docs_event_parse_to_their_status() -
         Decimal("0.001"),
         Decimal("50000.1"),
     )
-    row = parse_order_row(
-        {
-            "clOrdID": "y",
-            "symbol": "XBTUSD",
-            "ordStatus": "Canceled",
-            "cumQty": 0,
-            "transactTime": "2020-03-02T12:00:00.000Z",
-        }
+    docs = json.loads((BYBIT / "private_rest_docs_examples.json").read_text())
+    row = docs["order_realtime"]["body"]["result"]["list"][0]
+    by = parse_bybit_order(row)
+    assert (by.cid, by.status, by.filled_qty, by.avg_price, by.ts_ms, by.reason) == (
+        "test-000005",
+        S.ACCEPTED,
+        Decimal("0.00"),
+        None,
+        1684738540561,
+        "",
     )
-    assert (row.status, row.ts_ms) == (S.CANCELLED, 1583150400000)
+    gone = parse_bybit_order({**row, "orderStatus": "PartiallyFilledCanceled"})
+    assert gone.status is S.CANCELLED
 
 
 async def test_wait_seen_wakes_on_the_first_sign_of_the_id(settings) -> None:

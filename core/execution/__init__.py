@@ -7,9 +7,9 @@ Layout (one role per module):
   state machine that turns reports into the engine's :class:`~core.domain.venue.OrderUpdate` values
   (fills are increases of the cumulative filled quantity, so a fill is never counted twice).
 - :mod:`core.execution.limits`: one rate limiter per venue per process (Retry-After, Binance
-  418 bans, BitMEX ``x-ratelimit-*`` headers).
+  418 bans, Bybit ``X-Bapi-Limit-*`` headers).
 - :mod:`core.venues.ccxt_base`, :mod:`~core.venues.binance.execution`,
-  :mod:`~core.venues.bitmex.execution`: the two venues over ccxt (pinned 4.5.83).
+  :mod:`~core.venues.bybit.execution`: the venues over ccxt 4.5.90 (nothing overridden).
 - :mod:`core.venues.private_stream`: the private order stream each venue builds on.
 - :mod:`core.execution.executor`: send one intent; UNKNOWN -> look up before any resend.
 - :mod:`core.execution.router`: the router interface (assembled by :mod:`core.runtime.execution`);

@@ -5,7 +5,7 @@ The rules, in order:
 1. An id already claimed before (a retry of the engine, a re-queued item after a worker died,
    a second copy of an intent) is looked up first; only a venue that does not know the id (or
    REJECTED it: a rejected order never existed) gets it sent, with the same id.
-2. The send itself (:meth:`LiveVenue.place_report`) handles rate limits, BitMEX 503 and
+2. The send itself (:meth:`LiveVenue.place_report`) handles rate limits, clock refusals and
    duplicate-id refusals.
 3. An UNKNOWN answer (timeout, 5xx) is resolved: wait up to ``unknown_grace_s`` for any sign
    of the id on the user stream; else look it up; a venue that does not know the id (and no
@@ -13,8 +13,8 @@ The rules, in order:
    ``resolve_budget_s`` runs out (the order then stays UNKNOWN and ``on_alert`` is called).
 
 Binance's ``recvWindow`` (shorter than the REST timeout plus the grace) makes the venue refuse
-a delayed copy of the first request, so a "not found" after the grace is final; BitMEX's
-``api-expires`` does the same for BitMEX.
+a delayed copy of the first request, so a "not found" after the grace is final; Bybit's
+``X-BAPI-RECV-WINDOW`` (retCode 10002) does the same for Bybit.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ and headers go through :meth:`VenueLimiter.observe`. Sources:
   (seconds); HTTP 418 = IP banned, ``Retry-After`` and the message ``IP banned until
   <epoch ms>``; ``X-MBX-USED-WEIGHT-1M`` counts the minute's weight against the
   ``REQUEST_WEIGHT`` limit (2400 in exchangeInfo).
-- BitMEX "REST API / Limits": ``x-ratelimit-remaining`` and ``x-ratelimit-reset`` (UNIX
-  time in seconds when the bucket is full again), ``x-ratelimit-remaining-1s`` for order
-  routes (per second), HTTP 429 with ``Retry-After`` (seconds).
+- Bybit v5 "Rate Limit Rules": per UID and endpoint ``X-Bapi-Limit`` (the limit),
+  ``X-Bapi-Limit-Status`` (requests left) and ``X-Bapi-Limit-Reset-Timestamp`` (when the
+  window resets, **ms** since the epoch); exceeding it answers HTTP 200 with retCode 10006.
+- The generic ``x-ratelimit-remaining`` / ``x-ratelimit-reset`` (UNIX seconds) pair and
+  ``x-ratelimit-remaining-1s`` are still read.
 
 A wait longer than ``max_wait_s`` is not waited: :class:`RateLimited` is raised before
 anything is sent, so an order is refused unsent instead of going out minutes late.
@@ -107,6 +109,11 @@ class VenueLimiter:
             self.block_for(max(wait, 1.0), "x-ratelimit-remaining 0")
         if _float(h.get("x-ratelimit-remaining-1s")) == 0:
             self.block_for(1.0, "x-ratelimit-remaining-1s 0")
+        if _float(h.get("x-bapi-limit-status")) == 0:
+            reset_ms = _float(h.get("x-bapi-limit-reset-timestamp"))
+            wait = reset_ms / 1000 - self.wall() if reset_ms else 1.0
+            limit = h.get("x-bapi-limit", "?")
+            self.block_for(min(max(wait, 0.0), 60.0), f"X-Bapi-Limit-Status 0 of {limit}")
 
 
 def _float(value: str | None) -> float | None:

@@ -1,9 +1,10 @@
 """The order state machine: venue reports in, the engine's order updates out.
 
 A :class:`Report` is one thing a venue said about one client order id, from a REST answer
-(place, lookup, cancel) or a user stream (Binance ``ORDER_TRADE_UPDATE``, BitMEX
-``execution``/``order`` rows). Several sources report the same order, in any order and more
-than once; :class:`OrderBook` merges them per client order id:
+(place, lookup, cancel) or a user stream (Binance ``ORDER_TRADE_UPDATE``, Bybit ``order`` /
+``execution`` rows). A venue's own funding statement is a :class:`FundingReport`, kept apart
+from orders (:meth:`OrderBook.apply_funding`). Several sources report the same order, in any
+order and more than once; :class:`OrderBook` merges them per client order id:
 
 - status only moves forward: NEW -> ACCEPTED -> PARTIALLY_FILLED -> FILLED | CANCELLED |
   REJECTED; a final status is absorbing; UNKNOWN (the answer was lost) is taken only while
@@ -12,7 +13,7 @@ than once; :class:`OrderBook` merges them per client order id:
   execution and the REST answer for the same quantity give one fill, never two; an execution
   id already seen is ignored;
 - the fill's price is the execution's own (stream) or derived from the cumulative average
-  price (REST: linear value = qty x price; inverse value = qty / price, BitMEX ``avgPx``);
+  price (REST: linear value = qty x price; inverse value = qty / price);
   its fee is the venue's own when the report carries it, else the instrument's taker fee on
   the fill (:func:`core.domain.contracts.fee_amount`).
 
@@ -48,7 +49,7 @@ PRICE_QUANTUM = Decimal("1e-8")
 class Report(msgspec.Struct, frozen=True, kw_only=True):
     """One venue statement about one order.
 
-    ``filled_qty`` is cumulative in the venue's unit (BTC for Binance, contracts for BitMEX);
+    ``filled_qty`` is cumulative in the venue's unit (BTC for linear, contracts for inverse);
     ``avg_price`` the cumulative average fill price (None before a fill). ``exec_id``,
     ``last_qty``, ``last_price``, ``fee`` (in ``fee_currency``, >= 0 paid) describe one
     execution when the source reports executions (user streams). ``found`` is False when a
@@ -73,6 +74,25 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     source: str = "rest"
     found: bool = True
     latency_s: float | None = None
+
+
+class FundingReport(msgspec.Struct, frozen=True, kw_only=True):
+    """One funding payment the venue booked on the account (a Bybit ``execution`` row with
+    ``execType`` Funding): never a fill. ``position`` signed in the venue's unit (BTC or
+    contracts) at the settlement; ``amount`` signed, **received > 0**, in ``currency``
+    (Bybit's ``execFee`` is positive when paid, so ``amount = -execFee``); ``rate`` the
+    funding rate (``feeRate``); ``mark_price`` the price it was charged at (``execPrice``)."""
+
+    venue: str
+    symbol: str
+    exec_id: str
+    ts_ms: int
+    rate: Decimal
+    mark_price: Decimal
+    position: Decimal
+    amount: Decimal
+    currency: str
+    raw: str = ""
 
 
 @dataclass(slots=True)
@@ -106,7 +126,11 @@ class OrderBook:
         self.orders: dict[str, OrderState] = {}
         self.on_update: Callable[[OrderUpdate], None] | None = None
         self.untracked = 0
+        self.funding: list[FundingReport] = []
+        """Funding the venues booked (their own statement; the ledger books its own)."""
+        self.on_funding: Callable[[FundingReport], None] | None = None
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._funding_ids: set[str] = set()
 
     def track(self, intent: OrderIntent) -> OrderState:
         """Register ``intent``. Idempotent: a retry of the same id keeps the state, except
@@ -121,6 +145,18 @@ class OrderBook:
         elif st.intent is None:
             st.intent = intent
         return st
+
+    def apply_funding(self, f: FundingReport) -> bool:
+        """Book one venue funding payment (once per execution id); never touches an order.
+        Returns False for a repeat."""
+        key = f"{f.venue}:{f.exec_id}"
+        if key in self._funding_ids:
+            return False
+        self._funding_ids.add(key)
+        self.funding.append(f)
+        if self.on_funding is not None:
+            self.on_funding(f)
+        return True
 
     def get(self, cid: str) -> OrderState | None:
         """The state of ``cid``, or None."""

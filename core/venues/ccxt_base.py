@@ -1,15 +1,19 @@
-"""What both ccxt venues share: credentials, the ccxt hooks, errors, and the order flow.
+"""What every ccxt venue shares: credentials, one guarded call into ccxt, errors, the order flow.
 
-ccxt (pinned 4.5.83) carries the transport and request signing (its client-side weight
-throttle is off: it spaced an order 200 ms behind the previous call; the venues' own
-signals drive :class:`~core.execution.limits.VenueLimiter` instead);
-orders go through its implicit endpoint methods (``fapiPrivatePostOrder``,
-``privatePostOrder``) so that quantities are the exact Decimal strings of
-:func:`core.domain.contracts.wire` and the client id is ours. Three hooks are added to the ccxt
-class (:class:`CcxtHooks`): every request waits in the venue's shared
-:class:`~core.execution.limits.VenueLimiter`; every answer feeds it and is classified into
-:class:`VenueHttpError` (HTTP status, the venue's code and message); JSON numbers are
-decoded as Decimal.
+ccxt (4.5.90) carries the transport and request signing; nothing of ccxt is overridden or
+mixed into its classes. Every REST call goes through :meth:`LiveVenue.call`, which
+
+- awaits the venue's shared :class:`~core.execution.limits.VenueLimiter` first (ccxt's own
+  throttle is off: the venues' signals drive the limiter instead);
+- after the answer, feeds the limiter with ccxt's documented ``last_response_headers`` and
+  ``last_http_response`` (the raw text);
+- on a success, returns the answer decoded from ``last_http_response`` with JSON numbers as
+  Decimal when that text is the answer ccxt returned (checked; a concurrent call may have
+  replaced it), else ccxt's own value;
+- on a refusal the venue sent, raises :class:`VenueHttpError` with ccxt's exception class
+  (``error``), the HTTP status where ccxt names it, and the venue's code and message taken
+  from the body that ccxt puts in the exception text. Errors without an answer (timeouts,
+  refused connections) pass through as ccxt's own :class:`ccxt.NetworkError` subclasses.
 
 Secrets: keys come only from environment variables (:data:`KEY_ENV`); ccxt logs request
 headers at DEBUG, so its logger is a private one that never emits DEBUG, and every text this
@@ -22,8 +26,9 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -39,10 +44,11 @@ from core.execution.state import OrderBook, Report
 #: Environment variables holding each venue's API key and secret.
 KEY_ENV: dict[str, tuple[str, str]] = {
     "binance": ("ARBTUI_BINANCE_KEY", "ARBTUI_BINANCE_SECRET"),
-    "bitmex": ("ARBTUI_BITMEX_KEY", "ARBTUI_BITMEX_SECRET"),
+    "bybit": ("ARBTUI_BYBIT_KEY", "ARBTUI_BYBIT_SECRET"),
 }
 
 log = logging.getLogger("arbtui.execution")
+_STATUS_RE = re.compile(r"(?<![\d.:])([45]\d\d)(?![\d.])")
 
 
 def _quiet_logger() -> logging.Logger:
@@ -53,6 +59,21 @@ def _quiet_logger() -> logging.Logger:
     return lg
 
 
+def ccxt_options(timeout_ms: int, **options: Any) -> dict[str, Any]:
+    """Constructor arguments shared by every venue's ccxt client: our timeout, ccxt's
+    throttle off, no ccxt retries (a retried order is ours to decide), the quiet logger,
+    ccxt's ``last_*`` records on."""
+    return {
+        "timeout": timeout_ms,
+        "enableRateLimit": False,
+        "enableLastHttpResponse": True,
+        "enableLastResponseHeaders": True,
+        "enableLastJsonResponse": True,
+        "logger": _quiet_logger(),
+        "options": {"maxRetriesOnFailure": 0, **options},
+    }
+
+
 class VenueStartError(ArbtuiError):
     """The venue may not be traded: missing keys, hedge mode, instrument mismatch."""
 
@@ -61,13 +82,18 @@ class VenueError(ArbtuiError):
     """A venue call that has no order status to report failed (cancel-all, balance)."""
 
 
-class VenueHttpError(ccxt_async.ExchangeError):  # type: ignore[misc]
-    """An answer the venue gave with an error: ``status`` (HTTP), ``code`` (the venue's
-    error code as text, "" if none) and ``msg`` (the venue's own message)."""
+class VenueHttpError(Exception):
+    """A refusal the venue sent: ``error`` (ccxt's exception class for it), ``status`` (HTTP
+    status when ccxt's text names one, else 200 for a body with a venue code, else 0),
+    ``code`` (the venue's error code as text, "" if none) and ``msg`` (its own message)."""
 
-    def __init__(self, venue: str, status: int, code: str, msg: str) -> None:
-        super().__init__(f"{venue} HTTP {status} {code} {msg}".replace("  ", " "))
+    def __init__(
+        self, venue: str, error: type[Exception], status: int, code: str, msg: str
+    ) -> None:
+        where = f"HTTP {status}" if status else error.__name__
+        super().__init__(f"{venue} {where} {code} {msg}".replace("  ", " ").strip())
         self.venue = venue
+        self.error = error
         self.status = status
         self.code = code
         self.msg = msg
@@ -84,54 +110,48 @@ def credentials(venue: str) -> tuple[str, str]:
     return key, secret
 
 
-class CcxtHooks:
-    """Mixed into a ccxt exchange class (before it in the bases)."""
-
-    arb_venue: str = ""
-    arb_limiter: VenueLimiter | None = None
-
-    async def fetch2(self, *args: Any, **kwargs: Any) -> Any:
-        if self.arb_limiter is not None:
-            await self.arb_limiter.acquire()
-        return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
-
-    def parse_json(self, http_response: str) -> Any:
-        try:
-            return json.loads(http_response, parse_float=Decimal)
-        except (TypeError, ValueError):
-            return None
-
-    def handle_errors(
-        self,
-        code: int,
-        reason: str,
-        url: str,
-        method: str,
-        headers: Mapping[str, str],
-        body: str,
-        response: Any,
-        request_headers: Any,
-        request_body: Any,
-    ) -> None:
-        if self.arb_limiter is not None:
-            self.arb_limiter.observe(code, headers or {}, body or "")
-        venue_code, msg = _error_fields(response)
-        if code >= 400:
-            raise VenueHttpError(self.arb_venue, code, venue_code, msg or reason or "")
-        if venue_code and venue_code.lstrip("-").isdigit() and int(venue_code) < 0:
-            raise VenueHttpError(self.arb_venue, code, venue_code, msg)
+def decode(text: str | None) -> Any:
+    """JSON ``text`` with numbers as Decimal; None when it is not JSON."""
+    if not text:
+        return None
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except (TypeError, ValueError):
+        return None
 
 
-def _error_fields(response: Any) -> tuple[str, str]:
-    """(code, message) of a Binance ``{"code","msg"}`` or BitMEX ``{"error":{"message"}}``."""
-    if not isinstance(response, dict):
+def body_of(exc: BaseException) -> Any:
+    """The venue's JSON body that ccxt puts in an exception's text (``"<id> <body>"``), or
+    None."""
+    text = str(exc)
+    at = text.find("{")
+    return decode(text[at:]) if at >= 0 else None
+
+
+def error_fields(body: Any) -> tuple[str, str]:
+    """(code, message) of a Binance ``{"code","msg"}`` or Bybit ``{"retCode","retMsg"}``."""
+    if not isinstance(body, dict):
         return "", ""
-    err = response.get("error")
-    if isinstance(err, dict):
-        return str(err.get("name", "")), str(err.get("message", ""))
-    if "code" in response and "msg" in response:
-        return str(response["code"]), str(response["msg"])
+    for code_key, msg_key in (("retCode", "retMsg"), ("code", "msg"), ("ret_code", "ret_msg")):
+        if code_key in body:
+            return str(body[code_key]), str(body.get(msg_key, ""))
     return "", ""
+
+
+def answered(exc: BaseException) -> bool:
+    """True when ccxt raised for an answer that arrived (no transport error behind it)."""
+    return isinstance(exc, ccxt_async.BaseError) and exc.__cause__ is None
+
+
+def status_of(exc: BaseException, body: Any) -> int:
+    """The HTTP status ccxt wrote into ``exc`` (before the body), 200 for a venue body with
+    a code (Bybit answers errors with 200), else 0 (unknown)."""
+    head = str(exc).split("{", 1)[0]
+    m = _STATUS_RE.search(head)
+    if m:
+        return int(m.group(1))
+    code, _ = error_fields(body)
+    return 200 if code and isinstance(body, dict) and "retCode" in body else 0
 
 
 def now_ms() -> int:
@@ -183,8 +203,49 @@ class LiveVenue:
         raise NotImplementedError
 
     def _classify(self, exc: Exception) -> tuple[str, str]:
-        """(kind, reason): kind in rejected, duplicate, unknown, rate, overload."""
+        """(kind, reason): kind in rejected, duplicate, unknown, rate, clock, overload."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------ the one way into ccxt
+    async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """``await fn(*args)`` (a ccxt method of :attr:`client`) behind the limiter; see the
+        module docstring. Raises :class:`~core.execution.limits.RateLimited` (nothing sent),
+        :class:`VenueHttpError` (the venue refused) or ccxt's NetworkError (no answer)."""
+        await self.limiter.acquire()
+        client = self.client
+        try:
+            result = await fn(*args)
+        except ccxt_async.BaseError as exc:
+            if not answered(exc):
+                raise
+            body = body_of(exc)
+            status = status_of(exc, body)
+            self.limiter.observe(
+                status or 400, client.last_response_headers or {}, client.last_http_response or ""
+            )
+            code, msg = error_fields(body)
+            raise VenueHttpError(
+                self.venue, type(exc), status, code, self.redact(msg or str(exc))
+            ) from None
+        self.limiter.observe(200, client.last_response_headers or {}, "")
+        return self.raw_or(result)
+
+    def raw_or(self, result: Any) -> Any:
+        """ccxt's ``last_http_response`` decoded with Decimal numbers when it is the answer
+        ccxt returned as ``result`` (an implicit endpoint method), else ``result``."""
+        text = self.client.last_http_response
+        if isinstance(text, str) and isinstance(result, (dict, list)):
+            try:
+                same = json.loads(text) == result
+            except ValueError:
+                same = False
+            if same:
+                return decode(text)
+        return result
+
+    async def resync(self) -> None:
+        """Read the venue's clock again (after a timestamp refusal); ccxt signs with it."""
+        await self.call(self.client.load_time_difference)
 
     # ------------------------------------------------------------ helpers
     def redact(self, text: str) -> str:
@@ -243,17 +304,18 @@ class LiveVenue:
         Never raises for the venue's answer: REJECTED (venue text, or refused locally and
         not sent), UNKNOWN (timeout, 5xx: look it up before any resend), or the venue's
         status. A duplicate-id refusal is looked up ("already placed"). A rate-limit answer
-        (429/418, nothing executed) is retried once the shared limiter allows, a BitMEX 503
-        after ``retry_503_s`` with the same id; any sign of the id in the meantime (user
-        stream) stops the retry (HAZARDS H9).
+        (nothing executed) is retried once the shared limiter allows, a timestamp refusal
+        once after :meth:`resync`, an "overloaded" refusal after ``retry_503_s``, always with
+        the same id; any sign of the id in the meantime (user stream) stops the retry
+        (HAZARDS H9).
         """
         cid, symbol = intent.client_order_id, intent.symbol
         spec, why = self.refuse(intent)
         if why or spec is None:
             return self.report(cid, symbol, OrderStatus.REJECTED, why)
-        tries_503 = tries_rate = 0
+        tries_503 = tries_rate = tries_clock = 0
         while True:
-            if (tries_503 or tries_rate) and self.book.seen(cid):
+            if (tries_503 or tries_rate or tries_clock) and self.book.seen(cid):
                 return self.known(cid, symbol)
             try:
                 self.sent += 1
@@ -267,6 +329,13 @@ class LiveVenue:
                 if found.found:
                     return found
                 return self.report(cid, symbol, OrderStatus.REJECTED, reason)
+            if kind == "clock" and tries_clock < 1:
+                tries_clock += 1
+                try:
+                    await self.resync()
+                except Exception as exc:
+                    log.warning("%s clock resync failed: %s", self.venue, self.redact(str(exc)))
+                continue
             if kind == "rate" and tries_rate < self.max_rate_retries:
                 tries_rate += 1
                 continue
@@ -274,7 +343,8 @@ class LiveVenue:
                 tries_503 += 1
                 await asyncio.sleep(self.retry_503_s)
                 continue
-            status = OrderStatus.REJECTED if kind in ("rejected", "rate") else OrderStatus.UNKNOWN
+            refused = kind in ("rejected", "rate", "clock")  # the venue executed nothing
+            status = OrderStatus.REJECTED if refused else OrderStatus.UNKNOWN
             return self.report(cid, symbol, status, reason, source="rest")
 
     def known(self, cid: str, symbol: str) -> Report:

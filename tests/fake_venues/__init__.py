@@ -1,5 +1,7 @@
-"""Hand-written fakes of Binance USD-M and BitMEX speaking their real wire formats on
-127.0.0.1, plus helpers to point arbtui's settings (and API-key variables) at them."""
+"""Hand-written fakes of Binance USD-M and Bybit v5 (private side) speaking their real wire
+formats on 127.0.0.1, plus helpers to point arbtui's settings (and API-key variables) at
+them. :func:`default_settings` is the shipped ``config.toml`` (Binance BTCUSDT paired with
+Bybit BTCUSDT; Bybit inverse BTCUSD configured too)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from core.domain.config import Settings
+from core.domain.config import Settings, load_config
 from core.domain.orders import Fill, OrderIntent, Side
 from core.domain.venue import OrderUpdate
 from core.execution.limits import VenueLimiter
@@ -20,17 +23,18 @@ from core.execution.router import OrderRouter
 from core.runtime.execution import build_execution
 from core.venues.ccxt_base import LiveVenue
 from tests.fake_venues.binance import FakeBinance
-from tests.fake_venues.bitmex import FakeBitmex
+from tests.fake_venues.bybit import FakeBybit
 from tests.fake_venues.common import Fault, aeventually
 
 __all__ = [
     "ENV",
     "KEYS",
     "FakeBinance",
-    "FakeBitmex",
+    "FakeBybit",
     "Fault",
     "Rig",
     "aeventually",
+    "default_settings",
     "intent",
     "live_settings",
     "running",
@@ -39,20 +43,27 @@ __all__ = [
 #: Test credentials (what the fakes accept; what must never appear in any text we emit).
 KEYS = {
     "binance": ("bnKEY7f3a9c5e1d2b4a6f8e0c9d7b", "bnSECRET0d1e2f3a4b5c6d7e8f9a0b1c2d3e"),
-    "bitmex": ("bmKEYq8w7e6r5t4y3u2i1o0p", "bmSECRETz9x8c7v6b5n4m3l2k1j0h9g8f7d6s5a4"),
+    "bybit": ("byKEYq8w7e6r5t4y3u2i1o0p", "bySECRETz9x8c7v6b5n4m3l2k1j0h9g8f7d6s5a4"),
 }
+ROOT = Path(__file__).resolve().parent.parent.parent
 ENV = {
     "ARBTUI_BINANCE_KEY": KEYS["binance"][0],
     "ARBTUI_BINANCE_SECRET": KEYS["binance"][1],
-    "ARBTUI_BITMEX_KEY": KEYS["bitmex"][0],
-    "ARBTUI_BITMEX_SECRET": KEYS["bitmex"][1],
+    "ARBTUI_BYBIT_KEY": KEYS["bybit"][0],
+    "ARBTUI_BYBIT_SECRET": KEYS["bybit"][1],
 }
+
+
+def default_settings() -> Settings:
+    """The shipped ``config.toml``: Binance BTCUSDT + Bybit BTCUSDT (linear) and BTCUSD
+    (inverse)."""
+    return load_config(ROOT / "config.toml")
 
 
 def live_settings(
     base: Settings,
     binance: FakeBinance | None = None,
-    bitmex: FakeBitmex | None = None,
+    bybit: FakeBybit | None = None,
     *,
     timeout_ms: int = 400,
     grace_ms: int = 300,
@@ -76,10 +87,11 @@ def live_settings(
             ws_url=f"{binance.ws}/ws" if binance else "",
             recv_window_ms=min(timeout_ms + grace_ms - 1, 5000),
         ),
-        bitmex=msgspec.structs.replace(
-            v.bitmex,
-            rest_url=bitmex.url if bitmex else "",
-            ws_url=f"{bitmex.ws}/realtime" if bitmex else "",
+        bybit=msgspec.structs.replace(
+            v.bybit,
+            rest_url=bybit.url if bybit else "",
+            ws_url=f"{bybit.ws}/v5/private" if bybit else "",
+            recv_window_ms=min(timeout_ms + grace_ms - 1, 5000),
         ),
     )
     queue = msgspec.structs.replace(
@@ -112,7 +124,7 @@ class Rig:
     """Both fakes, a router on them, and every update the router delivered."""
 
     fb: FakeBinance
-    fm: FakeBitmex
+    fy: FakeBybit
     settings: Settings
     router: OrderRouter
     venues: dict[str, LiveVenue]
@@ -135,11 +147,11 @@ class Rig:
 async def running(base: Settings, *, start: bool = True, **kw: Any) -> AsyncIterator[Rig]:
     """Start both fakes and an in-process router (fresh limiters) on them; stop all after."""
     fb = await FakeBinance(*KEYS["binance"]).start()
-    fm = await FakeBitmex(*KEYS["bitmex"]).start()
-    settings = live_settings(base, fb, fm, **kw)
-    limiters = {n: VenueLimiter(n, max_wait_s=3.0) for n in ("binance", "bitmex")}
+    fy = await FakeBybit(*KEYS["bybit"]).start()
+    settings = live_settings(base, fb, fy, **kw)
+    limiters = {n: VenueLimiter(n, max_wait_s=3.0) for n in ("binance", "bybit")}
     router, venues = build_execution(settings, limiters=limiters)
-    rig = Rig(fb, fm, settings, router, venues)
+    rig = Rig(fb, fy, settings, router, venues)
     router.listener = rig.updates.append
     router.on_latency = rig.latencies.append
     router.on_alert = rig.alerts.append
@@ -154,4 +166,4 @@ async def running(base: Settings, *, start: bool = True, **kw: Any) -> AsyncIter
         if task is not None:
             await task
         await fb.stop()
-        await fm.stop()
+        await fy.stop()

@@ -9,8 +9,9 @@ not exist." = not found), ``DELETE /fapi/v1/order`` (-2011 "Unknown order sent."
 (lot ``MARKET_LOT_SIZE.stepSize`` must equal the configured lot).
 
 Error codes: -4116 "ClientOrderId is duplicated." / -4015 "Client order id is not valid." are
-looked up (already placed?); -1006/-1007 and HTTP 5xx mean the execution status is unknown;
-HTTP 429/418 and -1008 (throttled) mean not executed.
+looked up (already placed?); -1001/-1006/-1007 and HTTP 5xx mean the execution status is
+unknown; HTTP 429/418 and -1008 (throttled) mean not executed. All calls go through
+:meth:`~core.venues.ccxt_base.LiveVenue.call` (ccxt ``binanceusdm``, nothing overridden).
 """
 
 from __future__ import annotations
@@ -29,12 +30,11 @@ from core.domain.venue import OrderStatus
 from core.execution.limits import VenueLimiter
 from core.execution.state import OrderBook, Report
 from core.venues.ccxt_base import (
-    CcxtHooks,
     LiveVenue,
     VenueError,
     VenueHttpError,
     VenueStartError,
-    _quiet_logger,
+    ccxt_options,
     credentials,
     now_ms,
 )
@@ -50,14 +50,10 @@ STATUS = {
     "PENDING_CANCEL": OrderStatus.ACCEPTED,
 }
 DUPLICATE_CODES = ("-4116", "-4015")
-UNKNOWN_CODES = ("-1006", "-1007")
+UNKNOWN_CODES = ("-1001", "-1006", "-1007")
 NOT_FOUND_CODES = ("-2013", "-2011")
 DEMO_WS = "wss://fstream.binancefuture.com/ws"
 PROD_WS = "wss://fstream.binance.com/ws"
-
-
-class BinanceClient(CcxtHooks, ccxt_async.binanceusdm):  # type: ignore[misc]
-    """ccxt ``binanceusdm`` with the arbtui hooks."""
 
 
 def _dec(value: Any) -> Decimal:
@@ -126,18 +122,15 @@ class BinanceVenue(LiveVenue):
         key, secret = credentials("binance")
         self._secrets = (key, secret)
         self.settings = settings
-        client = BinanceClient(
+        client = ccxt_async.binanceusdm(
             {
                 "apiKey": key,
                 "secret": secret,
-                "timeout": request_timeout_ms,
-                "enableRateLimit": False,
-                "logger": _quiet_logger(),
-                "options": {"recvWindow": settings.recv_window_ms, "defaultType": "swap"},
+                **ccxt_options(
+                    request_timeout_ms, recvWindow=settings.recv_window_ms, defaultType="swap"
+                ),
             }
         )
-        client.arb_venue = "binance"
-        client.arb_limiter = limiter
         if settings.env == "demo":
             client.enable_demo_trading(True)
         if settings.rest_url:
@@ -158,9 +151,9 @@ class BinanceVenue(LiveVenue):
         """Sync the clock, check the instruments' lot against exchangeInfo and one-way
         position mode (``dualSidePosition`` must be false), then open the user stream."""
         try:
-            await self.client.load_time_difference()
-            info = await self.client.fapiPublicGetExchangeInfo()
-            dual = await self.client.fapiPrivateGetPositionSideDual()
+            await self.call(self.client.load_time_difference)
+            info = await self.call(self.client.fapiPublicGetExchangeInfo)
+            dual = await self.call(self.client.fapiPrivateGetPositionSideDual)
         except Exception as exc:
             raise VenueStartError(self.redact(f"binance: start-up calls failed: {exc}")) from None
         self._check_instruments(info)
@@ -210,11 +203,13 @@ class BinanceVenue(LiveVenue):
             "newClientOrderId": intent.client_order_id,
             "newOrderRespType": "RESULT",
         }
-        return parse_order(await self.client.fapiPrivatePostOrder(params))
+        return parse_order(await self.call(self.client.fapiPrivatePostOrder, params))
 
     async def lookup(self, symbol: str, cid: str) -> Report:
         try:
-            o = await self.client.fapiPrivateGetOrder({"symbol": symbol, "origClientOrderId": cid})
+            o = await self.call(
+                self.client.fapiPrivateGetOrder, {"symbol": symbol, "origClientOrderId": cid}
+            )
         except VenueHttpError as exc:
             if exc.code == "-2013":
                 return self.report(cid, symbol, OrderStatus.UNKNOWN, exc.msg, found=False)
@@ -225,8 +220,8 @@ class BinanceVenue(LiveVenue):
 
     async def _cancel(self, symbol: str, cid: str) -> Report:
         try:
-            o = await self.client.fapiPrivateDeleteOrder(
-                {"symbol": symbol, "origClientOrderId": cid}
+            o = await self.call(
+                self.client.fapiPrivateDeleteOrder, {"symbol": symbol, "origClientOrderId": cid}
             )
         except VenueHttpError as exc:
             if exc.code in NOT_FOUND_CODES:
@@ -237,9 +232,12 @@ class BinanceVenue(LiveVenue):
         return parse_order(o)
 
     def _classify(self, exc: Exception) -> tuple[str, str]:
+        """Binance answers: 418/429 (ccxt DDoSProtection) and -1008 are rate limits
+        (nothing executed); -4116/-4015 duplicate ids; -1006/-1007/-1001 and HTTP 5xx an
+        unknown outcome; a transport error (no answer) unknown; anything else a refusal."""
         if isinstance(exc, VenueHttpError):
             text = f"binance {exc.code or exc.status}: {exc.msg}"
-            if exc.status in (418, 429) or exc.code == "-1008":
+            if issubclass(exc.error, ccxt_async.DDoSProtection) or exc.code == "-1008":
                 if exc.code == "-1008":
                     self.limiter.block_for(1.0, "-1008 throttled")
                 return "rate", text
@@ -253,14 +251,14 @@ class BinanceVenue(LiveVenue):
     async def cancel_all(self, symbol: str) -> None:
         """``DELETE /fapi/v1/allOpenOrders``; :class:`VenueError` when it failed."""
         try:
-            await self.client.fapiPrivateDeleteAllOpenOrders({"symbol": symbol})
+            await self.call(self.client.fapiPrivateDeleteAllOpenOrders, {"symbol": symbol})
         except Exception as exc:
             raise VenueError(self.redact(f"binance {symbol}: cancel-all failed: {exc}")) from None
 
     async def position(self, symbol: str) -> Decimal:
         """Signed position in BTC (``positionAmt`` of the one-way ``BOTH`` side)."""
         try:
-            rows = await self.client.fapiPrivateV2GetPositionRisk({"symbol": symbol})
+            rows = await self.call(self.client.fapiPrivateV2GetPositionRisk, {"symbol": symbol})
         except Exception as exc:
             raise self.position_unknown(symbol, exc) from None
         if not isinstance(rows, list):
@@ -270,7 +268,7 @@ class BinanceVenue(LiveVenue):
     async def balance(self, currency: str = "USDT") -> Decimal:
         """Wallet balance of ``currency`` (``GET /fapi/v2/balance``, already in units)."""
         try:
-            rows = await self.client.fapiPrivateV2GetBalance()
+            rows = await self.call(self.client.fapiPrivateV2GetBalance)
         except Exception as exc:
             raise VenueError(self.redact(f"binance: balance read failed: {exc}")) from None
         for r in rows:

@@ -48,7 +48,7 @@ class BinanceUserStream(PrivateStream):
         await super().close()
 
     async def _new_key(self) -> str:
-        resp = await self.venue.client.fapiPrivatePostListenKey()
+        resp = await self.venue.call(self.venue.client.fapiPrivatePostListenKey)
         self.listen_key = str(resp["listenKey"])
         return self.listen_key
 
@@ -62,7 +62,7 @@ class BinanceUserStream(PrivateStream):
             if not self.listen_key:
                 continue
             try:
-                await self.venue.client.fapiPrivatePutListenKey()
+                await self.venue.call(self.venue.client.fapiPrivatePutListenKey)
                 self.keepalives += 1
             except VenueHttpError as exc:
                 log.warning("binance listenKey keep-alive refused: %s", exc.msg)

@@ -1,0 +1,454 @@
+"""Bybit v5 live execution (linear USDT and inverse perpetuals) through ccxt ``bybit``.
+
+Environments (Bybit docs ``demo.mdx`` "Demo Trading Service", ``guide.mdx``): ``demo``
+(default) trades the demo account on ``https://api-demo.bybit.com`` with its private stream on
+``wss://stream-demo.bybit.com/v5/private``; ``production`` uses ``https://api.bybit.com`` and
+``wss://stream.bybit.com/v5/private``. Keys only from ``ARBTUI_BYBIT_KEY`` /
+``ARBTUI_BYBIT_SECRET``.
+
+ccxt's unified API where it covers the need: ``create_order(symbol, 'market', side, amount,
+params={'reduceOnly', 'clientOrderId', 'positionIdx': 0})`` (``POST /v5/order/create``;
+``clientOrderId`` becomes ``orderLinkId``), ``fetch_positions`` (``GET /v5/position/list``),
+``fetch_open_orders``, ``cancel_all_orders`` (``POST /v5/order/cancel-all``),
+``load_time_difference`` / ``fetch_time`` (``GET /v5/market/time``), ``load_markets``
+(``GET /v5/market/instruments-info``). Documented implicit endpoint methods where it does
+not: ``private_get_v5_order_realtime`` / ``private_get_v5_order_history`` (look-up by
+``orderLinkId``), ``private_post_v5_order_cancel`` (cancel by ``orderLinkId``),
+``private_get_v5_account_wallet_balance``.
+
+Units: linear BTCUSDT ``qty`` in BTC, fees and PnL in USDT; inverse BTCUSD ``qty`` in
+contracts of 1 USD, fees, PnL and funding in BTC (Bybit help "What is Inverse Contract?").
+
+Errors (docs ``error.mdx``; ccxt ``bybit.py`` exception map) arrive as HTTP 200 with a
+non-zero ``retCode``: 10002 request time outside the receive window (ccxt ``InvalidNonce``:
+not executed; the clock is read again and the order sent once more with the same id), 10006
+too many visits (``RateLimitExceeded``: not executed; the ``X-Bapi-Limit-*`` headers, reset in
+ms, hold the limiter and the same id is sent again), 110017 reduce-only refused (Bybit's table:
+"orderQty will be truncated to zero"; ccxt: "Reduce-only rule not satisfied"), 110007
+insufficient balance, 110001 order does not exist, 110072 duplicate ``orderLinkId`` (looked up:
+already placed), 10016 system error (outcome unknown: looked up). An HTTP 403 is Bybit's IP
+ban ("access too frequent", wait >= 10 min): orders are refused unsent meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import ccxt.async_support as ccxt_async
+
+from core.domain.config import BybitVenueSettings
+from core.domain.contracts import ZERO, wire
+from core.domain.events import InstrumentSpec
+from core.domain.orders import OrderIntent
+from core.domain.venue import OrderStatus
+from core.execution.limits import VenueLimiter
+from core.execution.state import FundingReport, OrderBook, Report
+from core.venues.ccxt_base import (
+    LiveVenue,
+    VenueError,
+    VenueHttpError,
+    VenueStartError,
+    ccxt_options,
+    credentials,
+    now_ms,
+)
+
+if TYPE_CHECKING:
+    from core.venues.registry import ExecContext
+
+NAME = "bybit"
+DEMO_WS = "wss://stream-demo.bybit.com/v5/private"
+PROD_WS = "wss://stream.bybit.com/v5/private"
+
+#: ``orderStatus`` (docs ``enum.mdx`` "orderStatus") -> our status.
+STATUS = {
+    "Created": OrderStatus.ACCEPTED,
+    "New": OrderStatus.ACCEPTED,
+    "Untriggered": OrderStatus.ACCEPTED,
+    "Triggered": OrderStatus.ACCEPTED,
+    "PartiallyFilled": OrderStatus.PARTIALLY_FILLED,
+    "Filled": OrderStatus.FILLED,
+    "Cancelled": OrderStatus.CANCELLED,
+    "PartiallyFilledCanceled": OrderStatus.CANCELLED,
+    "Deactivated": OrderStatus.CANCELLED,
+    "Rejected": OrderStatus.REJECTED,
+}
+RATE_CODES = ("10006", "10018")
+CLOCK_CODES = ("10002",)
+DUPLICATE_CODES = ("110072",)
+NOT_FOUND_CODES = ("110001",)
+UNKNOWN_CODES = ("10016", "10000")
+REDUCE_ONLY_CODE = "110017"
+REDUCE_ONLY_TEXT = (
+    "reduce-only order refused: it would not reduce the position (ccxt: 'Reduce-only rule not "
+    "satisfied'; Bybit error table: 'orderQty will be truncated to zero')"
+)
+HEDGE_MODE = (
+    "bybit: the account is in Hedge Mode ({rows}); arbtui trades one-way only "
+    "(positionIdx 0): switch {symbol} to One-Way Mode (POST /v5/position/switch-mode "
+    "mode=0, or the position-mode setting in the Bybit app), then start again"
+)
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else ZERO
+
+
+def category(spec: InstrumentSpec) -> str:
+    """Bybit ``category`` of an instrument: ``linear`` or ``inverse``."""
+    return "inverse" if spec.kind == "inverse" else "linear"
+
+
+def parse_order(o: dict[str, Any], source: str = "rest") -> Report:
+    """A v5 order object (``GET /v5/order/realtime`` list row, ``order`` topic row; docs
+    ``order/open-order.mdx``, ``websocket/private/order.mdx``) as a :class:`Report`.
+    ``cumExecQty`` is cumulative in BTC (linear) or contracts (inverse)."""
+    avg = _dec(o.get("avgPrice"))
+    status = STATUS.get(str(o.get("orderStatus")), OrderStatus.UNKNOWN)
+    reason = str(o.get("rejectReason") or "")
+    return Report(
+        cid=str(o.get("orderLinkId") or ""),
+        venue=NAME,
+        symbol=str(o.get("symbol", "")),
+        status=status,
+        filled_qty=_dec(o.get("cumExecQty")),
+        avg_price=avg if avg > 0 else None,
+        ts_ms=int(o.get("updatedTime") or o.get("createdTime") or now_ms()),
+        reason="" if reason in ("", "EC_NoError") else reason,
+        raw=json.dumps(o, default=str, separators=(",", ":")),
+        source=source,
+    )
+
+
+def parse_trade_execution(row: dict[str, Any], settle: str, raw: str = "") -> Report | None:
+    """An ``execution`` topic row with ``execType`` Trade (docs
+    ``websocket/private/execution.mdx``) as one execution of our order: ``execQty`` at
+    ``execPrice``, fee ``execFee`` in ``feeCurrency`` (else ``settle``); cumulative quantity
+    = ``orderQty - leavesQty``. None for a row without ``orderLinkId`` (not ours)."""
+    cid = str(row.get("orderLinkId") or "")
+    if not cid or row.get("execType") != "Trade":
+        return None
+    leaves = _dec(row.get("leavesQty"))
+    return Report(
+        cid=cid,
+        venue=NAME,
+        symbol=str(row.get("symbol", "")),
+        status=OrderStatus.PARTIALLY_FILLED if leaves > 0 else OrderStatus.FILLED,
+        filled_qty=_dec(row.get("orderQty")) - leaves,
+        exec_id=str(row.get("execId", "")),
+        last_qty=_dec(row.get("execQty")),
+        last_price=_dec(row.get("execPrice")) or None,
+        fee=_dec(row.get("execFee")),
+        fee_currency=str(row.get("feeCurrency") or settle),
+        ts_ms=int(row.get("execTime") or now_ms()),
+        raw=raw,
+        source="stream",
+    )
+
+
+def parse_funding_execution(row: dict[str, Any], settle: str, raw: str = "") -> FundingReport:
+    """An ``execution`` row with ``execType`` Funding as the funding the account paid or got.
+
+    Bybit (docs ``account/transaction-log.mdx``, ``funding`` row): the execution's
+    ``execFee`` is **positive when paid**, so the amount received is ``-execFee``; the
+    position is ``execQty`` (BTC linear, contracts inverse), long for ``side`` Buy, short for
+    Sell; ``execPrice`` is the mark it was charged at. ``feeRate`` carries the sign of the
+    payment (``execFee = execValue x feeRate``: ccxt's XMRUSDT example, a short at
+    ``feeRate`` -0.000761 with ``execFee`` -0.10232512), so the market's rate is ``feeRate``
+    for a long and ``-feeRate`` for a short **[inference from that example]**. A positive
+    rate makes a long pay: long 0.093 BTC at 0.0001 pays 0.7506234 USDT."""
+    qty = _dec(row.get("execQty"))
+    long = row.get("side") == "Buy"
+    rate = _dec(row.get("feeRate"))
+    return FundingReport(
+        venue=NAME,
+        symbol=str(row.get("symbol", "")),
+        exec_id=str(row.get("execId", "")),
+        ts_ms=int(row.get("execTime") or 0),
+        rate=rate if long else -rate,
+        mark_price=_dec(row.get("execPrice")),
+        position=qty if long else -qty,
+        amount=-_dec(row.get("execFee")),
+        currency=str(row.get("feeCurrency") or settle),
+        raw=raw,
+    )
+
+
+class BybitVenue(LiveVenue):
+    """A Bybit v5 unified account (one-way mode) for the instruments in ``specs``."""
+
+    venue = NAME
+
+    def __init__(
+        self,
+        settings: BybitVenueSettings,
+        specs: dict[tuple[str, str], InstrumentSpec],
+        book: OrderBook,
+        limiter: VenueLimiter,
+        *,
+        request_timeout_ms: int = 10000,
+        user_stream: bool = True,
+    ) -> None:
+        super().__init__(specs, book, limiter)
+        key, secret = credentials(NAME)
+        self._secrets = (key, secret)
+        self.settings = settings
+        client = ccxt_async.bybit(
+            {
+                "apiKey": key,
+                "secret": secret,
+                **ccxt_options(
+                    request_timeout_ms,
+                    recvWindow=settings.recv_window_ms,
+                    defaultType="swap",
+                    # unified trading account: ccxt would otherwise ask /v5/user/query-api
+                    enableUnifiedAccount=True,
+                    enableUnifiedMargin=False,
+                    fetchMarkets={"types": ["linear", "inverse"]},
+                ),
+            }
+        )
+        if settings.env == "demo":
+            client.enable_demo_trading(True)
+        if settings.rest_url:
+            base = settings.rest_url.rstrip("/")
+            client.urls["api"] = {name: base for name in client.urls["api"]}
+        self.client = client
+        self.ws_url = settings.ws_url or (DEMO_WS if settings.env == "demo" else PROD_WS)
+        self.stream: Any = None
+        self._want_stream = user_stream
+        self._markets_loaded = False
+
+    # ------------------------------------------------------------ start
+    async def start(self) -> None:
+        """Read the venue's clock, load the markets and check each instrument (qty step =
+        lot, linear/inverse as configured), refuse an account in hedge mode (a position row
+        with ``positionIdx`` 1 or 2), note open orders left from elsewhere, open the private
+        stream."""
+        try:
+            await self.call(self.client.load_time_difference)
+            await self._load_markets()
+            rows = {s: await self._position_rows(s) for _, s in self.specs}
+            opened = {s: await self._open_orders(s) for _, s in self.specs}
+        except Exception as exc:
+            raise VenueStartError(self.redact(f"bybit: start-up calls failed: {exc}")) from None
+        for (_, symbol), spec in self.specs.items():
+            self._check_instrument(spec)
+            hedged = [r for r in rows[symbol] if str(r.get("positionIdx", "0")) != "0"]
+            if hedged:
+                idx = sorted({str(r.get("positionIdx")) for r in hedged})
+                raise VenueStartError(
+                    HEDGE_MODE.format(rows=f"{symbol} positionIdx {', '.join(idx)}", symbol=symbol)
+                )
+            if opened[symbol]:
+                self.warnings.append(
+                    f"bybit {symbol}: {len(opened[symbol])} open order(s) not placed by this run"
+                )
+        if self._want_stream:
+            from core.venues.bybit.user_stream import BybitUserStream
+
+            self.stream = BybitUserStream(self)
+            await self.stream.start()
+
+    async def _load_markets(self) -> None:
+        if not self._markets_loaded:
+            await self.call(self.client.load_markets)
+            self._markets_loaded = True
+
+    def unified(self, symbol: str) -> str:
+        """ccxt's unified symbol of a Bybit id (``BTCUSDT`` -> ``BTC/USDT:USDT``)."""
+        spec = self.specs[(NAME, symbol)]
+        found = self.client.markets_by_id.get(symbol) or []
+        for m in found:
+            if bool(m.get("inverse")) == (spec.kind == "inverse") and m.get("swap"):
+                return str(m["symbol"])
+        raise VenueError(f"bybit: {symbol} ({category(spec)}) is not listed")
+
+    def _check_instrument(self, spec: InstrumentSpec) -> None:
+        where = f"bybit {spec.symbol}"
+        market = self.client.market(self.unified(spec.symbol))
+        info = market.get("info") or {}
+        step = _dec((info.get("lotSizeFilter") or {}).get("qtyStep"))
+        if step != spec.lot:
+            raise VenueStartError(
+                f"{where}: configured lot {spec.lot} but instruments-info qtyStep is {step}: "
+                "fix [instruments] before trading"
+            )
+        if bool(market.get("inverse")) != (spec.kind == "inverse"):
+            raise VenueStartError(
+                f"{where}: configured {spec.kind} but Bybit lists it as "
+                f"{'inverse' if market.get('inverse') else 'linear'}"
+            )
+        if info.get("status") not in (None, "Trading"):
+            self.warnings.append(f"{where}: status {info.get('status')} (not Trading)")
+        tick = _dec((info.get("priceFilter") or {}).get("tickSize"))
+        if tick and tick != spec.tick:
+            self.warnings.append(f"{where}: tick {spec.tick} configured, {tick} live")
+
+    async def close(self) -> None:
+        if self.stream is not None:
+            await self.stream.close()
+        await super().close()
+
+    # ------------------------------------------------------------ orders
+    async def _send(self, intent: OrderIntent, spec: InstrumentSpec) -> Report:
+        """``create_order`` (market, ``positionIdx`` 0, ``orderLinkId`` = our id,
+        ``reduceOnly`` as the intent says; qty as the exact decimal string), then the order
+        read back by its id (the create answer carries only ``orderId``/``orderLinkId``)."""
+        await self._load_markets()
+        params: dict[str, Any] = {
+            "clientOrderId": intent.client_order_id,
+            "positionIdx": 0,
+            "reduceOnly": intent.reduce_only,
+        }
+        qty = wire(intent.qty.quantize(spec.lot))
+        await self.call(
+            self.client.create_order,
+            self.unified(intent.symbol),
+            "market",
+            intent.side,
+            qty,
+            None,
+            params,
+        )
+        placed = Report(
+            cid=intent.client_order_id,
+            venue=NAME,
+            symbol=intent.symbol,
+            status=OrderStatus.ACCEPTED,
+            ts_ms=now_ms(),
+            raw=self.redact(self.client.last_http_response or ""),
+        )
+        after = await self.lookup(intent.symbol, intent.client_order_id)
+        return after if after.found and after.status is not OrderStatus.UNKNOWN else placed
+
+    async def lookup(self, symbol: str, cid: str) -> Report:
+        """``GET /v5/order/realtime?orderLinkId=`` (open and recent orders), then
+        ``/v5/order/history``; neither lists it: not found."""
+        spec = self.specs.get((NAME, symbol))
+        if spec is None:
+            return self.report(cid, symbol, OrderStatus.UNKNOWN, "instrument not configured")
+        req = {"category": category(spec), "symbol": symbol, "orderLinkId": cid}
+        try:
+            for method in (
+                self.client.private_get_v5_order_realtime,
+                self.client.private_get_v5_order_history,
+            ):
+                answer = await self.call(method, dict(req))
+                rows = ((answer or {}).get("result") or {}).get("list") or []
+                mine = [r for r in rows if r.get("orderLinkId") == cid]
+                if mine:
+                    return parse_order(mine[0])
+        except Exception as exc:
+            return self.report(cid, symbol, OrderStatus.UNKNOWN, f"lookup failed: {exc}")
+        return self.report(cid, symbol, OrderStatus.UNKNOWN, "not found", found=False)
+
+    async def _cancel(self, symbol: str, cid: str) -> Report:
+        spec = self.specs.get((NAME, symbol))
+        if spec is None:
+            return self.report(cid, symbol, OrderStatus.UNKNOWN, "instrument not configured")
+        req = {"category": category(spec), "symbol": symbol, "orderLinkId": cid}
+        try:
+            await self.call(self.client.private_post_v5_order_cancel, req)
+        except VenueHttpError as exc:
+            if exc.code not in NOT_FOUND_CODES:
+                return self.report(cid, symbol, OrderStatus.UNKNOWN, f"cancel failed: {exc}")
+        except Exception as exc:
+            return self.report(cid, symbol, OrderStatus.UNKNOWN, f"cancel failed: {exc}")
+        return await self.lookup(symbol, cid)
+
+    def _classify(self, exc: Exception) -> tuple[str, str]:
+        if isinstance(exc, VenueHttpError):
+            text = f"bybit {exc.code or exc.status}: {exc.msg}"
+            if exc.code == REDUCE_ONLY_CODE:
+                return "rejected", f"{text} ({REDUCE_ONLY_TEXT})"
+            if exc.status == 403:
+                self.limiter.block_for(600.0, "HTTP 403 access too frequent (Bybit IP limit)")
+                return "rejected", text
+            if exc.code in RATE_CODES or issubclass(exc.error, ccxt_async.RateLimitExceeded):
+                if self.limiter.wait_s() <= 0:
+                    self.limiter.block_for(1.0, f"retCode {exc.code} too many visits")
+                return "rate", text
+            if exc.code in CLOCK_CODES or issubclass(exc.error, ccxt_async.InvalidNonce):
+                return "clock", text
+            if exc.code in DUPLICATE_CODES:
+                return "duplicate", text
+            if exc.code in UNKNOWN_CODES or exc.status >= 500:
+                return "unknown", text
+            return "rejected", text
+        return "unknown", self.redact(f"bybit: no answer ({type(exc).__name__}: {exc})")
+
+    async def cancel_all(self, symbol: str) -> None:
+        """``cancel_all_orders`` (``POST /v5/order/cancel-all``); :class:`VenueError` when it
+        failed."""
+        try:
+            await self._load_markets()
+            await self.call(self.client.cancel_all_orders, self.unified(symbol))
+        except Exception as exc:
+            raise VenueError(self.redact(f"bybit {symbol}: cancel-all failed: {exc}")) from None
+
+    async def _position_rows(self, symbol: str) -> list[dict[str, Any]]:
+        await self._load_markets()
+        spec = self.specs[(NAME, symbol)]
+        got = await self.call(
+            self.client.fetch_positions, [self.unified(symbol)], {"category": category(spec)}
+        )
+        if not isinstance(got, list):
+            raise ValueError("unexpected answer")
+        rows = [p.get("info") or {} for p in got]
+        return [r for r in rows if r.get("symbol") == symbol]
+
+    async def _open_orders(self, symbol: str) -> list[dict[str, Any]]:
+        spec = self.specs[(NAME, symbol)]
+        got = await self.call(
+            self.client.fetch_open_orders,
+            self.unified(symbol),
+            None,
+            None,
+            {"category": category(spec)},
+        )
+        return [o.get("info") or {} for o in got] if isinstance(got, list) else []
+
+    async def position(self, symbol: str) -> Decimal:
+        """Signed position (``size`` with ``side`` Buy +, Sell -; BTC linear, contracts
+        inverse) from ``fetch_positions``; :class:`PositionUnknown` when the read failed."""
+        try:
+            rows = await self._position_rows(symbol)
+        except Exception as exc:
+            raise self.position_unknown(symbol, exc) from None
+        total = ZERO
+        for r in rows:
+            size = _dec(r.get("size"))
+            total += size if r.get("side") == "Buy" else -size if r.get("side") == "Sell" else 0
+        return total
+
+    async def balance(self, currency: str = "USDT") -> Decimal:
+        """``walletBalance`` of ``currency`` in the unified account
+        (``GET /v5/account/wallet-balance``, docs ``account/wallet-balance.mdx``)."""
+        try:
+            answer = await self.call(
+                self.client.private_get_v5_account_wallet_balance,
+                {"accountType": "UNIFIED", "coin": currency},
+            )
+        except Exception as exc:
+            raise VenueError(self.redact(f"bybit: balance read failed: {exc}")) from None
+        for acct in ((answer or {}).get("result") or {}).get("list") or []:
+            for c in acct.get("coin") or []:
+                if c.get("coin") == currency:
+                    return _dec(c.get("walletBalance"))
+        return ZERO
+
+
+def make_venue(ctx: ExecContext) -> LiveVenue:
+    """The registry's factory: a :class:`BybitVenue` from ``[venues.bybit]``."""
+    v = ctx.settings.venues
+    return BybitVenue(
+        v.bybit,
+        ctx.specs,
+        ctx.book,
+        ctx.limiter,
+        request_timeout_ms=v.request_timeout_ms,
+        user_stream=ctx.user_stream,
+    )
