@@ -1,4 +1,5 @@
-"""All three fakes together, with the ``[feeds]`` settings that point arbtui at them."""
+"""All the fakes together (Binance, BitMEX, Bybit public, REST), with the ``[feeds]`` settings
+that point arbtui at them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import msgspec
 from core.domain.config import FeedSettings, Settings
 from tests.fake_exchange.binance import FakeBinance
 from tests.fake_exchange.bitmex import FakeBitmex
+from tests.fake_exchange.bybit_public import FakeBybitPublic
 from tests.fake_exchange.rest import FakeRest
 
 FAST = {
@@ -24,16 +26,19 @@ class FakeExchanges:
     def __init__(self, interval_s: float = 0.05) -> None:
         self.binance = FakeBinance(interval_s)
         self.bitmex = FakeBitmex(interval_s)
+        self.bybit = FakeBybitPublic(interval_s)
         self.rest = FakeRest()
 
     async def start(self) -> None:
         await self.binance.start()
         await self.bitmex.start()
+        await self.bybit.start()
         await self.rest.start()
 
     async def stop(self) -> None:
         await self.binance.stop()
         await self.bitmex.stop()
+        await self.bybit.stop()
         await self.rest.stop()
 
     def feeds(self, **over: Any) -> FeedSettings:
@@ -43,6 +48,8 @@ class FakeExchanges:
             binance_rest_url=self.rest.url,
             bitmex_ws_url=self.bitmex.url + "/realtime",
             bitmex_rest_url=self.rest.url,
+            bybit_ws_url=self.bybit.url,
+            bybit_rest_url=self.bybit.rest_url,
             **{**FAST, **over},
         )
 
