@@ -1,0 +1,52 @@
+"""The one drive loop: console, headless and backtest give the same run of the same replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.analysis.backtest.runner import run_file
+from core.analysis.replay import load_replay
+from core.analysis.report import build_report
+from core.domain.config import Settings
+from core.runtime.drive import Drive
+from core.runtime.headless import run_replay
+from core.runtime.host import EngineHost
+from tests.conftest import SHIPPED_REPLAY, eventually
+
+TIMING = ("wall_s", "events_per_s")
+
+
+def _untimed(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k not in TIMING}
+
+
+def test_headless_backtest_and_console_drive_the_same_run(settings: Settings) -> None:
+    headless = _untimed(run_replay(settings, SHIPPED_REPLAY))
+    backtest = run_file(settings, SHIPPED_REPLAY, observers=True)
+    assert _untimed(backtest.report) == headless
+    host = EngineHost.for_replay(settings, SHIPPED_REPLAY, speed=None)
+    host.start()
+    try:
+        eventually(lambda: host.finished, timeout_s=60)
+    finally:
+        host.stop()
+    console = _untimed(build_report(host.engine, 0.0))
+    assert console == {k: v for k, v in headless.items() if k != "alerts"}
+    assert host.snapshot().replay.events_done == headless["events"]  # type: ignore[union-attr]
+
+
+def test_advance_stops_at_a_count_or_before_an_instant_keeping_the_next_event(
+    settings: Settings,
+) -> None:
+    header, events = load_replay(SHIPPED_REPLAY)
+    drive = Drive.replay(settings, events, header=header, observers=False)
+    assert drive.advance(max_events=10) == 10 and drive.pending is None
+    until = events[99].ts_ms
+    n = drive.advance(until_ts_ms=until)
+    assert drive.engine.now <= until and drive.pending is not None
+    assert drive.pending.ts_ms > until and drive.done == 10 + n
+    assert drive.peek() is drive.pending
+    drive.run()
+    assert drive.finished and drive.done == len(events)
+    assert drive.advance() == 0
+    drive.close()
