@@ -41,7 +41,20 @@ def test_a_418_ban_lasts_until_the_time_in_the_message_when_that_is_later() -> N
     assert "418" in lim.reason
 
 
-def test_bitmex_remaining_zero_waits_until_the_reset_second() -> None:
+def test_bybit_limit_status_zero_waits_until_the_reset_timestamp_in_ms() -> None:
+    # the docs' header example: X-Bapi-Limit 10, X-Bapi-Limit-Status 9, reset 1672738134824
+    c = Clock()
+    c.wall = 1672738134.024
+    lim = limiter(c)
+    headers = {"X-Bapi-Limit": "10", "X-Bapi-Limit-Reset-Timestamp": "1672738134824"}
+    lim.observe(200, {**headers, "X-Bapi-Limit-Status": "9"}, "{}")
+    assert lim.wait_s() == 0
+    lim.observe(200, {**headers, "X-Bapi-Limit-Status": "0"}, '{"retCode":10006}')
+    assert lim.wait_s() == pytest.approx(0.8)  # milliseconds, not seconds
+    assert lim.reason == "X-Bapi-Limit-Status 0 of 10"
+
+
+def test_generic_remaining_zero_waits_until_the_reset_second() -> None:
     c = Clock()
     lim = limiter(c)
     lim.observe(

@@ -1,6 +1,8 @@
-"""``arbtui --live`` end to end against local fakes of both exchanges: live feeds drive the
+"""``arbtui --live`` end to end against local fakes of Binance and Bybit: live feeds drive the
 engine, its orders go through the execution router to the fake venues (their real REST wire
-formats), and the fills come back into the same ledger the paper and replay modes use."""
+formats), and the fills come back into the same ledger the paper and replay modes use. Run on
+the shipped config (Binance BTCUSDT / Bybit BTCUSDT linear) and on the inverse one (Binance
+BTCUSDT / Bybit BTCUSD, 1 contract = 1 USD)."""
 
 from __future__ import annotations
 
@@ -14,12 +16,12 @@ from urllib.parse import parse_qs
 import pytest
 
 from core.domain import commands as cmd
-from core.domain.config import Settings
+from core.domain.config import Settings, load_config
 from core.runtime.paper_session import build_paper_session
 from tests.conftest import eventually
 from tests.fake_exchange.exchanges import FakeExchanges
 from tests.fake_exchange.thread import ServerThread
-from tests.fake_venues import ENV, KEYS, FakeBinance, FakeBitmex, live_settings
+from tests.fake_venues import ENV, KEYS, ROOT, FakeBinance, FakeBybit, live_settings
 from tests.helpers import with_overrides
 
 
@@ -31,20 +33,20 @@ def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def exchanges() -> Iterator[tuple[FakeExchanges, FakeBinance, FakeBitmex]]:
+def exchanges() -> Iterator[tuple[FakeExchanges, FakeBinance, FakeBybit]]:
     st = ServerThread()
     feeds = FakeExchanges()
     st.call(feeds.start())
     fb = st.call(FakeBinance(*KEYS["binance"]).start())
-    fm = st.call(FakeBitmex(*KEYS["bitmex"]).start())
-    yield feeds, fb, fm
+    fy = st.call(FakeBybit(*KEYS["bybit"]).start())
+    yield feeds, fb, fy
     st.call(fb.stop())
-    st.call(fm.stop())
+    st.call(fy.stop())
     st.call(feeds.stop())
     st.close()
 
 
-def live(settings: Settings, feeds: FakeExchanges, fb: FakeBinance, fm: FakeBitmex) -> Settings:
+def live(settings: Settings, feeds: FakeExchanges, fb: FakeBinance, fm: FakeBybit) -> Settings:
     """Entering on the first observation whatever the basis (the recorded frames of the two
     venues are years apart); the engine starts DISARMED as live always does by default."""
     s = with_overrides(
@@ -56,12 +58,19 @@ def live(settings: Settings, feeds: FakeExchanges, fb: FakeBinance, fm: FakeBitm
     return live_settings(feeds.settings(s), fb, fm, timeout_ms=2000, grace_ms=500)
 
 
+@pytest.mark.parametrize(
+    ("config", "symbol"),
+    [("config.toml", "BTCUSDT"), ("configs/binance_bybit_inverse.toml", "BTCUSD")],
+    ids=["linear", "inverse"],
+)
 def test_live_orders_reach_the_venues_and_fills_come_back_to_the_ledger(
-    settings: Settings,
-    exchanges: tuple[FakeExchanges, FakeBinance, FakeBitmex],
+    config: str,
+    symbol: str,
+    exchanges: tuple[FakeExchanges, FakeBinance, FakeBybit],
     tmp_path: Path,
 ) -> None:
     feeds, fb, fm = exchanges
+    settings = load_config(ROOT / config)
     session = build_paper_session(live(settings, feeds, fb, fm), mode="live")
     host = session.host
     host.start()
@@ -78,12 +87,13 @@ def test_live_orders_reach_the_venues_and_fills_come_back_to_the_ledger(
         host.stop()
     assert snap.mode == "live"
     bn_orders = fb.requests("POST", "/fapi/v1/order")
-    bm_orders = fm.requests("POST", "/api/v1/order")
+    bm_orders = fm.requests("POST", "/v5/order/create")
     assert bn_orders and bm_orders
     ids = [parse_qs(o.body or o.query)["newClientOrderId"][0] for o in bn_orders]
     assert all(i.startswith("arb") and len(i) <= 36 for i in ids)
     assert fb.positions.get("BTCUSDT", Decimal(0)) == 0  # the kill switch closed it
-    assert fm.positions.get("XBTUSD", 0) == 0
+    assert fm.positions.get(symbol, 0) == 0
+    assert {json.loads(o.body)["symbol"] for o in bm_orders} == {symbol}
     kills = [t for t in session.engine.ledger.trades if t.fill.purpose == "kill"]
     assert kills and all(t.fill.reduce_only for t in kills)
     with sqlite3.connect(tmp_path / "state" / "audit-live.db") as db:
@@ -92,4 +102,6 @@ def test_live_orders_reach_the_venues_and_fills_come_back_to_the_ledger(
             "SELECT payload FROM audit WHERE kind = 'order_update'")]  # fmt: skip
     assert kinds["order_intent"] == len(bn_orders) + len(bm_orders)  # each written before sending
     assert kinds["fill"] == len(session.engine.ledger.trades)
-    assert any('"clOrdID"' in r or "clientOrderId" in r for r in raw)  # the venues' own text
+    assert any('"orderLinkId"' in r for r in raw) and any(
+        "clientOrderId" in r for r in raw
+    )  # the venues' own text

@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from core.domain.config import Settings
 from core.domain.venue import OrderStatus
 from core.execution.limits import VenueLimiter
 from core.execution.redis_queue import decode_envelope, make_client
@@ -21,14 +22,15 @@ from core.execution.router import specs_of, timings
 from core.execution.state import OrderBook
 from core.execution.worker import Worker
 from core.runtime.execution import build_execution, build_venues
-from tests.conftest import HISTORY_CONFIG, ROOT
+from tests.conftest import ROOT
 from tests.fake_venues import (
     ENV,
     KEYS,
     FakeBinance,
-    FakeBitmex,
+    FakeBybit,
     Fault,
     aeventually,
+    default_settings,
     intent,
     live_settings,
 )
@@ -44,13 +46,19 @@ def api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(k, v)
 
 
+@pytest.fixture
+def settings() -> Settings:
+    """The shipped config: Binance BTCUSDT, Bybit BTCUSDT (linear) and BTCUSD (inverse)."""
+    return default_settings()
+
+
 def limiters() -> dict[str, VenueLimiter]:
-    return {n: VenueLimiter(n, max_wait_s=3.0) for n in ("binance", "bitmex")}
+    return {n: VenueLimiter(n, max_wait_s=3.0) for n in ("binance", "bybit")}
 
 
 async def test_intents_go_through_redis_to_a_worker_and_updates_come_back(settings, prefix) -> None:
     fb = await FakeBinance(*KEYS["binance"]).start()
-    fm = await FakeBitmex(*KEYS["bitmex"]).start()
+    fm = await FakeBybit(*KEYS["bybit"]).start()
     s = live_settings(settings, fb, fm, redis_url=REDIS, prefix=prefix, block_s=0.2)
     router, _ = build_execution(s, engine_id="eng1", limiters=limiters())
     updates, lat = [], []
@@ -63,19 +71,21 @@ async def test_intents_go_through_redis_to_a_worker_and_updates_come_back(settin
     tasks = [asyncio.create_task(router.run()), asyncio.create_task(worker.run())]
     try:
         router.submit(intent("r-bin-1"))
-        router.submit(intent("r-bmx-1", "bitmex", "XBTUSD", "sell", "10000"))
+        router.submit(intent("r-byl-1", "bybit", "BTCUSDT", "sell", "0.2"))
+        router.submit(intent("r-byi-1", "bybit", "BTCUSD", "sell", "10000"))
         done = lambda: {u.client_order_id for u in updates if u.status is S.FILLED}  # noqa: E731
-        await aeventually(lambda: done() == {"r-bin-1", "r-bmx-1"})
+        await aeventually(lambda: done() == {"r-bin-1", "r-byl-1", "r-byi-1"})
         fills = [u.fill for u in updates if u.fill is not None]
         assert sorted((f.client_order_id, f.qty) for f in fills) == [
             ("r-bin-1", msgspec.convert("0.2", type=type(fills[0].qty))),
-            ("r-bmx-1", msgspec.convert("10000", type=type(fills[0].qty))),
+            ("r-byi-1", msgspec.convert("10000", type=type(fills[0].qty))),
+            ("r-byl-1", msgspec.convert("0.2", type=type(fills[0].qty))),
         ]
-        await aeventually(lambda: len(lat) == 2)  # the worker's own reports carry it
+        await aeventually(lambda: len(lat) == 3)  # the worker's own reports carry it
         assert all(0 <= x < 0.5 for x in lat)
         stats = await router.stats()
         assert (stats.depth, stats.inflight) == (0, 0)
-        assert len(fb.placed()) == 1 and len(fm.placed()) == 1
+        assert len(fb.placed()) == 1 and len(fm.placed()) == 2
     finally:
         worker.stop()
         await router.close()
@@ -85,7 +95,7 @@ async def test_intents_go_through_redis_to_a_worker_and_updates_come_back(settin
         await fm.stop()
 
 
-def write_config(path: Path, fb: FakeBinance, fm: FakeBitmex, prefix: str) -> None:
+def write_config(path: Path, fb: FakeBinance, fm: FakeBybit, prefix: str) -> None:
     """The repository's config with [queue] and [venues] pointed at Redis and the fakes."""
     values = {
         "queue": {
@@ -101,10 +111,10 @@ def write_config(path: Path, fb: FakeBinance, fm: FakeBitmex, prefix: str) -> No
             "resolve_budget_s": "10.0",
         },
         "venues.binance": {"rest_url": f'"{fb.url}"', "ws_url": f'"{fb.ws}/ws"'},
-        "venues.bitmex": {"rest_url": f'"{fm.url}"', "ws_url": f'"{fm.ws}/realtime"'},
+        "venues.bybit": {"rest_url": f'"{fm.url}"', "ws_url": f'"{fm.ws}/v5/private"'},
     }
     out, section = [], ""
-    for line in (HISTORY_CONFIG).read_text().splitlines():
+    for line in (ROOT / "config.toml").read_text().splitlines():
         stripped = line.strip()
         if stripped.startswith("[") and not stripped.startswith("[["):
             section = stripped.split("]")[0].strip("[ ")
@@ -119,7 +129,7 @@ async def test_two_workers_one_killed_between_move_and_ack_execute_each_intent_o
     settings, prefix, tmp_path
 ) -> None:
     fb = await FakeBinance(*KEYS["binance"]).start()
-    fm = await FakeBitmex(*KEYS["bitmex"]).start()
+    fm = await FakeBybit(*KEYS["bybit"]).start()
     cfg = tmp_path / "config.toml"
     write_config(cfg, fb, fm, prefix)
     procs = [
@@ -153,8 +163,10 @@ async def test_two_workers_one_killed_between_move_and_ack_execute_each_intent_o
         fb.inject("POST /fapi/v1/order", Fault(respond_after_s=30.0))
         cids = [f"k-{i:02d}" for i in range(12)]
         for i, cid in enumerate(cids):
-            if i % 2:
-                router.submit(intent(cid, "bitmex", "XBTUSD", "sell", "100"))
+            if i % 4 == 1:  # both Bybit legs: linear BTCUSDT and inverse BTCUSD
+                router.submit(intent(cid, "bybit", "BTCUSDT", "sell", "0.001"))
+            elif i % 4 == 3:
+                router.submit(intent(cid, "bybit", "BTCUSD", "sell", "100"))
             else:
                 router.submit(intent(cid, qty="0.001"))
         await aeventually(lambda: len(fb.requests("POST", "/fapi/v1/order")) >= 1, 5.0)
@@ -204,7 +216,7 @@ async def test_two_workers_one_killed_between_move_and_ack_execute_each_intent_o
 
 
 def test_arbtui_worker_without_redis_url_exits_2_naming_the_key(capsys) -> None:
-    assert cli_main(["worker", "--config", str(HISTORY_CONFIG)]) == 2
+    assert cli_main(["worker", "--config", str(ROOT / "config.toml")]) == 2
     assert "queue.redis_url is empty" in capsys.readouterr().err
 
 
@@ -213,7 +225,9 @@ def test_arbtui_worker_without_api_keys_exits_2_naming_the_variable(
 ) -> None:
     monkeypatch.delenv("ARBTUI_BINANCE_SECRET")
     cfg = tmp_path / "c.toml"
-    cfg.write_text((HISTORY_CONFIG).read_text().replace('redis_url = ""', f'redis_url = "{REDIS}"'))
+    cfg.write_text(
+        (ROOT / "config.toml").read_text().replace('redis_url = ""', f'redis_url = "{REDIS}"')
+    )
     assert cli_main(["worker", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "binance: set ARBTUI_BINANCE_SECRET in the environment" in err
