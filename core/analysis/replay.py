@@ -27,14 +27,20 @@ CHUNK_LINES = 4096
 
 
 class ReplayError(BadInput):
-    """A replay file is missing, unreadable or has a bad line (message: ``file:line: why``)."""
+    """A replay file is missing, unreadable or has a bad line (message: ``file:line: why``;
+    ``file`` and ``line`` as attributes too)."""
+
+
+def _bad(path: Path, line: int | None, why: str) -> ReplayError:
+    where = str(path) if line is None else f"{path}:{line}"
+    return ReplayError(f"{where}: {why}", file=str(path), line=line)
 
 
 def _open(path: Path) -> IO[bytes]:
     try:
         raw = path.open("rb")
     except OSError as exc:
-        raise ReplayError(f"{path}: cannot open replay file: {exc.strerror}") from None
+        raise _bad(path, None, f"cannot open replay file: {exc.strerror}") from None
     magic = raw.read(2)
     raw.seek(0)
     if magic == b"\x1f\x8b":
@@ -55,13 +61,13 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
         header = decode(first) if first.strip() else None
     except (msgspec.DecodeError, msgspec.ValidationError, OSError, EOFError) as exc:
         fh.close()
-        raise ReplayError(f"{p}:1: not a replay header: {exc}") from None
+        raise _bad(p, 1, f"not a replay header: {exc}") from None
     if not isinstance(header, ReplayHeader):
         fh.close()
-        raise ReplayError(f"{p}:1: the first line must be the replay header")
+        raise _bad(p, 1, "the first line must be the replay header")
     if header.version != 1:
         fh.close()
-        raise ReplayError(f"{p}:1: replay format version {header.version} is not supported")
+        raise _bad(p, 1, f"replay format version {header.version} is not supported")
 
     def events() -> Iterator[Event]:
         last = (-1, -1)
@@ -72,9 +78,11 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
                 chunk = list(islice(fh, CHUNK_LINES))
                 if not chunk:
                     if count != header.events:
-                        raise ReplayError(
-                            f"{p}:{lineno}: the file ends after {count} events; its header "
-                            f"promises {header.events} (cut short?)"
+                        raise _bad(
+                            p,
+                            lineno,
+                            f"the file ends after {count} events; its header "
+                            f"promises {header.events} (cut short?)",
                         )
                     return
                 try:
@@ -85,19 +93,20 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
                     batch = _decode_each(p, chunk, lineno)
                 for i, ev in enumerate(batch):
                     if isinstance(ev, ReplayHeader):
-                        raise ReplayError(f"{p}:{_line_of(chunk, i, lineno)}: a second header line")
+                        raise _bad(p, _line_of(chunk, i, lineno), "a second header line")
                     key = sort_key(ev)
                     if key < last:
-                        raise ReplayError(
-                            f"{p}:{_line_of(chunk, i, lineno)}: event out of time order "
-                            f"(ts_ms {ev.ts_ms})"
+                        raise _bad(
+                            p,
+                            _line_of(chunk, i, lineno),
+                            f"event out of time order (ts_ms {ev.ts_ms})",
                         )
                     last = key
                     count += 1
                     yield ev
                 lineno += len(chunk)
         except (OSError, EOFError) as exc:
-            raise ReplayError(f"{p}:{lineno}: cannot read: {exc}") from None
+            raise _bad(p, lineno, f"cannot read: {exc}") from None
         finally:
             fh.close()
 
@@ -113,7 +122,7 @@ def _decode_each(path: Path, chunk: list[bytes], before: int) -> list[ReplayLine
         try:
             out.append(decode(line))
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ReplayError(f"{path}:{before + 1 + i}: {exc}") from None
+            raise _bad(path, before + 1 + i, str(exc)) from None
     return out
 
 

@@ -42,7 +42,7 @@ def split_key(key: str) -> Path_:
 
     Raises :class:`ConfigError` for an empty or malformed key."""
     if not key or key.strip() != key:
-        raise ConfigError(f"config key {key!r}: empty or padded with spaces")
+        raise ConfigError(f"config key {key!r}: empty or padded with spaces", key=key)
     out: Path_ = []
     for part in key.split("."):
         if part.isdigit():
@@ -50,7 +50,7 @@ def split_key(key: str) -> Path_:
             continue
         m = _SEGMENT.match(part)
         if not m:
-            raise ConfigError(f"config key {key!r}: bad segment {part!r}")
+            raise ConfigError(f"config key {key!r}: bad segment {part!r}", key=key)
         out.append(m.group(1))
         out.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
     return out
@@ -64,7 +64,7 @@ def current_value(settings: Settings, key: str) -> Any:
         if isinstance(seg, int):
             if not isinstance(node, tuple | list) or seg >= len(node):
                 raise ConfigError(
-                    f"{key}: unknown config key ({where or 'top level'} has no [{seg}])"
+                    f"{key}: unknown config key ({where or 'top level'} has no [{seg}])", key=key
                 )
             node = node[seg]
             where = f"{where}[{seg}]"
@@ -74,17 +74,21 @@ def current_value(settings: Settings, key: str) -> Any:
             if seg not in fields:
                 raise ConfigError(
                     f"{key}: unknown config key (no {seg!r} in [{where or 'top level'}]; "
-                    f"keys: {', '.join(fields)})"
+                    f"keys: {', '.join(fields)})",
+                    key=key,
                 )
             node = getattr(node, seg)
         elif isinstance(node, dict):
             if seg not in node:
                 raise ConfigError(
-                    f"{key}: unknown config key (no {seg!r} in [{where}]; keys: {', '.join(node)})"
+                    f"{key}: unknown config key (no {seg!r} in [{where}]; keys: {', '.join(node)})",
+                    key=key,
                 )
             node = node[seg]
         else:
-            raise ConfigError(f"{key}: unknown config key ({where} is a value, not a table)")
+            raise ConfigError(
+                f"{key}: unknown config key ({where} is a value, not a table)", key=key
+            )
         where = f"{where}.{seg}" if where else seg
     return node
 
@@ -136,7 +140,7 @@ def _set(raw: Any, path: Path_, value: Any, key: str) -> None:
             node = node[seg]
     last = path[-1]
     if isinstance(last, int) and not isinstance(node, list):
-        raise ConfigError(f"{key}: not a list")
+        raise ConfigError(f"{key}: not a list", key=key)
     node[last] = value
 
 
@@ -173,21 +177,21 @@ def parse_grid(text: str, settings: Settings, option: str = "--grid") -> tuple[s
     cur = current_value(settings, key)
     if ":" in spec:
         if isinstance(cur, bool) or not isinstance(cur, int | float | Decimal):
-            raise ConfigError(f"{option} {key}: not a numeric key (it holds {cur!r})")
+            raise ConfigError(f"{option} {key}: not a numeric key (it holds {cur!r})", key=key)
         parts = spec.split(":")
         if len(parts) != 3:
-            raise ConfigError(f"{option} {key}={spec}: expected START:STOP:STEP")
+            raise ConfigError(f"{option} {key}={spec}: expected START:STOP:STEP", key=key)
         try:
             start, stop, step = (Decimal(p.strip()) for p in parts)
         except InvalidOperation:
             raise ConfigError(
-                f"{option} {key}={spec}: START, STOP and STEP must be numbers"
+                f"{option} {key}={spec}: START, STOP and STEP must be numbers", key=key
             ) from None
         if step <= 0 or stop < start:
-            raise ConfigError(f"{option} {key}={spec}: needs STEP > 0 and STOP >= START")
+            raise ConfigError(f"{option} {key}={spec}: needs STEP > 0 and STOP >= START", key=key)
         count = int((stop - start) / step) + 1
         if count > MAX_GRID_POINTS:
-            raise ConfigError(f"{option} {key}={spec}: {count} values is too many")
+            raise ConfigError(f"{option} {key}={spec}: {count} values is too many", key=key)
         decimals = [start + i * step for i in range(count)]
         values = [_typed(cur, d, key, option) for d in decimals]
     else:
@@ -195,14 +199,14 @@ def parse_grid(text: str, settings: Settings, option: str = "--grid") -> tuple[s
         if isinstance(cur, int) and not isinstance(cur, bool):
             values = [_typed(cur, Decimal(str(v)), key, option) for v in values]
     if len(set(map(str, values))) != len(values):
-        raise ConfigError(f"{option} {key}={spec}: repeated values")
+        raise ConfigError(f"{option} {key}={spec}: repeated values", key=key)
     return key, values
 
 
 def _typed(cur: Any, d: Decimal, key: str, option: str) -> Any:
     if isinstance(cur, int) and not isinstance(cur, bool):
         if d != d.to_integral_value():
-            raise ConfigError(f"{option} {key}: an integer key, {d} is not a whole number")
+            raise ConfigError(f"{option} {key}: an integer key, {d} is not a whole number", key=key)
         return int(d)
     if isinstance(cur, Decimal):
         return str(d.normalize()) if d == d.to_integral_value() else str(d)
