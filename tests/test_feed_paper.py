@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.analysis.replay import load_replay
-from core.domain.config import Settings
+from core.domain.config import Settings, load_config
 from core.runtime.headless import run_replay
 from core.runtime.paper_session import build_paper_session
 from tests.conftest import eventually
@@ -26,6 +26,16 @@ from tui.cli import main
 def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Audit database and logs of these sessions go to the test's own folder."""
     monkeypatch.setenv("ARBTUI_STATE_DIR", str(tmp_path / "state"))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The shipped default config: Binance BTCUSDT paired with Bybit BTCUSDT (linear), Bybit
+    BTCUSD (inverse) configured but not traded."""
+    return load_config(ROOT / "config.toml")
 
 
 @pytest.fixture
@@ -68,20 +78,20 @@ def test_paper_shows_live_spreads_and_fills_the_strategys_orders(
     assert {(f.venue, f.stream, f.state) for f in snap.feeds} >= {
         ("binance", "btcusdt@markPrice@1s", "live"),
         ("binance", "btcusdt@bookTicker", "live"),
-        ("bitmex", "instrument:XBTUSD", "live"),
-        ("bitmex", "quote:XBTUSD", "live"),
+        ("bybit", "tickers.BTCUSDT", "live"),
     }
     (pair,) = snap.pairs
-    # Binance estimate 0.00000078 / 8 h against BitMEX's fixed 0.0001 / 8 h: long Binance
-    assert (pair.long_venue, pair.short_venue) == ("binance", "bitmex")
+    # Binance estimate 0.00000078 / 8 h against Bybit's estimate 0.0001 / 8 h (fundingInterval
+    # 480 minutes from instruments-info): long Binance, short Bybit
+    assert (pair.long_venue, pair.short_venue) == ("binance", "bybit")
     assert pair.spread_per_hour == pytest.approx((0.0001 - 0.00000078) / 8)
-    fund = {(f.symbol, f.next_rate_kind, f.next_rate) for f in snap.funding}
+    fund = {(f.venue, f.symbol, f.next_rate_kind, f.next_rate) for f in snap.funding}
     assert fund >= {
-        ("BTCUSDT", "estimate", Decimal("7.8E-7")),
-        ("XBTUSD", "fixed", Decimal("0.0001")),
+        ("binance", "BTCUSDT", "estimate", Decimal("7.8E-7")),
+        ("bybit", "BTCUSDT", "estimate", Decimal("0.0001")),
     }
     fills = [e.text for e in snap.log if e.kind == "fill"]
-    assert any("XBTUSD" in t and "bitmex" in t for t in fills)
+    assert any("BTCUSDT" in t and "bybit" in t for t in fills)
     assert any("BTCUSDT" in t and "binance" in t for t in fills)
 
 
@@ -89,7 +99,7 @@ def test_nothing_is_opened_while_a_venue_is_stale_and_trading_starts_once_it_is_
     settings: Settings, fx: tuple[ServerThread, FakeExchanges]
 ) -> None:
     _, fakes = fx
-    fakes.bitmex.silent = True
+    fakes.bybit.silent = True  # acks and pongs still come; no ticker
     session = build_paper_session(eager(settings, fakes))
     host = session.host
     host.start()
@@ -97,10 +107,10 @@ def test_nothing_is_opened_while_a_venue_is_stale_and_trading_starts_once_it_is_
         eventually(lambda: session.board.venue("binance").messages > 20, timeout_s=5)
         eventually(lambda: host.snapshot().risk.data_stale)
         snap = host.snapshot()
-        assert snap.trades == 0 and "bitmex" in session.engine.stale_venues
-        stale = [f for f in snap.feeds if f.venue == "bitmex" and f.state != "live"]
-        assert {f.stream for f in stale} >= {"instrument:XBTUSD", "quote:XBTUSD"}
-        fakes.bitmex.silent = False
+        assert snap.trades == 0 and "bybit" in session.engine.stale_venues
+        stale = [f for f in snap.feeds if f.venue == "bybit" and f.state != "live"]
+        assert {f.stream for f in stale} >= {"tickers.BTCUSDT"}
+        fakes.bybit.silent = False
         eventually(lambda: host.snapshot().trades >= 2, timeout_s=10)
         assert not host.snapshot().risk.data_stale
     finally:
@@ -114,16 +124,29 @@ def test_specs_come_from_the_venues_and_from_the_config_when_rest_fails(
     s = fakes.settings(settings)
     session = build_paper_session(s)
     assert session.specs.sources == {
-        "binance_btcusdt": "rest", "bitmex_xbtusd": "rest", "bitmex_xbtusdt": "config"
-    }  # fmt: skip
-    xbt = session.engine.specs[("bitmex", "XBTUSD")]
-    assert (xbt.kind, xbt.contract_size, xbt.lot, xbt.tick) == ("inverse", 1, 100, Decimal("0.5"))
-    assert xbt.maker_fee == Decimal("-0.00025")  # the venue's 2021 rebate, not the config's
+        "binance_btcusdt": "rest",
+        "bybit_btcusdt": "rest",
+        "bybit_btcusd": "config",  # configured but not traded: not read
+    }
+    assert any(
+        r.startswith("/v5/market/instruments-info?") and "category=linear" in r
+        and "symbol=BTCUSDT" in r for r in fakes.bybit.requests
+    )  # fmt: skip
+    lin = session.engine.specs[("bybit", "BTCUSDT")]
+    assert (lin.kind, lin.tick, lin.lot, lin.min_qty, lin.min_notional) == (
+        "linear",
+        Decimal("0.1"),
+        Decimal("0.001"),
+        Decimal("0.001"),
+        Decimal(5),
+    )  # the docs' instruments-info example: tickSize 0.10, qtyStep 0.001
+    assert lin.taker_fee == Decimal("0.00055")  # the config's: instruments-info has no fees
     fakes.rest.fail = True
+    fakes.bybit.rest_fail = True
     said: list[str] = []
     offline = build_paper_session(s, say=said.append)
     assert set(offline.specs.sources.values()) == {"config"}
-    assert offline.engine.specs[("bitmex", "XBTUSD")] == settings.instruments["bitmex_xbtusd"]
+    assert offline.engine.specs[("bybit", "BTCUSDT")] == settings.instruments["bybit_btcusdt"]
     assert all("specs from the config" in n and "not read" in n for n in said)
     assert len(said) == 2
 
@@ -147,7 +170,7 @@ def test_a_recorded_paper_session_replays_to_the_same_decisions(
     header, events = load_replay(out)
     assert header.events == len(events) == session.sink.events  # type: ignore[union-attr]
     assert [(i.venue, i.symbol) for i in header.instruments] == [
-        ("binance", "BTCUSDT"), ("bitmex", "XBTUSD")
+        ("binance", "BTCUSDT"), ("bybit", "BTCUSDT")
     ]  # fmt: skip
     live = [
         (t.fill.venue, t.fill.side, t.fill.qty, t.fill.price, t.fill.purpose, t.fill.ts_ms)
@@ -170,9 +193,17 @@ def test_arbtui_paper_headless_prints_status_lines_and_records(
     cfg = tmp_path / "config.toml"
     text = (Path(__file__).resolve().parent.parent / "config.toml").read_text()
     f = fakes.feeds()
-    for key in ("binance_ws_url", "binance_rest_url", "bitmex_ws_url", "bitmex_rest_url"):
+    for key in ("binance_ws_url", "binance_rest_url"):
         default = getattr(type(f)(), key)
         text = text.replace(json.dumps(default), json.dumps(getattr(f, key)), 1)
+    rest_line = f"binance_rest_url = {json.dumps(f.binance_rest_url)}\n"
+    text = text.replace(
+        rest_line,
+        rest_line + f"bybit_ws_url = {json.dumps(f.bybit_ws_url)}\n"
+        f"bybit_rest_url = {json.dumps(f.bybit_rest_url)}\n",
+        1,
+    )
+    assert "bybit_ws_url" in text
     text = text.replace("status_every_s = 5.0", "status_every_s = 0.5")
     cfg.write_text(text)
     rec = tmp_path / "rec.jsonl"
@@ -182,7 +213,7 @@ def test_arbtui_paper_headless_prints_status_lines_and_records(
     assert code == 0
     lines = [ln for ln in out.splitlines() if " PAPER " in ln]
     assert len(lines) >= 3
-    assert "binance live" in lines[-1] and "bitmex live" in lines[-1]
+    assert "binance live" in lines[-1] and "bybit live" in lines[-1]
     assert "spread" in lines[-1] and "DISARMED" in lines[-1]
     assert "specs from the venue" in err
     header, events = load_replay(rec)
