@@ -182,10 +182,15 @@ async def test_funding_intervals_in_minutes_and_settled_rates_through_ccxt() -> 
             await funding.refresh_intervals(client)
             assert funding.intervals == {"BTCUSDT": 8 * H, "BTCUSD": 4 * H}
             assert funding.caps["BTCUSDT"] == (Decimal("-0.00375"), Decimal("0.00375"))
+            assert funding.status == {"BTCUSDT": "Trading", "BTCUSD": "Trading"}
+            assert not any("status" in text for _, text in c.log)
             assert await funding.poll_settled(client) == []  # first read: history only
             assert funding.baseline == {"BTCUSDT": 1709308800000, "BTCUSD": 1709308800000}
             fx.funding_rows = 4
             new = await funding.poll_settled(client)
+            fx.status = {"BTCUSD": "Closed"}
+            await funding.refresh_intervals(client)
+            await funding.refresh_intervals(client)  # said once, not on every read
         finally:
             await client.close()
         assert [(e.symbol, e.rate, e.settlement_ts_ms, e.interval_ms) for e in new] == [
@@ -193,6 +198,9 @@ async def test_funding_intervals_in_minutes_and_settled_rates_through_ccxt() -> 
             ("BTCUSD", Decimal("0.0001"), 1709337600000, 4 * H),
         ]
         assert all(e.raw_rate in ("0.00013237", "0.0001") for e in new)
+        assert [t for _, t in c.log if "status" in t] == [
+            "bybit BTCUSD: instrument status 'Closed'"
+        ]
         c.sink.flush()
         assert len(c.of(FundingSettled)) == 2
         history = [r for r in fx.requests if r.startswith("/v5/market/funding/history")]

@@ -136,10 +136,12 @@ class ManagedSocket:
                 self._abort(self._ws)
 
     async def send(self, text: str) -> None:
-        """Send a text frame on the active connection (dropped if none)."""
+        """Send a text frame on the active connection (dropped if none), within
+        ``pong_timeout_s``: a send stuck on a vanished network is given up (HAZARDS H21); the
+        missing pong or the silent streams then replace the connection."""
         if self._ws is not None:
-            with contextlib.suppress(ConnectionClosed):
-                await self._ws.send(text)
+            with contextlib.suppress(ConnectionClosed, TimeoutError):
+                await asyncio.wait_for(self._ws.send(text), self.pong_timeout_s)
 
     async def _connect(self) -> ClientConnection:
         while True:
@@ -161,7 +163,8 @@ class ManagedSocket:
         )
         try:
             if self.on_open is not None:
-                await self.on_open(ws)
+                # subscriptions within the open timeout (a stuck send is a failed attempt)
+                await asyncio.wait_for(self.on_open(ws), self.cfg.rest_timeout_s)
         except BaseException:
             self._abort(ws)
             raise

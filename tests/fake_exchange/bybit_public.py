@@ -20,7 +20,8 @@ newest first, ``startTime`` alone refused with retCode 10001 as Bybit documents)
 Knobs besides the common ones: ``topics`` (topic -> frame texts, editable), ``answer_pings``,
 ``big`` (a frame text sent right after every subscribe ack: an oversize partial),
 ``push(text)`` (send to every live connection), ``funding_rows`` (settled rows published so
-far, oldest first), ``interval_minutes`` (symbol -> ``fundingInterval`` override),
+far, oldest first), ``interval_minutes`` (symbol -> ``fundingInterval`` override), ``status``
+(symbol -> instruments-info ``status`` override),
 ``rest_fail`` (every REST answer a 503).
 """
 
@@ -117,6 +118,7 @@ class FakeBybitPublic(FakeWsServer):
         # REST
         self.funding_rows = 3
         self.interval_minutes: dict[str, int] = {}
+        self.status: dict[str, str] = {}
         self.rest_fail = False
         self.requests: list[str] = []
         self.rest_port = 0
@@ -282,6 +284,8 @@ class FakeBybitPublic(FakeWsServer):
         for r in rows:
             if r["symbol"] in self.interval_minutes:
                 r["fundingInterval"] = self.interval_minutes[r["symbol"]]
+            if r["symbol"] in self.status:
+                r["status"] = self.status[r["symbol"]]
         return {**result, "list": rows}
 
     def _funding(self, q: Any) -> web.Response:

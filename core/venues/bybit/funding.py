@@ -95,6 +95,8 @@ class BybitFunding:
         self._log = log or (lambda _k, _t: None)
         self.intervals: dict[str, int] = {}
         self.caps: dict[str, tuple[Decimal | None, Decimal | None]] = {}
+        self.status: dict[str, str] = {}
+        """instruments-info ``status`` per symbol (an alert when it is not ``Trading``)."""
         self.baseline: dict[str, int] = {}
         self.polls = 0
         self.info_reads = 0
@@ -127,6 +129,9 @@ class BybitFunding:
                 self._log("alert", f"{VENUE} {symbol}: funding interval now {new // HOUR_MS} h")
             self.intervals[symbol] = new
             self.caps[symbol] = (info.lower_rate, info.upper_rate)
+            if info.status != "Trading" and self.status.get(symbol) != info.status:
+                self._log("alert", f"{VENUE} {symbol}: instrument status {info.status!r}")
+            self.status[symbol] = info.status
         self.info_reads += 1
 
     async def poll_settled(self, client: Any) -> list[FundingSettled]:

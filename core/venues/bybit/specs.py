@@ -62,6 +62,8 @@ class InstrumentInfo:
     funding_interval_ms: int | None
     upper_rate: Decimal | None
     lower_rate: Decimal | None
+    status: str = ""
+    """``Trading`` while the venue trades it (``PreLaunch``, ``Delivering``, ``Closed``...)."""
 
 
 def _opt_dec(value: Any, what: str) -> Decimal | None:
@@ -93,6 +95,7 @@ def parse_instrument(row: Mapping[str, Any], kind: str) -> InstrumentInfo:
             funding_interval_ms=interval,
             upper_rate=_opt_dec(row.get("upperFundingRate"), "upperFundingRate"),
             lower_rate=_opt_dec(row.get("lowerFundingRate"), "lowerFundingRate"),
+            status=str(row.get("status") or ""),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(
