@@ -87,9 +87,7 @@ def test_inverse_ticker_snapshot_then_delta_merges_and_keeps_the_unsent_fields()
     q = rig.of(Quote)[-1]
     assert (q.mark, q.index, q.bid, q.ask) == (28560.0, 28566.94, 28560.0, 28560.5)
     st = rig.feed.state["BTCUSD"]
-    assert (st.mark, st.index, st.rate, st.next_funding) == (
-        "28560.00", "28566.94", "0.0001", "1680681600000",
-    )  # fmt: skip
+    assert (st.mark, st.index, st.rate, st.next_funding) == (28560.0, 28566.94, "0.0001", T_2023)
     assert (st.seq, st.ts) == (20856433603, 1680673822776)
     assert len(rig.of(FundingRate)) == 1  # the delta resent the same rate: nothing new
     assert rig.feed.next_settlement_ms == {"BTCUSD": T_2023}
@@ -217,11 +215,24 @@ def test_a_frame_older_than_the_last_applied_is_dropped_and_counted() -> None:
     older["data"]["markPrice"] = "1.00"
     n = len(rig.events)
     rig.send(older, "inverse")
-    assert len(rig.events) == n and rig.feed.state["BTCUSD"].mark == "28560.00"
+    assert len(rig.events) == n and rig.feed.state["BTCUSD"].mark == 28560.0
     assert rig.stats.dropped == {"older_than_applied": 1}
     rig.feed.gate.reset()  # a new connection starts a new sequence
     rig.send(frame("tickers.BTCUSD", 0), "inverse")
     assert len(rig.events) == n + 1
+
+
+def test_a_delta_with_a_bad_field_is_counted_and_leaves_the_state_as_it_was() -> None:
+    rig = Rig({"BTCUSD": "inverse"}, interval_ms=lambda s: 8 * H)
+    rig.send(frame("tickers.BTCUSD", 0), "inverse")
+    bad = json.loads(frame("tickers.BTCUSD", 1))
+    bad["data"].update(bid1Price="28561.00", markPrice="n/a")
+    rig.send(bad, "inverse")
+    assert rig.stats.parse_errors == 1 and rig.feed.state["BTCUSD"].bid == 28560.0
+    rig.send(frame("tickers.BTCUSD", 1), "inverse")  # the next good frame applies as usual
+    q = rig.of(Quote)[-1]
+    assert (q.mark, q.bid, q.ask) == (28560.0, 28560.0, 28560.5)
+    assert rig.stats.parse_errors == 1
 
 
 def test_a_delta_before_any_snapshot_is_dropped() -> None:

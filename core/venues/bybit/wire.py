@@ -109,19 +109,21 @@ def is_pong(f: Frame) -> bool:
 
 
 class TickerState:
-    """The merged ticker of one symbol: the snapshot, then every delta's fields laid over it
-    (strings as on the wire; ``""`` = no value). ``seq`` is the last applied ``cs`` (else
-    ``ts``)."""
+    """The merged ticker of one symbol: the snapshot, then every delta's fields laid over it.
+    Prices are floats in quote currency (None = no value); ``rate`` is the wire string of the
+    funding estimate (``""`` = none). Every field of a frame is checked before any is applied,
+    so a bad frame leaves the state as it was. ``seq`` is the last applied ``cs``."""
 
     __slots__ = (
         "ask",
         "bid",
         "cap",
         "index",
-        "interval_hour",
+        "interval",
         "mark",
         "next_funding",
         "rate",
+        "rate_value",
         "seq",
         "symbol",
         "ts",
@@ -129,95 +131,118 @@ class TickerState:
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        self.mark = self.index = self.bid = self.ask = ""
-        self.rate = self.next_funding = self.interval_hour = self.cap = ""
         self.seq = 0
         self.ts = 0
+        self._clear()
+
+    def _clear(self) -> None:
+        self.mark: float | None = None
+        self.index: float | None = None
+        self.bid: float | None = None
+        self.ask: float | None = None
+        self.rate = ""
+        self.rate_value: Decimal | None = None
+        self.next_funding: int | None = None
+        self.interval: int | None = None
+        self.cap: Decimal | None = None
 
     def merge(self, d: TickerData, snapshot: bool) -> tuple[bool, bool]:
         """Lay ``d`` over the state (a snapshot first clears it). Returns (a price field was
-        in the frame, a funding field was in the frame)."""
+        in the frame, a funding field was in the frame). Raises ValueError naming the field
+        (the state is then unchanged)."""
+        mark, index, bid, ask = d.markPrice, d.indexPrice, d.bid1Price, d.ask1Price
+        rate, when, hours, cap = (
+            d.fundingRate,
+            d.nextFundingTime,
+            d.fundingIntervalHour,
+            d.fundingCap,
+        )
+        # parse everything first
+        p_mark = num(mark, "markPrice")
+        p_index = num(index, "indexPrice")
+        p_bid = num(bid, "bid1Price")
+        p_ask = num(ask, "ask1Price")
+        p_rate = _rate(rate) if rate is not None else None
+        p_when = _ms(when) if when is not None else None
+        p_interval = _hours_ms(hours) if hours is not None else None
+        p_cap = _decimal(cap, "fundingCap") if cap is not None else None
         if snapshot:
-            self.mark = self.index = self.bid = self.ask = ""
-            self.rate = self.next_funding = self.interval_hour = self.cap = ""
+            self._clear()
         prices = funding = False
-        if d.markPrice is not None:
-            self.mark = d.markPrice
-            prices = True
-        if d.indexPrice is not None:
-            self.index = d.indexPrice
-            prices = True
-        if d.bid1Price is not None:
-            self.bid = d.bid1Price
-            prices = True
-        if d.ask1Price is not None:
-            self.ask = d.ask1Price
-            prices = True
-        if d.fundingRate is not None:
-            self.rate = d.fundingRate
-            funding = True
-        if d.nextFundingTime is not None:
-            self.next_funding = d.nextFundingTime
-            funding = True
-        if d.fundingIntervalHour is not None:
-            self.interval_hour = d.fundingIntervalHour
-            funding = True
-        if d.fundingCap is not None:
-            self.cap = d.fundingCap
+        if mark is not None:
+            self.mark, prices = p_mark, True
+        if index is not None:
+            self.index, prices = p_index, True
+        if bid is not None:
+            self.bid, prices = p_bid, True
+        if ask is not None:
+            self.ask, prices = p_ask, True
+        if rate is not None:
+            self.rate, self.rate_value, funding = rate, p_rate, True
+        if when is not None:
+            self.next_funding, funding = p_when, True
+        if hours is not None:
+            self.interval, funding = p_interval, True
+        if cap is not None:
+            self.cap = p_cap
         return prices, funding
 
     def prices(self) -> tuple[float | None, float | None, float | None, float | None]:
         """(mark, index, bid, ask) in quote currency, None where there is no value."""
-        return (
-            num(self.mark, "markPrice"),
-            num(self.index, "indexPrice"),
-            num(self.bid, "bid1Price"),
-            num(self.ask, "ask1Price"),
-        )
+        return self.mark, self.index, self.bid, self.ask
 
     def funding_rate(self) -> Decimal | None:
         """The estimate of the next settlement's rate (fraction per interval), None if none."""
-        if not self.rate:
-            return None
-        try:
-            rate = Decimal(self.rate)
-        except ArithmeticError:
-            raise ValueError(f"field fundingRate: {self.rate!r} is not a number") from None
-        if not rate.is_finite():
-            raise ValueError(f"field fundingRate: {self.rate!r} is not a finite number")
-        return rate
+        return self.rate_value
 
     def next_funding_ms(self) -> int | None:
         """``nextFundingTime`` (ms since the epoch, UTC), None if empty."""
-        if not self.next_funding:
-            return None
-        try:
-            return int(self.next_funding)
-        except ValueError:
-            raise ValueError(f"field nextFundingTime: {self.next_funding!r} is not ms") from None
+        return self.next_funding
 
     def interval_ms(self) -> int | None:
         """``fundingIntervalHour`` (whole hours) in ms, None if absent or empty."""
-        if not self.interval_hour:
-            return None
-        try:
-            hours = int(self.interval_hour)
-        except ValueError:
-            raise ValueError(
-                f"field fundingIntervalHour: {self.interval_hour!r} is not whole hours"
-            ) from None
-        if not 0 < hours <= 24:
-            raise ValueError(f"field fundingIntervalHour: {hours} out of range")
-        return hours * HOUR_MS
+        return self.interval
 
     def cap_value(self) -> Decimal | None:
         """``fundingCap`` (the +/- limit of the rate, a fraction), None if absent."""
-        if not self.cap:
-            return None
-        try:
-            return Decimal(self.cap)
-        except ArithmeticError:
-            raise ValueError(f"field fundingCap: {self.cap!r} is not a number") from None
+        return self.cap
+
+
+def _decimal(text: str, field: str) -> Decimal | None:
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"field {field}: {text!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueError(f"field {field}: {text!r} is not a finite number")
+    return value
+
+
+def _rate(text: str) -> Decimal | None:
+    return _decimal(text, "fundingRate")
+
+
+def _ms(text: str) -> int | None:
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"field nextFundingTime: {text!r} is not ms") from None
+
+
+def _hours_ms(text: str) -> int | None:
+    if not text:
+        return None
+    try:
+        hours = int(text)
+    except ValueError:
+        raise ValueError(f"field fundingIntervalHour: {text!r} is not whole hours") from None
+    if not 0 < hours <= 24:
+        raise ValueError(f"field fundingIntervalHour: {hours} out of range")
+    return hours * HOUR_MS
 
 
 class BookState:
