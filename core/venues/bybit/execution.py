@@ -304,7 +304,7 @@ class BybitVenue(LiveVenue):
             "reduceOnly": intent.reduce_only,
         }
         qty = wire(intent.qty.quantize(spec.lot))
-        await self.call(
+        order = await self.call(
             self.client.create_order,
             self.unified(intent.symbol),
             "market",
@@ -313,13 +313,14 @@ class BybitVenue(LiveVenue):
             None,
             params,
         )
+        info = order.get("info") if isinstance(order, dict) else None  # {orderId, orderLinkId}
         placed = Report(
             cid=intent.client_order_id,
             venue=NAME,
             symbol=intent.symbol,
             status=OrderStatus.ACCEPTED,
             ts_ms=now_ms(),
-            raw=self.redact(self.client.last_http_response or ""),
+            raw=json.dumps(info or {}, default=str, separators=(",", ":")),
         )
         after = await self.lookup(intent.symbol, intent.client_order_id)
         return after if after.found and after.status is not OrderStatus.UNKNOWN else placed
