@@ -257,12 +257,9 @@ class BookState:
     def merge(self, d: BookData, snapshot: bool) -> None:
         """Lay ``d`` over the book: a snapshot replaces both sides; a delta's side replaces
         that side when present (size ``"0"`` empties it)."""
-        if snapshot:
-            self.bid = self.ask = ""
-        if d.b:
-            self.bid = _side(self.bid, d.b)
-        if d.a:
-            self.ask = _side(self.ask, d.a)
+        bid = _side("" if snapshot else self.bid, d.b)
+        ask = _side("" if snapshot else self.ask, d.a)  # both checked before either is applied
+        self.bid, self.ask = bid, ask
 
 
 def _side(best: str, levels: list[list[str]]) -> str:
