@@ -7,6 +7,7 @@ import logging
 from decimal import Decimal
 from urllib.parse import parse_qs
 
+import ccxt.async_support as ccxt_async
 import msgspec
 import pytest
 
@@ -218,3 +219,18 @@ async def test_fills_missed_while_the_stream_was_down_are_read_after_reconnect(s
         await aeventually(lambda: rig.last("c-gap").status is S.FILLED, 5.0)
         assert [f.qty for f in rig.fills("c-gap")] == [Decimal("0.1"), Decimal("0.1")]
         assert rig.venues["binance"].stream.connects == 2
+
+
+async def test_ccxt_is_used_as_shipped_and_answers_keep_their_decimals(settings) -> None:
+    async with running(settings, start=False) as rig:
+        venue = rig.venues["binance"]
+        assert type(venue.client) is ccxt_async.binanceusdm
+        for name in ("fetch2", "parse_json", "handle_errors", "fetch"):
+            assert getattr(type(venue.client), name) is getattr(ccxt_async.binanceusdm, name)
+        rows = await venue.call(venue.client.fapiPrivateV2GetBalance)
+        assert isinstance(rows[0]["balance"], str)  # the venue's own text, untouched
+        # a result that is not the last answer's text (another call's) is returned as is
+        venue.client.last_http_response = '[{"other": 1}]'
+        assert venue.raw_or([{"mine": Decimal(1)}]) == [{"mine": Decimal(1)}]
+        venue.client.last_http_response = '{"a": 0.1}'
+        assert venue.raw_or({"a": 0.1}) == {"a": Decimal("0.1")}

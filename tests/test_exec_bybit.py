@@ -222,6 +222,36 @@ async def test_the_private_stream_authenticates_subscribes_and_pings(settings) -
         await aeventually(lambda: stream.positions.get("BTCUSDT") == Decimal("-0.1"))
 
 
+async def test_a_private_socket_whose_pongs_stop_is_replaced(settings) -> None:
+    base = msgspec.structs.replace(
+        settings,
+        venues=msgspec.structs.replace(
+            settings.venues,
+            bybit=msgspec.structs.replace(settings.venues.bybit, ping_s=0.1),
+        ),
+    )
+    async with running(base) as rig:
+        stream = rig.venues["bybit"].stream
+        rig.fy.answer_pings = False  # alive at TCP level, answers nothing
+        await aeventually(lambda: stream.connects >= 2, 5.0)
+        rig.fy.answer_pings = True
+
+
+async def test_a_refused_stream_auth_is_logged_without_the_keys_and_retried(
+    settings, caplog
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with running(settings) as rig:
+        stream = rig.venues["bybit"].stream
+        rig.fy.secret = "rotated-secret"  # the socket's next auth is refused
+        await rig.fy.drop_sockets()
+        await aeventually(lambda: rig.fy.auth_attempts >= 3, 5.0)
+        assert stream.connects == 1 and not stream.connected.is_set()
+        assert "bybit private stream auth refused: Invalid apikey" in caplog.text
+        for secret in KEYS["bybit"]:
+            assert secret not in caplog.text
+
+
 async def test_fills_missed_while_the_stream_was_down_are_read_after_reconnect(settings) -> None:
     async with running(settings) as rig:
         rig.fy.partial["c-gap"] = [Decimal("0.1"), Decimal("0.1")]

@@ -147,6 +147,8 @@ class FakeBybit(FakeServer):
         self.limit_left = 10_000
         self.sockets: list[web.WebSocketResponse] = []
         self.pings = 0
+        self.answer_pings = True
+        self.auth_attempts = 0
         self.instruments = {
             "linear": load("rest_docs_instruments_info_linear_BTCUSDT.json"),
             "inverse": load("rest_handmade_instruments_info_inverse_BTCUSD.json"),
@@ -541,6 +543,7 @@ class FakeBybit(FakeServer):
                 req = json.loads(msg.data)
                 op = req.get("op")
                 if op == "auth":
+                    self.auth_attempts += 1
                     key, expires, sig = req["args"]
                     want = hmac.new(
                         self.secret.encode(), f"GET/realtime{expires}".encode(), hashlib.sha256
@@ -564,6 +567,8 @@ class FakeBybit(FakeServer):
                         self.sockets.append(ws)
                 elif op == "ping":
                     self.pings += 1
+                    if not self.answer_pings:
+                        continue
                     pong = docs("private_ws_docs_examples.json", "pong_private")
                     pong.update({"req_id": req.get("req_id", ""), "args": [str(ms())]})
                     pong["conn_id"] = conn
