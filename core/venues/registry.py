@@ -15,6 +15,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from core.domain.errors import BadInput
+
 if TYPE_CHECKING:
     from core.domain.config import Settings
     from core.domain.events import InstrumentSpec
@@ -34,10 +36,8 @@ PACKAGES: dict[str, str] = {
 State = Literal["live", "reduce_only", "closed"]
 
 
-class VenueClosedError(Exception):
+class VenueClosedError(BadInput):
     """A live or paper run named a venue that can no longer be traded (exit code 2)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True)

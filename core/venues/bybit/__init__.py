@@ -1,0 +1,1 @@
+"""Bybit v5 (linear and inverse) as one venue package: see ``plugin``."""
