@@ -10,6 +10,7 @@ from core.domain.records import (
     ErrorRaised,
     MarketObserved,
     StateChanged,
+    VenueFundingReported,
 )
 from core.domain.venue import OrderUpdate
 
@@ -24,6 +25,7 @@ KINDS: dict[type, str] = {
     ErrorRaised: "error",
     MarketObserved: "market",
     OrderUpdate: "order_update",
+    VenueFundingReported: "venue_funding",
 }
 """Record type -> the ``kind`` of its audit row and file-log line."""
 

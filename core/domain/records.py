@@ -10,6 +10,7 @@ is durable; if it raises, the order is not sent), and ``record(rec)`` after ever
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
 from core.domain.ledger import FundingPayment
@@ -67,6 +68,24 @@ class MarketObserved:
     basis: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class VenueFundingReported:
+    """A venue's own statement of one funding payment on the account (e.g. a Bybit
+    ``execution`` row with ``execType`` Funding): kept for the audit and compared with the
+    ledger's payment for the same settlement; never a fill, never booked a second time.
+    ``amount`` signed, received > 0, in ``currency``; ``position`` signed in the venue's unit;
+    ``settlement_ts_ms`` UTC ms; ``raw`` the venue's text."""
+
+    venue: str
+    symbol: str
+    settlement_ts_ms: int
+    rate: Decimal
+    position: Decimal
+    amount: Decimal
+    currency: str
+    raw: str = ""
+
+
 Record = (
     OrderUpdate
     | Fill
@@ -77,6 +96,7 @@ Record = (
     | AlertRaised
     | ErrorRaised
     | MarketObserved
+    | VenueFundingReported
 )
 
 

@@ -6,7 +6,7 @@ gate -> venue -> fills -> ledger. Time comes only from events (``self.now`` is t
 event's ``ts_ms``): no wall-clock reads here, so a replay decides what live would have.
 
 Valuation (equity, delta, notional) lives in :mod:`core.engine.valuation`; the pairs'
-decisions in :mod:`core.engine.pair`. This module is longer than most (~470 lines) because the
+decisions in :mod:`core.engine.pair`. This module is longer than most (~510 lines) because the
 state machine's transitions (events, commands, the order path, closes and sweeps) are kept in
 one class on purpose: every change of trading state is visible in one place.
 """
@@ -33,9 +33,11 @@ from core.domain.records import (
     Record,
     Recorder,
     StateChanged,
+    VenueFundingReported,
 )
 from core.domain.risk import DrawdownMonitor, TradingState, check_leg, gate
 from core.domain.snapshot import LogEntry
+from core.domain.timeutil import ms_to_iso
 from core.domain.venue import OrderStatus, OrderUpdate
 from core.engine.actions import Action, Actions, Cancel, ClosePosition, Send
 from core.engine.pair import PairRuntime
@@ -105,6 +107,7 @@ class Engine(Valuation):
         """Venues whose market data is stale: nothing opens there (read-only outside; set with
         :meth:`set_stale_venues`)."""
         self._ever_live: set[str] = set()
+        self._venue_funding: dict[tuple[str, str, int], VenueFundingReported] = {}
         self._next_obs_ts = 0
         self._obs_ms = settings.strategy.observe_every_s * 1000
         self.rejections: list[Rejection] = []
@@ -165,6 +168,9 @@ class Engine(Valuation):
         self._book_dirty = True
         if pay is not None:
             self._record(pay)
+            reported = self._venue_funding.pop((ev.venue, ev.symbol, at), None)
+            if reported is not None:
+                self._compare_funding(pay.amount, reported)
             verb = "received" if pay.amount >= 0 else "paid"
             self.emit(
                 "funding",
@@ -172,6 +178,31 @@ class Engine(Valuation):
                 f"(rate {ev.rate:+.6%}, pos {pay.position}, mark {mark})",
             )
         self._mark_to_market()
+
+    def on_venue_funding(self, rep: VenueFundingReported) -> None:
+        """A venue's own funding statement (live): recorded, and compared with the ledger's
+        payment for that settlement as soon as both are known. The ledger books funding from
+        the settled rate and the position it held; a difference beyond 1e-8 and 1 % of the
+        amount is an alert (the venue's figure is what the account holds)."""
+        self._record(rep)
+        at = rep.settlement_ts_ms
+        booked = [
+            p.amount
+            for p in self.ledger.funding_payments
+            if (p.venue, p.symbol, p.settlement_ts_ms) == (rep.venue, rep.symbol, at)
+        ]
+        if booked:
+            self._compare_funding(sum(booked, ZERO), rep)
+        else:
+            self._venue_funding[(rep.venue, rep.symbol, at)] = rep
+
+    def _compare_funding(self, ledger_amount: Decimal, rep: VenueFundingReported) -> None:
+        if abs(ledger_amount - rep.amount) > max(Decimal("1e-8"), abs(rep.amount) / 100):
+            self.alert(
+                f"{rep.venue} {rep.symbol} funding at {ms_to_iso(rep.settlement_ts_ms)}: the "
+                f"venue booked {rep.amount} {rep.currency}, the ledger {ledger_amount.normalize()}"
+                ": check the position"
+            )
 
     def _mark_to_market(self) -> None:
         """Revalue the book; a drawdown beyond the limit flattens reduce-only and HALTs."""

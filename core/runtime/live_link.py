@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from core.domain.orders import OrderIntent
+from core.domain.records import VenueFundingReported
 from core.domain.risk import TradingState
 from core.execution.router import OrderRouter
 from core.observe.metrics import metrics_of
@@ -102,6 +103,11 @@ async def live_task(host: EngineHost) -> None:
         return
     router.listener = engine.on_order_update
     router.on_alert = engine.alert
+    router.book.on_funding = lambda f: engine.on_venue_funding(
+        VenueFundingReported(
+            f.venue, f.symbol, f.ts_ms, f.rate, f.position, f.amount, f.currency, f.raw
+        )
+    )
     metrics = metrics_of(engine)
     if metrics is not None:
         router.on_latency = lambda s: metrics.observe_order_latency("all", s)
