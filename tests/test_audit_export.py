@@ -17,7 +17,7 @@ from core.domain.config import load_config
 from core.domain.orders import Fill
 from core.observe.audit.chain import verify_rows
 from core.observe.audit.export import export_rows, read_export, write_rows
-from core.observe.audit.recorder import audit_of, make_encoder
+from core.observe.audit.recorder import make_encoder
 from core.observe.audit.store import iter_rows, open_readonly
 from core.observe.audit.writer import AuditWriter
 from core.runtime.host import EngineHost
@@ -107,7 +107,7 @@ def test_the_console_can_export_its_own_session_with_progress(tmp_path: Path) ->
     host.start()
     try:
         eventually(lambda: host.snapshot().replay.paused, timeout_s=20)  # type: ignore[union-attr]
-        audit = audit_of(host.engine)
+        audit = host.observers.audit
         assert audit is not None
         calls: list[tuple[int, int]] = []
         out = tmp_path / "session.csv"

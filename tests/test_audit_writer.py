@@ -23,7 +23,7 @@ from core.domain.records import Record
 from core.domain.venue import OrderStatus, OrderUpdate
 from core.engine.engine import Engine
 from core.observe.audit.chain import verify_rows
-from core.observe.audit.recorder import AuditRecorder, audit_of, make_encoder
+from core.observe.audit.recorder import AuditRecorder, make_encoder
 from core.observe.audit.store import iter_rows, open_readonly
 from core.observe.audit.writer import AuditWriteError, AuditWriter
 from core.runtime.headless import run_replay
@@ -101,7 +101,7 @@ def test_in_paper_mode_every_intent_is_committed_before_its_order_is_sent(
     settings: Settings, tmp_path: Path
 ) -> None:
     eng = Engine(observed(settings, tmp_path), mode="paper")
-    closers = attach_observers(eng, run_id="paper")
+    closers = attach_observers(eng, run_id="paper").closers
     checker = IntentChecker(tmp_path / "audit.db")
     eng.recorders.append(checker)
     try:
@@ -134,8 +134,8 @@ def test_an_order_whose_intent_cannot_be_written_is_not_sent(
     settings: Settings, tmp_path: Path
 ) -> None:
     eng = Engine(observed(settings, tmp_path), mode="paper")
-    closers = attach_observers(eng, run_id="paper")
-    audit = audit_of(eng)
+    obs = attach_observers(eng, run_id="paper")
+    closers, audit = obs.closers, obs.audit
     assert audit is not None and audit.blocking
     events = iter_replay(SHIPPED_REPLAY)[1]
     for _ in range(50):  # marks for both legs
@@ -164,8 +164,8 @@ def test_a_replay_batches_its_intents_unless_told_to_write_them_ahead(
     replay = Engine(observed(settings, tmp_path), mode="replay")
     strict = Engine(observed(settings, tmp_path, write_ahead_in_replay=True), mode="replay")
     for eng, blocking in ((replay, False), (strict, True)):
-        closers = attach_observers(eng, run_id="r")
-        audit = audit_of(eng)
+        obs = attach_observers(eng, run_id="r")
+        closers, audit = obs.closers, obs.audit
         assert audit is not None and audit.blocking is blocking
         for close in closers:
             close()
@@ -176,7 +176,7 @@ def test_exceptions_are_recorded_with_their_traceback_and_without_secrets(
     settings: Settings, tmp_path: Path
 ) -> None:
     eng = Engine(observed(settings, tmp_path), mode="paper")
-    closers = attach_observers(eng, run_id="err")
+    closers = attach_observers(eng, run_id="err").closers
     tb = (
         "Traceback (most recent call last):\n"
         '  File "core/execution/binance.py", line 88, in place\n'
@@ -376,7 +376,7 @@ def test_each_mode_has_its_own_log_under_the_state_directory(
     monkeypatch.setenv("ARBTUI_STATE_DIR", str(tmp_path / "state"))
     for run_mode in ("replay", "paper"):
         eng = Engine(settings, mode=run_mode)
-        for close in attach_observers(eng, run_id=run_mode):
+        for close in attach_observers(eng, run_id=run_mode).closers:
             close()
     state = tmp_path / "state"
     assert sorted(p.name for p in state.glob("audit-*.db")) == [

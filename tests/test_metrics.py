@@ -18,7 +18,7 @@ from core.domain import commands as cmd
 from core.domain.config import ConfigError, Settings, load_config
 from core.engine.engine import Engine
 from core.feeds.health import HealthBoard
-from core.observe.metrics import Metrics, metrics_of
+from core.observe.metrics import Metrics
 from core.runtime.feed_health import report_metrics
 from core.runtime.host import EngineHost
 from core.runtime.wiring import attach_observers
@@ -157,8 +157,8 @@ def test_the_endpoint_binds_loopback_and_port_0_turns_it_off(
 ) -> None:
     port = free_port()
     eng = Engine(observed(settings, tmp_path, port=port))
-    closers = attach_observers(eng, run_id="bind")
-    m = metrics_of(eng)
+    obs = attach_observers(eng, run_id="bind")
+    closers, m = obs.closers, obs.metrics
     assert m is not None and m._server is not None
     assert m._server.server_address[0] == "127.0.0.1"
     for close in closers:
@@ -166,8 +166,8 @@ def test_the_endpoint_binds_loopback_and_port_0_turns_it_off(
     with socket.socket() as probe:  # closed: the port is free again at once
         probe.bind(("127.0.0.1", port))
     off = Engine(observed(settings, tmp_path, port=0))
-    closers = attach_observers(off, run_id="off")
-    m = metrics_of(off)
+    obs = attach_observers(off, run_id="off")
+    closers, m = obs.closers, obs.metrics
     assert m is not None and m._server is None  # still recorded, not served
     for close in closers:
         close()
@@ -179,7 +179,7 @@ def test_a_taken_port_is_an_alert_not_a_failure(settings: Settings, tmp_path: Pa
         taken.listen()
         port = taken.getsockname()[1]
         eng = Engine(observed(settings, tmp_path, port=port))
-        closers = attach_observers(eng, run_id="taken")
+        closers = attach_observers(eng, run_id="taken").closers
         for close in closers:
             close()
     alerts = [e.text for e in eng.log if e.kind == "alert"]

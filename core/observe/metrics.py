@@ -7,7 +7,7 @@ single engine attributes (atomic reads; no engine container is iterated off its 
 net delta is sampled on the engine's thread at each market observation and whenever
 :meth:`Metrics.sample` is called. The live-feed and execution code report through
 :meth:`set_feed_staleness`, :meth:`inc_reconnects`, :meth:`observe_order_latency` and
-:meth:`set_queue_depth`; find the object with :func:`metrics_of`.
+:meth:`set_queue_depth`; the run's wiring hands the object to whoever needs it.
 
 Names follow the Prometheus conventions: ``arbtui_`` prefix, base units in the name
 (seconds, USD, BTC, ratio), ``_total`` for counters. The endpoint binds 127.0.0.1 unless
@@ -281,12 +281,3 @@ def _reader_qty(pos: Position) -> Callable[[], float]:
 
 def _reader_state(eng: Engine, state: TradingState) -> Callable[[], float]:
     return lambda: 1.0 if eng.state is state else 0.0
-
-
-def metrics_of(engine: Engine) -> Metrics | None:
-    """The metrics attached to ``engine`` (every engine built through core.runtime.wiring has
-    one)."""
-    for rec in engine.recorders:
-        if isinstance(rec, Metrics):
-            return rec
-    return None

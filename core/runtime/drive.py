@@ -22,7 +22,7 @@ from core.analysis.report import build_report
 from core.domain.config import Settings
 from core.domain.events import Event, InstrumentSpec, ReplayHeader
 from core.engine.engine import Engine
-from core.runtime.wiring import Closer, attach_observers
+from core.runtime.wiring import Closer, Observers, attach_observers
 
 #: Alerts kept in a report (the last ones).
 REPORT_ALERTS = 50
@@ -76,7 +76,9 @@ class Drive:
         """True once every event was applied (a live run has none to apply)."""
         self.wall_s = 0.0
         """Wall seconds spent in :meth:`run` (the engine alone, for the events/s figure)."""
-        self.closers: list[Closer] = attach_observers(engine, run_id=run_id) if observers else []
+        self.observers = attach_observers(engine, run_id=run_id) if observers else Observers()
+        """The run's observers (audit, metrics), handed to whoever needs one."""
+        self.closers: list[Closer] = list(self.observers.closers)
         if header is not None:
             try:
                 for note in check_header(engine, header):

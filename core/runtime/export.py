@@ -6,16 +6,15 @@ from __future__ import annotations
 import datetime as dt
 
 from core.domain.commands import ExportAudit
-from core.engine.engine import Engine
-from core.observe.audit.recorder import audit_of
+from core.observe.audit.recorder import AuditRecorder
 from core.observe.statedir import ensure_dir, state_dir
 
 
-def export_audit(engine: Engine, command: ExportAudit) -> None:
-    """Run ``command`` to its end on the calling thread; never raises (a failure is reported
-    through ``command.done`` with ``ok`` False)."""
+def export_audit(audit: AuditRecorder | None, command: ExportAudit) -> None:
+    """Run ``command`` on ``audit`` (the run's audit recorder, None when the audit log is off)
+    to its end on the calling thread; never raises (a failure is reported through
+    ``command.done`` with ``ok`` False)."""
     done = command.done or (lambda message, ok: None)
-    audit = audit_of(engine)
     if audit is None:
         done("The audit log is off: nothing to export.", False)
         return

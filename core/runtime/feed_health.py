@@ -7,7 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from core.feeds.health import HealthBoard
-from core.observe.metrics import Metrics, metrics_of
+from core.observe.metrics import Metrics
 
 if TYPE_CHECKING:
     from core.engine.engine import Engine
@@ -27,11 +27,12 @@ def report_metrics(
             reported[venue] = stats.reconnects
 
 
-async def enforce(board: HealthBoard, engine: Engine, every_s: float = 0.1) -> None:
+async def enforce(
+    board: HealthBoard, engine: Engine, metrics: Metrics | None, every_s: float = 0.1
+) -> None:
     """Keep the engine's stale venues equal to the board's (runs on the engine's loop until
     cancelled); each change is logged by the engine, a venue going stale as an alert."""
     engine.set_stale_venues(board.stale_venues())  # nothing is opened before data arrives
-    metrics = metrics_of(engine)
     reported: dict[str, int] = {}
     while True:
         now = board.monotonic()

@@ -32,6 +32,7 @@ from core.engine.engine import Engine
 from core.engine.views import build_snapshot
 from core.runtime.drive import Drive
 from core.runtime.export import export_audit
+from core.runtime.wiring import Observers
 
 BATCH = 500
 SNAPSHOT_EVERY_S = 0.1
@@ -118,10 +119,18 @@ class EngineHost:
         :class:`~core.domain.commands.ExportAudit` runs on a worker thread instead."""
         if isinstance(command, cmd.ExportAudit):
             threading.Thread(
-                target=export_audit, args=(self.engine, command), name="arbtui-export", daemon=True
+                target=export_audit,
+                args=(self._drive.observers.audit, command),
+                name="arbtui-export",
+                daemon=True,
             ).start()
             return
         self._commands.put(command)
+
+    @property
+    def observers(self) -> Observers:
+        """The run's observers (audit log, metrics)."""
+        return self._drive.observers
 
     def snapshot(self) -> EngineSnapshot:
         """The latest published snapshot (immutable)."""

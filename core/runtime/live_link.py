@@ -18,7 +18,6 @@ from core.domain.orders import OrderIntent
 from core.domain.records import VenueFundingReported
 from core.domain.risk import TradingState
 from core.execution.router import OrderRouter
-from core.observe.metrics import metrics_of
 from core.runtime.execution import build_execution
 
 if TYPE_CHECKING:
@@ -108,7 +107,7 @@ async def live_task(host: EngineHost) -> None:
             f.venue, f.symbol, f.ts_ms, f.rate, f.position, f.amount, f.currency, f.raw
         )
     )
-    metrics = metrics_of(engine)
+    metrics = host.observers.metrics
     if metrics is not None:
         router.on_latency = lambda s: metrics.observe_order_latency("all", s)
     runner: asyncio.Task[None] | None = None

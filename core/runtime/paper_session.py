@@ -62,7 +62,7 @@ class PaperSession:
         for iid in self.settings.traded_ids():
             spec = self.settings.instruments[iid]
             by_venue.setdefault(spec.venue, []).append(spec.symbol)
-        tasks: list[Any] = [enforce(self.board, eng)]
+        tasks: list[Any] = [enforce(self.board, eng, host.observers.metrics)]
         for venue, symbols in by_venue.items():
             build = registry.plugin(venue).feed_tasks
             if build is None:  # checked before start-up; a closed venue is never dialled

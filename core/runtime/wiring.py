@@ -1,9 +1,11 @@
 """Assembly of a run's observers: what gets attached to every engine, in every mode.
 
 :func:`attach_observers` is called once per engine by the headless runner and the host; it
-registers the recorders (audit log, file log, metrics: issue 5) and returns what must be
-closed, in order, when the run ends. Keeping this in one place means every mode records the
-same way.
+registers the recorders (audit log, file log, metrics: issue 5) and returns them as
+:class:`Observers`, with what must be closed, in order, when the run ends. Whoever needs one
+observer (the audit export, the feed health, the live order path) is handed it from there: no
+module finds an observer by scanning the engine. Keeping this in one place means every mode
+records the same way.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.domain.config import ConfigError
@@ -26,10 +29,21 @@ if TYPE_CHECKING:
 Closer = Callable[[], None]
 
 
-def attach_observers(engine: Engine, *, run_id: str) -> list[Closer]:
-    """Attach every configured recorder to ``engine``; return closers (call each at the end,
-    within the 2 s shutdown budget). ``run_id`` names this run in logs and the audit; a UTC
-    start time and a random suffix are added so that every run's id is unique.
+@dataclass
+class Observers:
+    """The observers attached to one engine: ``audit`` (None when ``[audit]`` is off),
+    ``metrics`` (None when observers were not attached) and the ``closers`` to call, in order,
+    at the end of the run."""
+
+    audit: AuditRecorder | None = None
+    metrics: Metrics | None = None
+    closers: list[Closer] = field(default_factory=list)
+
+
+def attach_observers(engine: Engine, *, run_id: str) -> Observers:
+    """Attach every configured recorder to ``engine``; return them with their closers (call
+    each at the end, within the 2 s shutdown budget). ``run_id`` names this run in logs and
+    the audit; a UTC start time and a random suffix are added so that every run's id is unique.
 
     Attached, in this order: the audit log (``[audit]``, unless disabled; one database per
     mode), the file log (``[logs]``; replays only with ``logs.in_replay``), the metrics
@@ -72,4 +86,4 @@ def attach_observers(engine: Engine, *, run_id: str) -> list[Closer]:
             )
     if audit is not None:
         closers.append(audit.close)  # last: it may raise if rows could not be written
-    return closers
+    return Observers(audit, metrics, closers)

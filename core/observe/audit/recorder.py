@@ -237,11 +237,3 @@ class AuditRecorder:
         thread while the run goes on (it reads through its own read-only connection)."""
         self.flush()
         return export_rows(self.db_path, out_path, fmt, run_id=self.run_id, progress=progress)
-
-
-def audit_of(engine: Engine) -> AuditRecorder | None:
-    """The audit recorder attached to ``engine`` (None if the audit log is off)."""
-    for rec in engine.recorders:
-        if isinstance(rec, AuditRecorder):
-            return rec
-    return None
