@@ -16,24 +16,15 @@ after each settlement time ``T`` the markPrice stream announced.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Final
 
 from core.domain import timeutil
-from core.domain.config import FeedSettings
 from core.domain.events import FundingSettled
-from core.feeds.health import VenueStats
-from core.feeds.sink import EventSink, wall_ms
-from core.feeds.socket import Log
-from core.feeds.together import run_together
+from core.feeds.funding_poller import DEFAULT_INTERVAL_MS, HOUR_MS, SettledRatePoller
 
 VENUE: Final = "binance"
-HOUR_MS = 3_600_000
-DEFAULT_INTERVAL_MS = 8 * HOUR_MS
-SETTLE_POLL_DELAY_MS = 5_000
-RETRY_S = 30.0
 
 
 def parse_funding_info(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -81,113 +72,24 @@ def parse_funding_rate_row(
     return funding_time, ev
 
 
-class BinanceFunding:
-    """The two REST pollers for ``symbols``. ``client_factory()`` returns a ccxt async
-    ``binanceusdm`` (pointed at the configured host); it is closed when :meth:`run` ends."""
+class BinanceFunding(SettledRatePoller):
+    """The two REST pollers for ``symbols`` (:class:`~core.feeds.funding_poller.SettledRatePoller`);
+    ``client_factory()`` returns a ccxt async ``binanceusdm`` pointed at the configured host."""
 
-    def __init__(
-        self,
-        symbols: Sequence[str],
-        sink: EventSink,
-        stats: VenueStats,
-        settings: FeedSettings,
-        client_factory: Callable[[], Any],
-        *,
-        next_settlement_ms: Mapping[str, int] | None = None,
-        log: Log | None = None,
-    ) -> None:
-        self.symbols = list(symbols)
-        self.sink = sink
-        self.stats = stats
-        self.cfg = settings
-        self.client_factory = client_factory
-        self.next_settlement_ms = next_settlement_ms if next_settlement_ms is not None else {}
-        self._log = log or (lambda _k, _t: None)
-        self.intervals: dict[str, int] | None = None
-        self.baseline: dict[str, int] = {}
-        self.polls = 0
-
-    def interval_ms(self, symbol: str) -> int | None:
-        """The symbol's funding interval (ms); None until fundingInfo was read once."""
-        if self.intervals is None:
-            return None
-        return self.intervals.get(symbol, DEFAULT_INTERVAL_MS)
-
-    async def run(self) -> None:
-        """Poll until cancelled."""
-        client = self.client_factory()
-        try:
-            await run_together(self._info_loop(client), self._rate_loop(client))
-        finally:
-            await client.close()
+    venue = VENUE
+    info_name = "fundingInfo"
+    rate_name = "fundingRate"
 
     async def refresh_intervals(self, client: Any) -> None:
-        """Read fundingInfo once."""
-        rows = await client.fapiPublicGetFundingInfo()
-        intervals = parse_funding_info(rows)
-        if self.intervals is not None:
-            for s in self.symbols:
-                old, new = self.interval_ms(s), intervals.get(s, DEFAULT_INTERVAL_MS)
-                if old != new:
-                    self._log("alert", f"{VENUE} {s}: funding interval now {new // HOUR_MS} h")
-        self.intervals = intervals
-
-    async def poll_settled(self, client: Any) -> list[FundingSettled]:
-        """Read recent settlements of every symbol; publish those newer than the baseline."""
-        out = []
+        """Read fundingInfo once (a symbol absent from it is on 8 h)."""
+        intervals = parse_funding_info(await client.fapiPublicGetFundingInfo())
         for s in self.symbols:
-            rows = await client.fapiPublicGetFundingRate({"symbol": s, "limit": 10})
-            ts = self.sink.stamp()
-            interval = self.interval_ms(s) or DEFAULT_INTERVAL_MS
-            parsed = sorted(
-                (parse_funding_rate_row(r, ts, interval) for r in rows), key=lambda p: p[0]
-            )
-            parsed = [p for p in parsed if p[1].symbol == s]
-            if s not in self.baseline:
-                self.baseline[s] = parsed[-1][0] if parsed else 0
-                continue
-            for when, ev in parsed:
-                if when > self.baseline[s]:
-                    self.baseline[s] = when
-                    self.sink.publish(ev)
-                    out.append(ev)
-        self.polls += 1
-        return out
+            self.set_interval(s, intervals.get(s, DEFAULT_INTERVAL_MS))
 
-    async def _info_loop(self, client: Any) -> None:
-        while True:
-            try:
-                await self.refresh_intervals(client)
-                delay = self.cfg.funding_info_refresh_s
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # network, ccxt or bad rows: counted, said, retried
-                self._failed("fundingInfo", exc)
-                delay = min(RETRY_S, self.cfg.funding_info_refresh_s)
-            await asyncio.sleep(delay)
-
-    async def _rate_loop(self, client: Any) -> None:
-        while True:
-            try:
-                await self.poll_settled(client)
-                delay = self._next_poll_s()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._failed("fundingRate", exc)
-                delay = min(RETRY_S, self.cfg.funding_rate_poll_s)
-            await asyncio.sleep(delay)
-
-    def _next_poll_s(self) -> float:
-        delay = self.cfg.funding_rate_poll_s
-        now = wall_ms()
-        for t in self.next_settlement_ms.values():
-            due = (t + SETTLE_POLL_DELAY_MS - now) / 1000
-            if 0 < due < delay:
-                delay = due
-        return delay
-
-    def _failed(self, what: str, exc: Exception) -> None:
-        self.stats.parse_errors += isinstance(exc, ValueError)
-        self.stats.last_error = f"{what}: {type(exc).__name__}: {exc}"
-        self._log("alert", f"{VENUE} REST {what} failed: {type(exc).__name__}: {exc}")
+    async def fetch_settled(
+        self, client: Any, symbol: str, interval_ms: int
+    ) -> list[tuple[int, FundingSettled]]:
+        """The last 10 ``fundingRate`` rows of ``symbol``."""
+        rows = await client.fapiPublicGetFundingRate({"symbol": symbol, "limit": 10})
+        ts = self.sink.stamp()
+        return [parse_funding_rate_row(r, ts, interval_ms) for r in rows]
