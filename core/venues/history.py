@@ -81,6 +81,51 @@ class Layout:
     json_match: Callable[[object], bool] | None = None
 
 
+def aha_funding(venue: str) -> Layout:
+    """The AHA-HH/optimising-funding-rate-arbitrage funding file of ``venue``
+    (``funding_time,funding_time_iso,funding_rate``: the rate settled at ``funding_time``;
+    the interval is the gap between settlements)."""
+    return Layout(
+        f"{venue}_funding_aha",
+        venue,
+        "funding",
+        "csv",
+        ("funding_time", "funding_time_iso", "funding_rate"),
+        time="funding_time",
+        iso_time="funding_time_iso",
+        interval_kind="gap",
+        rate="funding_rate",
+    )
+
+
+def aha_bars(venue: str, label_at: LabelAt) -> Layout:
+    """The AHA 8 h bars of ``venue``; ``label_at`` says where a bar's time label sits in it
+    (``open`` or ``middle``), checked against the file's own ``bar_start_inferred``."""
+    return Layout(
+        f"{venue}_bars_aha",
+        venue,
+        "bars",
+        "csv",
+        (
+            "label_time",
+            "label_time_iso",
+            "bar_start_inferred",
+            "bar_start_inferred_iso",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+        ),
+        time="label_time",
+        iso_time="label_time_iso",
+        label_at=label_at,
+        open_time="bar_start_inferred",
+        open_iso="bar_start_inferred_iso",
+        volume="volume",
+    )
+
+
 def venue_names() -> list[str]:
     """Every registered venue, in registration order."""
     return registry.names()

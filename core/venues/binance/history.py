@@ -15,7 +15,7 @@ Bars: klines (``open_time`` in ms, volume in BTC), freqtrade mark-price klines
 
 from __future__ import annotations
 
-from core.venues.history import Layout, hours_interval_ms
+from core.venues.history import Layout, aha_bars, aha_funding, hours_interval_ms
 
 VENUE = "binance"
 
@@ -91,17 +91,7 @@ LAYOUTS: tuple[Layout, ...] = (
         rate_is_float=True,
         json_match=_freqtrade_funding,
     ),
-    Layout(
-        "binance_funding_aha",
-        VENUE,
-        "funding",
-        "csv",
-        ("funding_time", "funding_time_iso", "funding_rate"),
-        time="funding_time",
-        iso_time="funding_time_iso",
-        interval_kind="gap",
-        rate="funding_rate",
-    ),
+    aha_funding(VENUE),
     Layout(
         "binance_klines",
         VENUE,
@@ -122,28 +112,6 @@ LAYOUTS: tuple[Layout, ...] = (
         volume="volume",
         json_match=_freqtrade_klines,
     ),
-    Layout(
-        "binance_bars_aha",
-        VENUE,
-        "bars",
-        "csv",
-        (
-            "label_time",
-            "label_time_iso",
-            "bar_start_inferred",
-            "bar_start_inferred_iso",
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-        ),
-        time="label_time",
-        iso_time="label_time_iso",
-        label_at="open",
-        open_time="bar_start_inferred",
-        open_iso="bar_start_inferred_iso",
-        volume="volume",
-    ),
+    aha_bars(VENUE, label_at="open"),
 )
 """Binance download layouts, in detection order."""

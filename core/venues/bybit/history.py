@@ -16,44 +16,12 @@ in USDT) and inverse (BTCUSD: 1 contract = 1 USD, paid in BTC) perpetuals alike:
 
 from __future__ import annotations
 
-from core.venues.history import Layout
+from core.venues.history import Layout, aha_bars, aha_funding
 
 VENUE = "bybit"
 
 LAYOUTS: tuple[Layout, ...] = (
-    Layout(
-        "bybit_funding_aha",
-        VENUE,
-        "funding",
-        "csv",
-        ("funding_time", "funding_time_iso", "funding_rate"),
-        time="funding_time",
-        iso_time="funding_time_iso",
-        interval_kind="gap",
-        rate="funding_rate",
-    ),
-    Layout(
-        "bybit_bars_aha",
-        VENUE,
-        "bars",
-        "csv",
-        (
-            "label_time",
-            "label_time_iso",
-            "bar_start_inferred",
-            "bar_start_inferred_iso",
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-        ),
-        time="label_time",
-        iso_time="label_time_iso",
-        label_at="middle",
-        open_time="bar_start_inferred",
-        open_iso="bar_start_inferred_iso",
-        volume="volume",
-    ),
+    aha_funding(VENUE),
+    aha_bars(VENUE, label_at="middle"),
 )
 """Bybit download layouts, in detection order."""
