@@ -18,6 +18,9 @@ mixed into its classes. Every REST call goes through :meth:`LiveVenue.call`, whi
 Secrets: keys come only from environment variables (:data:`KEY_ENV`); ccxt logs request
 headers at DEBUG, so its logger is a private one that never emits DEBUG, and every text this
 package produces goes through :meth:`LiveVenue.redact`.
+
+(~430 lines: the guarded call, the error reading and the order flow it serves are one piece
+every venue must get right the same way; each venue's module holds only its wire.)
 """
 
 from __future__ import annotations
