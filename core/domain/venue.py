@@ -2,7 +2,7 @@
 
 Venue code stays behind this one small interface so either venue's client can be replaced on
 its own (DESIGN "Execution"). The paper venue (:mod:`core.engine.paper`) answers synchronously; live
-venues (ccxt, issue 4) implement :class:`ExecutionVenue` and report through
+venues implement :class:`core.execution.venue.ExecutionVenue` and report through
 :class:`OrderUpdate` values that the engine applies with ``Engine.on_order_update``.
 
 Status model (one logical order = one client order id)::
@@ -18,10 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
 
 from core.domain.errors import ArbtuiError
-from core.domain.orders import Fill, OrderIntent
+from core.domain.orders import Fill
 
 
 class OrderStatus(StrEnum):
@@ -60,31 +59,3 @@ class OrderUpdate:
 
 class PositionUnknown(ArbtuiError):
     """The venue's position could not be read; no close may be sent meanwhile (HAZARDS H8)."""
-
-
-class ExecutionVenue(Protocol):
-    """An exchange account for one venue (all calls async; none raises for an exchange's
-    refusal: that is an :class:`OrderUpdate` with status REJECTED or UNKNOWN)."""
-
-    venue: str
-
-    async def start(self) -> None:
-        """Load instruments, check one-way position mode (refuse to trade otherwise)."""
-
-    async def place(self, intent: OrderIntent) -> OrderUpdate:
-        """Send ``intent`` (market order; reduce-only flag as given)."""
-
-    async def query(self, symbol: str, client_order_id: str) -> OrderUpdate:
-        """The order's current state, looked up by client order id."""
-
-    async def cancel(self, symbol: str, client_order_id: str) -> OrderUpdate:
-        """Cancel one order."""
-
-    async def cancel_all(self, symbol: str) -> None:
-        """Cancel every open order on ``symbol``."""
-
-    async def position(self, symbol: str) -> Decimal:
-        """Signed position in the venue's unit; raises :class:`PositionUnknown`."""
-
-    async def close(self) -> None:
-        """Release connections."""

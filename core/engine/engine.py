@@ -49,9 +49,10 @@ CLOSES = frozenset({"exit", "flatten", "kill", "unwind"})
 SWEEP_STATES = frozenset({TradingState.HALTED, TradingState.REDUCING})
 
 
-class OrderRouter(Protocol):
-    """Where a live engine sends intents (issue 4: in-process or Redis queue to venues).
-    Updates come back through ``Engine.on_order_update`` on the engine's loop thread."""
+class OrderOutlet(Protocol):
+    """The engine's side of live execution: where its intents and cancels go (the runtime
+    adapts the execution router to it). Updates come back through ``Engine.on_order_update``
+    on the engine's loop thread."""
 
     def submit(self, intent: OrderIntent) -> None:
         """Queue ``intent`` for its venue (non-blocking)."""
@@ -111,7 +112,7 @@ class Engine(Valuation):
         self._next_obs_ts = 0
         self._obs_ms = settings.strategy.observe_every_s * 1000
         self.rejections: list[Rejection] = []
-        self.router: OrderRouter | None = None
+        self.router: OrderOutlet | None = None
         self.live_orders: dict[str, tuple[OrderIntent, PairRuntime | None]] = {}
         self.closing: set[Key] = set()
         self.unknown_positions: set[Key] = set()
@@ -257,7 +258,7 @@ class Engine(Valuation):
         self.stale_venues = set(stale)
 
     def connect_router(
-        self, router: OrderRouter, on_position_doubt: Callable[[Key], None] | None
+        self, router: OrderOutlet, on_position_doubt: Callable[[Key], None] | None
     ) -> None:
         """Send orders through ``router`` from now on (live); ``on_position_doubt(key)`` is
         called when a position must be read again from its venue."""

@@ -28,16 +28,7 @@ from typing import Protocol
 from core.domain.orders import OrderIntent
 from core.domain.venue import OrderStatus
 from core.execution.state import OrderBook, Report
-
-
-class VenueLike(Protocol):
-    """What the executor needs of a venue (:class:`~core.venues.ccxt_base.LiveVenue`)."""
-
-    venue: str
-
-    async def place_report(self, intent: OrderIntent) -> Report: ...
-
-    async def lookup(self, symbol: str, cid: str) -> Report: ...
+from core.execution.venue import ExecutionVenue
 
 
 class Claims(Protocol):
@@ -80,7 +71,7 @@ class OrderExecutor:
 
     def __init__(
         self,
-        venues: Mapping[str, VenueLike],
+        venues: Mapping[str, ExecutionVenue],
         book: OrderBook,
         *,
         claims: Claims | None = None,
@@ -143,7 +134,7 @@ class OrderExecutor:
         finally:
             await self.claims.release(cid)
 
-    async def _run(self, venue: VenueLike, intent: OrderIntent, fresh: bool) -> None:
+    async def _run(self, venue: ExecutionVenue, intent: OrderIntent, fresh: bool) -> None:
         cid, symbol = intent.client_order_id, intent.symbol
         if self.on_start is not None:
             self.on_start(cid)
@@ -162,7 +153,7 @@ class OrderExecutor:
         if rep.status is OrderStatus.UNKNOWN:
             await self._resolve(venue, intent)
 
-    async def _resolve(self, venue: VenueLike, intent: OrderIntent) -> None:
+    async def _resolve(self, venue: ExecutionVenue, intent: OrderIntent) -> None:
         cid, symbol = intent.client_order_id, intent.symbol
         t = self.timings
         deadline = time.monotonic() + t.resolve_budget_s

@@ -15,16 +15,17 @@ from collections.abc import Callable, Mapping
 
 from core.domain.orders import OrderIntent
 from core.domain.venue import OrderUpdate
-from core.execution.executor import OrderExecutor, Timings, VenueLike
+from core.execution.executor import OrderExecutor, Timings
 from core.execution.router import QueueStats
 from core.execution.state import OrderBook
+from core.execution.venue import ExecutionVenue
 
 
 class InProcessRouter:
     """:class:`~core.execution.router.OrderRouter` on the caller's loop."""
 
     def __init__(
-        self, venues: Mapping[str, VenueLike], book: OrderBook, timings: Timings | None = None
+        self, venues: Mapping[str, ExecutionVenue], book: OrderBook, timings: Timings | None = None
     ) -> None:
         self.venues = venues
         self.book = book

@@ -27,7 +27,7 @@ import msgspec
 
 from core.domain.config import QueueSettings
 from core.domain.venue import OrderStatus
-from core.execution.executor import OrderExecutor, Timings, VenueLike
+from core.execution.executor import OrderExecutor, Timings
 from core.execution.redis_queue import (
     ReliableQueue,
     decode_envelope,
@@ -36,6 +36,7 @@ from core.execution.redis_queue import (
     worker_id,
 )
 from core.execution.state import OrderBook, Report
+from core.execution.venue import ExecutionVenue
 
 log = logging.getLogger("arbtui.execution")
 CLAIM_BATCH = 16
@@ -112,7 +113,7 @@ class Worker:
     def __init__(
         self,
         qs: QueueSettings,
-        venues: Mapping[str, VenueLike],
+        venues: Mapping[str, ExecutionVenue],
         book: OrderBook,
         timings: Timings | None = None,
         *,

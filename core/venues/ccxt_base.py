@@ -163,7 +163,7 @@ def now_ms() -> int:
 
 
 class LiveVenue:
-    """The venue-independent part of a ccxt venue (:class:`core.domain.venue.ExecutionVenue`).
+    """The venue-independent part of a ccxt venue (:class:`core.execution.venue.ExecutionVenue`).
 
     Subclasses give ``_send`` (one order request), ``lookup``, ``_cancel``, ``cancel_all``,
     ``position``, ``balance``, ``_classify`` and ``start``. ``book`` is the process's
