@@ -102,7 +102,6 @@ class Engine(Valuation):
         self.events = 0
         self.log: deque[LogEntry] = deque(maxlen=LOG_KEEP)
         self._seq = 0
-        self.listeners: list[Callable[[LogEntry], None]] = []
         self.recorders: list[Recorder] = []
         self.stale_venues: set[str] = set()
         """Venues whose market data is stale: nothing opens there (read-only outside; set with
@@ -488,12 +487,9 @@ class Engine(Valuation):
 
     # -------------------------------------------------------------------- log
     def emit(self, kind: str, text: str) -> None:
-        """Append a log entry and tell the listeners."""
+        """Append a log entry (the snapshot carries the latest ones to the console)."""
         self._seq += 1
-        entry = LogEntry(self._seq, self.now, kind, text)
-        self.log.append(entry)
-        for fn in self.listeners:
-            fn(entry)
+        self.log.append(LogEntry(self._seq, self.now, kind, text))
 
     def alert(self, text: str) -> None:
         """A warning for the operator (log kind ``alert``)."""

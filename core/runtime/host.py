@@ -27,7 +27,7 @@ from core.analysis.replay import SPEED_STEPS, iter_replay
 from core.domain import commands as cmd
 from core.domain.config import Settings
 from core.domain.events import Event, ReplayHeader
-from core.domain.snapshot import EngineSnapshot, FeedView, LogEntry, ReplayView
+from core.domain.snapshot import EngineSnapshot, FeedView, ReplayView
 from core.engine.engine import Engine
 from core.engine.views import build_snapshot
 from core.runtime.drive import Drive
@@ -75,8 +75,6 @@ class EngineHost:
         self._thread: threading.Thread | None = None
         self._sim_anchor: int | None = None
         self._wall_anchor = 0.0
-        self.on_log: Callable[[LogEntry], None] | None = None
-        engine.listeners.append(self._log_hook)
         self._tasks = list(tasks)
         self._drive = Drive(engine, events, header=header, run_id=run_id)
         self._snap = build_snapshot(engine, self._replay_view())
@@ -148,10 +146,6 @@ class EngineHost:
         return self._thread is not None and self._thread.is_alive()
 
     # -------------------------------------------------------------- internals
-    def _log_hook(self, entry: LogEntry) -> None:
-        if self.on_log is not None:
-            self.on_log(entry)
-
     def _replay_view(self) -> ReplayView | None:
         if not self._replaying:
             return None
