@@ -1,6 +1,9 @@
 """Fake Binance USD-M streams: ``/market/stream?streams=...`` and ``/public/stream?...``
 (combined streams), sending the real recorded frame of each subscribed stream every
-``interval_s``. ``big`` (a real frame text) is sent once on every connection when set."""
+``interval_s``. ``big`` (a real frame text) is sent once on every connection when set.
+``set_prices(mark=..., bid=..., ask=...)`` rewrites the recorded frames' prices (the mark
+``p`` of ``markPriceUpdate``, ``b``/``a`` of ``bookTicker``): every connection sends the new
+frames from its next tick on."""
 
 from __future__ import annotations
 
@@ -23,6 +26,21 @@ class FakeBinance(FakeWsServer):
         self.big: str | None = None
         self.bad_paths: list[str] = []
 
+    def set_prices(self, *, mark: str = "", bid: str = "", ask: str = "") -> None:
+        """From now on the frames carry these prices (strings as Binance sends them)."""
+        for stream, texts in self.by_stream.items():
+            out = []
+            for text in texts:
+                obj = json.loads(text)
+                d = obj["data"]
+                if mark and stream.endswith("@markPrice@1s"):
+                    d["p"] = mark
+                if d.get("e") == "bookTicker":
+                    d["b"] = bid or d["b"]
+                    d["a"] = ask or d["a"]
+                out.append(frames.compact(obj))
+            self.by_stream[stream] = out
+
     async def serve(self, ws: ServerConnection, conn: Conn, closed: asyncio.Future[None]) -> None:
         parts = urlsplit(conn.path)
         streams = parse_qs(parts.query).get("streams", [""])[0].split("/")
@@ -31,9 +49,9 @@ class FakeBinance(FakeWsServer):
             self.bad_paths.append(conn.path)  # a stream on the wrong path gets nothing
             await ws.close(1008, "wrong path for this stream")
             return
-        texts = [t for s in streams for t in self.by_stream.get(s, [])]
         sent_big = False
         while True:
+            texts = [t for s in streams for t in self.by_stream.get(s, [])]
             if self.vanish:
                 await self.hang(ws, closed)
                 return

@@ -20,7 +20,10 @@ newest first, ``startTime`` alone refused with retCode 10001 as Bybit documents)
 Knobs besides the common ones: ``topics`` (topic -> frame texts, editable), ``answer_pings``,
 ``big`` (a frame text sent right after every subscribe ack: an oversize partial),
 ``push(text)`` (send to every live connection), ``funding_rows`` (settled rows published so
-far, oldest first), ``interval_minutes`` (symbol -> ``fundingInterval`` override), ``status``
+far, oldest first), ``funding_extra`` (more funding/history rows, oldest first, served after
+those and filtered by ``startTime``/``endTime`` as they are), ``set_ticker(topic, **fields)``
+(fields of the topic's keep-alive frame replaced: a new price from the next tick on),
+``interval_minutes`` (symbol -> ``fundingInterval`` override), ``status``
 (symbol -> instruments-info ``status`` override),
 ``rest_fail`` (every REST answer a 503).
 """
@@ -117,6 +120,7 @@ class FakeBybitPublic(FakeWsServer):
         self._outbox: list[asyncio.Queue[str]] = []
         # REST
         self.funding_rows = 3
+        self.funding_extra: list[dict[str, str]] = []
         self.interval_minutes: dict[str, int] = {}
         self.status: dict[str, str] = {}
         self.rest_fail = False
@@ -143,6 +147,13 @@ class FakeBybitPublic(FakeWsServer):
         await super().stop()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def set_ticker(self, topic: str, **fields: str) -> None:
+        """Replace ``fields`` in the data of ``topic``'s last frame (the one the keep-alive
+        repeats): every connection sends them from its next keep-alive on."""
+        obj = json.loads(self.topics[topic][-1])
+        obj["data"].update(fields)
+        self.topics[topic] = [*self.topics[topic][:-1], compact(obj)]
 
     def push(self, text: str) -> None:
         for q in self._outbox:
@@ -294,7 +305,8 @@ class FakeBybitPublic(FakeWsServer):
         category = q.get("category", "")
         if category not in ("linear", "inverse"):
             return self._error(10001, f"params error: category {category!r}")
-        rows = [r for r in settled(category)[: self.funding_rows] if r["symbol"] == q.get("symbol")]
+        rows = settled(category)[: self.funding_rows] + self.funding_extra
+        rows = [r for r in rows if r["symbol"] == q.get("symbol")]
         end = int(q.get("endTime", 2**62))
         start = int(q.get("startTime", 0))
         rows = [r for r in rows if start <= int(r["fundingRateTimestamp"]) <= end]

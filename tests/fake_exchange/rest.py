@@ -2,7 +2,8 @@
 Binance ``/fapi/v1/exchangeInfo`` (2021-07-22 subset), ``/fapi/v1/fundingInfo`` and
 ``/fapi/v1/fundingRate`` (polyoxide, 2026), BitMEX ``/api/v1/instrument/active`` (2021-07-22
 subset). ``funding_rows`` is how many of the recorded settlements are published so far (a
-test raises it to make a new settlement appear); ``fail`` makes every answer a 503."""
+test raises it to make a new settlement appear); ``funding_extra`` are rows (the
+``fundingRate`` schema) served after the recorded ones; ``fail`` makes every answer a 503."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class FakeRest:
     def __init__(self) -> None:
         self.requests: list[str] = []
         self.funding_rows = 3
+        self.funding_extra: list[dict[str, Any]] = []
         self.fail = False
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -50,6 +52,7 @@ class FakeRest:
             body = frames.load_json("binance_rest_fundingInfo.json")
         elif path == "/fapi/v1/fundingRate":
             rows = frames.load_json("binance_rest_fundingRate.json")[: self.funding_rows]
+            rows += self.funding_extra
             symbol = request.query.get("symbol")
             body = [r for r in rows if symbol is None or r["symbol"] == symbol]
         elif path in ("/api/v1/instrument/active", "/api/v1/instrument/activeAndIndices"):
