@@ -379,27 +379,7 @@ def bybit_statement(symbol: str, at_ms: int, received: str) -> dict[str, str]:
     )
 
 
-@pytest.mark.parametrize(
-    "jitter_ms",
-    [
-        0,
-        pytest.param(
-            3,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="core/engine/engine.py on_venue_funding/_settle match the venue's "
-                "statement to the ledger's payment on the exact instant: the statement's "
-                "execTime is taken raw (core/venues/bybit/order_wire.py "
-                "parse_funding_execution, ts_ms=execTime) while the ledger's settlement is "
-                "normalised to the whole hour, so a statement a few ms off the hour is "
-                "parked in Engine._venue_funding forever and never compared (latent: the one "
-                "real Bybit funding execution here, ccxt's XMRUSDT row, is on the hour; "
-                "Binance's fundingTime runs a few ms late, HAZARDS H2)",
-            ),
-        ),
-    ],
-    ids=["on-the-hour", "execTime-3ms-late"],
-)
+@pytest.mark.parametrize("jitter_ms", [0, 3], ids=["on-the-hour", "execTime-3ms-late"])
 def test_live_bybit_funding_statement_differing_from_the_ledger_is_an_alert(
     jitter_ms: int, rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

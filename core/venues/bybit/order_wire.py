@@ -11,6 +11,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from core.domain import timeutil
 from core.domain.contracts import ZERO
 from core.domain.events import InstrumentSpec
 from core.domain.venue import OrderStatus
@@ -107,6 +108,16 @@ def parse_trade_execution(row: dict[str, Any], settle: str, raw: str = "") -> Re
     )
 
 
+def _settlement_ms(exec_time_ms: int) -> int:
+    """The settlement a funding execution belongs to: its ``execTime`` snapped to the whole
+    hour (a few ms of jitter, as every venue's settlement stamps carry), or as it is when it
+    lies further from one (then it matches no ledger payment and stays on record only)."""
+    try:
+        return timeutil.normalise_settlement_ms(exec_time_ms)
+    except ValueError:
+        return exec_time_ms
+
+
 def parse_funding_execution(row: dict[str, Any], settle: str, raw: str = "") -> FundingReport:
     """An ``execution`` row with ``execType`` Funding as the funding the account paid or got.
 
@@ -125,7 +136,7 @@ def parse_funding_execution(row: dict[str, Any], settle: str, raw: str = "") -> 
         venue=NAME,
         symbol=str(row.get("symbol", "")),
         exec_id=str(row.get("execId", "")),
-        ts_ms=int(row.get("execTime") or 0),
+        ts_ms=_settlement_ms(int(row.get("execTime") or 0)),
         rate=rate if long else -rate,
         mark_price=_dec(row.get("execPrice")),
         position=qty if long else -qty,
