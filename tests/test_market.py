@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.domain.events import FundingRate, FundingSettled
+from core.domain.events import FundingRate, FundingSettled, Quote
 from core.domain.market import MarketState
 from tests.helpers import HOUR, ts
 
@@ -44,3 +44,15 @@ def test_without_a_forecast_the_last_settled_rate_stands_in() -> None:
     )  # fmt: skip
     assert st.next_rate() == (Decimal("0.0001"), "last", 4 * HOUR)
     assert st.next_settlement_ts_ms() == T1 + 4 * HOUR
+
+
+def test_a_book_mid_stands_in_for_the_mark_only_until_the_venue_sends_one() -> None:
+    m = MarketState()
+    m.apply(Quote(ts_ms=1, venue="v", symbol="S", bid=99.0, ask=101.0))
+    assert m.get("v", "S").mark == 100.0  # no mark yet: the mid
+    m.apply(Quote(ts_ms=2, venue="v", symbol="S", mark=100.5))
+    m.apply(Quote(ts_ms=3, venue="v", symbol="S", bid=103.0, ask=105.0))
+    st = m.get("v", "S")
+    assert (st.mark, st.bid, st.ask) == (100.5, 103.0, 105.0)  # the book moves, the mark stays
+    m.apply(Quote(ts_ms=4, venue="v", symbol="S", mark=104.2))
+    assert st.mark == 104.2

@@ -27,7 +27,12 @@ class InstrumentState:
     venue: str
     symbol: str
     mark: float | None = None
+    """The venue's mark price when a feed sends one; until then the book mid or the last
+    bar's close stands in (see :meth:`MarketState.apply`)."""
     mark_decimal: Decimal | None = None
+    venue_mark: bool = False
+    """True once the venue's own mark price arrived: from then on a book mid never replaces
+    it (a mark flipping between mark and mid would move PnL, funding and signals)."""
     bid: float | None = None
     ask: float | None = None
     last_ts_ms: int | None = None
@@ -103,7 +108,9 @@ class MarketState:
             if ev.ask is not None:
                 st.ask = ev.ask
             px = ev.mark
-            if px is None and ev.bid is not None and ev.ask is not None:
+            if px is not None:
+                st.venue_mark = True
+            elif not st.venue_mark and ev.bid is not None and ev.ask is not None:
                 px = (ev.bid + ev.ask) / 2
             if px is not None:
                 _set_mark(st, px, ev.ts_ms)
