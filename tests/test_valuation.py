@@ -37,3 +37,9 @@ def test_the_history_config_values_xbt_at_the_bitmex_mark() -> None:
     eng.on_event(bar("bitmex", "XBTUSD", "2020-03-01T00:01", 8_000.0))
     eng.on_event(settle("bitmex", "XBTUSD", "2020-03-01T04:00", "0.0001"))  # flat: no payment
     assert eng.equity_usd == 100_000 + 0.5 * 8_000
+
+
+def test_before_any_price_equity_is_the_cash_that_needs_none() -> None:
+    assert Engine(load_config(ROOT / "config.toml"), mode="paper").equity_usd == 200_000.0
+    inverse = Engine(load_config(ROOT / "configs" / "binance_bybit_inverse.toml"), mode="paper")
+    assert inverse.equity_usd == 200_000.0  # the 0.5 BTC waits for a BTC price

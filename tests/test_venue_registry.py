@@ -4,13 +4,15 @@ live run with a BitMEX leg is refused before anything connects."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from core.domain.config import Settings, load_config
 from core.runtime.paper_session import build_paper_session
 from core.venues import registry
-from tests.conftest import HISTORY_CONFIG
+from tests.conftest import HISTORY_CONFIG, ROOT
 
 CLOSED_MS = 1_790_136_000_000  # 2026-09-23T04:00:00Z
 
@@ -52,3 +54,16 @@ def test_a_paper_run_with_a_bitmex_leg_is_refused_before_connecting(
     )
     assert err.value.exit_code == 2
     assert dialled == []
+
+
+def test_live_with_a_bitmex_leg_exits_2_before_asking_anything() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--config", str(HISTORY_CONFIG), "--live"],
+        capture_output=True, text=True, input="", cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "Type yes" not in out.stdout + out.stderr
+    assert out.stderr.strip() == (
+        "arbtui: BitMEX closed for good on 2026-09-23 04:00 UTC: --live cannot trade it; "
+        "its history still plays with --replay FILE"
+    )

@@ -15,16 +15,20 @@ DASH = "—"
 
 
 def ts_iso(ts_ms: int | None) -> str:
-    """UTC ms since the epoch as ISO 8601 to the second, e.g. ``2020-03-12T08:00:00Z``."""
+    """UTC ms since the epoch as ISO 8601 to the second, e.g. ``2020-03-12T08:00:00Z``;
+    ``waiting for data`` for 0 (the engine's clock before its first event)."""
     if ts_ms is None:
         return DASH
+    if ts_ms <= 0:
+        return "waiting for data"
     dt = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def hhmm(ts_ms: int | None) -> str:
-    """UTC ms since the epoch as ``MM-DD HH:MM`` (compact, for log lines and tables)."""
-    if ts_ms is None:
+    """UTC ms since the epoch as ``MM-DD HH:MM`` (compact, for log lines and tables); a dash
+    for 0 (logged before the first event gave the engine its clock)."""
+    if ts_ms is None or ts_ms <= 0:
         return DASH
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%m-%d %H:%M")
 

@@ -35,7 +35,10 @@ class Valuation:
         self.coin_key = inverse[0] if inverse else None
         """The instrument whose mark values coin balances in USD: the first inverse one a pair
         trades, else the first inverse one configured."""
-        self.equity_usd = 0.0
+        self.equity_usd = float(
+            sum((b for (_, cur), b in self.ledger.balances.items() if not is_coin(cur)), ZERO)
+        )
+        """Equity in USD, marked to market; before the first price, the cash that needs none."""
         self.equity_curve: list[tuple[int, float]] = []
         """(ts_ms, equity USD), one point per hour of event time."""
         self.start_equity_usd: float | None = None

@@ -78,6 +78,13 @@ class PaperSession:
                 eng.emit("state", f"recorded {self.recorder.events} events to {path}")
 
 
+def check_tradeable(settings: Settings, mode: str) -> None:
+    """Refuse, before anything connects or asks, a paper or live run on a venue that can no
+    longer trade (:class:`~core.venues.registry.VenueClosedError`, exit code 2)."""
+    traded = [settings.instruments[i].venue for i in settings.traded_ids()]
+    registry.check_tradeable(list(dict.fromkeys(traded)), int(time.time() * 1000), mode)
+
+
 def build_paper_session(
     settings: Settings,
     *,
@@ -90,8 +97,7 @@ def build_paper_session(
     the paper venue fills; ``live``: orders go to the venues through
     :func:`core.runtime.live_link.live_task`) and its host with the feed tasks. ``say``
     gets each start-up note (specs source) as well."""
-    traded = [settings.instruments[i].venue for i in settings.traded_ids()]
-    registry.check_tradeable(list(dict.fromkeys(traded)), int(time.time() * 1000), mode)
+    check_tradeable(settings, mode)
     found = specs or load_instrument_specs(settings, ids=settings.traded_ids())
     effective = msgspec.structs.replace(settings, instruments=found.specs)
     started_s = int(time.time())

@@ -27,7 +27,11 @@ def _pct(x: float | None, scale: float = 100.0) -> str:
 
 def status_line(snap: EngineSnapshot) -> str:
     """One status line for ``snap`` (no newline)."""
-    when = datetime.fromtimestamp(snap.ts_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = (
+        datetime.fromtimestamp(snap.ts_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if snap.ts_ms > 0
+        else "waiting-for-data"
+    )
     parts = [f"{when} {snap.mode.upper()} {snap.risk.trading_state}"]
     venues: dict[str, list[str]] = {}
     msgs: dict[str, int] = {}

@@ -118,9 +118,10 @@ def _console(settings: Settings, path: str, speed: float | None) -> int:
 def _session(settings: Settings, args: argparse.Namespace) -> int:
     """``--paper|--live [--headless] [--record FILE]``: live feeds; paper fills or real orders
     (``--live`` asks for confirmation unless ``--yes``)."""
-    from core.runtime.paper_session import build_paper_session
+    from core.runtime.paper_session import build_paper_session, check_tradeable
 
     mode = "live" if args.live else "paper"
+    check_tradeable(settings, mode)  # a closed venue: exit 2 before asking anything
     if args.live and not args.yes and not confirm_live(settings):
         print("arbtui: not confirmed; nothing was started", file=sys.stderr)
         return 1
