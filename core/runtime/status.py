@@ -56,6 +56,10 @@ def status_line(snap: EngineSnapshot) -> str:
     return " | ".join(parts)
 
 
+SHOWN = frozenset({"fill", "alert", "funding"})
+"""Log kinds printed by a headless paper or live run."""
+
+
 def run_headless(
     session: PaperSession,
     *,
@@ -64,7 +68,8 @@ def run_headless(
     out: Callable[[str], None] = print,
 ) -> int:
     """Run the session without a console until ``duration_s`` passes, SIGINT or SIGTERM;
-    print a status line every ``every_s``. Returns 0, or 1 if the engine died."""
+    print a status line every ``every_s``, and each fill, funding payment and alert once as it
+    comes. Returns 0, or 1 if the engine died."""
     host = session.host
     stop = threading.Event()
     handlers = {}
@@ -73,13 +78,19 @@ def run_headless(
             handlers[sig] = signal.signal(sig, lambda *_: stop.set())
     host.start()
     start = time.monotonic()
+    seen = 0
     try:
         while not stop.is_set():
             left = None if duration_s is None else duration_s - (time.monotonic() - start)
             if left is not None and left <= 0:
                 break
             stop.wait(every_s if left is None else min(every_s, left))
-            out(status_line(host.snapshot()))
+            snap = host.snapshot()
+            for entry in snap.log:  # fills, alerts and funding as they happen, each once
+                if entry.seq > seen and entry.kind in SHOWN:
+                    out(f"  {entry.kind}: {entry.text}")
+            seen = max((e.seq for e in snap.log), default=seen)
+            out(status_line(snap))
             if host.error is not None:
                 return 1
     finally:
@@ -87,7 +98,7 @@ def run_headless(
         host.stop(timeout_s=2.0)
         for sig, old in handlers.items():
             signal.signal(sig, old)
-    shown = [e for e in host.snapshot().log if e.kind in ("fill", "alert", "funding")]
-    for entry in shown[-50:]:
-        out(f"  {entry.kind}: {entry.text}")
+    for entry in host.snapshot().log:  # what came after the last status line
+        if entry.seq > seen and entry.kind in SHOWN:
+            out(f"  {entry.kind}: {entry.text}")
     return 0
