@@ -95,6 +95,9 @@ class FakeBinance(FakeServer):
         self.balance_usdt = Decimal("100000.00000000")
         self.dual = False
         self.reject_margin: set[str] = set()
+        self.expire_reduce_only = False
+        """Answer every reduce-only order EXPIRED with nothing filled (a market reduce-only
+        order the venue would not execute)."""
         self.partial: dict[str, list[Decimal]] = {}
         self.partial_every_s = 0.05
         self.stream_delay_s = 0.0
@@ -125,6 +128,20 @@ class FakeBinance(FakeServer):
     def placed(self, cid: str | None = None) -> list[Order]:
         """Orders the exchange accepted (with ``cid``, if given)."""
         return [o for o in self.orders if cid is None or o.cid == cid]
+
+    def rest_order(self, symbol: str, side: str, qty: str, cid: str = "") -> Order:
+        """An order resting on the book, not filled: placed by hand on the web site (or left
+        by an earlier run); arbtui does not know its id."""
+        o = Order(
+            next(self._ids), cid or f"web_{uuid.uuid4().hex[:16]}", symbol, side.upper(),
+            Decimal(qty), False, update_ms=int(time.time() * 1000),
+        )  # fmt: skip
+        self.orders.append(o)
+        return o
+
+    def open_orders(self, symbol: str) -> list[Order]:
+        """Orders still open on ``symbol``."""
+        return [o for o in self.orders if o.symbol == symbol and o.status in OPEN]
 
     def _json(
         self, data: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -249,6 +266,15 @@ class FakeBinance(FakeServer):
         symbol, side = p["symbol"], p["side"]
         reduce_only = p.get("reduceOnly") == "true"
         pos = self.positions.get(symbol, Decimal(0))
+        if reduce_only and self.expire_reduce_only:  # accepted, then expired: nothing filled
+            o = Order(
+                next(self._ids), cid, symbol, side, qty, True, update_ms=int(time.time() * 1000)
+            )
+            self.orders.append(o)
+            self._push(self._event(o, "NEW"))
+            o.status = "EXPIRED"
+            self._push(self._event(o, "EXPIRED"))
+            return o
         if reduce_only:
             reducing = (pos > 0 and side == "SELL") or (pos < 0 and side == "BUY")
             if not reducing:
@@ -259,13 +285,7 @@ class FakeBinance(FakeServer):
         )
         self.orders.append(o)
         self._push(self._event(o, "NEW"))
-        steps = self.partial.get(cid) or self.partial.get("*")
-        if steps:
-            self._fill(o, steps[0])
-            for i, step in enumerate(steps[1:], start=1):
-                self.later(self.partial_every_s * i, lambda o=o, s=step: self._fill(o, s))
-        else:
-            self._fill(o, qty)
+        self.fill_as_set(o, cid, qty, self._fill)
         return o
 
     # ------------------------------------------------------------ handlers

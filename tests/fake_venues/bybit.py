@@ -136,6 +136,8 @@ class FakeBybit(FakeServer):
         self.wallet = {"USDT": Decimal("100000"), "BTC": Decimal("0.5")}
         self.hedged = False
         self.reject_margin: set[str] = set()
+        self.cancel_reduce_only = False
+        """Cancel every reduce-only order with nothing filled (accepted, then "Cancelled")."""
         self.reduce_only_text = REDUCE_ONLY_TEXTS[1]
         self.partial: dict[str, list[Decimal]] = {}
         self.partial_every_s = 0.05
@@ -181,6 +183,20 @@ class FakeBybit(FakeServer):
 
     def placed(self, cid: str | None = None) -> list[Order]:
         return [o for o in self.orders if cid is None or o.cid == cid]
+
+    def rest_order(self, symbol: str, side: str, qty: str, cid: str = "") -> Order:
+        """An order resting on the book, not filled: placed by hand on the web site (or left
+        by an earlier run); arbtui does not know its id."""
+        o = Order(
+            str(next(self._ids)), cid or f"web-{uuid.uuid4().hex[:16]}",
+            self.category_of(symbol), symbol, side.capitalize(), Decimal(qty), False,
+        )  # fmt: skip
+        self.orders.append(o)
+        return o
+
+    def open_orders(self, symbol: str) -> list[Order]:
+        """Orders still open on ``symbol``."""
+        return [o for o in self.orders if o.symbol == symbol and o.status in OPEN]
 
     def answer(
         self,
@@ -361,6 +377,14 @@ class FakeBybit(FakeServer):
             return self.answer(code=110007, msg="ab not enough for new order")
         pos = self.positions.get(symbol, Decimal(0))
         reduce_only = p.get("reduceOnly") in (True, "true")
+        if reduce_only and self.cancel_reduce_only:  # accepted, then cancelled: nothing filled
+            o = Order(str(next(self._ids)), cid, cat, symbol, side, qty, True)
+            self.orders.append(o)
+            self._push("order", [self._order_topic_row(o)])
+            o.status = "Cancelled"
+            o.updated_ms = ms()
+            self._push("order", [self._order_topic_row(o)])
+            return o
         if reduce_only:
             reducing = (pos > 0 and side == "Sell") or (pos < 0 and side == "Buy")
             if not reducing:
@@ -369,13 +393,7 @@ class FakeBybit(FakeServer):
         o = Order(str(next(self._ids)), cid, cat, symbol, side, qty, reduce_only)
         self.orders.append(o)
         self._push("order", [self._order_topic_row(o)])
-        steps = self.partial.get(cid) or self.partial.get("*")
-        if steps:
-            self._fill(o, steps[0])
-            for i, step in enumerate(steps[1:], start=1):
-                self.later(self.partial_every_s * i, lambda o=o, s=step: self._fill(o, s))
-        else:
-            self._fill(o, qty)
+        self.fill_as_set(o, cid, qty, self._fill)
         return o
 
     # ------------------------------------------------------------ handlers

@@ -89,6 +89,19 @@ class FakeServer:
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
+    def fill_as_set(self, order: Any, cid: str, qty: Any, fill: Callable[[Any, Any], None]) -> None:
+        """Fill ``order`` whole at once, or in the steps ``partial[cid]`` (or ``partial["*"]``)
+        sets, ``partial_every_s`` apart; ``fill(order, qty)`` books one step."""
+        partial: dict[str, list[Any]] = getattr(self, "partial", {})
+        steps = partial.get(cid) or partial.get("*")
+        if not steps:
+            fill(order, qty)
+            return
+        fill(order, steps[0])
+        every = float(getattr(self, "partial_every_s", 0.05))
+        for i, step in enumerate(steps[1:], start=1):
+            self.later(every * i, lambda s=step: fill(order, s))
+
     def requests(self, method: str, path: str) -> list[Logged]:
         return [r for r in self.log if r.method == method and r.path == path]
 
