@@ -50,12 +50,16 @@ class DeferredRouter:
         self.engine: Any = None
         self.sent: list[OrderIntent] = []
         self.cancels: list[str] = []
+        self.cleared: list[tuple[str, str]] = []
 
     def submit(self, intent: OrderIntent) -> None:
         self.sent.append(intent)
 
     def cancel(self, venue: str, symbol: str, client_order_id: str) -> None:
         self.cancels.append(client_order_id)
+
+    def cancel_all(self, venue: str, symbol: str) -> None:
+        self.cleared.append((venue, symbol))
 
     def intent(self, cid: str) -> OrderIntent:
         return next(i for i in self.sent if i.client_order_id == cid)
@@ -82,6 +86,21 @@ class DeferredRouter:
         status = OrderStatus.FILLED if q == i.qty else OrderStatus.PARTIALLY_FILLED
         self.engine.on_order_update(
             OrderUpdate(cid, i.venue, i.symbol, status, q, self.engine.now, fill=fill)
+        )
+
+    def cancel_answer(self, cid: str, reason: str = "") -> None:
+        """The venue cancelled ``cid`` with nothing filled."""
+        i = self.intent(cid)
+        self.engine.on_order_update(
+            OrderUpdate(
+                cid,
+                i.venue,
+                i.symbol,
+                OrderStatus.CANCELLED,
+                Decimal(0),
+                self.engine.now,
+                reason=reason,
+            )
         )
 
     def reject(self, cid: str, reason: str) -> None:

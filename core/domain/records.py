@@ -3,15 +3,17 @@
 The engine calls every registered :class:`Recorder` from its own thread:
 ``before_send(intent)`` right before an order goes to a venue (it returns only once the intent
 is durable; if it raises, the order is not sent), and ``record(rec)`` after everything else
-(non-blocking: a recorder queues and batches). Records are frozen; ``ts_ms`` is engine time
-(event time in replay, wall time live), UTC ms.
+(non-blocking: a recorder queues and batches). An order that can only reduce exposure (kill,
+flatten, unwind, exit reduce-only) skips ``before_send``: its intent goes to ``record`` and the
+order is sent at once; a :class:`WriteAheadLog` that says it is failing makes that an alert.
+Records are frozen; ``ts_ms`` is engine time (event time in replay, wall time live), UTC ms.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.domain.ledger import FundingPayment
 from core.domain.orders import Fill, OrderIntent, Rejection
@@ -87,7 +89,8 @@ class VenueFundingReported:
 
 
 Record = (
-    OrderUpdate
+    OrderIntent  # only an order that can only reduce exposure (see the module docstring)
+    | OrderUpdate
     | Fill
     | Rejection
     | FundingPayment
@@ -98,6 +101,14 @@ Record = (
     | MarketObserved
     | VenueFundingReported
 )
+
+
+@runtime_checkable
+class WriteAheadLog(Protocol):
+    """A recorder that keeps the write-ahead log (the audit log): it can say it is failing."""
+
+    def write_failure(self) -> str | None:
+        """Why the log cannot write now (None when it can); never blocks."""
 
 
 class Recorder(Protocol):

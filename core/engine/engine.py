@@ -34,6 +34,7 @@ from core.domain.records import (
     Recorder,
     StateChanged,
     VenueFundingReported,
+    WriteAheadLog,
 )
 from core.domain.risk import DrawdownMonitor, TradingState, check_leg, gate
 from core.domain.snapshot import LogEntry
@@ -59,6 +60,11 @@ class OrderOutlet(Protocol):
 
     def cancel(self, venue: str, symbol: str, client_order_id: str) -> None:
         """Queue a cancel of one order (non-blocking)."""
+
+    def cancel_all(self, venue: str, symbol: str) -> None:
+        """Queue a cancel of every open order on ``symbol`` at ``venue``, ours or not (the
+        kill switch; non-blocking). Reduce-only orders submitted after it on that symbol
+        go out once the venue has answered it."""
 
 
 class Engine(Valuation):
@@ -278,7 +284,12 @@ class Engine(Valuation):
 
     def close_everything(self, purpose: str) -> None:
         """Cancel pending ladder levels and open orders, and close every position
-        reduce-only (one close per leg in flight)."""
+        reduce-only (one close per leg in flight). The kill switch (live) first cancels every
+        open order of the traded symbols at each venue, orders this engine does not know
+        included (placed by hand, left by an earlier run)."""
+        if purpose == "kill" and self.router is not None:
+            for venue, symbol in self.traded_keys():
+                self.router.cancel_all(venue, symbol)
         self.cancel_all_orders()
         for pr in self.pairs:
             self.drive(pr, pr.close(purpose))
@@ -413,7 +424,9 @@ class Engine(Valuation):
         if why is None and price is not None:
             why = check_leg(spec, qty, price, reduce_only)
         intent = OrderIntent(cid, pair, key[0], key[1], side, qty, reduce_only, purpose, self.now)
-        if why is None:
+        if why is None and reduce_only and purpose in CLOSES:
+            self._record_reducing(intent)  # never waits on, nor refused by, the audit log
+        elif why is None:
             try:
                 for rec in self.recorders:
                     rec.before_send(intent)
@@ -444,6 +457,22 @@ class Engine(Valuation):
         self.on_order_update(up)
         return up
 
+    def _record_reducing(self, intent: OrderIntent) -> None:
+        """Record an order that can only reduce exposure (kill, flatten, unwind, exit
+        reduce-only) without waiting for the write-ahead: it is queued, written as soon as
+        the log can take it, and the order is sent whatever the log's state. A failing log
+        is an alert (file log and console) on every such order."""
+        for rec in self.recorders:
+            rec.record(intent)
+        for rec in self.recorders:
+            failure = rec.write_failure() if isinstance(rec, WriteAheadLog) else None
+            if failure:
+                self.alert(
+                    f"AUDIT LOG FAILING ({failure}): {intent.purpose} order "
+                    f"{intent.client_order_id} sent without its write-ahead row; it is queued "
+                    "until the log can take it; entries and adds are refused meanwhile"
+                )
+
     def on_order_update(self, up: OrderUpdate) -> None:
         """Apply a venue's update: book its fill, tell the owning pair, clear what is final.
         Unknown client ids (not ours, or already final) are logged and ignored."""
@@ -464,6 +493,14 @@ class Engine(Valuation):
             self.alert(f"order {up.client_order_id} rejected by {key[0]}: {up.reason}")
             if intent.reduce_only and self.router is not None:
                 self.doubt_position(key, f"reduce-only {intent.purpose} rejected")
+        elif (
+            up.status is OrderStatus.CANCELLED
+            and up.filled_qty == 0
+            and intent.reduce_only
+            and self.router is not None
+        ):  # "would not reduce", or any cancel with nothing filled: the venue may hold none
+            self.alert(f"order {up.client_order_id} cancelled by {key[0]}: {up.reason or '-'}")
+            self.doubt_position(key, f"reduce-only {intent.purpose} cancelled, nothing filled")
         if up.status.final:
             del self.live_orders[up.client_order_id]
             if intent.reduce_only and intent.purpose in CLOSES:

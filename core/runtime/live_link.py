@@ -11,7 +11,7 @@ Cancels go to the venue directly; queue depth and order latency go to the metric
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from core.domain.orders import OrderIntent
@@ -27,20 +27,77 @@ if TYPE_CHECKING:
 
 STATS_EVERY_S = 1.0
 REREAD_EVERY_S = 2.0
+CLEAR_WAIT_S = 1.0
+"""Longest the kill switch's closes on a symbol wait for its cancel-all's answer."""
 
 
 class EngineRouter:
-    """What the engine calls (``submit``, ``cancel``), backed by the execution router."""
+    """What the engine calls (``submit``, ``cancel``, ``cancel_all``), backed by the execution
+    router.
+
+    The kill switch's ``cancel_all(venue, symbol)`` cancels every open order of the symbol
+    at the venue (orders the engine does not know included); while it is under way, the
+    reduce-only closes on that symbol wait for its answer (at most :data:`CLEAR_WAIT_S`) so
+    that they go out after the cancels, and the engine's own cancels on it become look-ups
+    (the venue has cancelled them already).
+    """
 
     def __init__(self, router: OrderRouter, venues: dict[str, LiveVenue], engine: Engine) -> None:
         self.router = router
         self.venues = venues
         self.engine = engine
         self._cancels: set[asyncio.Task[object]] = set()
+        self._clearing: dict[tuple[str, str], asyncio.Task[object]] = {}
+
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> asyncio.Task[object]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
+        return task
+
+    def _after_clearing(self, key: tuple[str, str], then: Callable[[], None]) -> bool:
+        """Run ``then`` once the cancel-all on ``key`` has answered (or after
+        :data:`CLEAR_WAIT_S`); False if no cancel-all is under way there."""
+        task = self._clearing.get(key)
+        if task is None or task.done():
+            return False
+        done = False
+
+        def go(*_: object) -> None:
+            nonlocal done
+            if not done:
+                done = True
+                then()
+
+        task.add_done_callback(go)
+        asyncio.get_running_loop().call_later(CLEAR_WAIT_S, go)
+        return True
 
     def submit(self, intent: OrderIntent) -> None:
         """Hand an intent to the router (non-blocking, engine loop thread)."""
+        key = (intent.venue, intent.symbol)
+        if intent.reduce_only and self._after_clearing(key, lambda: self.router.submit(intent)):
+            return
         self.router.submit(intent)
+
+    def cancel_all(self, venue: str, symbol: str) -> None:
+        """Cancel every open order on ``symbol`` at ``venue`` (the kill switch)."""
+        key = (venue, symbol)
+        if key in self._clearing and not self._clearing[key].done():
+            return
+
+        async def clear() -> None:
+            try:
+                await self.venues[venue].cancel_all(symbol)
+            except Exception as exc:  # closes go out anyway: the sweep closes late fills
+                self.engine.alert(
+                    f"kill switch: cancelling every open order on {venue} {symbol} failed: "
+                    f"{exc}; closing reduce-only anyway"
+                )
+                return
+            self.engine.emit("state", f"{venue} {symbol}: every open order cancelled")
+
+        self._clearing[key] = self._spawn(clear())
 
     def cancel(self, venue: str, symbol: str, client_order_id: str) -> None:
         """Cancel one order at its venue; the answer arrives as an order update."""
@@ -51,12 +108,23 @@ class EngineRouter:
             except Exception as exc:  # the order may still fill: the sweep closes it
                 self.engine.alert(f"cancel of {client_order_id} on {venue} failed: {exc}")
                 return
-            if up.status.final:
+            if up.status.final and client_order_id in self.engine.live_orders:
                 self.engine.on_order_update(up)
 
-        task = asyncio.get_running_loop().create_task(cancel())
-        self._cancels.add(task)
-        task.add_done_callback(self._cancels.discard)
+        async def look_up() -> None:
+            try:
+                up = await self.venues[venue].query(symbol, client_order_id)
+            except Exception as exc:  # the user stream still brings the cancel
+                self.engine.alert(f"look-up of {client_order_id} on {venue} failed: {exc}")
+                return
+            if up.status.final and client_order_id in self.engine.live_orders:
+                self.engine.on_order_update(up)
+
+        def after_clearing() -> None:
+            self._spawn(look_up())
+
+        if not self._after_clearing((venue, symbol), after_clearing):
+            self._spawn(cancel())
 
 
 _background: set[asyncio.Task[None]] = set()

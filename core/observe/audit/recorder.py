@@ -215,8 +215,20 @@ class AuditRecorder:
         else:
             self._submit(intent)
 
+    def write_failure(self) -> str | None:
+        """Why the log cannot write now (the last commit failed, or the writer is not
+        running), naming the file; None when it can. Never blocks."""
+        w = self.writer
+        if w.error is not None:
+            return f"{self.db_path}: {w.error}"
+        if not w.running:
+            return f"{self.db_path}: the audit writer is not running"
+        return None
+
     def record(self, rec: Record) -> None:
-        """Queue one record (never blocks). Market samples are left to the metrics."""
+        """Queue one record (never blocks). Market samples are left to the metrics. An order
+        intent that comes here (an order that can only reduce exposure, sent without waiting
+        for the write-ahead) is written with the next batch, or as soon as the log can."""
         if not isinstance(rec, MarketObserved):
             self.submitted += 1
             self.writer.submit(rec)

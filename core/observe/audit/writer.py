@@ -155,6 +155,11 @@ class AuditWriter:
             raise AuditWriteError(f"{self.db_path}: {left} rows not written ({self.error})")
 
     @property
+    def running(self) -> bool:
+        """True while the writer thread runs and is not closing."""
+        return not self._closing and self._thread is not None and self._thread.is_alive()
+
+    @property
     def queued(self) -> int:
         """Objects waiting for the next commit."""
         return len(self._pending)
