@@ -26,6 +26,7 @@ from tui.app import ArbConsole
 from tui.modals import ConfirmModal
 from tui.testing import RecordingHost, eventually, wait_until
 from tui.widgets import EventLog
+from tui.widgets.log import MAX_LINES
 
 REPLAY = Path(__file__).resolve().parent.parent / "replays" / "btc_2020-03.jsonl.gz"
 BEFORE_TRADES_TS_MS = 1583798400000  # 2020-03-10T00:00Z: flat, no trade yet
@@ -338,12 +339,12 @@ async def test_log_appends_only_new_entries(make_host: HostFactory) -> None:
         await eventually(pilot, lambda: log.last_seq >= 0, what="log filled")
         entries = app.snapshot.log
         assert log.last_seq == entries[-1].seq
-        assert len(log.lines) == min(len(entries), log.max_lines)
+        assert list(log.entries) == list(entries)[-MAX_LINES:]
         await pilot.press("p")  # PAUSED: the engine logs the command and the state change
         await eventually(pilot, lambda: log.last_seq > entries[-1].seq, what="new entries")
         new = [e for e in app.snapshot.log if e.seq > entries[-1].seq]
-        assert len(log.lines) == min(len(entries) + len(new), log.max_lines)
-        assert "PAUSED" in "".join(strip.text for strip in log.lines[-len(new) :])
+        assert list(log.entries) == [*entries, *new][-MAX_LINES:]
+        assert "PAUSED" in "".join(strip.text for strip in log.lines[-3 * len(new) :])
 
 
 async def test_keys_work_at_80x24(make_host: HostFactory) -> None:

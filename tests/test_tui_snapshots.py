@@ -1,10 +1,13 @@
-"""Snapshot tests of the console's main screen at fixed points of the shipped replay.
+"""Snapshot tests of the console's screens at fixed points of the shipped replays.
 
-The real :class:`core.runtime.host.EngineHost` replays ``replays/btc_2020-03.jsonl.gz`` as fast as
-possible to a fixed instant and pauses there (``pause_at_ts_ms``), so every panel shows the
-same data on every run; nothing on screen reads the wall clock. Sizes: 120x40 (the design
-size) and 80x24 (the minimum usable). No widget on these screens has a blinking cursor
-(tables hide theirs; there is no text input).
+The real :class:`core.runtime.host.EngineHost` replays a shipped file as fast as possible to a
+fixed instant and pauses there (``pause_at_ts_ms``), so every panel shows the same data on
+every run; nothing on screen reads the wall clock. The default replay
+(``replays/btc_binance_bybit_2024-03.jsonl.gz`` with ``config.toml``) is shown with a hedge
+open and a ladder level filled at 80x24 (the smallest supported terminal: compact layout, no
+scrolling), 100x30, 120x40 (the design size) and 160x50, plus its second view (ladders and
+equity) and the help screen; the March 2020 BitMEX history at 120x40 and 80x24. No widget on
+these screens has a blinking cursor (tables hide theirs; there is no text input).
 
 Tests here are plain functions: ``snap_compare`` runs its own event loop. Update the SVGs
 only with ``--snapshot-update`` on the full suite, after reading the report.
@@ -20,18 +23,22 @@ from textual.pilot import Pilot
 
 from core.domain.config import load_config
 from core.runtime.host import EngineHost
-from tests.conftest import HISTORY_CONFIG
+from tests.conftest import HISTORY_CONFIG, ROOT
 from tui.app import ArbConsole
+from tui.help import HelpScreen
 from tui.modals import ConfirmModal
 from tui.testing import eventually, wait_until
 
 REPLAY = Path(__file__).resolve().parent.parent / "replays" / "btc_2020-03.jsonl.gz"
+DEFAULT_REPLAY = ROOT / "replays" / "btc_binance_bybit_2024-03.jsonl.gz"
+DEFAULT_CONFIG = ROOT / "config.toml"
+OPEN_2024_TS_MS = 1710504000000  # 2024-03-15T12:00Z: hedge open since 14 March, binance laddered
 
 BEFORE_TRADES_TS_MS = 1583798400000  # 2020-03-10T00:00Z: watching, no trade yet
 IN_POSITION_TS_MS = 1584079200000  # 2020-03-13T06:00Z: hedge open and laddered after the crash
 AFTER_EXIT_TS_MS = 1584338400000  # 2020-03-16T06:00Z: the first hedge closed on 15 March
 
-PausedApp = Callable[[int], ArbConsole]
+PausedApp = Callable[..., ArbConsole]
 
 
 @pytest.fixture
@@ -39,9 +46,9 @@ def paused_app() -> Iterator[PausedApp]:
     """A console on a real host that has replayed up to ``ts_ms`` and paused there."""
     hosts: list[EngineHost] = []
 
-    def make(ts_ms: int) -> ArbConsole:
-        settings = load_config(HISTORY_CONFIG)
-        host = EngineHost.for_replay(settings, REPLAY, pause_at_ts_ms=ts_ms)
+    def make(ts_ms: int, replay: Path = REPLAY, config: Path = HISTORY_CONFIG) -> ArbConsole:
+        settings = load_config(config)
+        host = EngineHost.for_replay(settings, replay, pause_at_ts_ms=ts_ms)
         hosts.append(host)
         host.start()
         wait_until(lambda: host.snapshot().replay.paused, what="replay paused")
@@ -65,7 +72,8 @@ def shown_paused(*then: str) -> Callable[[Pilot[int]], Awaitable[None]]:
         )
         if then:
             await pilot.press(*then)
-            await eventually(pilot, lambda: isinstance(app.screen, ConfirmModal))
+            if then[-1] in ("ctrl+k", "question_mark", "f", "q"):
+                await eventually(pilot, lambda: isinstance(app.screen, ConfirmModal | HelpScreen))
         await pilot.pause()
 
     return run_before
@@ -82,7 +90,7 @@ def test_main_screen_120x40(snap_compare, paused_app: PausedApp, ts_ms: int) -> 
 
 
 def test_main_screen_80x24_in_position(snap_compare, paused_app: PausedApp) -> None:
-    """The smallest supported terminal: the body scrolls, the footer keys stay visible."""
+    """The smallest supported terminal: compact layout, nothing below the fold."""
     app = paused_app(IN_POSITION_TS_MS)
     assert snap_compare(app, terminal_size=(80, 24), run_before=shown_paused())
 
@@ -91,3 +99,39 @@ def test_kill_confirmation_modal_120x40(snap_compare, paused_app: PausedApp) -> 
     """ctrl+k over an open position: the red kill-switch confirmation."""
     app = paused_app(IN_POSITION_TS_MS)
     assert snap_compare(app, terminal_size=(120, 40), run_before=shown_paused("ctrl+k"))
+
+
+def size_id(size: tuple[int, int]) -> str:
+    """``80x24`` for a (columns, rows) terminal size."""
+    return f"{size[0]}x{size[1]}"
+
+
+def default_app(paused_app: PausedApp) -> ArbConsole:
+    """The console on the shipped default replay and config, paused with a hedge open."""
+    return paused_app(OPEN_2024_TS_MS, DEFAULT_REPLAY, DEFAULT_CONFIG)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40), (160, 50)], ids=size_id)
+def test_default_replay_main_screen(
+    snap_compare, paused_app: PausedApp, size: tuple[int, int]
+) -> None:
+    """Without scrolling at every size: state, the pair's spread per hour and APR and its
+    status, each leg's size and uPnL in USD, drawdown against its limit, data health and the
+    last log lines; ladders on the main view from 34 rows up."""
+    app = default_app(paused_app)
+    assert snap_compare(app, terminal_size=size, run_before=shown_paused())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=size_id)
+def test_default_replay_ladders_and_equity_view(
+    snap_compare, paused_app: PausedApp, size: tuple[int, int]
+) -> None:
+    """The second view (``2``): every ladder level and the equity curve with its drawdown."""
+    app = default_app(paused_app)
+    assert snap_compare(app, terminal_size=size, run_before=shown_paused("2"))
+
+
+def test_help_screen_80x24(snap_compare, paused_app: PausedApp) -> None:
+    """``?`` in replay mode: every key of the mode on one 80x24 screen."""
+    app = default_app(paused_app)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=shown_paused("question_mark"))

@@ -11,6 +11,7 @@ from core.domain.snapshot import EngineSnapshot, FeedView, LogEntry, PairView, R
 from tui.testing import eventually
 from tui.widgets import EventLog, KeyedTable
 from tui.widgets.funding import pair_row
+from tui.widgets.log import MAX_LINES
 from tui.widgets.risk import risk_text
 from tui.widgets.status import status_text
 from tui.widgets.table import ColumnSpec
@@ -95,9 +96,35 @@ async def test_event_log_appends_only_entries_with_a_new_seq() -> None:
         log.apply(snapshot(log=more))
         await eventually(pilot, lambda: len(log.lines) == 4)
         assert log.last_seq == 3
-        assert [line.text.split(maxsplit=3)[-1] for line in log.lines] == [
+        assert [line.text.split(maxsplit=3)[-1].rstrip() for line in log.lines] == [
             "fill 0", "fill 1", "fill 2", "ARMED -> PAUSED",
         ]  # fmt: skip
+
+
+class NarrowLogApp(App[None]):
+    CSS = "EventLog { width: 40; height: 20; }"
+
+    def compose(self) -> ComposeResult:
+        yield EventLog()
+
+
+async def test_a_long_alert_wraps_under_its_text_with_seconds_and_red() -> None:
+    """No alert is cut at the panel's edge: it wraps, indented under its text; the time has
+    seconds (UTC) and the alert's label and text are red."""
+    text = "position mismatch on bybit BTCUSDT: engine -0.098, venue -0.090; trading paused"
+    app = NarrowLogApp()
+    async with app.run_test(size=(60, 24)) as pilot:
+        log = app.query_one(EventLog)
+        log.apply(snapshot(log=(LogEntry(1, 1584079205000, "alert", text),)))
+        await eventually(pilot, lambda: len(log.lines) > 1, what="wrapped")
+        lines = [strip.text.rstrip() for strip in log.lines]
+        assert lines[0].startswith("03-13 06:00:05 ALERT ")
+        assert all(len(line) <= 40 for line in lines)
+        indent = len("03-13 06:00:05 ALERT ")
+        assert all(line[:indent].strip() == "" for line in lines[1:])  # hanging indent
+        assert " ".join(line[indent:].strip() for line in lines) == text
+        styles = [str(seg.style) for strip in log.lines for seg in strip if seg.text.strip()]
+        assert any("red" in s for s in styles)
 
 
 async def test_event_log_keeps_at_most_max_lines() -> None:
@@ -105,13 +132,14 @@ async def test_event_log_keeps_at_most_max_lines() -> None:
     async with app.run_test() as pilot:
         log = app.query_one(EventLog)
         entries = tuple(
-            LogEntry(i, 1584079200000, "funding", f"payment {i}") for i in range(log.max_lines + 50)
+            LogEntry(i, 1584079200000, "funding", f"payment {i}") for i in range(MAX_LINES + 50)
         )
         log.apply(snapshot(log=entries))
         await eventually(pilot, lambda: log.last_seq == len(entries) - 1)
         await pilot.pause()
-        assert len(log.lines) == log.max_lines
-        assert log.lines[-1].text.endswith(f"payment {len(entries) - 1}")
+        assert len(log.entries) == MAX_LINES
+        assert log.entries[0].seq == len(entries) - MAX_LINES
+        assert log.lines[-1].text.rstrip().endswith(f"payment {len(entries) - 1}")
 
 
 def test_feeds_that_are_not_live_are_listed_with_their_silence() -> None:

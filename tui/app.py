@@ -9,6 +9,14 @@ destructive actions (flatten, kill) and quitting with exposure open ask first in
 kill switch is ctrl+k (a Ctrl binding survives SSH and tmux, where Esc and Alt get split) with
 ``priority=True``, so it works while a modal is open; in the kill modal ``y`` or a second
 ctrl+k confirms.
+
+Layout by terminal size (the app's breakpoints set ``-narrow``/``-wide`` and ``-short``/``-tall``
+on the screen; ``app.tcss`` places the panels on a grid): below 110 columns the tables show
+their compact column sets and the status line its short form; below 34 rows the ladders leave
+the main view and the equity sparkline goes, so funding, legs, drawdown and the log fit
+without scrolling. The second view (``v``, ``2``) shows the ladders and the equity curve at
+every size. ``?``/F1 opens the help of this mode's keys; the footer shows only the keys that
+act in this mode (no replay keys in paper or live); ctrl+p offers every action by name.
 """
 
 from __future__ import annotations
@@ -17,14 +25,17 @@ import asyncio
 import contextlib
 import getpass
 import os
+from collections.abc import Iterable
+from functools import partial
 from typing import Any, ClassVar, Protocol
 
-from textual.app import App, ComposeResult
+from textual import events
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import Footer, ProgressBar
+from textual.widgets import ContentSwitcher, Footer, ProgressBar
 
 from core.domain.commands import (
     Arm,
@@ -39,8 +50,10 @@ from core.domain.commands import (
     Shutdown,
 )
 from core.domain.snapshot import EngineSnapshot
+from tui.help import HelpScreen
 from tui.modals import ConfirmModal
 from tui.widgets import (
+    EquityPanel,
     EventLog,
     FundingPanel,
     LaddersPanel,
@@ -51,6 +64,16 @@ from tui.widgets import (
 
 REFRESH_HZ = 8
 """Snapshot pulls per second (DESIGN: coalesce to about 10 frames a second)."""
+
+COMPACT_BELOW_COLUMNS = 110
+"""Below this width the tables and the status line use their compact forms."""
+
+REPLAY_ACTIONS = frozenset({"replay_toggle", "replay_speed"})
+"""Actions that exist only in replay mode (hidden from the footer in paper and live)."""
+
+VIEWS = ("main", "detail")
+"""The console's views: ``main`` (everything an operator needs at a glance) and ``detail``
+(ladders and the equity curve)."""
 
 STOP_TIMEOUT_S = 1.5
 """How long quitting waits for the engine thread (the process must exit within 2 s)."""
@@ -88,24 +111,41 @@ class ArbConsole(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "arbtui"
-    ENABLE_COMMAND_PALETTE = False
+    ENABLE_COMMAND_PALETTE = True
     # textual declares these as instance variables: a ClassVar here would not type-check
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
         (0, "-narrow"),
-        (110, "-wide"),
+        (COMPACT_BELOW_COLUMNS, "-wide"),
     ]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012
 
+    # The footer's order: what matters most first, so a narrow terminal cuts the least useful.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+k", "kill", "KILL", priority=True),
         Binding("a", "arm", "Arm"),
         Binding("p", "pause_resume", "Pause"),
         Binding("f", "flatten", "Flatten"),
-        Binding("ctrl+k", "kill", "KILL", priority=True),
-        Binding("space", "replay_toggle", "Replay", key_display="space"),
-        Binding("plus,equals_sign", "replay_speed(1)", "Faster", key_display="+"),
-        Binding("minus", "replay_speed(-1)", "Slower", key_display="-"),
-        Binding("e", "export", "Export"),
         Binding("q", "quit", "Quit"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("v", "toggle_view", "View"),
+        Binding("1", "show_view('main')", "Main", show=False),
+        Binding("2", "show_view('detail')", "Ladders", show=False),
+        Binding("e", "export", "CSV"),
+        Binding("space", "replay_toggle", "Play", key_display="space"),
+        Binding(
+            "plus,equals_sign",
+            "replay_speed(1)",
+            "Faster",
+            key_display="+",
+            group=Binding.Group("Speed", compact=True),
+        ),
+        Binding(
+            "minus",
+            "replay_speed(-1)",
+            "Slower",
+            key_display="-",
+            group=Binding.Group("Speed", compact=True),
+        ),
     ]
 
     def __init__(self, host: Host, settings: Any = None) -> None:
@@ -127,28 +167,54 @@ class ArbConsole(App[int]):
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
-        with VerticalScroll(id="body"):
-            yield FundingPanel(id="funding", classes="panel")
-            yield LegsPanel(id="legs", classes="panel")
-            with Horizontal(id="lower"):
+        with ContentSwitcher(id="views", initial="main"):
+            with Vertical(id="main"):
+                yield FundingPanel(id="funding", classes="panel")
+                yield LegsPanel(id="legs", classes="panel")
                 yield LaddersPanel(id="ladders", classes="panel")
                 yield RiskPanel(id="risk", classes="panel")
-            yield EventLog(id="log", classes="panel")
+                yield EventLog(id="log", classes="panel")
+            with Vertical(id="detail"):
+                yield LaddersPanel(id="ladders-detail", classes="panel")
+                yield EquityPanel(id="equity-detail", classes="panel")
         yield ProgressBar(id="export-progress", show_eta=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._panels = [
             self.query_one(StatusLine),
             self.query_one(FundingPanel),
             self.query_one(LegsPanel),
-            self.query_one(LaddersPanel),
+            *self.query(LaddersPanel),
             self.query_one(RiskPanel),
+            self.query_one(EquityPanel),
             self.query_one(EventLog),
         ]
         self.query_one(StatusLine).update(" arbtui  waiting for the engine…")
+        self._fit(self.size.width)
         self.refresh_snapshot()
         self._timer = self.set_interval(1 / REFRESH_HZ, self.refresh_snapshot)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        """Compact tables and status line below :data:`COMPACT_BELOW_COLUMNS` columns."""
+        compact = width < COMPACT_BELOW_COLUMNS
+        for panel in self._panels:
+            set_compact = getattr(panel, "set_compact", None)
+            if set_compact is not None:
+                set_compact(compact)
+
+    @property
+    def engine_mode(self) -> str | None:
+        """``replay``, ``paper`` or ``live`` from the engine's snapshot (None before one)."""
+        return None if self.snapshot is None else self.snapshot.mode
+
+    @property
+    def current_view(self) -> str:
+        """The view on screen: ``main`` or ``detail`` (ladders and equity)."""
+        return self.query_one("#views", ContentSwitcher).current or "main"
 
     def refresh_snapshot(self) -> None:
         """Pull the latest snapshot; apply it to every panel if it is a new object."""
@@ -157,7 +223,10 @@ class ArbConsole(App[int]):
         snap = self.host.snapshot()
         if snap is None or snap is self.snapshot:
             return
+        mode_changed = self.engine_mode != snap.mode
         self.snapshot = snap
+        if mode_changed:
+            self.refresh_bindings()  # the footer's keys depend on the mode
         with self.batch_update():
             for panel in self._panels:
                 panel.apply(snap)
@@ -173,10 +242,51 @@ class ArbConsole(App[int]):
         return None if self.snapshot is None else self.snapshot.risk.trading_state
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While a modal is open only the kill switch (and the modal's own keys) act."""
+        """While a modal is open only the kill switch (and the modal's own keys) act; replay
+        keys exist only in replay mode (False also hides them from the footer)."""
         if isinstance(self.screen, ModalScreen) and action not in ("kill",):
             return False
+        if action in REPLAY_ACTIONS and self.engine_mode not in (None, "replay"):
+            return False
         return True
+
+    def action_help(self) -> None:
+        """``?``/F1: the keys of this mode."""
+        self.push_screen(HelpScreen(self.engine_mode))
+
+    def action_show_view(self, view: str) -> None:
+        """``1``/``2``: the main view or the ladders-and-equity view."""
+        if view in VIEWS:
+            self.query_one("#views", ContentSwitcher).current = view
+
+    def action_toggle_view(self) -> None:
+        """``v``: switch between the two views."""
+        self.action_show_view("detail" if self.current_view == "main" else "main")
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): every console action by name, for this mode."""
+        yield SystemCommand("Arm", "Let the strategy open and add (a)", self.action_arm)
+        yield SystemCommand("Pause / resume", "No entries or adds; exits go on (p)",
+                            self.action_pause_resume)  # fmt: skip
+        yield SystemCommand("Flatten", "Asks, then closes every leg reduce-only (f)",
+                            self.action_flatten)  # fmt: skip
+        yield SystemCommand("KILL switch", "Asks, then cancels, flattens and HALTs (ctrl+k)",
+                            self.action_kill)  # fmt: skip
+        yield SystemCommand("Export audit log", "Write this session's audit log to CSV (e)",
+                            self.action_export)  # fmt: skip
+        if self.engine_mode in (None, "replay"):
+            yield SystemCommand("Replay: pause / continue", "The replay clock (space)",
+                                self.action_replay_toggle)  # fmt: skip
+            yield SystemCommand("Replay: faster", "Next speed step (+)",
+                                partial(self.action_replay_speed, 1))  # fmt: skip
+            yield SystemCommand("Replay: slower", "Previous speed step (-)",
+                                partial(self.action_replay_speed, -1))  # fmt: skip
+        yield SystemCommand("Screen: main", "Funding, legs, drawdown, log (1)",
+                            partial(self.action_show_view, "main"))  # fmt: skip
+        yield SystemCommand("Screen: ladders and equity", "DCA ladders, equity curve (2)",
+                            partial(self.action_show_view, "detail"))  # fmt: skip
+        yield SystemCommand("Help", "The keys of this mode (? or F1)", self.action_help)
+        yield SystemCommand("Quit", "Asks first while exposure is open (q)", self.action_quit)
 
     def action_arm(self) -> None:
         """``a``: allow the strategy to open and add."""

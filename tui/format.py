@@ -33,6 +33,14 @@ def hhmm(ts_ms: int | None) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%m-%d %H:%M")
 
 
+def log_time(ts_ms: int | None) -> str:
+    """UTC ms since the epoch as ``MM-DD HH:MM:SS`` (log lines); a dash for 0 (logged before
+    the first event gave the engine its clock)."""
+    if ts_ms is None or ts_ms <= 0:
+        return DASH
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%m-%d %H:%M:%S")
+
+
 def countdown(ms: int | None) -> str:
     """A duration in ms as ``HH:MM:SS`` (``1d02:03:04`` past a day); negative clamps to 0."""
     if ms is None:

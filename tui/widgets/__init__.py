@@ -6,11 +6,12 @@ from tui.widgets.funding import FundingPanel
 from tui.widgets.ladders import LaddersPanel
 from tui.widgets.legs import LegsPanel
 from tui.widgets.log import EventLog
-from tui.widgets.risk import RiskPanel
+from tui.widgets.risk import EquityPanel, RiskPanel
 from tui.widgets.status import StatusLine
 from tui.widgets.table import KeyedTable
 
 __all__ = [
+    "EquityPanel",
     "EventLog",
     "FundingPanel",
     "KeyedTable",

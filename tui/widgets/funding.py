@@ -43,6 +43,28 @@ PAIR_COLUMNS = (
     ColumnSpec("status", "Status", 20),
 )
 
+VENUE_COMPACT = (
+    ColumnSpec("venue", "Venue", 7),
+    ColumnSpec("symbol", "Symbol", 7),
+    ColumnSpec("rate", "Next rate", 9),
+    ColumnSpec("kind", "Kind", 5),
+    ColumnSpec("per_hour", "Rate/h", 9),
+    ColumnSpec("apr", "APR", 8),
+    ColumnSpec("countdown", "Settles", 8),
+    ColumnSpec("settled", "Settled", 8),
+)
+"""Venue columns below 110 terminal columns (no interval, short labels: 77 cells)."""
+
+PAIR_COMPACT = (
+    ColumnSpec("pair", "Pair", 7),
+    ColumnSpec("spread", "Spread/h", 9),
+    ColumnSpec("apr", "APR", 8),
+    ColumnSpec("basis", "Basis", 7),
+    ColumnSpec("edge", "Edge", 7),
+    ColumnSpec("status", "Status", 20),
+)
+"""Pair columns below 110 terminal columns (no legs, no EMAs: 70 cells)."""
+
 KIND_LABEL = {"fixed": "fixed", "estimate": "est", "last": "last"}
 """Short labels of FundingView.next_rate_kind."""
 
@@ -105,13 +127,18 @@ class FundingPanel(Vertical):
     """Venue funding rates and pair spreads."""
 
     def compose(self) -> ComposeResult:
-        yield KeyedTable(VENUE_COLUMNS, id="funding-venues")
-        yield KeyedTable(PAIR_COLUMNS, id="funding-pairs")
+        yield KeyedTable(VENUE_COLUMNS, id="funding-venues", compact=VENUE_COMPACT)
+        yield KeyedTable(PAIR_COLUMNS, id="funding-pairs", compact=PAIR_COMPACT)
 
     def on_mount(self) -> None:
         self.border_title = "Funding"
         self._venues = self.query_one("#funding-venues", KeyedTable)
         self._pairs = self.query_one("#funding-pairs", KeyedTable)
+
+    def set_compact(self, compact: bool) -> None:
+        """Narrow terminal: fewer columns (the pair's legs and EMAs, venues' symbols go)."""
+        self.query_one("#funding-venues", KeyedTable).set_compact(compact)
+        self.query_one("#funding-pairs", KeyedTable).set_compact(compact)
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.funding`` and ``snap.pairs``."""

@@ -27,6 +27,17 @@ LEG_COLUMNS = (
     ColumnSpec("funding_usd", "Fund USD", 9),
 )
 
+LEG_COMPACT = (
+    ColumnSpec("venue", "Venue", 7),
+    ColumnSpec("symbol", "Symbol", 7),
+    ColumnSpec("qty", "Qty (unit)", 12),
+    ColumnSpec("entry", "Entry", 9),
+    ColumnSpec("mark", "Mark", 9),
+    ColumnSpec("upnl_usd", "uPnL USD", 9),
+    ColumnSpec("funding_usd", "Fund USD", 9),
+)
+"""Leg columns below 110 terminal columns (amounts in USD only: 76 cells)."""
+
 _UNIT_SHORT = {"contracts": "ct", "contract": "ct"}
 
 
@@ -59,11 +70,15 @@ class LegsPanel(Vertical):
     """Open positions, one row per venue and symbol."""
 
     def compose(self) -> ComposeResult:
-        yield KeyedTable(LEG_COLUMNS, id="legs-table")
+        yield KeyedTable(LEG_COLUMNS, id="legs-table", compact=LEG_COMPACT)
 
     def on_mount(self) -> None:
         self._table = self.query_one(KeyedTable)
         self.border_title = "Legs"
+
+    def set_compact(self, compact: bool) -> None:
+        """Narrow terminal: amounts in USD only, no BTC delta column."""
+        self.query_one(KeyedTable).set_compact(compact)
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.legs``; the border subtitle says when there is no position."""

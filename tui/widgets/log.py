@@ -1,36 +1,75 @@
 """Event log: fills, funding payments, state changes, alerts and operator commands.
 
 Appends only entries whose ``seq`` is above the last one shown (the snapshot's ``log`` is a
-window of recent entries) and keeps at most ``MAX_LINES`` lines. Times are UTC.
+window of recent entries) and keeps at most ``MAX_LINES`` entries (``3 * MAX_LINES`` screen
+lines). Each entry is one row: ``MM-DD HH:MM:SS`` (UTC, as the panel's title says), its kind
+and its text; a text longer than the panel wraps under itself, so an alert is never cut at
+the panel's edge. The kind's colour gives the severity (alerts red, state changes yellow);
+an alert's text is red too. When the panel's width changes the kept entries are re-wrapped.
 """
 
 from __future__ import annotations
 
+from collections import deque
+
+from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.widgets import RichLog
 
 from core.domain.snapshot import EngineSnapshot, LogEntry
 from tui import format as fmt
 
 MAX_LINES = 500
-"""Lines kept in the widget; older lines are dropped."""
+"""Entries kept for re-wrapping; the widget keeps at most ``3 * MAX_LINES`` screen lines."""
+
+KIND_LABEL = {
+    "fill": "FILL",
+    "funding": "FUND",
+    "state": "STATE",
+    "alert": "ALERT",
+    "command": "CMD",
+}
+"""Short label of each LogEntry.kind (others are shown upper-cased, cut to 5 cells)."""
 
 KIND_STYLE = {
     "fill": "cyan",
     "funding": "green",
     "state": "bold yellow",
-    "alert": "bold red",
+    "alert": "bold white on red",
     "command": "magenta",
 }
-"""Style of each LogEntry.kind."""
+"""Style of each LogEntry.kind's label."""
+
+TEXT_STYLE = {"alert": "bold red", "state": "yellow"}
+"""Style of the text of the kinds that need the operator's eye (others: default)."""
 
 
 def entry_text(entry: LogEntry) -> Text:
-    """One log line: ``MM-DD HH:MM KIND    text``."""
-    t = Text(fmt.hhmm(entry.ts_ms) + " ", style="dim")
-    t.append(f"{entry.kind.upper():<8}", style=KIND_STYLE.get(entry.kind, ""))
-    t.append(entry.text)
+    """One log entry as a single line: ``MM-DD HH:MM:SS KIND  text``."""
+    t = Text(fmt.log_time(entry.ts_ms) + " ", style="dim")
+    t.append(f"{_label(entry.kind):<5}", style=KIND_STYLE.get(entry.kind, ""))
+    t.append(" ")
+    t.append(entry.text, style=TEXT_STYLE.get(entry.kind, ""))
     return t
+
+
+def _label(kind: str) -> str:
+    return KIND_LABEL.get(kind, kind.upper()[:5])
+
+
+def entry_row(entry: LogEntry) -> Table:
+    """One log entry as a grid row: time, kind, and the text wrapping under itself."""
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(no_wrap=True, style="dim")
+    grid.add_column(no_wrap=True, width=5)
+    grid.add_column(ratio=1, overflow="fold")
+    grid.add_row(
+        fmt.log_time(entry.ts_ms),
+        Text(_label(entry.kind), style=KIND_STYLE.get(entry.kind, "")),
+        Text(entry.text, style=TEXT_STYLE.get(entry.kind, "")),
+    )
+    return grid
 
 
 class EventLog(RichLog):
@@ -38,18 +77,38 @@ class EventLog(RichLog):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(
-            id=id, classes=classes, max_lines=MAX_LINES, wrap=False, markup=False, auto_scroll=True
+            id=id,
+            classes=classes,
+            max_lines=3 * MAX_LINES,
+            min_width=20,
+            wrap=True,
+            markup=False,
+            auto_scroll=True,
         )
         self.can_focus = False
         self.last_seq = -1
         """Highest ``LogEntry.seq`` written so far."""
+        self.entries: deque[LogEntry] = deque(maxlen=MAX_LINES)
+        """The entries shown, oldest first (at most ``MAX_LINES``)."""
+        self._width = 0
 
     def on_mount(self) -> None:
-        self.border_title = "Log"
+        self.border_title = "Log (UTC)"
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._width:
+            self._width = event.size.width
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        self.clear()
+        for entry in self.entries:
+            self.write(entry_row(entry))
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Write the entries of ``snap.log`` that are newer than the last one written."""
         for entry in snap.log:
             if entry.seq > self.last_seq:
-                self.write(entry_text(entry))
+                self.entries.append(entry)
+                self.write(entry_row(entry))
                 self.last_seq = entry.seq

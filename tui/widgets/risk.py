@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
+from core.domain.equity import drawdown_pct
 from core.domain.snapshot import EngineSnapshot, FeedView, RiskView
 from tui import format as fmt
 
@@ -41,58 +43,89 @@ def _last(values: Sequence[float]) -> float:
     return values[-1] if values else 0.0
 
 
-def drawdown_bar(drawdown_pct: float, limit_pct: float) -> Text:
-    """A bar of ``BAR_CELLS`` cells filled in proportion to drawdown / limit."""
+def drawdown_bar(drawdown_pct: float, limit_pct: float, cells: int = BAR_CELLS) -> Text:
+    """A bar of ``cells`` cells filled in proportion to drawdown / limit."""
     share = 0.0 if limit_pct <= 0 else min(1.0, max(0.0, drawdown_pct / limit_pct))
-    filled = round(share * BAR_CELLS)
+    filled = round(share * cells)
     style = "green" if share < 0.5 else ("yellow" if share < 0.8 else "bold red")
     bar = Text("[", style="dim")
     bar.append("█" * filled, style=style)
-    bar.append("·" * (BAR_CELLS - filled), style="dim")
+    bar.append("·" * (cells - filled), style="dim")
     bar.append("]", style="dim")
     return bar
 
 
 def feeds_text(feeds: tuple[FeedView, ...]) -> Text:
-    """Live feeds (paper and live modes): ``feeds 4/4 live``, then each stream that is not
-    live with its state and how long it has been silent."""
+    """Live feeds (paper and live modes): ``feeds 4/4 live``, then, one a line, each stream
+    that is not live with its state and how long it has been silent."""
     t = Text()
     live = sum(1 for f in feeds if f.state == "live")
-    t.append(f"  feeds {live}/{len(feeds)} live", style="green" if live == len(feeds) else "")
+    t.append(f"feeds {live}/{len(feeds)} live", style="green" if live == len(feeds) else "")
     for f in feeds:
         if f.state != "live":
             silent = f" {f.stale_for_ms // 1000}s" if f.stale_for_ms else ""
-            t.append(f"\n         {f.venue} {f.stream} {f.state}{silent}", style="bold red")
+            t.append(f"\n{f.venue} {f.stream} {f.state}{silent}", style="bold red")
     return t
 
 
-def risk_text(risk: RiskView, feeds: tuple[FeedView, ...] = ()) -> Text:
-    """The panel's text block (below the sparkline)."""
-    t = Text()
-    t.append("Equity   ", style="bold")
-    t.append(f"{fmt.usd(risk.equity_usd)} USD")
-    t.append(f"  peak {fmt.usd(risk.peak_equity_usd)}\n", style="dim")
-    t.append("Drawdown ", style="bold")
+LABEL_CELLS = 9
+"""Width of the label column; values wrap under their own column, never under the label."""
+
+
+def risk_rows(
+    risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False
+) -> list[tuple[str, Text]]:
+    """The panel's rows as (label, value); ``compact`` (narrow terminal) breaks long values
+    into shorter lines and draws a shorter bar."""
+    rows: list[tuple[str, Text]] = []
+    equity = Text(f"{fmt.usd(risk.equity_usd)} USD")
+    equity.append(("\n" if compact else "  ") + f"peak {fmt.usd(risk.peak_equity_usd)}", "dim")
+    rows.append(("Equity", equity))
     over = risk.drawdown_limit_pct > 0 and risk.drawdown_pct >= risk.drawdown_limit_pct
-    t.append(fmt.pct(risk.drawdown_pct), style="bold red" if over else "")
-    t.append(f" of limit {fmt.pct(risk.drawdown_limit_pct)}\n         ")
-    t.append_text(drawdown_bar(risk.drawdown_pct, risk.drawdown_limit_pct))
-    t.append(f"  max {fmt.pct(risk.max_drawdown_pct)}\n")
-    t.append("State    ", style="bold")
-    t.append_text(state_text(risk.trading_state))
-    t.append("\nNet Δ    ", style="bold")
+    dd = Text(fmt.pct(risk.drawdown_pct), style="bold red" if over else "")
+    dd.append(f" of limit {fmt.pct(risk.drawdown_limit_pct)}\n")
+    dd.append_text(
+        drawdown_bar(risk.drawdown_pct, risk.drawdown_limit_pct, 10 if compact else BAR_CELLS)
+    )
+    dd.append(f" max {fmt.pct(risk.max_drawdown_pct)}")
+    rows.append(("Drawdown", dd))
+    rows.append(("State", state_text(risk.trading_state)))
     outside = abs(risk.net_delta_btc) > risk.hedge_band_btc
-    t.append(f"{fmt.btc(risk.net_delta_btc)} BTC", style="bold red" if outside else "")
-    t.append(f"  band ±{fmt.btc(risk.hedge_band_btc, sign=False)}")
-    t.append("  OUTSIDE" if outside else "  ok", style="bold red" if outside else "green")
-    t.append("\nData     ", style="bold")
-    if risk.data_stale:
-        t.append(" STALE ", style="bold white on red")
-    else:
-        t.append("live", style="green")
+    delta = Text(f"{fmt.btc(risk.net_delta_btc)} BTC", style="bold red" if outside else "")
+    delta.append(("  band ±" if not compact else " ±") + fmt.btc(risk.hedge_band_btc, sign=False))
+    delta.append(" OUTSIDE" if outside else " ok", style="bold red" if outside else "green")
+    rows.append(("Net Δ", delta))
+    data = Text(" STALE ", style="bold white on red") if risk.data_stale else Text("live", "green")
     if feeds:
-        t.append_text(feeds_text(feeds))
+        data.append(", ")
+        data.append_text(feeds_text(feeds))
+    rows.append(("Data", data))
+    return rows
+
+
+def risk_text(risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False) -> Text:
+    """The panel's rows as one text, continuation lines indented under their value."""
+    t = Text()
+    for i, (label, value) in enumerate(risk_rows(risk, feeds, compact)):
+        if i:
+            t.append("\n")
+        t.append(f"{label:<{LABEL_CELLS}}", style="bold")
+        for j, line in enumerate(value.split("\n")):
+            if j:
+                t.append("\n" + " " * LABEL_CELLS)
+            t.append_text(line)
     return t
+
+
+def risk_grid(risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False) -> Table:
+    """The panel's rows as a two-column grid: a value too long for the panel wraps under
+    itself (hanging indent), never back under the label."""
+    grid = Table.grid(padding=(0, 0))
+    grid.add_column(width=LABEL_CELLS, no_wrap=True, style="bold")
+    grid.add_column(ratio=1)
+    for label, value in risk_rows(risk, feeds, compact):
+        grid.add_row(label, value)
+    return grid
 
 
 class RiskPanel(Vertical):
@@ -105,6 +138,9 @@ class RiskPanel(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Drawdown"
         self._curve: tuple[float, ...] | None = None
+        self.compact = False
+        """Narrow terminal: shorter lines (see :func:`risk_rows`)."""
+        self._snap: EngineSnapshot | None = None
         self._spark = self.query_one(Sparkline)
         self._text = self.query_one("#risk-text", Static)
 
@@ -113,5 +149,58 @@ class RiskPanel(Vertical):
         if snap.equity_curve_usd is not self._curve:
             self._curve = snap.equity_curve_usd
             self._spark.data = list(snap.equity_curve_usd)
-        self._text.update(risk_text(snap.risk, snap.feeds))
+        self._snap = snap
+        self._text.update(risk_grid(snap.risk, snap.feeds, self.compact))
         self.set_class(snap.risk.data_stale, "-stale")
+
+    def set_compact(self, compact: bool) -> None:
+        """Narrow terminal: break long values into shorter lines."""
+        if compact != self.compact:
+            self.compact = compact
+            if self._snap is not None:
+                self.apply(self._snap)
+
+
+class EquityPanel(Vertical):
+    """The second screen's equity view: the equity curve large, its drawdown from the running
+    peak below it (each column the worst of its stretch), with their ranges and the limit."""
+
+    DEFAULT_CSS = """
+    EquityPanel #equity-big { height: 1fr; min-height: 3; margin: 0 1; }
+    EquityPanel #drawdown-big { height: 3; margin: 0 1; }
+    EquityPanel #drawdown-big > .sparkline--max-color { color: $error; }
+    EquityPanel #drawdown-big > .sparkline--min-color { color: $error 30%; }
+    EquityPanel .equity-range { padding: 0 1; color: $text-muted; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="equity-range", id="equity-big-range")
+        yield Sparkline([], summary_function=_last, id="equity-big")
+        yield Static(classes="equity-range", id="drawdown-big-range")
+        yield Sparkline([], summary_function=max, id="drawdown-big")
+
+    def on_mount(self) -> None:
+        self.border_title = "Equity and drawdown"
+        self._curve: tuple[float, ...] | None = None
+
+    def apply(self, snap: EngineSnapshot) -> None:
+        """Show ``snap.equity_curve_usd`` and its drawdown against ``snap.risk``'s limit."""
+        risk = snap.risk
+        self.query_one("#drawdown-big-range", Static).update(
+            f"drawdown now {fmt.pct(risk.drawdown_pct)}, max {fmt.pct(risk.max_drawdown_pct)},"
+            f" limit {fmt.pct(risk.drawdown_limit_pct)} (lower line, % from the peak)"
+        )
+        if snap.equity_curve_usd is self._curve:
+            return
+        self._curve = snap.equity_curve_usd
+        equity = list(snap.equity_curve_usd)
+        self.query_one("#equity-big", Sparkline).data = equity
+        self.query_one("#drawdown-big", Sparkline).data = drawdown_pct(equity)
+        rng = self.query_one("#equity-big-range", Static)
+        if equity:
+            rng.update(
+                f"equity {fmt.usd(min(equity), 0)} .. {fmt.usd(max(equity), 0)} USD,"
+                f" now {fmt.usd(risk.equity_usd)}"
+            )
+        else:
+            rng.update("equity: no points yet")

@@ -12,9 +12,11 @@ from tui import format as fmt
 from tui.widgets.risk import state_text
 
 
-def status_text(snap: EngineSnapshot | None) -> Text:
+def status_text(snap: EngineSnapshot | None, compact: bool = False) -> Text:
     """The status line for ``snap`` (None: nothing received yet). Most important first, so a
-    narrow terminal cuts the least useful end: state, mode and time, replay, trades, alerts."""
+    narrow terminal cuts the least useful end: state, alerts, mode and time, replay, trades.
+    ``compact`` (below 110 columns) drops the words that only label (73 cells at most without
+    a leg-risk alert)."""
     t = Text(" arbtui ", style="bold reverse")
     if snap is None:
         t.append("  waiting for the engine…", style="dim")
@@ -38,12 +40,12 @@ def status_text(snap: EngineSnapshot | None) -> Text:
             word, style = "paused", "bold black on yellow"
         else:
             word, style = "running", "green"
-        t.append("  replay ")
+        t.append(" " if compact else "  replay ")
         t.append(fmt.progress(rep.events_done, rep.events_total))
         t.append(" ")
         t.append(word, style=style)
         t.append(f" {fmt.speed(rep.speed)}")
-    t.append(f"  trades {snap.trades}")
+    t.append(f" trades {snap.trades}" if compact else f"  trades {snap.trades}")
     return t
 
 
@@ -54,6 +56,19 @@ class StatusLine(Static):
     StatusLine { height: 1; width: 100%; }
     """
 
+    compact = False
+    """Below 110 columns: the short form of :func:`status_text`."""
+
+    _snap: EngineSnapshot | None = None
+
     def apply(self, snap: EngineSnapshot) -> None:
         """Show the status of ``snap``."""
-        self.update(status_text(snap))
+        self._snap = snap
+        self.update(status_text(snap, self.compact))
+
+    def set_compact(self, compact: bool) -> None:
+        """Use the short form (narrow terminal)."""
+        if compact != self.compact:
+            self.compact = compact
+            if self._snap is not None:
+                self.apply(self._snap)

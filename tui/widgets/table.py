@@ -4,6 +4,11 @@
 what changed: changed cells are updated in place, vanished rows removed, new rows added. Column
 widths are fixed at construction so an update never triggers a re-measure, which also makes
 removing a row right after updating it safe.
+
+A table may have a compact column set (``compact=`` specs, a subset of the columns' keys with
+their own labels and widths, for narrow terminals):
+``set_compact(True)`` rebuilds the columns once with only those, and rows keep carrying every
+cell (the hidden ones are simply not shown), so switching back needs no new data.
 """
 
 from __future__ import annotations
@@ -39,17 +44,53 @@ class KeyedTable(DataTable[Cell]):
     KeyedTable { height: auto; max-height: 100%; }
     """
 
-    def __init__(self, columns: Sequence[ColumnSpec], *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[ColumnSpec],
+        *,
+        id: str | None = None,
+        compact: Sequence[ColumnSpec] | None = None,
+    ) -> None:
         super().__init__(
             id=id, show_cursor=False, cursor_type="none", zebra_stripes=False, cell_padding=1
         )
         self.can_focus = False
-        self._specs = tuple(columns)
+        self._all_specs = tuple(columns)
+        self._compact_specs = tuple(compact) if compact is not None else None
+        self._specs = self._all_specs
         self._shown: dict[str, tuple[Cell, ...]] = {}
+        self._full: dict[str, tuple[Cell, ...]] = {}
+        self.compact = False
+        """True while only the compact column set is shown."""
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         for spec in self._specs:
             self.add_column(spec.label, width=spec.width, key=spec.key)
+
+    def _pick(self, cells: Sequence[Cell]) -> tuple[Cell, ...]:
+        """The shown cells of a full row (all cells when not compact)."""
+        if self._specs is self._all_specs:
+            return tuple(cells)
+        index = {spec.key: i for i, spec in enumerate(self._all_specs)}
+        return tuple(cells[index[spec.key]] for spec in self._specs)
+
+    def set_compact(self, compact: bool) -> None:
+        """Show only the compact columns (True) or all of them (False); rebuilds once."""
+        compact = compact and self._compact_specs is not None
+        if compact == self.compact:
+            return
+        self.compact = compact
+        self._specs = (self._compact_specs or self._all_specs) if compact else self._all_specs
+        rows = dict(self._full)
+        self.clear(columns=True)
+        self._shown.clear()
+        self._full.clear()
+        if self.is_mounted:
+            self._add_columns()
+        self.sync(list(rows.items()))
 
     @property
     def row_keys(self) -> list[str]:
@@ -58,7 +99,8 @@ class KeyedTable(DataTable[Cell]):
 
     def sync(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
         """Make the table show exactly ``rows`` (in that order), changing only what differs."""
-        wanted = {key: tuple(cells) for key, cells in rows}
+        self._full = {key: tuple(cells) for key, cells in rows}
+        wanted = {key: self._pick(cells) for key, cells in rows}
         for key in [k for k in self._shown if k not in wanted]:
             self.remove_row(key)
             del self._shown[key]
