@@ -208,6 +208,8 @@ class AuditRecorder:
     def before_send(self, intent: OrderIntent) -> None:
         """Write the intent ahead of the order (see the class docstring)."""
         if self.blocking:
+            if self.writer.error is not None:  # failing now: refuse at once, never wait
+                raise AuditWriteError(f"{self.db_path}: {self.writer.error}")
             self.submitted += 1
             self.writer.submit_durable(intent, self._timeout_s)
         elif self.writer.error is not None:
