@@ -2,7 +2,8 @@
 
 Appends only entries whose ``seq`` is above the last one shown (the snapshot's ``log`` is a
 window of recent entries) and keeps at most ``MAX_LINES`` entries (``3 * MAX_LINES`` screen
-lines). Each entry is one row: ``MM-DD HH:MM:SS`` (UTC, as the panel's title says), its kind
+lines). Each entry is one row: ``MM-DD HH:MM:SS`` (UTC, as the panel's title says; only
+``HH:MM:SS`` in a log under 60 cells), its kind
 and its text; a text longer than the panel wraps under itself, so an alert is never cut at
 the panel's edge. The kind's colour gives the severity (alerts red, state changes yellow);
 an alert's text is red too. When the panel's width changes the kept entries are re-wrapped.
@@ -58,14 +59,20 @@ def _label(kind: str) -> str:
     return KIND_LABEL.get(kind, kind.upper()[:5])
 
 
-def entry_row(entry: LogEntry) -> Table:
+SHORT_TIME_BELOW = 60
+"""A log narrower than this many cells shows ``HH:MM:SS`` without the date (the status line
+has it), leaving the text six more cells."""
+
+
+def entry_row(entry: LogEntry, short_time: bool = False) -> Table:
     """One log entry as a grid row: time, kind, and the text wrapping under itself."""
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(no_wrap=True, style="dim")
     grid.add_column(no_wrap=True, width=5)
     grid.add_column(ratio=1, overflow="fold")
+    when = fmt.log_time(entry.ts_ms)
     grid.add_row(
-        fmt.log_time(entry.ts_ms),
+        when[6:] if short_time and len(when) > 6 else when,
         Text(_label(entry.kind), style=KIND_STYLE.get(entry.kind, "")),
         Text(entry.text, style=TEXT_STYLE.get(entry.kind, "")),
     )
@@ -100,15 +107,20 @@ class EventLog(RichLog):
             self._width = event.size.width
             self._rewrite()
 
+    @property
+    def short_time(self) -> bool:
+        """True while the log is too narrow for the date (see :data:`SHORT_TIME_BELOW`)."""
+        return 0 < self._width < SHORT_TIME_BELOW
+
     def _rewrite(self) -> None:
         self.clear()
         for entry in self.entries:
-            self.write(entry_row(entry))
+            self.write(entry_row(entry, self.short_time))
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Write the entries of ``snap.log`` that are newer than the last one written."""
         for entry in snap.log:
             if entry.seq > self.last_seq:
                 self.entries.append(entry)
-                self.write(entry_row(entry))
+                self.write(entry_row(entry, self.short_time))
                 self.last_seq = entry.seq

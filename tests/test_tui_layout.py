@@ -1,0 +1,58 @@
+"""The layout at each supported size, on the shipped default replay with config.toml paused
+with a hedge open: nothing an operator needs is below the fold or cut at the right edge, and
+no panel grows a scrollbar (issue 13, item 1). The snapshots show the same screens; these
+tests say what must hold in words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from textual.widgets import DataTable
+
+from core.domain.config import load_config
+from core.runtime.host import EngineHost
+from tests.conftest import ROOT
+from tui.app import ArbConsole
+from tui.testing import eventually, wait_until
+from tui.widgets import KeyedTable
+
+REPLAY = ROOT / "replays" / "btc_binance_bybit_2024-03.jsonl.gz"
+OPEN_TS_MS = 1710504000000  # 2024-03-15T12:00Z: hedge open, binance laddered
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[EngineHost]:
+    h = EngineHost.for_replay(load_config(ROOT / "config.toml"), REPLAY, pause_at_ts_ms=OPEN_TS_MS)
+    h.start()
+    wait_until(lambda: h.snapshot().replay.paused, what="replay paused")
+    yield h
+    h.stop(timeout_s=2.0)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40), (160, 50)], ids=str)
+async def test_everything_needed_is_on_screen(host: EngineHost, size: tuple[int, int]) -> None:
+    width, height = size
+    app = ArbConsole(host)
+    async with app.run_test(size=size) as pilot:
+        await eventually(pilot, lambda: app.snapshot is not None and app.snapshot.legs)
+        await pilot.pause()
+        for panel in ("#status", "#funding", "#legs", "#risk", "#log"):
+            region = app.query_one(panel).region
+            assert region.height > 0, panel
+            assert region.bottom <= height - 1 and region.right <= width, panel  # above footer
+        assert app.query_one("#log").region.height >= 4  # a few log lines at least
+        for table in app.query(KeyedTable):
+            if table.region.height == 0:
+                continue  # not on this view at this size
+            assert table.virtual_size.width <= table.scrollable_content_region.width, table.id
+            assert not table.show_horizontal_scrollbar and not table.show_vertical_scrollbar
+            assert table.row_count == len(table.row_keys)
+        pairs = app.query_one("#funding-pairs", DataTable)
+        shown = {str(c.key.value) for c in pairs.columns.values()}
+        assert {"pair", "spread", "apr", "basis", "edge", "status"} <= shown
+        legs = app.query_one("#legs-table", DataTable)
+        assert {"qty", "upnl_usd"} <= {str(c.key.value) for c in legs.columns.values()}
+        assert legs.row_count == len(app.snapshot.legs) == 2
+        ladders_on_main = app.query_one("#ladders").region.height > 0
+        assert ladders_on_main == (height >= 34)
