@@ -348,7 +348,7 @@ async def test_log_appends_only_new_entries(make_host: HostFactory) -> None:
 
 
 async def test_keys_work_at_80x24(make_host: HostFactory) -> None:
-    """The smallest supported terminal: panels scroll, but the modal and the keys still work."""
+    """The smallest supported terminal (compact layout): the modal and the keys still work."""
     host = make_host(pause_at_ts_ms=IN_POSITION_TS_MS)
     app = ArbConsole(host, settings())
     async with app.run_test(size=(80, 24)) as pilot:
