@@ -52,10 +52,6 @@ def test_run_replay_keeps_the_report_when_the_audit_log_fails(
     assert failed.value.report["events"] > 0
 
 
-@pytest.mark.xfail(
-    reason="tui/commands/run.py _headless must call core.runtime.headless.headless_replay "
-    "(tui/ was another engineer's at the time)",
-)
 def test_the_command_line_prints_the_report_then_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

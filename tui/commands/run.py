@@ -10,7 +10,6 @@ console.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import msgspec
@@ -94,15 +93,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _headless(settings: Settings, path: str, fmt: str) -> int:
-    from core.analysis.report import format_text
-    from core.runtime.headless import run_replay
+    from core.runtime.headless import headless_replay
 
-    report = run_replay(settings, path)
-    if fmt == "json":
-        print(json.dumps(report))
-    else:
-        print(format_text(report))
-    return 0
+    return headless_replay(settings, path, fmt)
 
 
 def _console(settings: Settings, path: str, speed: float | None) -> int:
