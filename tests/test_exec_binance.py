@@ -204,6 +204,35 @@ async def test_the_listen_key_is_kept_alive_by_put(settings) -> None:
         assert len(rig.fb.requests("PUT", "/fapi/v1/listenKey")) >= 2
 
 
+async def test_a_lost_listen_key_and_a_503_on_its_renewal_do_not_end_the_stream(settings) -> None:
+    # the hazard: keep-alive -1125, then one 503 on POST listenKey, ended the keep-alive task
+    # for the session and left the stream on a dead key
+    base = msgspec.structs.replace(
+        settings,
+        venues=msgspec.structs.replace(
+            settings.venues,
+            binance=msgspec.structs.replace(settings.venues.binance, listen_key_keepalive_s=0.1),
+        ),
+    )
+    async with running(base) as rig:
+        stream = rig.venues["binance"].stream
+        await aeventually(lambda: len(rig.fb.ws_keys) == 1 and rig.fb.keepalives >= 1, 3.0)
+        first = rig.fb.ws_keys[0]
+        overloaded = Fault(503, {"code": -1001, "msg": "Internal error; unable to process."})
+        rig.fb.inject("POST /fapi/v1/listenKey", overloaded)
+        rig.fb.expire_listen_keys()
+        await aeventually(lambda: "new listenKey failed (attempt 1)" in stream.key_error, 3.0)
+        view = stream.view()
+        assert (view.venue, view.stream, view.state) == ("binance", "private", "stale")
+        assert "-1001 Internal error" in view.note
+        await aeventually(lambda: len(rig.fb.ws_keys) == 2, 5.0)
+        assert rig.fb.ws_keys[1] != first and rig.fb.ws_keys[1] == stream.listen_key
+        kept = rig.fb.keepalives
+        await aeventually(lambda: rig.fb.keepalives >= kept + 2, 3.0)  # on the new key
+        assert stream.renewals == 1 and stream.key_error == ""
+        await aeventually(lambda: stream.view().state == "live", 3.0)
+
+
 async def test_fills_missed_while_the_stream_was_down_are_read_after_reconnect(settings) -> None:
     async with running(settings) as rig:
         rig.fb.partial["c-gap"] = [Decimal("0.1"), Decimal("0.1")]

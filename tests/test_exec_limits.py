@@ -99,3 +99,35 @@ async def test_every_task_of_the_process_waits_on_the_same_block() -> None:
 def test_the_process_wide_limiter_is_one_object_per_venue() -> None:
     assert shared_limiter("testvenue-a", 5.0) is shared_limiter("testvenue-a", 1.0)
     assert shared_limiter("testvenue-a", 5.0) is not shared_limiter("testvenue-b", 5.0)
+
+
+def test_a_reset_header_in_ms_where_seconds_are_expected_blocks_until_that_time() -> None:
+    # the hazard: "x-ratelimit-reset" sent as epoch ms (1.7e12) read as seconds blocked a venue
+    # for ~54,000 years; read by its size it is 4 s from now
+    c = Clock()
+    lim = limiter(c)
+    reset_ms = str(int((c.wall + 4) * 1000))
+    lim.observe(200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset_ms}, "[]")
+    assert lim.wait_s() == pytest.approx(4.0)
+    assert lim.alerts == []
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body"),
+    [
+        (429, {"Retry-After": "86400"}, "{}"),  # a day in seconds
+        (418, {}, '{"code":-1003,"msg":"IP banned until 9999999999999."}'),  # year 2286
+        (200, {"X-Bapi-Limit-Status": "0", "X-Bapi-Limit-Reset-Timestamp": "99999999999999"}, ""),
+        (200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "999999999"}, "[]"),  # 31 y
+    ],
+)
+def test_no_answer_blocks_a_venue_for_more_than_five_minutes_and_each_cut_is_an_alert(
+    status: int, headers: dict[str, str], body: str
+) -> None:
+    c = Clock()
+    lim = limiter(c)
+    lim.observe(status, headers, body)
+    assert lim.wait_s() == pytest.approx(300.0)
+    assert len(lim.alerts) == 1
+    assert lim.alerts[0].startswith("x: asked to wait ")
+    assert lim.alerts[0].endswith("; waiting 300 s at most")

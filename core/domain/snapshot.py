@@ -142,7 +142,10 @@ class ReplayView:
 class FeedView:
     """One live market-data stream (paper and live modes). ``state`` is ``"live"``,
     ``"connecting"``, ``"stale"`` or ``"down"``; ``stale_for_ms`` is how long it has been silent
-    when not live (0 when live); ``messages`` and ``reconnects`` count since start."""
+    when not live (0 when live); ``messages`` and ``reconnects`` count since start. A venue's
+    private (order) stream is one of these too, ``stream == "private"``; ``note`` says what is
+    wrong when it is not live (e.g. the listenKey renewal failing), else "".
+    """
 
     venue: str
     stream: str
@@ -150,6 +153,7 @@ class FeedView:
     stale_for_ms: int
     messages: int
     reconnects: int
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

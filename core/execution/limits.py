@@ -15,11 +15,19 @@ and headers go through :meth:`VenueLimiter.observe`. Sources:
 
 A wait longer than ``max_wait_s`` is not waited: :class:`RateLimited` is raised before
 anything is sent, so an order is refused unsent instead of going out minutes late.
+
+Units (HAZARDS: a reset time in ms read as seconds once blocked a venue for tens of thousands
+of years): each header is read in its venue's documented unit, and an absolute reset time is
+also read by its size (:func:`reset_wait_s`: above 1e11 it can only be epoch ms, above 1e9
+epoch seconds, else a number of seconds). Whatever the venue says, no block lasts longer than
+``max_block_s`` (default 300 s); a longer one is cut to it and logged as an alert
+(:attr:`VenueLimiter.alerts`), so a misread header costs minutes, never the session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +35,21 @@ from collections.abc import Callable, Mapping
 from core.domain.errors import ArbtuiError
 
 _BANNED_UNTIL = re.compile(r"banned until (\d{12,14})")
+log = logging.getLogger("arbtui.execution")
+
+#: The longest block any venue answer can set (seconds); see the module docstring.
+MAX_BLOCK_S = 300.0
+
+
+def reset_wait_s(value: float, now_s: float) -> float:
+    """Seconds from ``now_s`` (UNIX seconds) until a reset given as ``value``: epoch ms when
+    ``value`` > 1e11 (year 5138 in seconds, 1973 in ms), epoch seconds when > 1e9, else
+    already a number of seconds. Never negative."""
+    if value > 1e11:
+        return max(value / 1000.0 - now_s, 0.0)
+    if value > 1e9:
+        return max(value - now_s, 0.0)
+    return max(value, 0.0)
 
 
 class RateLimited(ArbtuiError):
@@ -50,21 +73,33 @@ class VenueLimiter:
         venue: str,
         *,
         max_wait_s: float = 5.0,
+        max_block_s: float = MAX_BLOCK_S,
         weight_limit: int = 2400,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.venue = venue
         self.max_wait_s = max_wait_s
+        self.max_block_s = max_block_s
         self.weight_limit = weight_limit
         self.clock = clock
         self.wall = wall
         self.blocked_until = 0.0
         self.reason = ""
         self.blocks = 0
+        self.alerts: list[str] = []
 
     def block_for(self, seconds: float, why: str) -> None:
-        """Hold every request for ``seconds`` from now (keeps the later of two blocks)."""
+        """Hold every request for ``seconds`` from now (keeps the later of two blocks), at
+        most ``max_block_s``: a longer ask is cut to it, with an alert."""
+        if seconds > self.max_block_s:
+            alert = (
+                f"{self.venue}: asked to wait {seconds:.0f} s ({why}); waiting "
+                f"{self.max_block_s:.0f} s at most"
+            )
+            self.alerts.append(alert)
+            log.error("%s", alert)
+            seconds = self.max_block_s
         until = self.clock() + max(seconds, 0.0)
         if until > self.blocked_until:
             self.blocked_until = until
@@ -93,7 +128,7 @@ class VenueLimiter:
             wait = retry_after or 0.0
             m = _BANNED_UNTIL.search(body or "")
             if m:
-                wait = max(wait, int(m.group(1)) / 1000 - self.wall())
+                wait = max(wait, reset_wait_s(float(m.group(1)), self.wall()))
             self.block_for(wait or 60.0, f"HTTP 418 IP ban for {wait or 60.0:.0f} s")
         elif status == 429:
             wait = retry_after if retry_after is not None else 1.0
@@ -104,16 +139,15 @@ class VenueLimiter:
             self.block_for(60.0 - now % 60.0, f"request weight {used:.0f}/{self.weight_limit}")
         remaining = _float(h.get("x-ratelimit-remaining"))
         if remaining is not None and remaining <= 0:
-            reset = _float(h.get("x-ratelimit-reset")) or 0.0
-            wait = reset - self.wall() if reset > 1e9 else reset
+            wait = reset_wait_s(_float(h.get("x-ratelimit-reset")) or 0.0, self.wall())
             self.block_for(max(wait, 1.0), "x-ratelimit-remaining 0")
         if _float(h.get("x-ratelimit-remaining-1s")) == 0:
             self.block_for(1.0, "x-ratelimit-remaining-1s 0")
         if _float(h.get("x-bapi-limit-status")) == 0:
-            reset_ms = _float(h.get("x-bapi-limit-reset-timestamp"))
-            wait = reset_ms / 1000 - self.wall() if reset_ms else 1.0
+            reset = _float(h.get("x-bapi-limit-reset-timestamp"))  # documented: epoch ms
+            wait = reset_wait_s(reset, self.wall()) if reset else 1.0
             limit = h.get("x-bapi-limit", "?")
-            self.block_for(min(max(wait, 0.0), 60.0), f"X-Bapi-Limit-Status 0 of {limit}")
+            self.block_for(wait, f"X-Bapi-Limit-Status 0 of {limit}")
 
 
 def _float(value: str | None) -> float | None:

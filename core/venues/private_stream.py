@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from core.domain.snapshot import FeedView
 from core.venues.ccxt_base import VenueHttpError
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class PrivateStream:
         self._task: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
         self._closing = False
+        self.last_error = ""
 
     async def start(self) -> None:
         """Start the loop; wait up to :data:`CONNECT_WAIT_S` for the first connection."""
@@ -54,6 +56,23 @@ class PrivateStream:
         if self._task is not None:
             self._task.cancel()
             await asyncio.wait({self._task}, timeout=2.0)
+
+    def note(self) -> str:
+        """What is wrong besides the socket itself ("" when nothing); venues add theirs."""
+        return ""
+
+    def view(self) -> FeedView:
+        """The stream's health as the console shows feeds: ``stream`` "private", state
+        "live" (connected, nothing wrong), "stale" (connected but :meth:`note` says what is
+        wrong) or "down" (not connected; ``note`` the last error)."""
+        note = self.note()
+        if self.connected.is_set():
+            state = "stale" if note else "live"
+        else:
+            state = "down"
+            note = note or self.last_error
+        reconnects = max(self.connects - 1, 0)
+        return FeedView(self.venue.venue, "private", state, 0, self.messages, reconnects, note)
 
     def reconnect(self) -> None:
         """Drop the socket; the loop opens a new one."""
@@ -78,12 +97,12 @@ class PrivateStream:
             except asyncio.CancelledError:
                 raise
             except (OSError, ConnectionClosed, TimeoutError, VenueHttpError, ValueError) as exc:
+                self.last_error = self.venue.redact(str(exc)) or type(exc).__name__
                 if not self._closing:
-                    log.warning("%s user stream: %s", self.venue.venue, self.venue.redact(str(exc)))
+                    log.warning("%s user stream: %s", self.venue.venue, self.last_error)
             except Exception as exc:  # keep the stream alive
-                log.warning(
-                    "%s user stream error: %s", self.venue.venue, self.venue.redact(repr(exc))
-                )
+                self.last_error = self.venue.redact(repr(exc))
+                log.warning("%s user stream error: %s", self.venue.venue, self.last_error)
             self._ws = None
             self.connected.clear()
             if self._closing:

@@ -104,6 +104,8 @@ class FakeBinance(FakeServer):
         self.stream_muted = False
         self.ws_refused = False
         self.listen_keys: dict[str, int] = {}
+        self.ws_keys: list[str] = []
+        """The listenKey of every user-stream socket opened, in order."""
         self.keepalives = 0
         self.sockets: list[web.WebSocketResponse] = []
         self.used_weight = 1
@@ -421,6 +423,9 @@ class FakeBinance(FakeServer):
         _, err = await self._params(request, signed=False)
         if err:
             return err
+        _, answer = await self._fault("POST /fapi/v1/listenKey")
+        if answer is not None:
+            return answer
         key = uuid.uuid4().hex + uuid.uuid4().hex
         self.listen_keys[key] = 0
         return self._json({"listenKey": key})
@@ -429,14 +434,23 @@ class FakeBinance(FakeServer):
         _, err = await self._params(request, signed=False)
         if err:
             return err
+        _, answer = await self._fault(f"{request.method} /fapi/v1/listenKey")
+        if answer is not None:
+            return answer
         if not self.listen_keys:
             return self._err(-1125, "This listenKey does not exist.")
         self.keepalives += 1
         return self._json({})
 
+    def expire_listen_keys(self) -> None:
+        """Every listenKey is gone (as after 60 min without a keep-alive): keep-alives answer
+        -1125 and sockets on an old key are closed."""
+        self.listen_keys.clear()
+
     async def h_ws(self, request: web.Request) -> web.WebSocketResponse:
         if request.match_info["key"] not in self.listen_keys or self.ws_refused:
             raise web.HTTPServiceUnavailable()
+        self.ws_keys.append(request.match_info["key"])
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         self.sockets.append(ws)

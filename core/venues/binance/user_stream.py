@@ -2,6 +2,13 @@
 min), ``PUT`` keeps it alive (every ``listen_key_keepalive_s``), the socket is
 ``<ws base>/<listenKey>``; ``ORDER_TRADE_UPDATE`` carries order status and executions,
 ``listenKeyExpired`` asks for a new key.
+
+Renewal never gives up (HAZARDS: one refused keep-alive, then one 503 on the request for a new
+key, once ended the keep-alive task and left the stream on a dead key for the session): a
+keep-alive that fails without an answer is tried again after :data:`RETRY_S`; one the venue
+refuses (-1125, the key is gone) asks for a new key until that works, with the same backoff,
+and the socket then moves to the new key. While it fails, :attr:`BinanceUserStream.key_error`
+says why and the stream's health view shows it.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ if TYPE_CHECKING:
     from core.venues.binance.execution import BinanceVenue
 
 log = logging.getLogger("arbtui.execution")
+RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+"""Waits between renewal attempts (seconds; the last repeats)."""
 
 
 class BinanceUserStream(PrivateStream):
@@ -34,6 +43,8 @@ class BinanceUserStream(PrivateStream):
         self.keepalive_s = keepalive_s or venue.settings.listen_key_keepalive_s
         self.listen_key = ""
         self.keepalives = 0
+        self.renewals = 0
+        self.key_error = ""
         self._ka_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -59,17 +70,52 @@ class BinanceUserStream(PrivateStream):
     async def _keepalive(self) -> None:
         while True:
             await asyncio.sleep(self.keepalive_s)
-            if not self.listen_key:
-                continue
+            if self.listen_key:
+                await self._keep_or_renew()
+
+    async def _keep_or_renew(self) -> None:
+        """One keep-alive, retried until the venue answers; a refusal renews the key."""
+        attempt = 0
+        while True:
             try:
                 await self.venue.call(self.venue.client.fapiPrivatePutListenKey)
-                self.keepalives += 1
             except VenueHttpError as exc:
-                log.warning("binance listenKey keep-alive refused: %s", exc.msg)
+                self._failed("listenKey keep-alive refused", exc)
+                await self.renew()
+                return
+            except Exception as exc:  # no answer: the key may still be alive; try again
+                attempt += 1
+                self._failed(f"listenKey keep-alive failed (attempt {attempt})", exc)
+                await asyncio.sleep(RETRY_S[min(attempt - 1, len(RETRY_S) - 1)])
+                continue
+            self.keepalives += 1
+            self.key_error = ""
+            return
+
+    async def renew(self) -> None:
+        """Ask for a new listenKey until the venue gives one (backoff :data:`RETRY_S`), then
+        move the socket to it."""
+        self.listen_key = ""
+        attempt = 0
+        while True:
+            try:
                 await self._new_key()
-                self.reconnect()
-            except Exception as exc:
-                log.warning("binance listenKey keep-alive failed: %s", self.venue.redact(str(exc)))
+            except Exception as exc:  # a 503, a refusal, no answer: all are tried again
+                attempt += 1
+                self._failed(f"new listenKey failed (attempt {attempt})", exc)
+                await asyncio.sleep(RETRY_S[min(attempt - 1, len(RETRY_S) - 1)])
+                continue
+            self.renewals += 1
+            self.key_error = ""
+            self.reconnect()
+            return
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        self.key_error = self.venue.redact(f"{what}: {exc}")
+        log.warning("binance %s", self.key_error)
+
+    def note(self) -> str:
+        return self.key_error
 
     async def _session(self, ws: ClientConnection) -> None:
         await self._connected()
@@ -77,7 +123,7 @@ class BinanceUserStream(PrivateStream):
             self.messages += 1
             ev = orjson.loads(text)
             if ev.get("e") == "listenKeyExpired":
-                await self._new_key()
+                self.listen_key = ""  # the next connection asks for a new key (with backoff)
                 return
             rep = parse_user_event(ev, text if isinstance(text, str) else text.decode())
             if rep is not None and rep.cid:
