@@ -70,7 +70,10 @@ class Position:
 
     def qty_at(self, ts_ms: int) -> Decimal:
         """The size held at the instant ``ts_ms``: fills stamped at or after it do not count
-        (a settlement at 08:00:00.000 sees what the fills before it left)."""
+        (a settlement at 08:00:00.000 sees what the fills before it left). This is the
+        venues' rule for a settlement (Binance, Bybit, BitMEX: only a position held at the
+        funding timestamp pays or receives): a position opened at the settlement instant
+        is not charged for it, one closed at that instant is."""
         qty = self.qty
         for fill_ts, before, _ in reversed(self.history):
             if fill_ts < ts_ms:

@@ -14,14 +14,14 @@ one class on purpose: every change of trading state is visible in one place.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
 from core.domain import commands as cmd
 from core.domain.config import Settings
 from core.domain.contracts import ZERO
-from core.domain.events import Bar, Event, FundingRate, FundingSettled, InstrumentSpec, Quote
+from core.domain.events import Event, FundingRate, FundingSettled, InstrumentSpec
 from core.domain.ledger import Key, Ledger
 from core.domain.market import MarketState, mark_decimal
 from core.domain.orders import ClientOrderIds, Fill, OrderIntent, Rejection, Side
@@ -127,13 +127,35 @@ class Engine(Valuation):
 
     # ----------------------------------------------------------------- events
     def on_event(self, ev: Event) -> None:
-        """Apply one market event and run everything it triggers."""
-        self.events += 1
-        st = self.market.apply(ev)
-        self.now = ev.ts_ms
-        if isinstance(ev, FundingSettled):
+        """Apply one event as an instant of its own (live: every event is one instant)."""
+        self.on_instant((ev,))
+
+    def on_instant(self, events: Sequence[Event]) -> None:
+        """Apply every event of one instant (one ``ts_ms``: all venues, all kinds), then let
+        the risk monitor, the strategy and the hedger look once, at that instant's prices.
+
+        One instant, one state (DESIGN): market updates first, then the instant's
+        settlements (on the positions held before any fill of this instant: a position
+        opened at a settlement instant is not charged for it, one closed then is,
+        :meth:`core.domain.ledger.Position.qty_at`), then mark-to-market and drawdown,
+        then the observation due (if any), then each pair whose instruments moved, once.
+        Replays group a file's events by ``ts_ms`` (:class:`core.runtime.drive.Drive`);
+        live events come one by one (:meth:`on_event`)."""
+        if not events:
+            return
+        settlements: list[FundingSettled] = []
+        moved: dict[Key, None] = {}
+        for ev in events:
+            self.events += 1
+            st = self.market.apply(ev)
+            self.now = ev.ts_ms
+            if isinstance(ev, FundingSettled):
+                settlements.append(ev)
+            if not isinstance(ev, FundingRate):
+                moved[(st.venue, st.symbol)] = None
+        for ev in settlements:
             self._settle(ev)
-        elif isinstance(ev, Bar | Quote):
+        if moved:
             self._mark_to_market()
         if self.now >= self._next_obs_ts and self._obs_ms > 0:
             self._next_obs_ts = (self.now // self._obs_ms + 1) * self._obs_ms
@@ -152,9 +174,12 @@ class Engine(Valuation):
                             r.basis,
                         )
                     )
-        if not isinstance(ev, FundingRate):
-            for pr in self._pairs_by_key.get((st.venue, st.symbol), ()):
-                self.drive(pr, pr.on_price())
+        due: dict[int, PairRuntime] = {}
+        for key in moved:
+            for pr in self._pairs_by_key.get(key, ()):
+                due[id(pr)] = pr
+        for pr in due.values():
+            self.drive(pr, pr.on_price())
 
     def _settle(self, ev: FundingSettled) -> None:
         key = (ev.venue, ev.symbol)
@@ -183,7 +208,6 @@ class Engine(Valuation):
                 f"{ev.venue} {ev.symbol} funding {verb} {abs(pay.amount):.8f} {pay.currency} "
                 f"(rate {ev.rate:+.6%}, pos {pay.position}, mark {mark})",
             )
-        self._mark_to_market()
 
     def on_venue_funding(self, rep: VenueFundingReported) -> None:
         """A venue's own funding statement (live): recorded, and compared with the ledger's

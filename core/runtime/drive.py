@@ -2,10 +2,10 @@
 
 A :class:`Drive` owns one run of one :class:`~core.engine.engine.Engine`: it attaches the run's
 observers (:func:`core.runtime.wiring.attach_observers`), posts the replay header's notes,
-applies events in order (:meth:`Drive.advance`, one event at a time through
-:meth:`Drive.step`), records a failure with its traceback while the audit log is still open,
-closes the observers and builds the report. The headless replay
-(:func:`core.runtime.headless.run_replay`) and the backtest
+applies events in order, one instant (every event of one ``ts_ms``) at a time
+(:meth:`Drive.advance`; a live event is an instant of its own, :meth:`Drive.step`), records a
+failure with its traceback while the audit log is still open, closes the observers and builds
+the report. The headless replay (:func:`core.runtime.headless.run_replay`) and the backtest
 (:func:`core.analysis.backtest.runner.run_events`) run it to the end in one call; the console's
 :class:`~core.runtime.host.EngineHost` calls :meth:`Drive.advance` in batches between commands
 and paces it against the wall clock.
@@ -119,14 +119,19 @@ class Drive:
         until_ts_ms: int | None = None,
         after: Callable[[Event], None] | None = None,
     ) -> int:
-        """Apply the next events in order: at most ``max_events``, and none later than
-        ``until_ts_ms`` (the first such event stays :attr:`pending`). ``after(ev)`` runs
-        after each one. Returns how many were applied; sets :attr:`finished` at the end."""
+        """Apply the next instants in order (one instant = every event of one ``ts_ms``, all
+        venues and kinds, handed to :meth:`Engine.on_instant` together: one instant, one
+        state), at least ``max_events`` events' worth unless the file ends first (an instant
+        is never split, so a batch may run over), and none later than ``until_ts_ms`` (the
+        first such event stays :attr:`pending`). ``after(ev)`` runs after each instant, for
+        each of its events. Returns how many events were applied; sets :attr:`finished`
+        at the end."""
         if self.events is None or self.finished:
             return 0
         events = self.events
-        on_event = self.engine.on_event
+        on_instant = self.engine.on_instant
         n = 0
+        batch: list[Event] = []
         while max_events is None or n < max_events:
             ev = self.pending
             if ev is None:
@@ -138,10 +143,23 @@ class Drive:
                 self.pending = ev
                 break
             self.pending = None
-            on_event(ev)
-            n += 1
+            batch.append(ev)
+            ts = ev.ts_ms
+            while True:  # the rest of this instant
+                nxt = next(events, None)
+                if nxt is None or nxt.ts_ms != ts:
+                    self.pending = nxt
+                    break
+                batch.append(nxt)
+            on_instant(batch)
+            n += len(batch)
             if after is not None:
-                after(ev)
+                for done in batch:
+                    after(done)
+            batch = []
+            if self.pending is None:
+                self.finished = True
+                break
         self.done += n
         return n
 
