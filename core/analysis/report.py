@@ -5,6 +5,8 @@ XBT/USD, plus unrealised at the end at mark), ``funding`` (each payment converte
 settlement mark), ``fees`` (negative), and ``total`` = their sum. Equity also moves with the
 USD value of XBT collateral held on BitMEX: ``equity_start_usd``/``equity_end_usd`` show it and
 ``collateral_revaluation_usd`` is the part of the equity change that is not strategy PnL.
+``hedge_turnover``: the hedger's fills (count, BTC traded, fees in USD) and the largest
+|net BTC delta| left after any instant's decisions, with its instant.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from core.domain.contracts import wire
 from core.domain.equity import daily_returns, sharpe_ratio
 from core.domain.market import mark_decimal
+from core.domain.tradestats import hedge_turnover
 from core.engine.engine import Engine
 
 
@@ -77,6 +80,7 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
     counts: dict[str, int] = defaultdict(int)
     for t in led.trades:
         counts[t.fill.purpose] += 1
+    hedges = hedge_turnover(led.trades, engine.specs)
     return {
         "events": engine.events,
         "trades": trades,
@@ -90,6 +94,13 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
             "total": _num(total),
         },
         "per_venue": dict(by_venue),
+        "hedge_turnover": {
+            "count": hedges.count,
+            "btc": wire(hedges.btc.quantize(Decimal("0.00000001"))),
+            "fees_usd": _num(hedges.fees_usd),
+            "max_abs_net_delta_btc": engine.max_net_delta_btc,
+            "max_abs_net_delta_ts_ms": engine.max_net_delta_ts_ms,
+        },
         "equity_start_usd": start,
         "equity_end_usd": end,
         "collateral_revaluation_usd": end - start - float(total),
@@ -120,6 +131,7 @@ def format_text(report: dict[str, Any]) -> str:
     sharpe_s = "n/a" if report["sharpe"] is None else f"{report['sharpe']:.2f} (account equity)"
     by_purpose = ", ".join(f"{k} {v}" for k, v in report["trades_by_purpose"].items())
     open_s = report["open_positions"] or "none"
+    h = report["hedge_turnover"]
     lines = [
         f"events            {report['events']:,} in {report['wall_s']:.2f} s "
         f"({(report['events_per_s'] or 0):,.0f} events/s)",
@@ -129,6 +141,9 @@ def format_text(report: dict[str, Any]) -> str:
         f"fees {p['fees']:,.2f}  total {p['total']:,.2f}",
         f"equity (USD)      {report['equity_start_usd']:,.2f} -> {report['equity_end_usd']:,.2f} "
         f"(collateral revaluation {report['collateral_revaluation_usd']:,.2f})",
+        f"hedges            {h['count']} fills, {float(h['btc']):.4f} BTC, fees {h['fees_usd']:,.2f} USD;"
+        f" max |net delta| {h['max_abs_net_delta_btc']:.4f} BTC"
+        f" ({_iso(h['max_abs_net_delta_ts_ms'])})",
         f"max drawdown      {report['max_drawdown_pct']:.2f} %",
         f"sharpe            {sharpe_s}",
         f"final state       {report['final_trading_state']}  open {open_s}",

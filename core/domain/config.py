@@ -119,10 +119,35 @@ class SizingSettings(_Strict, frozen=True):
 
 class HedgeSettings(_Strict, frozen=True):
     """Delta hedger: net BTC = linear qty + inverse contracts / mark (+ the coin margin of
-    inverse legs if included) + IBIT shares x BTC per share. Outside the band an order
-    restores neutral."""
+    inverse legs if included) + IBIT shares x BTC per share. With hysteresis: it acts only
+    when |net| is outside ``band_btc``, trades back to ``target_btc`` (inside the band), and
+    waits ``min_interval_s`` after a hedge before the next one unless |net| is outside
+    ``wide_band_btc``; within that time it never reverses the previous hedge for a move of
+    the delta smaller than the band. The hedge that completes an entry or a ladder add goes
+    at once."""
 
     band_btc: Decimal = Decimal("0.02")
+    """Act only when |net delta| exceeds this (BTC)."""
+    target_btc: Decimal = Decimal(0)
+    """Trade |net delta| back to this (BTC, same sign as the delta; 0 = neutral); must lie
+    below ``band_btc``."""
+    wide_band_btc: Decimal | None = None
+    """Outside this (BTC) the hedger does not wait for ``min_interval_s``; unset = 1.5 x
+    ``band_btc``. Must be >= ``band_btc``."""
+    min_interval_s: float = 600.0
+    """Sim seconds after a hedge before the next one, unless |net| is outside the wide band
+    (0 = no wait)."""
+    fresh_price_s: float = 60.0
+    """Prefer the leg whose last price is at most this old (sim seconds): a bar replay
+    whose venues have bars of different lengths (1 h and 1 m) hedges on the leg priced at
+    this instant rather than fill at another instant's price. Only a preference."""
+
+    def wide_band(self) -> Decimal:
+        """The wide band in BTC (``wide_band_btc``, else 1.5 x ``band_btc``)."""
+        if self.wide_band_btc is not None:
+            return self.wide_band_btc
+        return self.band_btc * Decimal("1.5")
+
     include_coin_margin: bool = False
     """Count the coin (XBT, BTC) held as inverse margin as BTC exposure (set when that
     collateral is unhedged)."""
@@ -331,6 +356,17 @@ def _check(s: Settings, name: str) -> None:
         raise bad("strategy.holding_hours", "must be > 0")
     if not 0 < s.risk.drawdown_limit_pct < 100:
         raise bad("risk.drawdown_limit_pct", "must be between 0 and 100")
+    hg = s.hedge
+    if hg.band_btc <= 0:
+        raise bad("hedge.band_btc", "must be > 0")
+    if not 0 <= hg.target_btc < hg.band_btc:
+        raise bad("hedge.target_btc", "must be >= 0 and below hedge.band_btc")
+    if hg.wide_band_btc is not None and hg.wide_band_btc < hg.band_btc:
+        raise bad("hedge.wide_band_btc", "must be >= hedge.band_btc")
+    if hg.min_interval_s < 0:
+        raise bad("hedge.min_interval_s", "must be >= 0 (0 = no wait)")
+    if hg.fresh_price_s < 0:
+        raise bad("hedge.fresh_price_s", "must be >= 0")
     if s.replay.speed < 0:
         raise bad("replay.speed", "must be >= 0 (0 = as fast as possible)")
     if not 0 < s.sizing.min_scale <= 1:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from core.domain.tradestats import HedgeTurnover
+
 
 @dataclass(frozen=True, slots=True)
 class FundingView:
@@ -173,3 +175,5 @@ class EngineSnapshot:
     trades: int
     exposure_open: bool
     feeds: tuple[FeedView, ...] = ()
+    hedges: HedgeTurnover = HedgeTurnover()
+    """The hedger's turnover so far (count, BTC traded, fees in USD)."""

@@ -124,6 +124,10 @@ class Engine(Valuation):
         self.on_position_doubt: Callable[[Key], None] | None = None
         """Called (engine thread) when a position must be read again from its venue."""
         self._sweep_purpose = ""
+        self.max_net_delta_btc = 0.0
+        """The largest |net BTC delta| left after an instant's decisions (the hedger's work
+        measured at every instant of the run), and when (``max_net_delta_ts_ms``)."""
+        self.max_net_delta_ts_ms = 0
 
     # ----------------------------------------------------------------- events
     def on_event(self, ev: Event) -> None:
@@ -180,6 +184,11 @@ class Engine(Valuation):
                 due[id(pr)] = pr
         for pr in due.values():
             self.drive(pr, pr.on_price())
+        if self._open or self._book_dirty:
+            net = abs(self.net_delta_btc_float())
+            if net > self.max_net_delta_btc:
+                self.max_net_delta_btc = net
+                self.max_net_delta_ts_ms = self.now
 
     def _settle(self, ev: FundingSettled) -> None:
         key = (ev.venue, ev.symbol)

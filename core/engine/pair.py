@@ -95,6 +95,8 @@ class PairRuntime:
         self.unwind_ids: dict[Key, str] = {}
         self.adding: dict[str, tuple[Key, Level]] = {}
         self.hedge_cid: str | None = None
+        self.last_hedge: tuple[int, int, Decimal] | None = None
+        """The last hedge sent: (ts_ms, sign of the BTC it traded, net delta it aimed at)."""
         self._last_refusal = ""
 
     # ---------------------------------------------------------------- helpers
@@ -270,7 +272,7 @@ class PairRuntime:
             )
             self.ladders[key] = lad
         self.entry = None
-        yield from self.hedge()
+        yield from self.hedge(now=True)
 
     def _check_leg_timeout(self) -> Actions:
         plan = self.entry
@@ -317,7 +319,7 @@ class PairRuntime:
                     price = up.fill.price if up.fill else mark_decimal(self.view.market.get(*key))  # type: ignore[misc]
                     lvl.size_usd = float(notional_usd(self.specs(key), up.filled_qty, price))  # type: ignore[arg-type]
                     self.last_add = key
-                    yield from self.hedge()
+                    yield from self.hedge(now=True)
                 else:
                     lvl.status = "skipped"
         elif purpose == "hedge":
@@ -364,26 +366,40 @@ class PairRuntime:
             yield Send(key, side, qty, False, "ladder", cid)
 
     # ----------------------------------------------------------------- hedge
-    def hedge(self) -> Actions:
-        """Bring the net BTC delta back inside the band with one order on the leg that gets
-        closest to neutral (after a ladder add, the other leg when it does as well). One
-        hedge in flight at a time."""
+    def hedge(self, *, now: bool = False) -> Actions:
+        """Bring the net BTC delta back to the target inside the band with one order on the
+        leg that gets closest to it (after a ladder add, the other leg when it does as well).
+        One hedge in flight at a time. Hysteresis (:class:`~core.domain.config.HedgeSettings`):
+        nothing while |net| <= ``band_btc``; within ``min_interval_s`` of the last hedge,
+        nothing unless |net| > the wide band, and never a reversal of that hedge for a delta
+        move smaller than the band. ``now``: the hedge completing an entry or a ladder add,
+        which never waits."""
         eng = self.view
         if self.hedge_cid is not None or self.adding:
             return
-        band = eng.settings.hedge.band_btc
+        cfg = eng.settings.hedge
+        band = cfg.band_btc
         if abs(eng.net_delta_btc_float()) <= float(band) * 0.999:
             return
         net = eng.net_delta_btc()
         if abs(net) <= band:
             return
-        best: tuple[tuple[bool, int, Decimal], Key, Side, Decimal, bool] | None = None
+        sign = -1 if net > 0 else 1  # the sign of the BTC the hedge trades
+        last = self.last_hedge
+        if not now and last is not None and eng.now - last[0] < cfg.min_interval_s * 1000:
+            if abs(net) <= cfg.wide_band():
+                return
+            if last[1] == -sign and abs(net - last[2]) < band:
+                return
+        aim = net + sign * cfg.target_btc  # the BTC to trade away: net -> +-target
+        fresh_ms = cfg.fresh_price_s * 1000
+        best: tuple[tuple[bool, int, bool, Decimal], Key, Side, Decimal, bool] | None = None
         for key, spec in self.legs():
             st = eng.market.get(*key)
             if st.mark is None or key in eng.closing:
                 continue
             price = mark_decimal(st)
-            want = qty_for_btc(spec, -net, price)
+            want = qty_for_btc(spec, -aim, price)
             qty = floor_to_lot(spec, abs(want))
             if qty == 0:
                 continue
@@ -396,15 +412,18 @@ class PairRuntime:
             residual = abs(net + btc_delta(spec, signed, price))
             if residual >= abs(net):
                 continue
-            # inside the band first; then the leg that did not just add; then the closest
+            # inside the band first; then the leg that did not just add; then a leg priced
+            # at this instant; then the closest
+            stale = st.last_ts_ms is None or eng.now - st.last_ts_ms > fresh_ms
             other = 0 if self.last_add is not None and key != self.last_add else 1
-            rank = (residual > band, other, residual)
+            rank = (residual > band, other, stale, residual)
             if best is None or rank < best[0]:
                 best = (rank, key, side, qty, reduce_only)
         if best is None:
             return
         _, key, side, qty, reduce_only = best
         self.last_add = None
+        self.last_hedge = (eng.now, sign, net + sign * (abs(net) - cfg.target_btc))
         self.hedge_cid = self.ids.next(self.cfg.name, key[0], "hedge")
         yield Send(key, side, qty, reduce_only, "hedge", self.hedge_cid)
 

@@ -21,6 +21,7 @@ from core.domain.snapshot import (
     ReplayView,
     RiskView,
 )
+from core.domain.tradestats import hedge_turnover
 
 if TYPE_CHECKING:
     from core.engine.engine import Engine
@@ -156,4 +157,5 @@ def build_snapshot(
         len(engine.ledger.trades),
         engine.ledger.has_exposure(),
         feeds,
+        hedge_turnover(engine.ledger.trades, engine.specs),
     )
