@@ -40,7 +40,8 @@ def test_advance_stops_at_a_count_or_before_an_instant_keeping_the_next_event(
 ) -> None:
     header, events = load_replay(SHIPPED_REPLAY)
     drive = Drive.replay(settings, events, header=header, observers=False)
-    assert drive.advance(max_events=10) == 10 and drive.pending is None
+    assert drive.advance(max_events=10) == 10 and drive.pending is events[10]
+    assert (events[9].ts_ms, events[10].ts_ms) == (1583021339999, 1583021399999)
     until = events[99].ts_ms
     n = drive.advance(until_ts_ms=until)
     assert drive.engine.now <= until and drive.pending is not None
@@ -48,5 +49,18 @@ def test_advance_stops_at_a_count_or_before_an_instant_keeping_the_next_event(
     assert drive.peek() is drive.pending
     drive.run()
     assert drive.finished and drive.done == len(events)
+    assert drive.engine.events == len(events)
     assert drive.advance() == 0
     drive.close()
+
+
+def test_an_instant_is_never_split_between_batches(settings: Settings) -> None:
+    """A batch that would end inside an instant takes the rest of it: the engine never
+    decides between two events of one ``ts_ms`` (one instant, one state)."""
+    header, events = load_replay(SHIPPED_REPLAY)
+    second = next(i for i in range(1, len(events)) if events[i].ts_ms == events[i - 1].ts_ms)
+    assert (second, events[second].ts_ms) == (61, 1583024399999)  # 00:59:59.999, both bars
+    with Drive.replay(settings, events, header=header, observers=False) as drive:
+        assert drive.advance(max_events=second) == second + 1
+        assert drive.pending is events[second + 1]
+        assert drive.engine.now == events[second].ts_ms

@@ -239,7 +239,11 @@ class EngineHost:
         if drive.finished:
             self.finished = True
             self.engine.emit("state", "replay finished")
-        elif self.pause_at_ts_ms is not None and drive.pending is not None:
+        elif (
+            self.pause_at_ts_ms is not None
+            and drive.pending is not None
+            and drive.pending.ts_ms > self.pause_at_ts_ms
+        ):
             self.paused = True  # the next event is past the pause instant
             self.pause_at_ts_ms = None
         return n > 0 or self.finished
