@@ -109,7 +109,7 @@ def test_the_written_config_keeps_comments_notes_old_values_and_loads_back(
     settings = load_config(HISTORY_CONFIG)  # as read from the file, nothing changed
     text = config_text(settings, {"strategy.entry_edge_pct": 0.8, "hedge.band_btc": "0.05"})
     assert "entry_edge_pct = 0.8 # arbtui optimize: was 0.6" in text
-    assert 'band_btc = "0.05" # arbtui optimize: was 0.1' in text
+    assert 'band_btc = "0.05" # arbtui optimize: was 0.2' in text
     assert "# arbtui settings for BitMEX history: the March 2020 replay" in text
     path = write_config(tmp_path / "best.toml", settings, {"strategy.observations": 2})
     back = load_config(path)
