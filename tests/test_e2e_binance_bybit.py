@@ -401,7 +401,9 @@ def test_live_bybit_funding_statement_differing_from_the_ledger_is_an_alert(
         eventually(lambda: bool(said()) or parked in eng._venue_funding, timeout_s=5)
         assert said() == [
             f"bybit BTCUSDT funding at {ms_to_iso(settle)}: the venue booked 0.68526744 USDT, "
-            "the ledger 0.34263372: check the position"
+            "the ledger 0.34263372: the venue's figure is booked; check the position"
         ]
+        pos = eng.ledger.position("bybit", "BTCUSDT")
+        eventually(lambda: pos.funding == D("0.68526744"), timeout_s=5)  # live: the venue's
     finally:
         host.stop()

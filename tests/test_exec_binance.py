@@ -204,6 +204,25 @@ async def test_the_listen_key_is_kept_alive_by_put(settings) -> None:
         assert len(rig.fb.requests("PUT", "/fapi/v1/listenKey")) >= 2
 
 
+async def test_a_1021_clock_refusal_resyncs_and_resends_the_same_id_kill_orders_too(
+    settings,
+) -> None:
+    # the hazard: after start-up the offset was never measured again, and -1021 was a plain
+    # refusal, so every later order (kill orders included) was refused
+    async with running(settings) as rig:
+        venue = rig.venues["binance"]
+        await venue.place_report(intent("c-open", qty="0.2"))
+        rig.fb.clock_skew_ms = 20_000  # the venue's clock moves 20 s ahead of ours
+        rep = await venue.place_report(
+            intent("c-kill", side="sell", qty="0.2", reduce_only=True, purpose="kill")
+        )
+        sent = rig.fb.requests("POST", "/fapi/v1/order")
+        assert rep.status is S.FILLED and len(rig.fb.placed("c-kill")) == 1
+        assert [parse_qs(r.body)["newClientOrderId"][0] for r in sent[1:]] == ["c-kill"] * 2
+        assert len(rig.fb.requests("GET", "/fapi/v1/time")) == 2  # start-up and resync
+        assert rig.fb.positions["BTCUSDT"] == 0
+
+
 async def test_a_lost_listen_key_and_a_503_on_its_renewal_do_not_end_the_stream(settings) -> None:
     # the hazard: keep-alive -1125, then one 503 on POST listenKey, ended the keep-alive task
     # for the session and left the stream on a dead key

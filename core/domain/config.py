@@ -172,6 +172,12 @@ class RiskSettings(_Strict, frozen=True):
     pair goes to leg risk and unwinds the filled leg."""
     start_state: Literal["DISARMED", "ARMED"] = "DISARMED"
     """State at start-up in paper and live modes (replays use ``replay.auto_arm``)."""
+    position_mismatch: Literal["rehedge", "flatten"] = "rehedge"
+    """What the live engine does when a venue holds another size than the ledger and no
+    order of ours explains it (liquidation, auto-deleverage, a manual trade, an expired
+    order): the ledger takes the venue's size, entries and adds stop (PAUSED), then
+    ``rehedge`` trims the other leg (or the grown leg) reduce-only back to a hedge of the
+    venue's truth, or ``flatten`` closes both legs reduce-only (REDUCING)."""
 
 
 class PaperSettings(_Strict, frozen=True):
@@ -350,12 +356,6 @@ def _check(s: Settings, name: str) -> None:
     st = s.strategy
     if st.observations < 1:
         raise bad("strategy.observations", "must be >= 1")
-    if not 1 <= st.ema_fast < st.ema_slow:
-        raise bad("strategy.ema_fast", "must be >= 1 and below strategy.ema_slow")
-    if st.holding_hours <= 0:
-        raise bad("strategy.holding_hours", "must be > 0")
-    if not 0 < s.risk.drawdown_limit_pct < 100:
-        raise bad("risk.drawdown_limit_pct", "must be between 0 and 100")
     hg = s.hedge
     if hg.band_btc <= 0:
         raise bad("hedge.band_btc", "must be > 0")
@@ -367,6 +367,12 @@ def _check(s: Settings, name: str) -> None:
         raise bad("hedge.min_interval_s", "must be >= 0 (0 = no wait)")
     if hg.fresh_price_s < 0:
         raise bad("hedge.fresh_price_s", "must be >= 0")
+    if not 1 <= st.ema_fast < st.ema_slow:
+        raise bad("strategy.ema_fast", "must be >= 1 and below strategy.ema_slow")
+    if st.holding_hours <= 0:
+        raise bad("strategy.holding_hours", "must be > 0")
+    if not 0 < s.risk.drawdown_limit_pct < 100:
+        raise bad("risk.drawdown_limit_pct", "must be between 0 and 100")
     if s.replay.speed < 0:
         raise bad("replay.speed", "must be >= 0 (0 = as fast as possible)")
     if not 0 < s.sizing.min_scale <= 1:

@@ -9,6 +9,7 @@ from core.domain.records import (
     CommandReceived,
     ErrorRaised,
     MarketObserved,
+    PositionMismatch,
     StateChanged,
     VenueFundingReported,
 )
@@ -26,6 +27,7 @@ KINDS: dict[type, str] = {
     MarketObserved: "market",
     OrderUpdate: "order_update",
     VenueFundingReported: "venue_funding",
+    PositionMismatch: "position_mismatch",
 }
 """Record type -> the ``kind`` of its audit row and file-log line."""
 

@@ -169,6 +169,15 @@ class Ledger:
         self.funding_payments.append(pay)
         return pay
 
+    def correct_funding(self, venue: str, symbol: str, diff: Decimal, usd_rate: Decimal) -> None:
+        """Book ``diff`` (the venue's funding amount minus the ledger's for one settlement,
+        settle currency, signed) so that balance and funding hold the venue's figure; USD at
+        ``usd_rate`` (1 for USDT, the coin's USD price for a coin)."""
+        pos = self.positions[(venue, symbol)]
+        pos.funding += diff
+        self.balances[(venue, pos.spec.settle_currency)] += diff
+        self.funding_usd += diff * usd_rate
+
     def unrealised_usd(self, marks: dict[Key, Decimal], coin_usd: Decimal) -> Decimal:
         """Unrealised price PnL of all positions in USD (coin at ``coin_usd``)."""
         total = ZERO

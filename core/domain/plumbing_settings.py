@@ -174,3 +174,15 @@ class VenuesSettings(Strict, frozen=True):
     """Give up resolving an UNKNOWN order after this long (it stays UNKNOWN, alerted)."""
     max_rate_wait_s: float = 5.0
     """Longest wait for a venue's rate limit or ban before an order is refused unsent."""
+    position_check_s: float = 30.0
+    """Read every traded position by REST this often (and soon after every fill, kill,
+    reconnect and position-stream update) and compare it with the ledger; 0 = only then."""
+    clock_resync_s: float = 300.0
+    """Measure each venue's clock offset again this often (and after any timestamp refusal:
+    Binance -1021, Bybit 10002); 0 = only after a refusal."""
+    deadman_s: float = 60.0
+    """Dead-man switch: while feeds and the engine loop are healthy, keep a venue-side
+    cancel-all countdown of this many seconds armed on each traded symbol, refreshed every
+    third of it, so that open orders die if the process does (Binance
+    ``countdownCancelAll``; Bybit offers one to institutional accounts only: skipped);
+    0 = off."""

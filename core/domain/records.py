@@ -76,16 +76,34 @@ class VenueFundingReported:
     ``execution`` row with ``execType`` Funding): kept for the audit and compared with the
     ledger's payment for the same settlement; never a fill, never booked a second time.
     ``amount`` signed, received > 0, in ``currency``; ``position`` signed in the venue's unit;
-    ``settlement_ts_ms`` UTC ms; ``raw`` the venue's text."""
+    ``settlement_ts_ms`` UTC ms; ``raw`` the venue's text. ``rate`` and ``position`` are None
+    when the venue's record does not carry them (Binance income rows)."""
 
     venue: str
     symbol: str
     settlement_ts_ms: int
-    rate: Decimal
-    position: Decimal
+    rate: Decimal | None
+    position: Decimal | None
     amount: Decimal
     currency: str
     raw: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMismatch:
+    """A venue held another size than the ledger with no order of ours in flight on it
+    (liquidation, auto-deleverage, a manual trade, an expired order). ``ledger_qty`` and
+    ``venue_qty`` signed in the venue's unit (BTC linear, contracts inverse); ``source``
+    where the venue's size came from (``REST read``: the periodic or triggered check,
+    ``re-read``: of a doubted position); ``action`` what the engine did (the policy)."""
+
+    ts_ms: int
+    venue: str
+    symbol: str
+    ledger_qty: Decimal
+    venue_qty: Decimal
+    source: str
+    action: str
 
 
 Record = (
@@ -100,6 +118,7 @@ Record = (
     | ErrorRaised
     | MarketObserved
     | VenueFundingReported
+    | PositionMismatch
 )
 
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from core.domain import commands as cmd
 from core.domain.config import Settings
-from core.domain.contracts import ZERO
+from core.domain.contracts import ZERO, is_coin
 from core.domain.events import Event, FundingRate, FundingSettled, InstrumentSpec
 from core.domain.ledger import Key, Ledger
 from core.domain.market import MarketState, mark_decimal
@@ -40,6 +40,7 @@ from core.domain.risk import DrawdownMonitor, TradingState, check_leg, gate
 from core.domain.snapshot import LogEntry
 from core.domain.timeutil import ms_to_iso
 from core.domain.venue import OrderStatus, OrderUpdate
+from core.engine import reconcile
 from core.engine.actions import Action, Actions, Cancel, ClosePosition, Send
 from core.engine.pair import PairRuntime
 from core.engine.paper import PaperVenue
@@ -121,6 +122,9 @@ class Engine(Valuation):
         self.live_orders: dict[str, tuple[OrderIntent, PairRuntime | None]] = {}
         self.closing: set[Key] = set()
         self.unknown_positions: set[Key] = set()
+        self.fill_counts: dict[Key, int] = {}
+        """Fills booked per instrument (a venue reading asked for before the last one may not
+        be compared: :mod:`core.engine.reconcile`)."""
         self.on_position_doubt: Callable[[Key], None] | None = None
         """Called (engine thread) when a position must be read again from its venue."""
         self._sweep_purpose = ""
@@ -236,12 +240,20 @@ class Engine(Valuation):
             self._venue_funding[(rep.venue, rep.symbol, at)] = rep
 
     def _compare_funding(self, ledger_amount: Decimal, rep: VenueFundingReported) -> None:
-        if abs(ledger_amount - rep.amount) > max(Decimal("1e-8"), abs(rep.amount) / 100):
+        """Alert on a difference beyond tolerance; live, book the venue's figure (the ledger's
+        payment for that settlement is corrected by the difference, whatever its size)."""
+        diff = rep.amount - ledger_amount
+        if abs(diff) > max(Decimal("1e-8"), abs(rep.amount) / 100):
             self.alert(
                 f"{rep.venue} {rep.symbol} funding at {ms_to_iso(rep.settlement_ts_ms)}: the "
                 f"venue booked {rep.amount} {rep.currency}, the ledger {ledger_amount.normalize()}"
-                ": check the position"
+                + (": the venue's figure is booked" if self.mode == "live" else "")
+                + "; check the position"
             )
+        if diff != 0 and self.mode == "live":
+            usd = Decimal(repr(self.coin_usd())) if is_coin(rep.currency) else Decimal(1)
+            self.ledger.correct_funding(rep.venue, rep.symbol, diff, usd)
+            self._book_dirty = True
 
     def _mark_to_market(self) -> None:
         """Revalue the book; a drawdown beyond the limit flattens reduce-only and HALTs."""
@@ -357,22 +369,30 @@ class Engine(Valuation):
 
     def resolve_position(self, key: Key, venue_qty: Decimal) -> None:
         """The venue's position on ``key`` was read: closes may go again. A size other than
-        the ledger's HALTs for the operator's review (the engine never guesses which is
-        right); an agreeing size lets an interrupted close be sent again."""
+        the ledger's is a position mismatch, acted on by ``[risk] position_mismatch``
+        (:func:`core.engine.reconcile.on_mismatch`); an agreeing size lets an interrupted
+        close be sent again."""
         self.unknown_positions.discard(key)
         ledger_qty = self.ledger.position(*key).qty
         if venue_qty != ledger_qty:
-            self.alert(
-                f"{key[0]} {key[1]}: the venue holds {venue_qty}, the ledger {ledger_qty}: "
-                "halted for review"
-            )
-            self.set_state(TradingState.HALTED, "position mismatch")
+            reconcile.on_mismatch(self, key, ledger_qty, venue_qty, "re-read")
             return
         for pr in self._pairs_by_key.get(key, ()):
             if pr.status == "closing":
                 self.drive(pr, pr.close("exit"))
         if self._sweep_purpose and self.state in SWEEP_STATES:
             self.close_position(key, self._sweep_purpose, None)
+
+    def venue_position(self, key: Key, venue_qty: Decimal, source: str, fills_before: int) -> str:
+        """A venue's reading of its position on ``key`` (live): compared with the ledger
+        unless an order on it is in flight or a fill was booked since ``fills_before``
+        (:data:`fill_counts` when the reading was asked for). Returns ``match``,
+        ``mismatch``, ``busy`` or ``unknown`` (:func:`core.engine.reconcile.compare`)."""
+        return reconcile.compare(self, key, venue_qty, source, fills_before)
+
+    def pairs_of(self, key: Key) -> tuple[PairRuntime, ...]:
+        """The pairs that trade ``key``."""
+        return tuple(self._pairs_by_key.get(key, ()))
 
     def cancel_all_orders(self) -> None:
         """Cancel every order still in flight (entries, adds, hedges) and pending levels."""
@@ -392,6 +412,10 @@ class Engine(Valuation):
         """(venue, symbol) of every instrument a configured pair trades, in order."""
         specs = self.settings.instruments
         return [(specs[i].venue, specs[i].symbol) for i in self.settings.traded_ids()]
+
+    def pair_name(self, key: Key) -> str:
+        """The name of the (first) pair trading ``key``, "none" if no pair does."""
+        return self._pair_name(key)
 
     def _pair_name(self, key: Key) -> str:
         prs = self._pairs_by_key.get(key)
@@ -543,7 +567,14 @@ class Engine(Valuation):
         if up.fill is not None and self._sweep_purpose and self.state in SWEEP_STATES:
             self.close_position(key, self._sweep_purpose, None)  # a late fill after kill/flatten
 
+    def book_fill(self, fill: Fill) -> None:
+        """Book a fill that no order of ours produced (a position change the venue reported:
+        :mod:`core.engine.reconcile`)."""
+        self._book(fill)
+
     def _book(self, fill: Fill) -> None:
+        key = (fill.venue, fill.symbol)
+        self.fill_counts[key] = self.fill_counts.get(key, 0) + 1
         self._record(fill)
         self.ledger.apply_fill(fill, Decimal(repr(self.coin_usd())))
         self._book_dirty = True
@@ -570,6 +601,10 @@ class Engine(Valuation):
         """An exception the engine caught (logged as an alert, recorded with its traceback)."""
         self._record(ErrorRaised(self.now, text, traceback))
         self.emit("alert", text)
+
+    def record(self, rec: Record) -> None:
+        """Hand one record to the observers (audit log, file log, metrics)."""
+        self._record(rec)
 
     def _record(self, rec: Record) -> None:
         for r in self.recorders:

@@ -78,18 +78,20 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
 
 class FundingReport(msgspec.Struct, frozen=True, kw_only=True):
     """One funding payment the venue booked on the account (a Bybit ``execution`` row with
-    ``execType`` Funding): never a fill. ``position`` signed in the venue's unit (BTC or
-    contracts) at the settlement; ``amount`` signed, **received > 0**, in ``currency``
-    (Bybit's ``execFee`` is positive when paid, so ``amount = -execFee``); ``rate`` the
-    funding rate (``feeRate``); ``mark_price`` the price it was charged at (``execPrice``)."""
+    ``execType`` Funding, a Binance ``FUNDING_FEE`` income row): never a fill. ``position``
+    signed in the venue's unit (BTC or contracts) at the settlement; ``amount`` signed,
+    **received > 0**, in ``currency`` (Bybit's ``execFee`` is positive when paid, so
+    ``amount = -execFee``; Binance's ``income`` is already received > 0); ``rate`` the funding
+    rate (``feeRate``); ``mark_price`` the price it was charged at (``execPrice``). A venue
+    whose record lacks rate, mark or position gives None there (Binance income)."""
 
     venue: str
     symbol: str
     exec_id: str
     ts_ms: int
-    rate: Decimal
-    mark_price: Decimal
-    position: Decimal
+    rate: Decimal | None
+    mark_price: Decimal | None
+    position: Decimal | None
     amount: Decimal
     currency: str
     raw: str = ""
@@ -129,6 +131,10 @@ class OrderBook:
         self.funding: list[FundingReport] = []
         """Funding the venues booked (their own statement; the ledger books its own)."""
         self.on_funding: Callable[[FundingReport], None] | None = None
+        self.on_position: Callable[[str, str], None] | None = None
+        """Told (venue, symbol) when a venue's position stream reports a size change."""
+        self.positions: dict[tuple[str, str], Decimal] = {}
+        """The venues' position streams' last size per (venue, symbol), venue unit."""
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._funding_ids: set[str] = set()
 
@@ -157,6 +163,17 @@ class OrderBook:
         if self.on_funding is not None:
             self.on_funding(f)
         return True
+
+    def apply_position(self, venue: str, symbol: str, qty: Decimal) -> None:
+        """A venue's position stream says ``symbol`` now holds ``qty`` (signed, venue unit);
+        a change is passed on (the engine compares it by REST: the stream may lead or lag
+        our own order updates)."""
+        key = (venue, symbol)
+        if self.positions.get(key) == qty:
+            return
+        self.positions[key] = qty
+        if self.on_position is not None:
+            self.on_position(venue, symbol)
 
     def get(self, cid: str) -> OrderState | None:
         """The state of ``cid``, or None."""

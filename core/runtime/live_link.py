@@ -4,8 +4,10 @@ to the router, order updates back, and the start-up position check.
 :func:`live_task` is a host task (runs on the engine's loop). Start-up, in order: build and
 start the router and venues (keys, one-way mode, lot sizes: any failure HALTs the engine with
 the reason), read each traded instrument's position (an unreadable or non-zero position HALTs
-the engine: the engine does not adopt positions it did not open), then connect the engine.
-Cancels go to the venue directly; queue depth and order latency go to the metrics.
+the engine: the engine does not adopt positions it did not open), then connect the engine and
+start the session's checks (:mod:`core.runtime.live_watch`: positions, clock, dead-man switch,
+funding income, private-stream health). Cancels go to the venue directly; queue depth and
+order latency go to the metrics.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from core.domain.orders import OrderIntent
-from core.domain.records import VenueFundingReported
 from core.domain.risk import TradingState
+from core.domain.venue import OrderUpdate
 from core.execution.router import OrderRouter
 from core.runtime.execution import build_execution
+from core.runtime.live_watch import LiveWatch, to_reported
 
 if TYPE_CHECKING:
     from core.engine.engine import Engine
@@ -168,17 +171,24 @@ async def live_task(host: EngineHost) -> None:
     except Exception as exc:
         halt(engine, f"execution not available: {exc}")
         return
-    router.listener = engine.on_order_update
+    watch = LiveWatch(engine, venues)
+
+    def on_update(up: OrderUpdate) -> None:
+        engine.on_order_update(up)
+        if up.fill is not None:
+            watch.on_update_filled((up.venue, up.symbol))
+
+    router.listener = on_update
     router.on_alert = engine.alert
-    router.book.on_funding = lambda f: engine.on_venue_funding(
-        VenueFundingReported(
-            f.venue, f.symbol, f.ts_ms, f.rate, f.position, f.amount, f.currency, f.raw
-        )
-    )
+    router.book.on_funding = lambda f: engine.on_venue_funding(to_reported(f))
+    router.book.on_position = watch.on_stream_position
+    market_views = host.feed_views
+    host.feed_views = lambda: market_views() + watch.views()
     metrics = host.observers.metrics
     if metrics is not None:
         router.on_latency = lambda s: metrics.observe_order_latency("all", s)
     runner: asyncio.Task[None] | None = None
+    watching: asyncio.Task[None] | None = None
     try:
         await router.start()
         for key in engine.traded_keys():
@@ -193,6 +203,7 @@ async def live_task(host: EngineHost) -> None:
         )
         engine.emit("state", f"live execution ready on {', '.join(sorted(venues))}")
         runner = asyncio.get_running_loop().create_task(router.run())
+        watching = asyncio.get_running_loop().create_task(watch.run())
         while True:
             if metrics is not None:
                 metrics.set_queue_depth((await router.stats()).depth)
@@ -203,6 +214,7 @@ async def live_task(host: EngineHost) -> None:
         halt(engine, f"{type(exc).__name__}: {exc}")
     finally:
         engine.disconnect_router()  # its connections are closed: nothing more may be sent
-        if runner is not None:
-            runner.cancel()
+        for task in (runner, watching):
+            if task is not None:
+                task.cancel()
         await router.close()

@@ -42,7 +42,7 @@ from core.domain.events import InstrumentSpec
 from core.domain.orders import CLIENT_ID_RE, OrderIntent
 from core.domain.venue import OrderStatus, OrderUpdate, PositionUnknown
 from core.execution.limits import RateLimited, VenueLimiter
-from core.execution.state import OrderBook, Report
+from core.execution.state import FundingReport, OrderBook, Report
 
 #: Environment variables holding each venue's API key and secret.
 KEY_ENV: dict[str, tuple[str, str]] = {
@@ -418,6 +418,22 @@ class LiveVenue:
 
     async def cancel_all(self, symbol: str) -> None:
         raise NotImplementedError
+
+    deadman_note: str = ""
+    """Why the venue has no dead-man switch for this account ("" when it has one)."""
+
+    async def arm_deadman(self, symbol: str, countdown_ms: int) -> bool:
+        """Arm (or push back) the venue-side cancel-all countdown on ``symbol``: every open
+        order of it is cancelled if no new call comes within ``countdown_ms``. False when the
+        venue offers none (:attr:`deadman_note` says why); :class:`VenueError` when the call
+        failed."""
+        return False
+
+    async def funding_income(self, symbol: str, since_ms: int) -> list[FundingReport]:
+        """The venue's own funding records on ``symbol`` since ``since_ms`` (UTC ms) when it
+        must be asked for them by REST; [] for a venue that reports them on its private
+        stream. :class:`VenueError` when the call failed."""
+        return []
 
     async def position(self, symbol: str) -> Decimal:
         raise NotImplementedError

@@ -109,6 +109,15 @@ class FakeBinance(FakeServer):
         self.keepalives = 0
         self.sockets: list[web.WebSocketResponse] = []
         self.used_weight = 1
+        self.clock_skew_ms = 0
+        self.countdowns: dict[str, int] = {}
+        """Per symbol, the monotonic ms at which the armed auto-cancel fires (0 = off)."""
+        self.countdown_fired: list[str] = []
+        self.income: list[dict[str, Any]] = []
+        """``GET /fapi/v1/income`` rows (the test adds them)."""
+        """How far the venue's clock runs ahead of ours: a signed request whose
+        ``timestamp`` is more than 1000 ms ahead of it or older than ``recvWindow`` gets
+        -1021 (Binance "Error Codes", "SIGNED Endpoint Security")."""
         self._ids = itertools.count(8886774)
         self._trade_ids = itertools.count(1001)
         r = self.app.router
@@ -121,6 +130,8 @@ class FakeBinance(FakeServer):
         r.add_delete("/fapi/v1/allOpenOrders", self.h_cancel_all)
         r.add_get("/fapi/v2/positionRisk", self.h_position)
         r.add_get("/fapi/v2/balance", self.h_balance)
+        r.add_post("/fapi/v1/countdownCancelAll", self.h_countdown)
+        r.add_get("/fapi/v1/income", self.h_income)
         r.add_post("/fapi/v1/listenKey", self.h_lk_new)
         r.add_put("/fapi/v1/listenKey", self.h_lk_keep)
         r.add_delete("/fapi/v1/listenKey", self.h_lk_keep)
@@ -173,6 +184,12 @@ class FakeBinance(FakeServer):
             want = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
             if sig != want:
                 return {}, self._err(-1022, "Signature for this request is not valid.")
+            server = int(time.time() * 1000) + self.clock_skew_ms
+            ts, window = int(params.get("timestamp", "0")), int(params.get("recvWindow", "5000"))
+            if ts > server + 1000 or server - ts > window:
+                return {}, self._err(
+                    -1021, "Timestamp for this request is outside of the recvWindow."
+                )
         return params, None
 
     async def _fault(self, route: str) -> tuple[Fault | None, web.Response | None]:
@@ -293,7 +310,7 @@ class FakeBinance(FakeServer):
     # ------------------------------------------------------------ handlers
     async def h_time(self, request: web.Request) -> web.Response:
         await self.record(request)
-        return self._json({"serverTime": int(time.time() * 1000)})
+        return self._json({"serverTime": int(time.time() * 1000) + self.clock_skew_ms})
 
     async def h_info(self, request: web.Request) -> web.Response:
         await self.record(request)
@@ -441,6 +458,54 @@ class FakeBinance(FakeServer):
             return self._err(-1125, "This listenKey does not exist.")
         self.keepalives += 1
         return self._json({})
+
+    def change_position(self, symbol: str, qty: Decimal) -> None:
+        """The position becomes ``qty`` without an order of arbtui's (a liquidation, an
+        auto-deleverage, a trade by hand); the user stream says so in an ``ACCOUNT_UPDATE``
+        (docs "Event: Balance and Position Update", reason ``m``)."""
+        self.positions[symbol] = qty
+        now = int(time.time() * 1000)
+        self._push({
+            "e": "ACCOUNT_UPDATE", "E": now, "T": now,
+            "a": {"m": "ORDER", "B": [], "P": [{
+                "s": symbol, "pa": str(qty), "ep": str(self.price), "bep": "0", "cr": "0",
+                "up": "0", "mt": "cross", "iw": "0", "ps": "BOTH",
+            }]},
+        })  # fmt: skip
+
+    async def h_countdown(self, request: web.Request) -> web.Response:
+        """``POST /fapi/v1/countdownCancelAll``: answer ``{"symbol","countdownTime"}``; when
+        the time runs out without a new call, every open order of the symbol is cancelled."""
+        p, err = await self._params(request)
+        if err:
+            return err
+        symbol, ms_left = p["symbol"], int(p["countdownTime"])
+        fire_at = time.monotonic() * 1000 + ms_left if ms_left else 0
+        self.countdowns[symbol] = int(fire_at)
+
+        async def fire() -> None:
+            if self.countdowns.get(symbol) == int(fire_at) and fire_at:
+                self.countdown_fired.append(symbol)
+                for o in self.open_orders(symbol):
+                    o.status = "CANCELED"
+                    self._push(self._event(o, "CANCELED"))
+
+        if ms_left:
+            self.later(ms_left / 1000, fire)
+        return self._json({"symbol": symbol, "countdownTime": str(ms_left)})
+
+    async def h_income(self, request: web.Request) -> web.Response:
+        p, err = await self._params(request)
+        if err:
+            return err
+        since = int(p.get("startTime", "0"))
+        rows = [
+            r for r in self.income
+            if r["symbol"] == p.get("symbol", r["symbol"])
+            and r["incomeType"] == p.get("incomeType", r["incomeType"])
+            and int(r["time"]) >= since
+        ]  # fmt: skip
+        return self._json(rows)
 
     def expire_listen_keys(self) -> None:
         """Every listenKey is gone (as after 60 min without a keep-alive): keep-alives answer

@@ -333,6 +333,12 @@ class FakeBybit(FakeServer):
         self._push("order", [self._order_topic_row(o)])
         self._push("position", [self._position_row(o.symbol)])
 
+    def change_position(self, symbol: str, qty: Decimal) -> None:
+        """The position becomes ``qty`` without an order of arbtui's (a liquidation, an
+        auto-deleverage, a trade by hand); the ``position`` topic says so."""
+        self.positions[symbol] = qty
+        self._push("position", [self._position_row(symbol)])
+
     def _order_topic_row(self, o: Order) -> dict[str, Any]:
         row = docs("private_ws_docs_examples.json", "order")["data"][0]
         row.update(o.row())

@@ -26,6 +26,9 @@ funding         venue, symbol, settlement_ts_ms, rate, mark_price, position, amo
                 currency, amount_usd
 state           old, new, reason
 command         name, source (user@tty (ssh client))
+venue_funding   venue, symbol, settlement_ts_ms, rate, position, amount, currency, raw
+position_       ts_ms, venue, symbol, ledger_qty, venue_qty, source, action (a venue held
+mismatch        another size than the ledger; see core.engine.reconcile)
 alert, error    text (and traceback), with API keys and signatures redacted
 run_end         rows: every row of this run, this one included
 ==============  ============================================================================

@@ -22,13 +22,14 @@ from typing import Any
 
 import ccxt.async_support as ccxt_async
 
+from core.domain import timeutil
 from core.domain.config import BinanceVenueSettings
 from core.domain.contracts import ZERO, wire
 from core.domain.events import InstrumentSpec
 from core.domain.orders import OrderIntent
 from core.domain.venue import OrderStatus
 from core.execution.limits import VenueLimiter
-from core.execution.state import OrderBook, Report
+from core.execution.state import FundingReport, OrderBook, Report
 from core.venues.ccxt_base import (
     LiveVenue,
     VenueError,
@@ -52,6 +53,9 @@ STATUS = {
 DUPLICATE_CODES = ("-4116", "-4015")
 UNKNOWN_CODES = ("-1001", "-1006", "-1007")
 NOT_FOUND_CODES = ("-2013", "-2011")
+CLOCK_CODES = ("-1021",)
+"""Binance "Error Codes" -1021 INVALID_TIMESTAMP: "Timestamp for this request is outside of
+the recvWindow" (or 1000 ms ahead of the server): nothing was executed."""
 DEMO_WS = "wss://fstream.binancefuture.com/ws"
 PROD_WS = "wss://fstream.binance.com/ws"
 
@@ -73,6 +77,27 @@ def parse_order(o: dict[str, Any], source: str = "rest") -> Report:
         ts_ms=int(o.get("updateTime") or o.get("time") or now_ms()),
         raw=json.dumps(o, default=str, separators=(",", ":")),
         source=source,
+    )
+
+
+def parse_funding_income(row: dict[str, Any]) -> FundingReport:
+    """One ``FUNDING_FEE`` income row as the funding the account paid (< 0) or got (> 0)."""
+    t = int(row.get("time") or 0)
+    try:
+        at = timeutil.normalise_settlement_ms(t)
+    except ValueError:
+        at = t  # matches no settlement: kept on record only
+    return FundingReport(
+        venue="binance",
+        symbol=str(row.get("symbol", "")),
+        exec_id=str(row.get("tranId", "")),
+        ts_ms=at,
+        rate=None,
+        mark_price=None,
+        position=None,
+        amount=_dec(row.get("income")),
+        currency=str(row.get("asset", "")),
+        raw=json.dumps(row, default=str),
     )
 
 
@@ -233,8 +258,9 @@ class BinanceVenue(LiveVenue):
 
     def _classify(self, exc: Exception) -> tuple[str, str]:
         """Binance answers: 418/429 (ccxt DDoSProtection) and -1008 are rate limits
-        (nothing executed); -4116/-4015 duplicate ids; -1006/-1007/-1001 and HTTP 5xx an
-        unknown outcome; a transport error (no answer) unknown; anything else a refusal."""
+        (nothing executed); -1021 a timestamp refusal (clock; nothing executed); -4116/-4015
+        duplicate ids; -1006/-1007/-1001 and HTTP 5xx an unknown outcome; a transport error
+        (no answer) unknown; anything else a refusal."""
         if isinstance(exc, VenueHttpError):
             text = f"binance {exc.code or exc.status}: {exc.msg}"
             if issubclass(exc.error, ccxt_async.DDoSProtection) or exc.code == "-1008":
@@ -243,6 +269,8 @@ class BinanceVenue(LiveVenue):
                 return "rate", text
             if exc.code in DUPLICATE_CODES:
                 return "duplicate", text
+            if exc.code in CLOCK_CODES:
+                return "clock", text
             if exc.code in UNKNOWN_CODES or exc.status >= 500:
                 return "unknown", text
             return "rejected", text
@@ -254,6 +282,33 @@ class BinanceVenue(LiveVenue):
             await self.call(self.client.fapiPrivateDeleteAllOpenOrders, {"symbol": symbol})
         except Exception as exc:
             raise VenueError(self.redact(f"binance {symbol}: cancel-all failed: {exc}")) from None
+
+    async def arm_deadman(self, symbol: str, countdown_ms: int) -> bool:
+        """``POST /fapi/v1/countdownCancelAll`` (Binance USD-M "Auto-Cancel All Open Orders
+        (TRADE)"): every open order of ``symbol`` is cancelled unless the call comes again
+        within ``countdown_ms``; 0 turns the countdown off."""
+        try:
+            await self.call(
+                self.client.fapiPrivatePostCountdownCancelAll,
+                {"symbol": symbol, "countdownTime": countdown_ms},
+            )
+        except Exception as exc:
+            why = f"binance {symbol}: countdownCancelAll failed: {exc}"
+            raise VenueError(self.redact(why)) from None
+        return True
+
+    async def funding_income(self, symbol: str, since_ms: int) -> list[FundingReport]:
+        """``GET /fapi/v1/income`` with ``incomeType=FUNDING_FEE`` (Binance USD-M "Get Income
+        History (USER_DATA)"): one row per settlement, ``income`` signed, received > 0, in
+        ``asset``; ``time`` is the settlement (snapped to the whole hour); ``tranId`` is the
+        row's id. The rows carry neither rate, mark nor position (None here)."""
+        params = {"incomeType": "FUNDING_FEE", "symbol": symbol, "startTime": since_ms,
+                  "limit": 1000}  # fmt: skip
+        try:
+            rows = await self.call(self.client.fapiPrivateGetIncome, params)
+        except Exception as exc:
+            raise VenueError(self.redact(f"binance {symbol}: income read failed: {exc}")) from None
+        return [parse_funding_income(r) for r in rows or [] if r.get("incomeType") == "FUNDING_FEE"]
 
     async def position(self, symbol: str) -> Decimal:
         """Signed position in BTC (``positionAmt`` of the one-way ``BOTH`` side)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import orjson
@@ -122,6 +123,12 @@ class BinanceUserStream(PrivateStream):
         async for text in ws:
             self.messages += 1
             ev = orjson.loads(text)
+            if ev.get("e") == "ACCOUNT_UPDATE":  # "a"."P": positions that changed
+                for p in (ev.get("a") or {}).get("P") or []:
+                    if p.get("ps", "BOTH") == "BOTH":
+                        qty = Decimal(str(p.get("pa") or 0))
+                        self.venue.book.apply_position("binance", str(p.get("s")), qty)
+                continue
             if ev.get("e") == "listenKeyExpired":
                 self.listen_key = ""  # the next connection asks for a new key (with backoff)
                 return

@@ -113,6 +113,12 @@ if TYPE_CHECKING:
 class BybitVenue(LiveVenue):
     """A Bybit v5 unified account (one-way mode) for the instruments in ``specs``."""
 
+    deadman_note = (
+        "bybit: no dead-man switch: its Disconnect Cancel All (POST "
+        "/v5/order/disconnected-cancel-all, docs order/dcp.mdx) is for institutional accounts "
+        "only (arbtui sends market orders, which rarely rest; the kill switch cancels all)"
+    )
+
     venue = NAME
 
     def __init__(

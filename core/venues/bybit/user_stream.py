@@ -128,9 +128,10 @@ class BybitUserStream(PrivateStream):
             for row in rows:
                 size = Decimal(str(row.get("size") or 0))
                 side = row.get("side")
-                self.positions[str(row.get("symbol"))] = (
-                    size if side == "Buy" else -size if side == "Sell" else Decimal(0)
-                )
+                symbol = str(row.get("symbol"))
+                qty = size if side == "Buy" else -size if side == "Sell" else Decimal(0)
+                self.positions[symbol] = qty
+                self.venue.book.apply_position(NAME, symbol, qty)
         elif topic.startswith("wallet"):
             for acct in rows:
                 for c in acct.get("coin") or []:
