@@ -5,6 +5,8 @@ XBT/USD, plus unrealised at the end at mark), ``funding`` (each payment converte
 settlement mark), ``fees`` (negative), and ``total`` = their sum. Equity also moves with the
 USD value of XBT collateral held on BitMEX: ``equity_start_usd``/``equity_end_usd`` show it and
 ``collateral_revaluation_usd`` is the part of the equity change that is not strategy PnL.
+``round_trips``: per pair position from flat to flat, its holding time, funding earned, fees
+paid (entry, ladder, hedge, exit), basis PnL and net (:mod:`core.domain.tradestats`).
 ``hedge_turnover``: the hedger's fills (count, BTC traded, fees in USD) and the largest
 |net BTC delta| left after any instant's decisions, with its instant.
 """
@@ -18,7 +20,7 @@ from typing import Any
 from core.domain.contracts import wire
 from core.domain.equity import daily_returns, sharpe_ratio
 from core.domain.market import mark_decimal
-from core.domain.tradestats import hedge_turnover
+from core.domain.tradestats import hedge_turnover, round_trips
 from core.engine.engine import Engine
 
 
@@ -94,6 +96,20 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
             "total": _num(total),
         },
         "per_venue": dict(by_venue),
+        "round_trips": [
+            {
+                "pair": rt.pair,
+                "open_ts_ms": rt.open_ts_ms,
+                "close_ts_ms": rt.close_ts_ms,
+                "holding_hours": rt.holding_hours(engine.now),
+                "funding_usd": _num(rt.funding_usd),
+                "fees_usd": _num(rt.fees_usd),
+                "basis_usd": _num(rt.basis_usd),
+                "net_usd": _num(rt.net_usd),
+                "fills": rt.fills,
+            }
+            for rt in round_trips(led.trades, led.funding_payments)
+        ],
         "hedge_turnover": {
             "count": hedges.count,
             "btc": wire(hedges.btc.quantize(Decimal("0.00000001"))),
@@ -141,7 +157,8 @@ def format_text(report: dict[str, Any]) -> str:
         f"fees {p['fees']:,.2f}  total {p['total']:,.2f}",
         f"equity (USD)      {report['equity_start_usd']:,.2f} -> {report['equity_end_usd']:,.2f} "
         f"(collateral revaluation {report['collateral_revaluation_usd']:,.2f})",
-        f"hedges            {h['count']} fills, {float(h['btc']):.4f} BTC, fees {h['fees_usd']:,.2f} USD;"
+        f"hedges            {h['count']} fills, {float(h['btc']):.4f} BTC,"
+        f" fees {h['fees_usd']:,.2f} USD;"
         f" max |net delta| {h['max_abs_net_delta_btc']:.4f} BTC"
         f" ({_iso(h['max_abs_net_delta_ts_ms'])})",
         f"max drawdown      {report['max_drawdown_pct']:.2f} %",
@@ -156,6 +173,15 @@ def format_text(report: dict[str, Any]) -> str:
             f"  fees {v['fees_usd']:,.2f} USD"
         )
     lines.append("")
+    lines.append("round trips:")
+    for rt in report["round_trips"]:
+        end = _iso(rt["close_ts_ms"]) if rt["close_ts_ms"] is not None else "open"
+        lines.append(
+            f"  {rt['pair']} {_iso(rt['open_ts_ms'])} -> {end:20s}"
+            f" held {rt['holding_hours']:6.1f} h"
+            f"  funding {rt['funding_usd']:+,.2f}  fees {-rt['fees_usd']:+,.2f}"
+            f"  basis {rt['basis_usd']:+,.2f}  net {rt['net_usd']:+,.2f} USD ({rt['fills']} fills)"
+        )
     lines.append("trades:")
     for t in report["trades"]:
         ro = " reduce-only" if t["reduce_only"] else ""

@@ -80,9 +80,15 @@ class StrategySettings(_Strict, frozen=True):
     """Enter when carry over the horizon minus round-trip taker fees minus the basis paid to
     cross exceeds this (% of notional)."""
     exit_apr_pct: float = 10.0
-    """Exit when the carry in the held direction falls below this APR (%), or flips."""
+    """Exit threshold (APR %, below the entry's: hysteresis). An observation counts towards
+    an exit when what the held carry falls short of this over ``holding_hours`` exceeds what
+    leaving costs now (both legs' taker fees and the basis given up by crossing)."""
     observations: int = 3
-    """Consecutive observations the entry (or exit) condition must hold."""
+    """Consecutive observations the entry condition must hold."""
+    exit_observations: int = 3
+    """Consecutive observations the exit condition must hold (a flip must last)."""
+    min_hold_hours: float = 24.0
+    """No exit on the signal before the position is this old (hours; risk closes any time)."""
     observe_every_s: int = 3600
     """Sim seconds between two observations of the signal."""
     use_ema_filter: bool = False
@@ -356,6 +362,17 @@ def _check(s: Settings, name: str) -> None:
     st = s.strategy
     if st.observations < 1:
         raise bad("strategy.observations", "must be >= 1")
+    if st.exit_observations < 1:
+        raise bad("strategy.exit_observations", "must be >= 1")
+    if st.min_hold_hours < 0:
+        raise bad("strategy.min_hold_hours", "must be >= 0")
+    entry_apr = st.entry_edge_pct / st.holding_hours * 24 * 365 if st.holding_hours > 0 else 0
+    if st.holding_hours > 0 and st.exit_apr_pct >= entry_apr:
+        raise bad(
+            "strategy.exit_apr_pct",
+            f"must be below the entry threshold ({st.entry_edge_pct:g} % over "
+            f"{st.holding_hours:g} h = {entry_apr:.2f} % APR)",
+        )
     hg = s.hedge
     if hg.band_btc <= 0:
         raise bad("hedge.band_btc", "must be > 0")

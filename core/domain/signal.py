@@ -7,6 +7,16 @@ the short leg on the higher. Entry edge over a horizon of H hours, as a fraction
 
 where basis paid = (price of the long leg - price of the short leg) / mid (negative = a gain).
 Observations are taken on a sim-time grid (``observe_every_s``), never per event.
+
+Exit, net of what leaving costs now: an observation counts towards an exit when
+
+    (exit threshold per hour - held spread per hour) x H > taker_a + taker_b + basis given up
+
+where basis given up = (price of the short leg - price of the long leg) / mid (closing sells
+the long leg and buys the short one; a basis that would converge in the position's favour is
+a cost of leaving now). The exit threshold lies below the entry's (hysteresis, checked in the
+config); the condition must hold ``exit_observations`` times in a row, and the pair holds at
+least ``min_hold_hours`` (:meth:`PairSignal.wants_exit`).
 """
 
 from __future__ import annotations
@@ -86,11 +96,28 @@ class PairSignal:
         else:
             self.entry_count = 0
             self.entry_direction = 0
-        if held_direction and s * held_direction < self._exit_per_hour:
+        shortfall = self.leave_edge(a, b, held_direction)
+        if shortfall is not None and shortfall > 0:
             self.exit_count += 1
         else:
             self.exit_count = 0
         return r
+
+    def leave_edge(
+        self, a: InstrumentState, b: InstrumentState, held_direction: int
+    ) -> float | None:
+        """What leaving now gains as a fraction of notional: the held carry's shortfall below
+        the exit threshold over ``holding_hours``, minus both legs' exit taker fees and the
+        basis given up by crossing (module docstring). > 0 means leave; None when flat or
+        without rates and prices."""
+        ra, rb = a.rate_per_hour(), b.rate_per_hour()
+        if not held_direction or ra is None or rb is None or a.mark is None or b.mark is None:
+            return None
+        held = (ra - rb) * held_direction
+        long_px, short_px = (b.mark, a.mark) if held_direction > 0 else (a.mark, b.mark)
+        given_up = (short_px - long_px) / ((long_px + short_px) / 2)
+        shortfall = (self._exit_per_hour - held) * self.cfg.holding_hours
+        return shortfall - self.round_trip_fees / 2 - given_up
 
     def ema_confirms(self, direction: int) -> bool:
         """True when the EMA filter is off, or fast >= slow in ``direction``."""
@@ -106,6 +133,10 @@ class PairSignal:
             return self.entry_direction
         return 0
 
-    def wants_exit(self) -> bool:
-        """True once the held carry stayed below the exit APR (or flipped) long enough."""
-        return self.exit_count >= self.cfg.observations
+    def wants_exit(self, held_hours: float) -> bool:
+        """True once leaving gained more than it costs (:meth:`leave_edge`) for
+        ``exit_observations`` observations in a row, and the position is at least
+        ``min_hold_hours`` old (``held_hours``: since the pair opened)."""
+        if held_hours < self.cfg.min_hold_hours:
+            return False
+        return self.exit_count >= self.cfg.exit_observations

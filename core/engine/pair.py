@@ -96,6 +96,8 @@ class PairRuntime:
         self.adding: dict[str, tuple[Key, Level]] = {}
         self.hedge_cid: str | None = None
         self.last_hedge: tuple[int, int, Decimal] | None = None
+        self.opened_ts_ms: int | None = None
+        """When the open position's entry completed (the minimum holding time counts from it)."""
         """The last hedge sent: (ts_ms, sign of the BTC it traded, net delta it aimed at)."""
         self._last_refusal = ""
 
@@ -152,8 +154,9 @@ class PairRuntime:
             d = self.signal.wants_entry()
             if d and self.view.state is TradingState.ARMED and not self._stale():
                 yield from self.enter(d)
-        elif self.status == "open" and self.signal.wants_exit():
-            yield from self.close("exit")
+        elif self.status == "open" and self.opened_ts_ms is not None:
+            if self.signal.wants_exit((self.view.now - self.opened_ts_ms) / 3_600_000):
+                yield from self.close("exit")
 
     def on_price(self) -> Actions:
         """Per price event: leg-risk unwinds and the leg timeout, ladder adds, hedge."""
@@ -260,6 +263,7 @@ class PairRuntime:
         plan = self.entry
         assert plan is not None
         self.status = "open"
+        self.opened_ts_ms = self.view.now
         self.ladders = {}
         for key in (plan.first, plan.second):
             pos = self.view.ledger.position(*key)

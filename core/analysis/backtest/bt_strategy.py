@@ -81,6 +81,8 @@ class CarryStrategy(Strategy):  # type: ignore[misc]
     entry_edge_pct = 0.6
     exit_apr_pct = 10.0
     observations = 3
+    exit_observations = 3
+    min_hold_hours = 0.0
     holding_hours = 72.0
     use_ema_filter = False
     ema_fast = 3
@@ -100,6 +102,8 @@ class CarryStrategy(Strategy):  # type: ignore[misc]
         cfg = StrategySettings(
             holding_hours=float(self.holding_hours), entry_edge_pct=float(self.entry_edge_pct),
             exit_apr_pct=float(self.exit_apr_pct), observations=int(self.observations),
+            exit_observations=int(self.exit_observations),
+            min_hold_hours=float(self.min_hold_hours),
             use_ema_filter=bool(self.use_ema_filter), ema_fast=int(self.ema_fast),
             ema_slow=int(self.ema_slow),
         )  # fmt: skip
@@ -126,6 +130,7 @@ class CarryStrategy(Strategy):  # type: ignore[misc]
                       Decimal(repr(float(self._col["tick_b"][0]))))  # fmt: skip
         self.direction = 0
         self.units = 0
+        self._opened: Any = None
         self.ladders: list[Ladder] = []
         self._done = 0  # rows already processed
         #: (kind, row time) of every decision: entry, add, exit
@@ -152,7 +157,7 @@ class CarryStrategy(Strategy):  # type: ignore[misc]
                 d = self.signal.wants_entry()
                 if d and trade:
                     self._enter(i, d)
-            elif self.signal.wants_exit():
+            elif self.signal.wants_exit((self._times[i] - self._opened).total_seconds() / 3600):
                 self._exit(i)
         if self.direction and trade:
             for _ in range(int(c["checks"][i])):
@@ -174,6 +179,7 @@ class CarryStrategy(Strategy):  # type: ignore[misc]
             )
         (self.buy if direction > 0 else self.sell)(size=units)
         self.direction, self.units = direction, units
+        self._opened = self._times[i]
         self.decisions.append(("entry", self._times[i]))
         self.ladders = []
         for leg, mark in ((0, c["obs_mark_a"][i]), (1, c["obs_mark_b"][i])):
@@ -245,6 +251,7 @@ def strategy_params(settings: Settings, pair: str | None = None) -> dict[str, An
     return {
         "entry_edge_pct": st.entry_edge_pct, "exit_apr_pct": st.exit_apr_pct,
         "observations": st.observations, "holding_hours": st.holding_hours,
+        "exit_observations": st.exit_observations, "min_hold_hours": st.min_hold_hours,
         "use_ema_filter": st.use_ema_filter, "ema_fast": st.ema_fast, "ema_slow": st.ema_slow,
         "base_notional_usd": float(sz.base_notional_usd),
         "leg_max_notional_usd": float(min(sz.leg_max_notional_usd, cfg.max_notional_usd)),
