@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from core.domain.config import Settings
-from core.domain.events import Bar, FundingSettled
+from core.domain.events import Bar, Event, FundingSettled
 
 HOUR = 3_600_000
 
@@ -53,3 +54,16 @@ def with_overrides(settings: Settings, **sections: dict[str, Any]) -> Settings:
     for name, fields in sections.items():
         changes[name] = msgspec.structs.replace(getattr(settings, name), **fields)
     return msgspec.structs.replace(settings, **changes)
+
+
+def instants(events: Iterable[Event]) -> Iterator[list[Event]]:
+    """``events`` (in replay order) grouped into instants, one list per ``ts_ms``, as the
+    drive hands them to ``Engine.on_instant``."""
+    batch: list[Event] = []
+    for ev in events:
+        if batch and ev.ts_ms != batch[0].ts_ms:
+            yield batch
+            batch = []
+        batch.append(ev)
+    if batch:
+        yield batch

@@ -36,9 +36,9 @@ def test_a_headless_replay_leaves_a_log_that_verify_accepts(
     db, report = replayed
     code, out = verify(db, capsys)
     assert code == 0, out
-    # 157 intents + 157 fills + 36 funding payments + run_start + run_end
-    assert report["trade_count"] == 157 and len(report["funding_payments"]) == 36
-    assert "OK: 352 rows (seq 1..352), 1 run," in out
+    # 46 intents + 46 fills + 37 funding payments + run_start + run_end
+    assert report["trade_count"] == 46 and len(report["funding_payments"]) == 37
+    assert "OK: 131 rows (seq 1..131), 1 run," in out
     assert "no run_end" not in out
 
 
@@ -66,10 +66,10 @@ def test_the_rows_are_what_the_report_says_the_desk_did(
     first, last = rows[0], rows[-1]
     assert (first.kind, last.kind) == ("run_start", "run_end")
     assert json.loads(first.payload)["mode"] == "replay"
-    assert json.loads(last.payload)["rows"] == 352
+    assert json.loads(last.payload)["rows"] == 131
     assert all(r.run_id == first.run_id for r in rows)
     assert first.run_id.startswith("replay-btc_2020-03.jsonl.gz-")
-    assert fills[0]["ts_ms"] == rows[2].ts_ms == 1584025259999  # engine (event) time
+    assert fills[0]["ts_ms"] == rows[2].ts_ms == 1584021659999  # engine (event) time
     assert rows[2].written_ts_ms > 1_700_000_000_000  # wall time of writing
 
 
@@ -79,7 +79,7 @@ def test_editing_one_row_makes_verify_fail_and_name_it(
     db = tamper_copy(
         replayed[0],
         tmp_path / "edited.db",
-        'UPDATE audit SET payload = replace(payload, \'"qty":"0.413"\', \'"qty":"0.041"\') '
+        'UPDATE audit SET payload = replace(payload, \'"qty":"0.420"\', \'"qty":"0.042"\') '
         "WHERE seq = 5",
     )
     code, out = verify(db, capsys)
@@ -118,14 +118,14 @@ def test_reordering_two_rows_makes_verify_fail_and_name_them(
     db = tamper_copy(
         replayed[0],
         tmp_path / "reordered.db",
-        "UPDATE audit SET seq = -1 WHERE seq = 200",
-        "UPDATE audit SET seq = 200 WHERE seq = 201",
-        "UPDATE audit SET seq = 201 WHERE seq = -1",
+        "UPDATE audit SET seq = -1 WHERE seq = 100",
+        "UPDATE audit SET seq = 100 WHERE seq = 101",
+        "UPDATE audit SET seq = 101 WHERE seq = -1",
     )
     code, out = verify(db, capsys)
     assert code == 1
     assert (
-        "row seq 200 is out of order: it was written right after the row now at seq 201 "
+        "row seq 100 is out of order: it was written right after the row now at seq 101 "
         "(rows reordered)" in out
     )
 
@@ -154,10 +154,10 @@ def test_a_row_edited_and_rehashed_breaks_the_link_of_the_next_row(
 def test_rows_cut_from_the_end_leave_a_run_without_its_end_row(
     replayed: tuple[Path, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tamper_copy(replayed[0], tmp_path / "cut.db", "DELETE FROM audit WHERE seq > 300")
+    db = tamper_copy(replayed[0], tmp_path / "cut.db", "DELETE FROM audit WHERE seq > 100")
     code, out = verify(db, capsys)
     assert code == 0  # a chain cut at the end is whole; only the head hash tells
-    assert "OK: 300 rows" in out
+    assert "OK: 100 rows" in out
     assert "has no run_end row" in out
 
 

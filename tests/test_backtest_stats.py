@@ -67,13 +67,10 @@ def shipped(request: pytest.FixtureRequest) -> BacktestRun:
     return run_file(load_config(HISTORY_CONFIG), SHIPPED_REPLAY, observers=False)
 
 
-def test_the_shipped_replay_has_two_round_trips_at_the_engines_times(shipped: BacktestRun) -> None:
+def test_the_shipped_replay_has_one_round_trip_at_the_engines_times(shipped: BacktestRun) -> None:
     s = compute_stats(shipped)
     got = [(t.entry_ts_ms, t.exit_ts_ms, len(t.add_ts_ms), t.direction) for t in s.round_trips]
-    assert got == [
-        (ts("2020-03-12T15:00:59.999"), ts("2020-03-15T23:00:59.999"), 4, 1),
-        (ts("2020-03-16T15:00:59.999"), ts("2020-03-19T07:00:59.999"), 2, 1),
-    ]
+    assert got == [(ts("2020-03-12T14:00:59.999"), ts("2020-03-18T19:00:59.999"), 4, 1)]
     assert s.win_rate_pct == 100.0
     entries = [t.fill.ts_ms for t in shipped.engine.ledger.trades if t.fill.purpose == "entry"]
     assert {t.entry_ts_ms for t in s.round_trips} == set(entries)
@@ -104,11 +101,11 @@ def test_the_strategy_curve_ends_at_start_plus_pnl_and_leaves_out_collateral(
     assert len(shipped.curve) == len(shipped.engine.equity_curve) + 1
     assert shipped.curve[-1][0] == shipped.engine.now == ts("2020-03-23T23:59:59.999")
     # flat until the first entry: the strategy curve does not move with the XBT collateral
-    before = [e for t, e, _ in shipped.curve if t < ts("2020-03-12T15:00")]
+    before = [e for t, e, _ in shipped.curve if t < ts("2020-03-12T14:00")]
     assert max(before) == min(before) == rep["equity_start_usd"]
 
 
-def test_the_exposure_is_the_time_the_two_round_trips_were_open(shipped: BacktestRun) -> None:
+def test_the_exposure_is_the_time_the_round_trips_were_open(shipped: BacktestRun) -> None:
     s = compute_stats(shipped)
     open_ms = sum(t.exit_ts_ms - t.entry_ts_ms for t in s.round_trips if t.exit_ts_ms)
     assert s.exposure_pct == pytest.approx(100 * open_ms / (s.end_ts_ms - s.start_ts_ms))

@@ -6,7 +6,7 @@ instants.
 
 PnL is compared in one convention. The engine's report books an inverse leg's unrealised XBT
 PnL at the *current* XBT price, so while a pair is open its basis also moves with the price of
-the XBT it has accrued (on March 2020 about +1,700 USD of the engine's 3,377 USD basis). The
+the XBT it has accrued (on March 2020 about +1,770 USD on the engine's 690 USD basis). The
 carry series counts each leg's PnL in USD as it accrues (a unit is 1 USD of notional per leg).
 :func:`accrued_basis_usd` replays the engine's own fills against every price of the replay in
 that convention, so both sides are compared like for like; what remains is what the carry

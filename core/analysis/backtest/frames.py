@@ -193,6 +193,15 @@ def carry_frame(
         r["spread_pct"] = (pb - pa) / ((pa + pb) / 2) * 100 if pa and pb else NAN
         r["vol"] = _vol(sa, sb, look, vols)
         r["lot_usd_a"], r["lot_usd_b"] = _lot_usd(spec_a, pa), _lot_usd(spec_b, pb)
+        if r["obs"]:  # one instant, one state: the observation sees every event of the row
+            r.update(
+                obs_rate_a_per_hour=_none_nan(sa.rate_per_hour()),
+                obs_rate_b_per_hour=_none_nan(sb.rate_per_hour()),
+                obs_mark_a=_none_nan(pa),
+                obs_mark_b=_none_nan(pb),
+                obs_vol=_vol(sa, sb, look, vols),
+                obs_first_leg=_first_leg(spec_a, spec_b, pa, pb),
+            )
         for n in _CARRY_COLUMNS:
             cols[n].append(r[n])
 
@@ -210,15 +219,7 @@ def carry_frame(
             row["Volume"] += _usd_volume(spec_a if key == key_a else spec_b, ev)
         if obs_ms > 0 and ev.ts_ms >= next_obs:  # the engine's observation grid
             next_obs = (ev.ts_ms // obs_ms + 1) * obs_ms
-            row.update(
-                obs=1,
-                obs_rate_a_per_hour=_none_nan(sa.rate_per_hour()),
-                obs_rate_b_per_hour=_none_nan(sb.rate_per_hour()),
-                obs_mark_a=_none_nan(sa.mark),
-                obs_mark_b=_none_nan(sb.mark),
-                obs_vol=_vol(sa, sb, look, vols),
-                obs_first_leg=_first_leg(spec_a, spec_b, sa.mark, sb.mark),
-            )
+            row["obs"] = 1  # taken once the whole instant is applied (close_row), as the engine
         if not isinstance(ev, FundingRate) and key in (key_a, key_b):
             row["checks"] += 1
     if row is None:
