@@ -6,6 +6,7 @@
     arbtui optimize FILE --grid KEY=SPEC ...                     search config keys on a replay
     arbtui audit {verify,export} ...                             the audit log
     arbtui worker [--id NAME]                                    an executor on the Redis queue
+    arbtui scan [--venues A,B] [--min-apr X] [--top N] [--json] [--watch S]   funding scanner
 
 Each subcommand's code is in ``tui/commands/<name>.py`` (``add_arguments(parser)`` and
 ``run_command(args, settings) -> int``). Any :class:`~core.domain.errors.ArbtuiError` ends the
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 from core.domain.config import Settings, load_config
 from core.domain.errors import EXIT_BAD_INPUT, ArbtuiError
-from tui.commands import audit, backtest, import_, optimize, run, worker
+from tui.commands import audit, backtest, import_, optimize, run, scan, worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,10 @@ SUBCOMMANDS = (
     Subcommand(
         "worker", "run an order executor on the Redis queue ([queue])",
         worker.add_arguments, worker.run_command,
+    ),
+    Subcommand(
+        "scan", "rank every perpetual two venues both list by net funding carry",
+        scan.add_arguments, scan.run_command,
     ),
 )  # fmt: skip
 

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from core.domain.errors import BadInput
 
 if TYPE_CHECKING:
-    from core.domain.config import Settings
+    from core.domain.config import FeedSettings, Settings
     from core.domain.events import InstrumentSpec
     from core.execution.limits import VenueLimiter
     from core.execution.state import OrderBook
     from core.feeds.health import HealthBoard
     from core.feeds.sink import EventSink
     from core.venues.ccxt_base import LiveVenue
+    from core.venues.universe import UniverseSource
 
 PACKAGES: dict[str, str] = {
     "binance": "core.venues.binance.plugin",
@@ -104,6 +105,10 @@ class VenuePlugin:
     feed_tasks: Callable[[FeedContext], list[Coroutine[Any, Any, None]]] | None = None
     make_venue: Callable[[ExecContext], LiveVenue] | None = None
     load_specs: Callable[[Settings, list[InstrumentSpec]], list[InstrumentSpec]] | None = None
+    open_universe: Callable[[FeedSettings, float | None], UniverseSource] | None = None
+    """The funding scanner's source (``core/venues/<name>/universe.py``): called with the
+    ``[feeds]`` settings (REST host) and the account's taker fee (None = the venue's base
+    tier); None for a venue that is history."""
 
 
 def names() -> list[str]:

@@ -101,6 +101,13 @@ def make_venue(ctx: ExecContext) -> Any:
     )
 
 
+def open_universe(feeds: FeedSettings, taker_fee: float | None = None) -> Any:
+    """The funding scanner's source (:mod:`core.venues.binance.universe`, imported on use)."""
+    from core.venues.binance.universe import BinanceUniverse
+
+    return BinanceUniverse(feeds, taker_fee)
+
+
 PLUGIN = VenuePlugin(
     name=NAME,
     title="Binance USD-M",
@@ -108,4 +115,5 @@ PLUGIN = VenuePlugin(
     feed_tasks=feed_tasks,
     make_venue=make_venue,
     load_specs=load_specs,
+    open_universe=open_universe,
 )

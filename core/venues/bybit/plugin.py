@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Coroutine
 from typing import Any
 
+from core.domain.config import FeedSettings
 from core.venues.bybit.specs import load_specs, make_exchange
 from core.venues.registry import ExecContext, FeedContext, Lifecycle, VenuePlugin
 
@@ -57,6 +58,13 @@ def make_venue(ctx: ExecContext) -> Any:
     return module.make_venue(ctx)
 
 
+def open_universe(feeds: FeedSettings, taker_fee: float | None = None) -> Any:
+    """The funding scanner's source (:mod:`core.venues.bybit.universe`, imported on use)."""
+    from core.venues.bybit.universe import BybitUniverse
+
+    return BybitUniverse(feeds, taker_fee)
+
+
 PLUGIN = VenuePlugin(
     name=NAME,
     title="Bybit (v5)",
@@ -64,4 +72,5 @@ PLUGIN = VenuePlugin(
     feed_tasks=feed_tasks,
     make_venue=make_venue,
     load_specs=load_specs,
+    open_universe=open_universe,
 )
