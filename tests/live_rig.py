@@ -85,15 +85,16 @@ async def live(
         running_checks = (
             asyncio.get_running_loop().create_task(checks.run()) if checks is not None else None
         )
+        lv = Live(rig, eng, obs, checks)
         try:
-            yield Live(rig, eng, obs, checks)
+            yield lv
         finally:
             if running_checks is not None:
                 running_checks.cancel()
             for task in list(rereads):
                 task.cancel()
-            eng.disconnect_router()
-            for close in obs.closers:
+            lv.engine.disconnect_router()
+            for close in lv.observers.closers:  # the last run's (a test may start another)
                 try:
                     close()
                 except Exception:  # a log left dead by the test: nothing to close

@@ -109,7 +109,7 @@ async def test_without_a_stream_the_periodic_read_finds_it_and_flatten_closes_bo
         await aeventually(lambda: not eng.ledger.has_exposure(), timeout_s=10)
         assert fb.positions[SYMBOL] == fy.positions[SYMBOL] == 0
         assert eng.state is TradingState.REDUCING
-        assert lv.watch is not None and lv.watch.checks >= 2
+        assert lv.watch is not None and lv.watch.checks >= 1  # found by the periodic read
 
 
 def test_a_reading_is_not_compared_while_an_order_is_in_flight_or_after_a_later_fill() -> None:

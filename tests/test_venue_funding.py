@@ -62,5 +62,8 @@ def test_a_statement_before_the_settlement_is_compared_once_it_is_booked() -> No
     alerts = [r.text for r in rec.rows if isinstance(r, AlertRaised)]
     assert alerts == [
         "bybit BTCUSDT funding at 2024-03-05T08:00:00.000Z: the venue booked -15.339168 USDT, "
-        "the ledger 15.339168: check the position"
+        "the ledger 15.339168: the venue's figure is booked; check the position"
     ]
+    # live, the account holds what the venue booked: the ledger's +15.34 becomes -15.34
+    assert eng.ledger.balances[("bybit", "USDT")] == D(100_000) - D("15.339168")
+    assert eng.ledger.position("bybit", "BTCUSDT").funding == D("-15.339168")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +48,16 @@ class Flatten(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Kill(Command):
     """Kill switch: cancel all open orders, flatten every leg reduce-only, HALT."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettleRestart(Command):
+    """The operator's answer to what start-up found at the venues (live): ``adopt`` (book
+    it, cancel unknown open orders, stay DISARMED), ``flatten`` (book it, cancel them, close
+    everything reduce-only) or ``leave`` (touch nothing; HALTED for the session). See
+    :mod:`core.engine.restart`."""
+
+    choice: Literal["adopt", "flatten", "leave"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

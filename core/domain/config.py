@@ -184,6 +184,12 @@ class RiskSettings(_Strict, frozen=True):
     order): the ledger takes the venue's size, entries and adds stop (PAUSED), then
     ``rehedge`` trims the other leg (or the grown leg) reduce-only back to a hedge of the
     venue's truth, or ``flatten`` closes both legs reduce-only (REDUCING)."""
+    on_restart: Literal["ask", "adopt", "flatten", "leave"] = "ask"
+    """Live start-up found positions or open orders that the last run's audit log does not
+    explain (a pair the last run left open, held exactly as it left it, is always adopted):
+    ``ask`` the operator (HALTED until answered: console palette, or start again with
+    another value), or answer ``adopt``, ``flatten`` or ``leave`` at once
+    (:mod:`core.engine.restart`)."""
 
 
 class PaperSettings(_Strict, frozen=True):

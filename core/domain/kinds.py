@@ -9,6 +9,7 @@ from core.domain.records import (
     CommandReceived,
     ErrorRaised,
     MarketObserved,
+    PairAdopted,
     PositionMismatch,
     StateChanged,
     VenueFundingReported,
@@ -28,6 +29,7 @@ KINDS: dict[type, str] = {
     OrderUpdate: "order_update",
     VenueFundingReported: "venue_funding",
     PositionMismatch: "position_mismatch",
+    PairAdopted: "pair_adopted",
 }
 """Record type -> the ``kind`` of its audit row and file-log line."""
 

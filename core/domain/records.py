@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from core.domain.ledger import FundingPayment
 from core.domain.orders import Fill, OrderIntent, Rejection
@@ -106,6 +106,17 @@ class PositionMismatch:
     action: str
 
 
+@dataclass(frozen=True, slots=True)
+class PairAdopted:
+    """A live run took over a pair the last run left open (``state``: pair, direction,
+    opened_ts_ms and per leg venue, symbol, qty, entry_price, anchor, levels_filled; see
+    :mod:`core.engine.restart`)."""
+
+    ts_ms: int
+    pair: str
+    state: dict[str, Any]
+
+
 Record = (
     OrderIntent  # only an order that can only reduce exposure (see the module docstring)
     | OrderUpdate
@@ -119,6 +130,7 @@ Record = (
     | MarketObserved
     | VenueFundingReported
     | PositionMismatch
+    | PairAdopted
 )
 
 

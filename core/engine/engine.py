@@ -30,6 +30,7 @@ from core.domain.records import (
     CommandReceived,
     ErrorRaised,
     MarketObserved,
+    PairAdopted,
     Record,
     Recorder,
     StateChanged,
@@ -40,7 +41,7 @@ from core.domain.risk import DrawdownMonitor, TradingState, check_leg, gate
 from core.domain.snapshot import LogEntry
 from core.domain.timeutil import ms_to_iso
 from core.domain.venue import OrderStatus, OrderUpdate
-from core.engine import reconcile
+from core.engine import reconcile, restart
 from core.engine.actions import Action, Actions, Cancel, ClosePosition, Send
 from core.engine.pair import PairRuntime
 from core.engine.paper import PaperVenue
@@ -122,6 +123,10 @@ class Engine(Valuation):
         self.live_orders: dict[str, tuple[OrderIntent, PairRuntime | None]] = {}
         self.closing: set[Key] = set()
         self.unknown_positions: set[Key] = set()
+        self.restart_review: restart.RestartPlan | None = None
+        """What live start-up found and asks the operator about (None: nothing pending)."""
+        self.restart_left = False
+        """The operator chose to leave what start-up found (nothing trades this session)."""
         self.fill_counts: dict[Key, int] = {}
         """Fills booked per instrument (a venue reading asked for before the last one may not
         be compared: :mod:`core.engine.reconcile`)."""
@@ -274,7 +279,14 @@ class Engine(Valuation):
         who = f" by {c.source}" if c.source else ""
         self._record(CommandReceived(self.now, type(c).__name__, c.source))
         self.emit("command", f"{type(c).__name__}{who}")
-        if isinstance(c, cmd.Arm):
+        if isinstance(c, cmd.Arm) and (self.restart_review is not None or self.restart_left):
+            self.alert(
+                "not armed: "
+                + ("settle the restart review first (adopt, flatten or leave)"
+                   if self.restart_review is not None
+                   else "the venues' positions were left as found; restart to review them")
+            )  # fmt: skip
+        elif isinstance(c, cmd.Arm):
             self._sweep_purpose = ""
             self.set_state(TradingState.ARMED, "operator arm")
         elif isinstance(c, cmd.Disarm):
@@ -291,6 +303,60 @@ class Engine(Valuation):
         elif isinstance(c, cmd.Kill):
             self.close_everything("kill")
             self.set_state(TradingState.HALTED, "kill switch")
+        elif isinstance(c, cmd.SettleRestart):
+            self.settle_restart(c.choice)
+
+    # ----------------------------------------------------------------- restart
+    def begin_restart(self, plan: restart.RestartPlan) -> None:
+        """Start-up (live) found positions or open orders at the venues: adopt the pairs the
+        last run left as they are; anything else waits, HALTED, for the operator's
+        :class:`~core.domain.commands.SettleRestart` (:mod:`core.engine.restart`)."""
+        for st in plan.adopt:
+            restart.adopt(self, st)
+        if not plan.questions:
+            return
+        self.restart_review = plan
+        for line in plan.questions:
+            self.alert(f"RESTART: {line}")
+        self.set_state(
+            TradingState.HALTED,
+            "restart review: choose adopt, flatten or leave (nothing trades until then)",
+        )
+
+    def settle_restart(self, choice: str) -> None:
+        """Carry out the operator's answer to :meth:`begin_restart`'s questions."""
+        plan = self.restart_review
+        if plan is None:
+            self.emit("state", "no restart review is pending")
+            return
+        self.restart_review = None
+        if choice == "leave":
+            self.restart_left = True
+            self.alert("RESTART: left as found; nothing trades this session (restart to review)")
+            self.set_state(TradingState.HALTED, "restart review: left as found")
+            return
+        adopted = {k for st in plan.adopt for k in st.legs}
+        for key, qty in plan.held.items():
+            if qty != 0 and key not in adopted and key in self.specs:
+                reconcile.book_external(self, key, qty - self.ledger.position(*key).qty, "adopt")
+        for pr in self.pairs:
+            a = self.ledger.position(*pr.key_a).qty
+            b = self.ledger.position(*pr.key_b).qty
+            if pr.status == "flat" and (a != 0 or b != 0):  # the hedger completes one leg
+                pr.status, pr.direction = "open", (1 if a < 0 or b > 0 else -1)
+        if self.router is not None:
+            for key, cids in plan.orders.items():
+                if cids:
+                    self.router.cancel_all(*key)
+        if choice == "flatten":
+            self.set_state(TradingState.REDUCING, "restart review: flatten")
+            self.close_everything("flatten")
+        else:
+            self.set_state(TradingState.DISARMED, "restart review: adopted; arm to trade")
+
+    def record_adoption(self, state: Mapping[str, object]) -> None:
+        """Record that a pair was adopted (audit row ``pair_adopted``)."""
+        self._record(PairAdopted(self.now, str(state["pair"]), dict(state)))
 
     def set_stale_venues(self, stale: set[str], why: Mapping[str, str] | None = None) -> None:
         """The venues whose market data is stale now (feed health). A venue going stale is an

@@ -50,10 +50,13 @@ def fills_on(engine: Engine, key: Key) -> int:
 def compare(engine: Engine, key: Key, venue_qty: Decimal, source: str, fills_before: int) -> str:
     """Compare the venue's ``venue_qty`` on ``key`` with the ledger. Returns ``"match"``,
     ``"mismatch"`` (acted on, see the module docstring), ``"busy"`` (an order in flight or a
-    fill booked since ``fills_before``: read again later) or ``"unknown"`` (a doubted
-    position: handed to :meth:`Engine.resolve_position`)."""
+    fill booked since ``fills_before``: read again later), ``"unknown"`` (a doubted
+    position: handed to :meth:`Engine.resolve_position`) or ``"review"`` (a restart review
+    is pending or the operator left the venues' positions alone: not compared)."""
     if key not in engine.specs:
         return "match"
+    if engine.restart_review is not None or engine.restart_left:
+        return "review"  # what the venues hold is the operator's question (restart review)
     if key in engine.unknown_positions:
         engine.resolve_position(key, venue_qty)
         return "unknown"
@@ -81,7 +84,7 @@ def on_mismatch(
         "engine (liquidation, auto-deleverage, manual trade, expired order). The ledger takes "
         f"the venue's size at the mark; entries and adds stopped; policy {policy}"
     )
-    _adopt(engine, key, venue_qty - ledger_qty)
+    book_external(engine, key, venue_qty - ledger_qty, "external")
     if engine.state is TradingState.ARMED:
         engine.set_state(TradingState.PAUSED, f"position mismatch on {venue} {symbol}")
     if policy == "flatten":
@@ -93,17 +96,22 @@ def on_mismatch(
         rehedge(engine, pr.cfg.name, pr.legs())
 
 
-def _adopt(engine: Engine, key: Key, diff: Decimal) -> None:
-    """Book ``diff`` (signed, venue unit) on ``key`` as an external fill at the mark."""
-    spec = engine.specs[key]
+def book_external(
+    engine: Engine, key: Key, qty: Decimal, purpose: str, price: Decimal | None = None
+) -> None:
+    """Book ``qty`` (signed, venue unit) on ``key`` as a fill no order of ours made
+    (``purpose`` ``external`` or ``adopt``; client order id ``<purpose>-<venue>``; fee 0) at
+    ``price``, else the mark, else the position's entry price."""
+    if qty == 0:
+        return
     st = engine.market.get(*key)
     pos = engine.ledger.position(*key)
-    price = mark_decimal(st) if st.mark is not None else (pos.entry_price or ZERO)
-    side: Side = "buy" if diff > 0 else "sell"
-    pair = engine.pair_name(key)
+    if price is None:
+        price = mark_decimal(st) if st.mark is not None else (pos.entry_price or ZERO)
+    side: Side = "buy" if qty > 0 else "sell"
     fill = Fill(
-        "external", pair, key[0], key[1], side, abs(diff), price, ZERO,
-        spec.settle_currency, False, "external", engine.now,
+        f"{purpose}-{key[0]}", engine.pair_name(key), key[0], key[1], side, abs(qty), price,
+        ZERO, engine.specs[key].settle_currency, False, purpose, engine.now,
     )  # fmt: skip
     engine.book_fill(fill)
 

@@ -1,10 +1,12 @@
 """Live execution joined to the engine: the router's start-up checks, the engine's order path
-to the router, order updates back, and the start-up position check.
+to the router, order updates back, and the start-up look at what the venues already hold.
 
 :func:`live_task` is a host task (runs on the engine's loop). Start-up, in order: build and
 start the router and venues (keys, one-way mode, lot sizes: any failure HALTs the engine with
-the reason), read each traded instrument's position (an unreadable or non-zero position HALTs
-the engine: the engine does not adopt positions it did not open), then connect the engine and
+the reason), read each traded instrument's position and open orders and the last run's audit
+log (:mod:`core.runtime.restart`; a failed read HALTs), connect the engine, adopt what the last
+run left as it left it and HALT for the operator's answer on anything else
+(:mod:`core.engine.restart`, ``[risk] on_restart``), then
 start the session's checks (:mod:`core.runtime.live_watch`: positions, clock, dead-man switch,
 funding income, private-stream health). Cancels go to the venue directly; queue depth and
 order latency go to the metrics.
@@ -22,6 +24,7 @@ from core.domain.venue import OrderUpdate
 from core.execution.router import OrderRouter
 from core.runtime.execution import build_execution
 from core.runtime.live_watch import LiveWatch, to_reported
+from core.runtime.restart import look_at_start
 
 if TYPE_CHECKING:
     from core.engine.engine import Engine
@@ -191,16 +194,15 @@ async def live_task(host: EngineHost) -> None:
     watching: asyncio.Task[None] | None = None
     try:
         await router.start()
-        for key in engine.traded_keys():
-            venue, symbol = key
-            qty = await venues[venue].position(symbol)
-            if qty != 0:
-                halt(engine, f"{venue} {symbol} already holds {qty}: close it by hand first")
-                return
+        found = await look_at_start(engine, venues)
         engine.connect_router(
             EngineRouter(router, venues, engine),
             lambda key: _spawn(reread_position(engine, venues, key)),
         )
+        engine.begin_restart(found)  # no await since connecting: nothing trades before it
+        answer = settings.risk.on_restart
+        if engine.restart_review is not None and answer != "ask":
+            engine.settle_restart(answer)
         engine.emit("state", f"live execution ready on {', '.join(sorted(venues))}")
         runner = asyncio.get_running_loop().create_task(router.run())
         watching = asyncio.get_running_loop().create_task(watch.run())

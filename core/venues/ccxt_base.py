@@ -419,6 +419,11 @@ class LiveVenue:
     async def cancel_all(self, symbol: str) -> None:
         raise NotImplementedError
 
+    async def open_orders(self, symbol: str) -> list[str]:
+        """Client ids of every order open on ``symbol`` at the venue (ours or not);
+        :class:`VenueError` when the read failed."""
+        raise NotImplementedError
+
     deadman_note: str = ""
     """Why the venue has no dead-man switch for this account ("" when it has one)."""
 

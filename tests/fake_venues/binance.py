@@ -131,6 +131,7 @@ class FakeBinance(FakeServer):
         r.add_get("/fapi/v2/positionRisk", self.h_position)
         r.add_get("/fapi/v2/balance", self.h_balance)
         r.add_post("/fapi/v1/countdownCancelAll", self.h_countdown)
+        r.add_get("/fapi/v1/openOrders", self.h_open_orders)
         r.add_get("/fapi/v1/income", self.h_income)
         r.add_post("/fapi/v1/listenKey", self.h_lk_new)
         r.add_put("/fapi/v1/listenKey", self.h_lk_keep)
@@ -493,6 +494,12 @@ class FakeBinance(FakeServer):
         if ms_left:
             self.later(ms_left / 1000, fire)
         return self._json({"symbol": symbol, "countdownTime": str(ms_left)})
+
+    async def h_open_orders(self, request: web.Request) -> web.Response:
+        p, err = await self._params(request)
+        if err:
+            return err
+        return self._json([o.json() for o in self.open_orders(p.get("symbol", ""))])
 
     async def h_income(self, request: web.Request) -> web.Response:
         p, err = await self._params(request)

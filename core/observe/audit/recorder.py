@@ -29,6 +29,8 @@ command         name, source (user@tty (ssh client))
 venue_funding   venue, symbol, settlement_ts_ms, rate, position, amount, currency, raw
 position_       ts_ms, venue, symbol, ledger_qty, venue_qty, source, action (a venue held
 mismatch        another size than the ledger; see core.engine.reconcile)
+pair_adopted    ts_ms, pair, state (direction, opened_ts_ms, legs: qty, entry_price, anchor,
+                levels_filled; a live run took over what the last run left: core.engine.restart)
 alert, error    text (and traceback), with API keys and signatures redacted
 run_end         rows: every row of this run, this one included
 ==============  ============================================================================

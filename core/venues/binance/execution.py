@@ -283,6 +283,16 @@ class BinanceVenue(LiveVenue):
         except Exception as exc:
             raise VenueError(self.redact(f"binance {symbol}: cancel-all failed: {exc}")) from None
 
+    async def open_orders(self, symbol: str) -> list[str]:
+        """Client ids of every open order on ``symbol`` (``GET /fapi/v1/openOrders``, Binance
+        USD-M "Current All Open Orders"); :class:`VenueError` when the read failed."""
+        try:
+            rows = await self.call(self.client.fapiPrivateGetOpenOrders, {"symbol": symbol})
+        except Exception as exc:
+            why = f"binance {symbol}: open orders read failed: {exc}"
+            raise VenueError(self.redact(why)) from None
+        return [str(r.get("clientOrderId") or r.get("orderId")) for r in rows or []]
+
     async def arm_deadman(self, symbol: str, countdown_ms: int) -> bool:
         """``POST /fapi/v1/countdownCancelAll`` (Binance USD-M "Auto-Cancel All Open Orders
         (TRADE)"): every open order of ``symbol`` is cancelled unless the call comes again

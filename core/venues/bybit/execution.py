@@ -265,6 +265,22 @@ class BybitVenue(LiveVenue):
         after = await self.lookup(intent.symbol, intent.client_order_id)
         return after if after.found and after.status is not OrderStatus.UNKNOWN else placed
 
+    async def open_orders(self, symbol: str) -> list[str]:
+        """Client ids (``orderLinkId``, else ``orderId``) of every open order on ``symbol``:
+        ``GET /v5/order/realtime`` without an id lists the open ones (docs
+        ``order/open-order.mdx``); :class:`VenueError` when the read failed."""
+        spec = self.specs.get((NAME, symbol))
+        if spec is None:
+            return []
+        req = {"category": category(spec), "symbol": symbol}
+        try:
+            answer = await self.call(self.client.private_get_v5_order_realtime, req)
+        except Exception as exc:
+            why = f"bybit {symbol}: open orders read failed: {exc}"
+            raise VenueError(self.redact(why)) from None
+        rows = ((answer or {}).get("result") or {}).get("list") or []
+        return [str(r.get("orderLinkId") or r.get("orderId")) for r in rows]
+
     async def lookup(self, symbol: str, cid: str) -> Report:
         """``GET /v5/order/realtime?orderLinkId=`` (open and recent orders), then
         ``/v5/order/history``; neither lists it: not found."""
