@@ -27,7 +27,7 @@ import getpass
 import os
 from collections.abc import Iterable
 from functools import partial
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -47,6 +47,7 @@ from core.domain.commands import (
     ReplaySpeed,
     ReplayTogglePause,
     Resume,
+    SettleRestart,
     Shutdown,
 )
 from core.domain.snapshot import EngineSnapshot
@@ -77,6 +78,14 @@ VIEWS = ("main", "detail")
 
 STOP_TIMEOUT_S = 1.5
 """How long quitting waits for the engine thread (the process must exit within 2 s)."""
+
+
+RESTART_CHOICES: dict[Literal["adopt", "flatten", "leave"], str] = {
+    "adopt": "Live start-up found positions: book them, cancel unknown orders, stay DISARMED",
+    "flatten": "Live start-up found positions: book them, cancel orders, close all reduce-only",
+    "leave": "Live start-up found positions: touch nothing; HALTED for this session",
+}
+"""The answers to a live restart review (core.engine.restart), offered in the palette."""
 
 
 class Host(Protocol):
@@ -274,6 +283,11 @@ class ArbConsole(App[int]):
                             self.action_kill)  # fmt: skip
         yield SystemCommand("Export audit log", "Write this session's audit log to CSV (e)",
                             self.action_export)  # fmt: skip
+        if self.engine_mode == "live":
+            for choice, what in RESTART_CHOICES.items():
+                answer = SettleRestart(choice=choice, source=self.source)
+                yield SystemCommand(f"Restart review: {choice}", what,
+                                    partial(self.submit, answer))  # fmt: skip
         if self.engine_mode in (None, "replay"):
             yield SystemCommand("Replay: pause / continue", "The replay clock (space)",
                                 self.action_replay_toggle)  # fmt: skip
