@@ -32,11 +32,11 @@ from tui.testing import eventually, wait_until
 REPLAY = Path(__file__).resolve().parent.parent / "replays" / "btc_2020-03.jsonl.gz"
 DEFAULT_REPLAY = ROOT / "replays" / "btc_binance_bybit_2024-03.jsonl.gz"
 DEFAULT_CONFIG = ROOT / "config.toml"
-OPEN_2024_TS_MS = 1710504000000  # 2024-03-15T12:00Z: hedge open since 14 March, binance laddered
+OPEN_2024_TS_MS = 1710871200000  # 2024-03-19T18:00Z: hedge open since 19 March, bybit laddered
 
 BEFORE_TRADES_TS_MS = 1583798400000  # 2020-03-10T00:00Z: watching, no trade yet
 IN_POSITION_TS_MS = 1584079200000  # 2020-03-13T06:00Z: hedge open and laddered after the crash
-AFTER_EXIT_TS_MS = 1584338400000  # 2020-03-16T06:00Z: the first hedge closed on 15 March
+AFTER_EXIT_TS_MS = 1584597600000  # 2020-03-19T06:00Z: the hedge closed on 18 March
 
 PausedApp = Callable[..., ArbConsole]
 
