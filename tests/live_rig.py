@@ -20,12 +20,30 @@ from core.runtime.live_watch import LiveWatch, to_reported
 from core.runtime.wiring import Observers, attach_observers
 from tests.conftest import aeventually
 from tests.fake_venues import FakeBinance, FakeBybit, Rig, default_settings, running
+from tests.fakes import DeferredRouter
 from tests.helpers import bar
 from tests.observers import observed
 
 D = Decimal
 SYMBOL = "BTCUSDT"
 VENUES = ["binance", "bybit"]
+
+
+def entering(
+    settings: Settings | None = None, on_doubt: Callable[[tuple[str, str]], None] | None = None
+) -> tuple[Engine, DeferredRouter]:
+    """A live engine whose orders wait on a :class:`DeferredRouter` until the test answers
+    them, both venues marked at 50,000, ARMED, the pair's entry sent (first leg only: the
+    second goes once the test fills the first)."""
+    eng = Engine(settings or default_settings(), mode="live")
+    router = DeferredRouter()
+    router.engine = eng
+    eng.connect_router(router, on_doubt)
+    for venue in VENUES:
+        eng.on_event(bar(venue, SYMBOL, "2024-01-01T00:01", 50_000.0))
+    eng.set_state(TradingState.ARMED, "test")
+    eng.drive(eng.pairs[0], eng.pairs[0].enter(1))
+    return eng, router
 
 
 @dataclass

@@ -191,14 +191,15 @@ async def test_no_key_or_secret_appears_in_any_error_or_log(settings, caplog) ->
                 assert secret not in text
 
 
+def keepalive_every(settings: Settings, seconds: float) -> Settings:
+    """``settings`` with the Binance listenKey kept alive every ``seconds``."""
+    binance = msgspec.structs.replace(settings.venues.binance, listen_key_keepalive_s=seconds)
+    venues = msgspec.structs.replace(settings.venues, binance=binance)
+    return msgspec.structs.replace(settings, venues=venues)
+
+
 async def test_the_listen_key_is_kept_alive_by_put(settings) -> None:
-    base = msgspec.structs.replace(
-        settings,
-        venues=msgspec.structs.replace(
-            settings.venues,
-            binance=msgspec.structs.replace(settings.venues.binance, listen_key_keepalive_s=0.1),
-        ),
-    )
+    base = keepalive_every(settings, 0.1)
     async with running(base) as rig:
         await aeventually(lambda: rig.fb.keepalives >= 2, 3.0)
         assert len(rig.fb.requests("PUT", "/fapi/v1/listenKey")) >= 2
@@ -226,13 +227,7 @@ async def test_a_1021_clock_refusal_resyncs_and_resends_the_same_id_kill_orders_
 async def test_a_lost_listen_key_and_a_503_on_its_renewal_do_not_end_the_stream(settings) -> None:
     # the hazard: keep-alive -1125, then one 503 on POST listenKey, ended the keep-alive task
     # for the session and left the stream on a dead key
-    base = msgspec.structs.replace(
-        settings,
-        venues=msgspec.structs.replace(
-            settings.venues,
-            binance=msgspec.structs.replace(settings.venues.binance, listen_key_keepalive_s=0.1),
-        ),
-    )
+    base = keepalive_every(settings, 0.1)
     async with running(base) as rig:
         stream = rig.venues["binance"].stream
         await aeventually(lambda: len(rig.fb.ws_keys) == 1 and rig.fb.keepalives >= 1, 3.0)

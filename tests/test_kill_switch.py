@@ -24,7 +24,7 @@ from tests.diskfull import FULL, disk_full
 from tests.fake_venues import ENV, FakeBinance, default_settings
 from tests.fakes import DeferredRouter
 from tests.helpers import bar
-from tests.live_rig import live
+from tests.live_rig import entering, live
 from tests.observers import observed
 
 D = Decimal
@@ -171,15 +171,8 @@ async def test_a_reduce_only_close_the_venue_cancels_puts_the_position_in_doubt(
 
 
 def test_a_close_cancelled_with_nothing_filled_is_doubted_like_a_rejection() -> None:
-    eng = Engine(default_settings(), mode="live")
-    router = DeferredRouter()
-    router.engine = eng
     doubts: list[tuple[str, str]] = []
-    eng.connect_router(router, doubts.append)
-    for venue in VENUES:
-        eng.on_event(bar(venue, SYMBOL, "2024-01-01T00:01", 50_000.0))
-    eng.set_state(TradingState.ARMED, "test")
-    eng.drive(eng.pairs[0], eng.pairs[0].enter(1))
+    eng, router = entering(on_doubt=doubts.append)
     router.fill(router.sent[0].client_order_id, D(50_000))
     router.fill(router.sent[1].client_order_id, D(50_000))
     eng.drive(eng.pairs[0], eng.pairs[0].close("exit"))

@@ -17,13 +17,10 @@ import pytest
 from core.domain.config import Settings
 from core.domain.risk import TradingState
 from core.domain.timeutil import ms_to_iso
-from core.engine.engine import Engine
 from core.runtime.live_watch import LiveWatch
 from tests.conftest import aeventually
-from tests.fake_venues import ENV, default_settings
-from tests.fakes import DeferredRouter
-from tests.helpers import bar
-from tests.live_rig import SYMBOL, VENUES, live
+from tests.fake_venues import ENV
+from tests.live_rig import SYMBOL, VENUES, entering, live
 
 D = Decimal
 
@@ -113,14 +110,7 @@ async def test_without_a_stream_the_periodic_read_finds_it_and_flatten_closes_bo
 
 
 def test_a_reading_is_not_compared_while_an_order_is_in_flight_or_after_a_later_fill() -> None:
-    eng = Engine(default_settings(), mode="live")
-    router = DeferredRouter()
-    router.engine = eng
-    eng.connect_router(router, None)
-    for venue in VENUES:
-        eng.on_event(bar(venue, SYMBOL, "2024-01-01T00:01", 50_000.0))
-    eng.set_state(TradingState.ARMED, "test")
-    eng.drive(eng.pairs[0], eng.pairs[0].enter(1))
+    eng, router = entering()
     key = (router.sent[0].venue, SYMBOL)
     before = eng.fill_counts.get(key, 0)
     assert eng.venue_position(key, D(0), "REST read", before) == "busy"  # entry in flight

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -76,40 +77,42 @@ class BinanceUserStream(PrivateStream):
 
     async def _keep_or_renew(self) -> None:
         """One keep-alive, retried until the venue answers; a refusal renews the key."""
-        attempt = 0
-        while True:
-            try:
-                await self.venue.call(self.venue.client.fapiPrivatePutListenKey)
-            except VenueHttpError as exc:
-                self._failed("listenKey keep-alive refused", exc)
-                await self.renew()
-                return
-            except Exception as exc:  # no answer: the key may still be alive; try again
-                attempt += 1
-                self._failed(f"listenKey keep-alive failed (attempt {attempt})", exc)
-                await asyncio.sleep(RETRY_S[min(attempt - 1, len(RETRY_S) - 1)])
-                continue
+        put = self.venue.client.fapiPrivatePutListenKey
+        if await self._retry("listenKey keep-alive", lambda: self.venue.call(put), VenueHttpError):
             self.keepalives += 1
-            self.key_error = ""
-            return
+        else:
+            await self.renew()
 
     async def renew(self) -> None:
         """Ask for a new listenKey until the venue gives one (backoff :data:`RETRY_S`), then
         move the socket to it."""
         self.listen_key = ""
+        await self._retry("new listenKey", self._new_key)  # a 503, a refusal, no answer
+        self.renewals += 1
+        self.reconnect()
+
+    async def _retry(
+        self,
+        what: str,
+        call: Callable[[], Awaitable[object]],
+        refused: type[Exception] | None = None,
+    ) -> bool:
+        """Await ``call()`` until it succeeds (True; backoff :data:`RETRY_S`), or until it
+        raises ``refused`` (False); :attr:`key_error` says why meanwhile."""
         attempt = 0
         while True:
             try:
-                await self._new_key()
-            except Exception as exc:  # a 503, a refusal, no answer: all are tried again
+                await call()
+            except Exception as exc:
+                if refused is not None and isinstance(exc, refused):
+                    self._failed(f"{what} refused", exc)
+                    return False
                 attempt += 1
-                self._failed(f"new listenKey failed (attempt {attempt})", exc)
+                self._failed(f"{what} failed (attempt {attempt})", exc)
                 await asyncio.sleep(RETRY_S[min(attempt - 1, len(RETRY_S) - 1)])
                 continue
-            self.renewals += 1
             self.key_error = ""
-            self.reconnect()
-            return
+            return True
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.key_error = self.venue.redact(f"{what}: {exc}")
