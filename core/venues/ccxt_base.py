@@ -33,7 +33,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ccxt.async_support as ccxt_async
 
@@ -43,6 +43,9 @@ from core.domain.orders import CLIENT_ID_RE, OrderIntent
 from core.domain.venue import OrderStatus, OrderUpdate, PositionUnknown
 from core.execution.limits import RateLimited, VenueLimiter
 from core.execution.state import FundingReport, OrderBook, Report
+
+if TYPE_CHECKING:
+    from core.venues.private_stream import PrivateStream
 
 #: Environment variables holding each venue's API key and secret.
 KEY_ENV: dict[str, tuple[str, str]] = {
@@ -181,8 +184,12 @@ class LiveVenue:
         retry_503_s: float = 0.5,
         max_503_retries: int = 4,
         max_rate_retries: int = 3,
+        user_stream: bool = True,
     ) -> None:
         self.specs = {k: v for k, v in specs.items() if k[0] == self.venue}
+        self.stream: PrivateStream | None = None
+        """The private order stream once :meth:`start` has opened it."""
+        self._want_stream = user_stream
         self.book = book
         self.limiter = limiter
         self.retry_503_s = retry_503_s
@@ -192,6 +199,20 @@ class LiveVenue:
         self._secrets: tuple[str, ...] = ()
         self.sent = 0
         self.warnings: list[str] = []
+
+    def credentials(self) -> tuple[str, str]:
+        """This venue's key and secret from the environment (:func:`credentials`), kept so
+        that :meth:`redact` can take them out of every text."""
+        key, secret = credentials(self.venue)
+        self._secrets = (key, secret)
+        return key, secret
+
+    async def open_stream(self, make: Callable[[], PrivateStream]) -> None:
+        """Open the private order stream ``make()`` builds, unless this venue was built
+        without one (``user_stream=False``: the worker's look-ups only)."""
+        if self._want_stream:
+            self.stream = make()
+            await self.stream.start()
 
     # ------------------------------------------------------------ to implement
     async def _send(self, intent: OrderIntent, spec: InstrumentSpec) -> Report:
@@ -450,7 +471,9 @@ class LiveVenue:
         raise NotImplementedError
 
     async def close(self) -> None:
-        """Close the ccxt session."""
+        """Close the private stream, then the ccxt session."""
+        if self.stream is not None:
+            await self.stream.close()
         if self.client is not None:
             await self.client.close()
 

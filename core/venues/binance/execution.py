@@ -36,7 +36,6 @@ from core.venues.ccxt_base import (
     VenueHttpError,
     VenueStartError,
     ccxt_options,
-    credentials,
     now_ms,
 )
 
@@ -143,9 +142,8 @@ class BinanceVenue(LiveVenue):
         request_timeout_ms: int = 10000,
         user_stream: bool = True,
     ) -> None:
-        super().__init__(specs, book, limiter)
-        key, secret = credentials("binance")
-        self._secrets = (key, secret)
+        super().__init__(specs, book, limiter, user_stream=user_stream)
+        key, secret = self.credentials()
         self.settings = settings
         client = ccxt_async.binanceusdm(
             {
@@ -168,8 +166,6 @@ class BinanceVenue(LiveVenue):
                         client.urls["api"][name] = f"{base}/fapi/{ver[suffix]}"
         self.client = client
         self.ws_base = settings.ws_url or (DEMO_WS if settings.env == "demo" else PROD_WS)
-        self.stream: Any = None
-        self._want_stream = user_stream
 
     # ------------------------------------------------------------ start
     async def start(self) -> None:
@@ -188,11 +184,9 @@ class BinanceVenue(LiveVenue):
                 "dualSidePosition=true); arbtui trades one-way only: switch the account to "
                 "One-way Mode, then start again"
             )
-        if self._want_stream:
-            from core.venues.binance.user_stream import BinanceUserStream
+        from core.venues.binance.user_stream import BinanceUserStream
 
-            self.stream = BinanceUserStream(self)
-            await self.stream.start()
+        await self.open_stream(lambda: BinanceUserStream(self))
 
     def _check_instruments(self, info: dict[str, Any]) -> None:
         symbols = {s.get("symbol"): s for s in info.get("symbols", [])}
@@ -211,11 +205,6 @@ class BinanceVenue(LiveVenue):
             tick = _dec(filters.get("PRICE_FILTER", {}).get("tickSize"))
             if tick and tick != spec.tick:
                 self.warnings.append(f"binance {symbol}: tick {spec.tick} configured, {tick} live")
-
-    async def close(self) -> None:
-        if self.stream is not None:
-            await self.stream.close()
-        await super().close()
 
     # ------------------------------------------------------------ orders
     async def _send(self, intent: OrderIntent, spec: InstrumentSpec) -> Report:

@@ -102,7 +102,6 @@ from core.venues.ccxt_base import (
     VenueHttpError,
     VenueStartError,
     ccxt_options,
-    credentials,
     now_ms,
 )
 
@@ -131,9 +130,8 @@ class BybitVenue(LiveVenue):
         request_timeout_ms: int = 10000,
         user_stream: bool = True,
     ) -> None:
-        super().__init__(specs, book, limiter)
-        key, secret = credentials(NAME)
-        self._secrets = (key, secret)
+        super().__init__(specs, book, limiter, user_stream=user_stream)
+        key, secret = self.credentials()
         self.settings = settings
         client = ccxt_async.bybit(
             {
@@ -157,8 +155,6 @@ class BybitVenue(LiveVenue):
             client.urls["api"] = {name: base for name in client.urls["api"]}
         self.client = client
         self.ws_url = settings.ws_url or (DEMO_WS if settings.env == "demo" else PROD_WS)
-        self.stream: Any = None
-        self._want_stream = user_stream
         self._markets_loaded = False
 
     # ------------------------------------------------------------ start
@@ -186,11 +182,9 @@ class BybitVenue(LiveVenue):
                 self.warnings.append(
                     f"bybit {symbol}: {len(opened[symbol])} open order(s) not placed by this run"
                 )
-        if self._want_stream:
-            from core.venues.bybit.user_stream import BybitUserStream
+        from core.venues.bybit.user_stream import BybitUserStream
 
-            self.stream = BybitUserStream(self)
-            await self.stream.start()
+        await self.open_stream(lambda: BybitUserStream(self))
 
     async def _load_markets(self) -> None:
         if not self._markets_loaded:
@@ -226,11 +220,6 @@ class BybitVenue(LiveVenue):
         tick = _dec((info.get("priceFilter") or {}).get("tickSize"))
         if tick and tick != spec.tick:
             self.warnings.append(f"{where}: tick {spec.tick} configured, {tick} live")
-
-    async def close(self) -> None:
-        if self.stream is not None:
-            await self.stream.close()
-        await super().close()
 
     # ------------------------------------------------------------ orders
     async def _send(self, intent: OrderIntent, spec: InstrumentSpec) -> Report:
