@@ -14,6 +14,9 @@ from decimal import Decimal
 
 from core.domain.tradestats import HedgeTurnover
 
+NO_HEDGES = HedgeTurnover()
+"""The turnover of a run that has not hedged yet."""
+
 
 @dataclass(frozen=True, slots=True)
 class FundingView:
@@ -175,5 +178,5 @@ class EngineSnapshot:
     trades: int
     exposure_open: bool
     feeds: tuple[FeedView, ...] = ()
-    hedges: HedgeTurnover = HedgeTurnover()
+    hedges: HedgeTurnover = NO_HEDGES
     """The hedger's turnover so far (count, BTC traded, fees in USD)."""
