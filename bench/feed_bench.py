@@ -84,6 +84,17 @@ async def _bybit_handler(ws, rate, sent, nsock) -> None:  # type: ignore[no-unty
         d["cs"], d["ts"] = 0, 0
         head, _, tail = json.dumps(d, separators=(",", ":")).rpartition('"cs":0,"ts":0')
         parts.append((head + '"cs":', ',"ts":', tail, int(delta["cs"]), int(delta["ts"])))
+
+    def frame(i: int) -> bytes:
+        head, mid, tail, cs, ts = parts[i % len(parts)]
+        return f"{head}{cs + i + 1}{mid}{ts + (i + 1) // 10}{tail}".encode()
+
+    await _paced(ws, frame, rate, sent, nsock)
+
+
+async def _paced(ws, frame, rate, sent, nsock) -> None:  # type: ignore[no-untyped-def]
+    """Send ``frame(0)``, ``frame(1)``, ... on ``ws`` at ``rate.value / nsock.value`` a second,
+    in batches every millisecond, counting them in ``sent``."""
     proto = ws.protocol
     due = 0.0
     last = time.perf_counter()
@@ -96,9 +107,8 @@ async def _bybit_handler(ws, rate, sent, nsock) -> None:  # type: ignore[no-unty
         if n:
             due -= n
             for _ in range(n):
-                head, mid, tail, cs, ts = parts[i % len(parts)]
+                proto.send_text(frame(i))
                 i += 1
-                proto.send_text(f"{head}{cs + i}{mid}{ts + i // 10}{tail}".encode())
             ws.send_data()
             with sent.get_lock():
                 sent.value += n
@@ -121,24 +131,7 @@ def serve(port_q: mp.Queue, rate: mp.Value, sent: mp.Value, nsock: mp.Value) -> 
             return
         q = parse_qs(urlsplit(ws.request.path).query)
         texts = [frames[s] for s in q["streams"][0].split("/") if s in frames]
-        proto = ws.protocol
-        due = 0.0
-        last = time.perf_counter()
-        i = 0
-        while True:
-            now = time.perf_counter()
-            due += (now - last) * rate.value / nsock.value
-            last = now
-            n = int(due)
-            if n:
-                due -= n
-                for _ in range(n):
-                    proto.send_text(texts[i % len(texts)])
-                    i += 1
-                ws.send_data()
-                with sent.get_lock():
-                    sent.value += n
-            await asyncio.sleep(0.001)
+        await _paced(ws, lambda i: texts[i % len(texts)], rate, sent, nsock)
 
     async def main() -> None:
         async with ws_serve(handler, "127.0.0.1", 0, compression=None, max_queue=None) as srv:
