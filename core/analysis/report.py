@@ -5,6 +5,9 @@ XBT/USD, plus unrealised at the end at mark), ``funding`` (each payment converte
 settlement mark), ``fees`` (negative), and ``total`` = their sum. Equity also moves with the
 USD value of XBT collateral held on BitMEX: ``equity_start_usd``/``equity_end_usd`` show it and
 ``collateral_revaluation_usd`` is the part of the equity change that is not strategy PnL.
+``per_venue``: funding received and paid, fees, and fees per purpose (entry, ladder, hedge,
+exit, ...), USD. ``pairs``: each pair's status and days to break even at the current spread
+(:meth:`core.domain.signal.PairSignal.break_even_days`).
 ``round_trips``: per pair position from flat to flat, its holding time, funding earned, fees
 paid (entry, ladder, hedge, exit), basis PnL and net (:mod:`core.domain.tradestats`).
 ``hedge_turnover``: the hedger's fills (count, BTC traded, fees in USD) and the largest
@@ -20,7 +23,7 @@ from typing import Any
 from core.domain.contracts import wire
 from core.domain.equity import daily_returns, sharpe_ratio
 from core.domain.market import mark_decimal
-from core.domain.tradestats import hedge_turnover, round_trips
+from core.domain.tradestats import fees_by_venue_and_purpose, hedge_turnover, round_trips
 from core.engine.engine import Engine
 
 
@@ -77,6 +80,22 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
         by_venue[p.venue][key] += float(p.amount_usd)
     for t in led.trades:
         by_venue[t.fill.venue]["fees_usd"] -= float(t.fee_usd)
+    purposes = fees_by_venue_and_purpose(led.trades)
+    venues: dict[str, dict[str, Any]] = {}
+    for venue, v in by_venue.items():
+        paid = purposes.get(venue, {})
+        venues[venue] = {**v, "fees_by_purpose_usd": {k: -_num(f) for k, f in paid.items()}}
+    pairs = []
+    for pr in engine.pairs:
+        a, b = pr.states()
+        held = pr.direction if pr.status == "open" else 0
+        pairs.append(
+            {
+                "pair": pr.cfg.name,
+                "status": pr.status,
+                "break_even_days": pr.signal.break_even_days(a, b, held),
+            }
+        )
     start = engine.start_equity_usd or 0.0
     end = engine.equity_usd
     counts: dict[str, int] = defaultdict(int)
@@ -95,7 +114,8 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
             "fees": -_num(led.fees_usd),
             "total": _num(total),
         },
-        "per_venue": dict(by_venue),
+        "per_venue": venues,
+        "pairs": pairs,
         "round_trips": [
             {
                 "pair": rt.pair,
@@ -168,9 +188,17 @@ def format_text(report: dict[str, Any]) -> str:
     for alert in report.get("alerts", []):
         lines.append(f"alert             {alert}")
     for venue, v in sorted(report["per_venue"].items()):
+        parts = ", ".join(f"{k} {f:,.2f}" for k, f in v["fees_by_purpose_usd"].items())
         lines.append(
             f"  {venue:8s} funding +{v['funding_received_usd']:,.2f} / {v['funding_paid_usd']:,.2f}"
-            f"  fees {v['fees_usd']:,.2f} USD"
+            f"  fees {v['fees_usd']:,.2f} USD ({parts or 'none'})"
+        )
+    for pr in report["pairs"]:
+        days = pr["break_even_days"]
+        lines.append(
+            f"break even        {pr['pair']} ({pr['status']}): "
+            + ("never at the current spread" if days is None else f"{days:,.1f} days")
+            + " (fees and basis still to pay over the carry per day)"
         )
     lines.append("")
     lines.append("round trips:")

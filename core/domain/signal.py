@@ -133,6 +133,31 @@ class PairSignal:
             return self.entry_direction
         return 0
 
+    def break_even_days(
+        self, a: InstrumentState, b: InstrumentState, held_direction: int
+    ) -> float | None:
+        """Days the carry at the current spread needs to pay what is still to pay: held, both
+        legs' exit fees and the basis given up on leaving; flat, the round trip's fees and the
+        basis paid to cross on entry (in the spread's direction). 0 when a basis gain covers
+        the costs; None when the carry earns nothing in that direction (never) or rates or
+        prices are missing. Fractions of notional over the carry per day (spread x 24 h)."""
+        ra, rb = a.rate_per_hour(), b.rate_per_hour()
+        if ra is None or rb is None or a.mark is None or b.mark is None:
+            return None
+        direction = held_direction or (1 if ra > rb else -1 if ra < rb else 0)
+        if not direction:
+            return None
+        carry_per_day = (ra - rb) * direction * 24
+        long_px, short_px = (b.mark, a.mark) if direction > 0 else (a.mark, b.mark)
+        basis = (long_px - short_px) / ((long_px + short_px) / 2)
+        if held_direction:  # leaving: the exit half of the fees, the basis given up
+            cost = self.round_trip_fees / 2 - basis
+        else:  # entering and leaving: all the fees, the basis paid to cross
+            cost = self.round_trip_fees + basis
+        if carry_per_day <= 0:
+            return None
+        return max(cost, 0.0) / carry_per_day
+
     def wants_exit(self, held_hours: float) -> bool:
         """True once leaving gained more than it costs (:meth:`leave_edge`) for
         ``exit_observations`` observations in a row, and the position is at least

@@ -67,6 +67,9 @@ class PairView:
     observations: int
     status: str
     unhedged_btc: float
+    break_even_days: float | None = None
+    """Days the carry at the current spread needs to pay the fees and basis still to pay
+    (:meth:`core.domain.signal.PairSignal.break_even_days`); None: never, or unknown."""
 
 
 @dataclass(frozen=True, slots=True)

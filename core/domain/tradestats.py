@@ -122,3 +122,13 @@ def round_trips(
     for pair, trip in trips.items():
         finish(pair, trip, None)
     return [rt for _, rt in sorted(done, key=lambda x: x[0])]
+
+
+def fees_by_venue_and_purpose(trades: Iterable[TradeRecord]) -> dict[str, dict[str, Decimal]]:
+    """Fees paid in USD (> 0 = paid) per venue, then per purpose (entry, ladder, hedge, exit,
+    unwind, flatten, kill), in the order first seen."""
+    out: dict[str, dict[str, Decimal]] = {}
+    for t in trades:
+        by = out.setdefault(t.fill.venue, {})
+        by[t.fill.purpose] = by.get(t.fill.purpose, ZERO) + t.fee_usd
+    return out

@@ -84,6 +84,9 @@ def build_snapshot(
                 pr.signal.observations,
                 pr.status,
                 pr.unhedged_btc(),
+                break_even_days=pr.signal.break_even_days(
+                    *pr.states(), pr.direction if pr.status == "open" else 0
+                ),
             )
         )
         for lad in pr.ladders.values():
