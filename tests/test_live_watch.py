@@ -67,6 +67,7 @@ async def test_a_liquidated_leg_is_seen_on_the_stream_and_the_other_leg_is_close
         await aeventually(lambda: not eng.ledger.has_exposure(), timeout_s=10)
         assert other.positions[SYMBOL] == 0  # the naked leg was closed reduce-only
         assert eng.state is TradingState.PAUSED  # entries and adds stopped
+        await aeventually(lambda: eng.pairs[0].status == "flat", timeout_s=3)
         assert any(
             t.startswith(f"POSITION MISMATCH {venue} {SYMBOL}: the venue holds 0, the ledger "
                          f"{held} (REST read)")

@@ -630,6 +630,9 @@ class Engine(Valuation):
                 self.closing.discard(key)
         if owner is not None:
             self.drive(owner, owner.on_update(intent, up))
+        elif up.status.final:  # a close no pair owns (kill, re-hedge): a pair may be flat now
+            for pr in self._pairs_by_key.get(key, ()):
+                pr.refresh_status()
         if up.fill is not None and self._sweep_purpose and self.state in SWEEP_STATES:
             self.close_position(key, self._sweep_purpose, None)  # a late fill after kill/flatten
 
