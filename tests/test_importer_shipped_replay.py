@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
 import msgspec
 
+from core.analysis.importer.build import write_replay
 from core.domain.events import (
     Bar,
     Event,
@@ -17,6 +19,7 @@ from core.domain.events import (
     InstrumentSpec,
     ReplayHeader,
     decode,
+    encode,
     sort_key,
 )
 
@@ -100,3 +103,21 @@ def test_the_shipped_replay_has_the_bitmex_overload_bar_of_12_march() -> None:
     assert (crash.open, crash.low, crash.close) == (5797.56, 4347.0, 4764.65)
     last_minute = bars[("bitmex", 1584057540000)]
     assert last_minute.close == 4346.0
+
+
+def test_the_importers_writer_gives_the_shipped_bytes_back(tmp_path: Path) -> None:
+    """A rebuild writes what the shipped file holds, byte for byte (replays/README.md): the
+    null ``settlement_ts_ms`` of replay settlements is not written (it once was, and changed
+    the hash), while a live feed's late settlement keeps its instant."""
+    header, events = load()
+    out = tmp_path / REPLAY.name
+    write_replay(out, header, events)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == (
+        "9a175606269e17667f5b974ee00b245e74c02f2d2b692ae0420787f406c4c5c3"
+    )
+    settled = next(ev for ev in events if isinstance(ev, FundingSettled))
+    assert b"settlement_ts_ms" not in encode(settled)
+    late = msgspec.structs.replace(settled, ts_ms=settled.ts_ms + 1_500)
+    late = msgspec.structs.replace(late, settlement_ts_ms=settled.ts_ms)
+    assert encode(late).endswith(b',"settlement_ts_ms":1583020800000}')
+    assert decode(encode(late)) == late

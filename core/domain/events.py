@@ -166,9 +166,19 @@ _encoder = msgspec.json.Encoder(decimal_format="string")
 _decoder: msgspec.json.Decoder[ReplayLine] = msgspec.json.Decoder(ReplayLine)
 
 
+_NULL_SETTLEMENT = b',"settlement_ts_ms":null}'
+
+
 def encode(obj: ReplayLine) -> bytes:
-    """One replay line as JSON bytes (no newline). Decimals are written as strings."""
-    return _encoder.encode(obj)
+    """One replay line as JSON bytes (no newline). Decimals are written as strings. A
+    settlement whose instant is its ``ts_ms`` (``settlement_ts_ms`` None: every replay file's)
+    is written without that field, as before the field existed, so that a rebuild of an older
+    file gives the same bytes (replays/README.md)."""
+    data = _encoder.encode(obj)
+    if type(obj) is FundingSettled and obj.settlement_ts_ms is None:
+        if data.endswith(_NULL_SETTLEMENT):
+            data = data[: -len(_NULL_SETTLEMENT)] + b"}"
+    return data
 
 
 def decode_lines(data: bytes) -> list[ReplayLine]:
