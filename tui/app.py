@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import getpass
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -53,6 +53,7 @@ from core.domain.commands import (
 from core.domain.snapshot import EngineSnapshot
 from tui.help import HelpScreen
 from tui.modals import ConfirmModal
+from tui.scanner_screen import ScanFeed, ScannerScreen
 from tui.widgets import (
     EquityPanel,
     EventLog,
@@ -140,6 +141,7 @@ class ArbConsole(App[int]):
         Binding("1", "show_view('main')", "Main", show=False),
         Binding("2", "show_view('detail')", "Ladders", show=False),
         Binding("e", "export", "CSV"),
+        Binding("s", "scanner", "Scan", show=False),
         Binding("space", "replay_toggle", "Play", key_display="space"),
         Binding(
             "plus,equals_sign",
@@ -157,8 +159,13 @@ class ArbConsole(App[int]):
         ),
     ]
 
-    def __init__(self, host: Host, settings: Any = None) -> None:
+    def __init__(
+        self, host: Host, settings: Any = None, scanner: Callable[[], ScanFeed] | None = None
+    ) -> None:
         super().__init__()
+        self.scanner = scanner
+        """Starts the funding scanner on first ``s`` (None: not offered in this session)."""
+        self.scan_feed: ScanFeed | None = None
         self.host = host
         self.settings = settings
         self.snapshot: EngineSnapshot | None = None
@@ -259,6 +266,15 @@ class ArbConsole(App[int]):
             return False
         return True
 
+    def action_scanner(self) -> None:
+        """``s``: the funding scanner screen (started on first use)."""
+        if self.scan_feed is None:
+            if self.scanner is None:
+                self.notify("The funding scanner is not available in this session.", timeout=3)
+                return
+            self.scan_feed = self.scanner()
+        self.push_screen(ScannerScreen(self.scan_feed))
+
     def action_help(self) -> None:
         """``?``/F1: the keys of this mode."""
         self.push_screen(HelpScreen(self.engine_mode))
@@ -300,6 +316,9 @@ class ArbConsole(App[int]):
         yield SystemCommand("Screen: ladders and equity", "DCA ladders, equity curve (2)",
                             partial(self.action_show_view, "detail"))  # fmt: skip
         yield SystemCommand("Help", "The keys of this mode (? or F1)", self.action_help)
+        if self.scanner is not None:
+            yield SystemCommand("Funding scanner", "Every pair two venues list, ranked by net "
+                                "carry (s)", self.action_scanner)  # fmt: skip
         yield SystemCommand("Quit", "Asks first while exposure is open (q)", self.action_quit)
 
     def action_arm(self) -> None:

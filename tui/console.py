@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from core.runtime.host import EngineHost
+from core.runtime.scan_host import ScanHost
 from tui.app import STOP_TIMEOUT_S, ArbConsole
 
 SWITCH_INTERVAL_S = 0.0005
@@ -20,7 +21,13 @@ SWITCH_INTERVAL_S = 0.0005
 def run_console(host: EngineHost, settings: Any) -> int:
     """Run the console against ``host`` until the operator quits; return the exit code."""
     host.start()  # idempotent: a host the CLI already started keeps running
-    app = ArbConsole(host, settings)
+    scanners: list[ScanHost] = []
+
+    def start_scanner() -> ScanHost:  # on the first ``s``: the scanner's own thread
+        scanners.append(ScanHost(settings).start())
+        return scanners[-1]
+
+    app = ArbConsole(host, settings, scanner=start_scanner if settings is not None else None)
     gc.collect()
     gc.freeze()
     previous = sys.getswitchinterval()
@@ -29,6 +36,8 @@ def run_console(host: EngineHost, settings: Any) -> int:
         app.run()
     finally:
         sys.setswitchinterval(previous)
+        for scanner in scanners:
+            scanner.stop(timeout_s=0.5)
         if host.running:
             # The quit action already waited STOP_TIMEOUT_S for the engine; do not wait again
             # (the engine thread is a daemon and cannot keep the process alive).

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.domain.config import Settings
@@ -65,6 +65,8 @@ class ScanResult:
     errors: dict[str, str]
     now_ms: int
     took_ms: float
+    histories: Mapping[tuple[str, str], SettledHistory] = field(default_factory=dict)
+    """The settled histories read so far, by (venue, symbol) (the console's charts)."""
 
 
 @dataclass
@@ -166,4 +168,4 @@ class Scanner:
                     )
             rows = rank(pairs, self.scan, now, self.histories())
         took = (time.perf_counter() - t0) * 1000
-        return ScanResult(rows, counts, len(pairs), errors, now, took)
+        return ScanResult(rows, counts, len(pairs), errors, now, took, self.histories())

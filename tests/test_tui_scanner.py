@@ -1,0 +1,185 @@
+"""The console's funding-scanner screen (tui/scanner_screen.py; key ``s``), with Pilot.
+
+1. The screen alone on a fixed ranking (the exact universe of tests/test_scan_ranking.py) held
+   by :class:`HeldFeed` (a feed whose result the test sets): ranked order, the detail pane of
+   the selected row (countdown, cap, settled vs next kept apart), the history sparkline, an
+   update applied by row key, sorting by a column header and by ``o``, ``r`` and ``escape``.
+2. The whole console (the shipped March 2020 replay, paused) with ``s``: the real scanner
+   (core/runtime/scan_host.py on its own thread) against the fake universe endpoints on
+   127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from textual.app import App
+from textual.widgets import DataTable, Sparkline, Static
+
+from core.domain.config import load_config
+from core.domain.scan import rank
+from core.domain.universe import match
+from core.runtime.scan_host import ScanHost
+from core.runtime.scanner import ScanResult
+from tests.conftest import HISTORY_CONFIG, ROOT
+from tests.fake_exchange.thread import ServerThread
+from tests.fake_exchange.universe import FakeUniverse
+from tests.test_scan_ranking import BTC_BN, BTC_BY, ETH_BY, HISTORIES, NOW, SOL_BN, SOL_BY, S
+from tests.test_scan_ranking import ETH_BN as ETH_BN
+from tui.app import ArbConsole
+from tui.scanner_screen import ScannerScreen
+from tui.testing import RecordingHost, eventually, wait_until
+
+REPLAY = Path(__file__).resolve().parent.parent / "replays" / "btc_2020-03.jsonl.gz"
+
+
+class HeldFeed:
+    """A scan feed whose latest result the test sets."""
+
+    def __init__(self, result: ScanResult | None) -> None:
+        self.result = result
+        self.error = ""
+        self.asked = 0
+
+    def latest(self) -> ScanResult | None:
+        return self.result
+
+    def refresh_now(self) -> None:
+        self.asked += 1
+
+
+def result(perps: list[Any]) -> ScanResult:
+    rows = rank(match(perps), S, NOW, HISTORIES)
+    return ScanResult(rows, {"binance": 3, "bybit": 3}, len(rows), {}, NOW, 1.0, HISTORIES)
+
+
+class Holder(App[None]):
+    def __init__(self, feed: HeldFeed) -> None:
+        super().__init__()
+        self.feed = feed
+
+    def on_mount(self) -> None:
+        self.push_screen(ScannerScreen(self.feed, clock=lambda: NOW))
+
+
+def keys(table: DataTable[Any]) -> list[str]:
+    return [str(table.coordinate_to_cell_key((i, 0))[0].value) for i in range(table.row_count)]
+
+
+SOL = "SOL binance:SOLUSDT/bybit:SOLUSDT"
+ETH = "ETH binance:ETHUSDT/bybit:ETHUSDT"
+BTC = "BTC binance:BTCUSDT/bybit:BTCUSD"
+
+
+async def test_ranked_table_detail_pane_update_by_row_key_and_sorting() -> None:
+    feed = HeldFeed(result([BTC_BY, SOL_BY, ETH_BY, BTC_BN, SOL_BN, ETH_BN]))
+    app = Holder(feed)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await eventually(pilot, lambda: isinstance(app.screen, ScannerScreen))
+        screen = app.screen
+        assert isinstance(screen, ScannerScreen)
+        await eventually(pilot, lambda: screen.applied == 1)
+        table = screen.query_one("#scan-table", DataTable)
+        assert keys(table) == [SOL, ETH, BTC]  # by net carry
+        assert str(table.get_cell(SOL, "net")) == "3.255"  # 0.03465 - 0.0021
+        assert str(table.get_cell(SOL, "long")) == "bybit SOLUSDT 8h CAP"
+        assert str(table.get_cell(ETH, "d1")) == "69.4"  # (0.0022 - 0.0003) / 24 x 8760 = 69.35 %
+        detail = str(screen.query_one("#scan-detail", Static).render())
+        assert "SOL: short binance, long bybit" in detail
+        assert "next -0.3750% / 8 h (in 8h00m00s)   last settled -" in detail
+        assert "AT CAP" in detail
+        assert "+37.5 USDT (+37.50 USD)" in detail  # the long leg receives a negative rate
+        # the ETH row: settled 0.02 % (not the 0.04 % estimate) and its history sparkline
+        await pilot.press("down")
+        await pilot.pause()
+        detail = str(screen.query_one("#scan-detail", Static).render())
+        assert "next 0.0400% / 4 h (in 4h00m00s)   last settled 0.0200%" in detail
+        spark = screen.query_one("#spark-short", Sparkline)
+        assert list(spark.data or []) == [0.0004] * 47 + [0.0002]
+        assert str(screen.query_one("#spark-short-label", Static).render()) == (
+            "short settled: 48 rows"
+        )
+        # a new result: BTC gone, ETH's Bybit estimate moved; rows keep their keys
+        eth_by = replace(ETH_BY, next_rate=0.0002)
+        feed.result = result([SOL_BY, eth_by, SOL_BN, ETH_BN])
+        await eventually(pilot, lambda: screen.applied == 2)
+        assert keys(table) == [SOL, ETH]
+        assert str(table.get_cell(ETH, "apr")) == f"{(0.0001 - 0.000025) * 8760 * 100:.1f}"
+        # sort: the asset header (ascending), again (descending), then `o` to the next column
+        await pilot.click("#scan-table", offset=(2, 0))
+        await pilot.pause()
+        assert (screen.sort_column, screen.sort_reverse, keys(table)) == (
+            "asset",
+            False,
+            [ETH, SOL],
+        )
+        await pilot.click("#scan-table", offset=(2, 0))
+        await pilot.pause()
+        assert keys(table) == [SOL, ETH]
+        await pilot.press("o")
+        assert (screen.sort_column, screen.sort_reverse) == ("short", False)
+        await pilot.press("r")
+        assert feed.asked == 1
+        await pilot.press("escape")
+        await eventually(pilot, lambda: not isinstance(app.screen, ScannerScreen))
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeUniverse]:
+    st = ServerThread()
+    f = st.call(FakeUniverse().start())
+    yield f
+    st.call(f.stop())
+    st.close()
+
+
+@pytest.fixture
+def replay_host() -> Iterator[RecordingHost]:
+    host = RecordingHost.for_replay(
+        load_config(HISTORY_CONFIG), REPLAY, pause_at_ts_ms=1584079200000
+    )
+    host.start()
+    wait_until(lambda: host.snapshot().replay.paused, what="replay paused")
+    yield host
+    host.stop(timeout_s=2.0)
+
+
+async def test_s_opens_the_scanner_on_the_real_scan_host(
+    fake: FakeUniverse, replay_host: RecordingHost
+) -> None:
+    st = load_config(ROOT / "config.toml")
+    feeds = msgspec.structs.replace(st.feeds, binance_rest_url=fake.url, bybit_rest_url=fake.url)
+    settings = msgspec.structs.replace(st, feeds=feeds)
+    hosts: list[ScanHost] = []
+
+    def start() -> ScanHost:
+        hosts.append(ScanHost(settings, history_rows=3).start())
+        return hosts[-1]
+
+    app = ArbConsole(replay_host, settings, scanner=start)
+    try:
+        async with app.run_test(size=(160, 40)) as pilot:
+            await eventually(pilot, lambda: app.snapshot is not None)
+            await pilot.press("s")
+            await eventually(pilot, lambda: isinstance(app.screen, ScannerScreen))
+            screen = app.screen
+            assert isinstance(screen, ScannerScreen)
+            await eventually(pilot, lambda: screen.applied >= 1, timeout=30, what="a scan")
+            table = screen.query_one("#scan-table", DataTable)
+            assert table.row_count == 2 + fake.gen
+            assert keys(table)[0] == "BTC bybit:BTCUSD/binance:BTCUSDT"
+            head = str(screen.query_one("#scan-head", Static).render())
+            assert f"of {2 + fake.gen} pairs" in head
+            await pilot.press("escape")
+            await eventually(pilot, lambda: not isinstance(app.screen, ScannerScreen))
+            await pilot.press("s")  # the same scanner again, not a second one
+            await eventually(pilot, lambda: isinstance(app.screen, ScannerScreen))
+            assert len(hosts) == 1
+    finally:
+        for h in hosts:
+            h.stop(timeout_s=2.0)

@@ -1,0 +1,326 @@
+"""The console's funding-scanner screen (key ``s``): every matched pair of perpetuals on two
+venues, ranked by net carry (:mod:`core.domain.scan`), and a detail pane for the selected row.
+
+The screen reads a :class:`ScanFeed` (``core.runtime.scan_host.ScanHost``: the scanner on a
+thread of its own) at UI pace (:data:`REFRESH_HZ`), never on the feed's schedule; a new result
+updates the table **by row key** (a pair's key stays while its direction holds): changed cells
+are rewritten, new pairs added, gone pairs removed, then the rows are put in the chosen order.
+Clicking a column header sorts by it (again: the other way); ``o`` cycles the sort column,
+``r`` asks the feed for a refresh at once, ``escape`` or ``s`` goes back.
+
+The detail pane shows both legs: next estimate and last settled rate (kept apart), interval,
+cap and floor, taker fee, mark, 24 h volume and open interest (USD), the next settlement's
+countdown, the funding each leg receives or pays on the notional (the venue's settle currency
+and USD), and each leg's settled history (as read: the best rows' legs) as a sparkline.
+
+This module imports only the domain's values (the console's wall: no venue, runtime or engine).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Sparkline, Static
+
+from core.domain.scan import HOURS_PER_YEAR, Leg, Opportunity
+from core.domain.timeutil import ms_to_iso
+from core.domain.universe import SettledHistory
+
+REFRESH_HZ = 2.0
+"""How often the screen looks for a new scan result (UI pace)."""
+
+
+class ScanView(Protocol):
+    """What the screen reads of one refresh (``core.runtime.scanner.ScanResult``)."""
+
+    @property
+    def rows(self) -> Sequence[Opportunity]: ...
+    @property
+    def pairs(self) -> int: ...
+    @property
+    def errors(self) -> Mapping[str, str]: ...
+    @property
+    def now_ms(self) -> int: ...
+    @property
+    def histories(self) -> Mapping[tuple[str, str], SettledHistory]: ...
+
+
+class ScanFeed(Protocol):
+    """What the screen needs of ``core.runtime.scan_host.ScanHost``."""
+
+    @property
+    def error(self) -> str: ...
+    def latest(self) -> ScanView | None: ...
+    def refresh_now(self) -> None: ...
+
+
+class Num(Text):
+    """A right-aligned cell that sorts by :attr:`value` (None last in a descending sort)."""
+
+    def __init__(self, text: str, value: float | None) -> None:
+        super().__init__(text, justify="right")
+        self.value = value
+
+
+def _pct(x: float | None, digits: int = 2) -> Num:
+    return Num("-" if x is None else f"{x * 100:.{digits}f}", x)
+
+
+def _apr(per_hour: float | None) -> Num:
+    return _pct(None if per_hour is None else per_hour * HOURS_PER_YEAR, 1)
+
+
+def _leg_cell(leg: Leg) -> Text:
+    p = leg.perp
+    t = Text(f"{p.venue} {p.symbol} {p.interval_h:g}h")
+    if leg.at_cap:
+        t.append(" CAP", style="bold red")
+    return t
+
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("asset", "asset"),
+    ("short", "short"),
+    ("long", "long"),
+    ("apr", "APR% next"),
+    ("settled", "APR% settled"),
+    ("d1", "1d"),
+    ("d3", "3d"),
+    ("d7", "7d"),
+    ("basis", "basis%"),
+    ("fees", "fees%"),
+    ("net", "net%"),
+    ("net_apr", "net APR%"),
+    ("usd", "net USD"),
+    ("flags", "flags"),
+)
+"""(column key, label) of the ranked table."""
+
+
+def cells(o: Opportunity) -> dict[str, Any]:
+    """The table cells of one row, by column key."""
+    avgs = [*o.averages, None, None, None][:3]
+    flags = " ".join(f for f, on in (("intervals", o.intervals_differ), ("cap", o.capped)) if on)
+    return {
+        "asset": o.asset,
+        "short": _leg_cell(o.short),
+        "long": _leg_cell(o.long),
+        "apr": _apr(o.spread_per_hour),
+        "settled": _apr(o.settled_spread_per_hour),
+        "d1": _apr(avgs[0]),
+        "d3": _apr(avgs[1]),
+        "d7": _apr(avgs[2]),
+        "basis": _pct(o.basis, 3),
+        "fees": _pct(o.fees, 3),
+        "net": _pct(o.net_carry, 3),
+        "net_apr": _pct(o.net_apr, 1),
+        "usd": Num(f"{o.net_carry_usd:,.2f}", o.net_carry_usd),
+        "flags": flags,
+    }
+
+
+def _countdown(next_ms: int | None, now_ms: int) -> str:
+    if next_ms is None:
+        return "-"
+    left = max(0, next_ms - now_ms) // 1000
+    return f"{left // 3600:d}h{left % 3600 // 60:02d}m{left % 60:02d}s"
+
+
+def _opt(x: float | None, fmt: str) -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def leg_text(leg: Leg, now_ms: int) -> Text:
+    """The detail lines of one leg."""
+    p = leg.perp
+    t = Text()
+    t.append(f"{leg.side.upper()} {p.venue} {p.symbol}", style="bold")
+    t.append(f"  {p.kind}, settles in {p.settle}\n")
+    t.append(f"  next {p.next_rate * 100:.4f}% / {p.interval_h:g} h")
+    t.append(f" (in {_countdown(p.next_funding_ms, now_ms)})")
+    settled = "-" if leg.settled_rate is None else f"{leg.settled_rate * 100:.4f}%"
+    t.append(f"   last settled {settled}\n")
+    t.append(f"  cap {_opt(p.cap, '.4%')} floor {_opt(p.floor, '.4%')}")
+    if leg.at_cap:
+        t.append("  AT CAP", style="bold red")
+    t.append(f"   taker {p.taker_fee * 100:.3f}%   mark {p.mark:,.6g}\n")
+    t.append(f"  24h volume {_opt(p.volume_24h_usd, ',.0f')} USD")
+    t.append(f"   open interest {_opt(p.open_interest_usd, ',.0f')} USD\n")
+    t.append(
+        f"  next settlement on the notional: {leg.funding_next:+.6g} {p.settle} "
+        f"({leg.funding_next_usd:+,.2f} USD)\n"
+    )
+    return t
+
+
+class ScannerScreen(Screen[None]):
+    """The ranked table and the detail pane; see the module docstring."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,s", "app.pop_screen", "Back", key_display="esc"),
+        Binding("r", "refresh_now", "Refresh"),
+        Binding("o", "cycle_sort", "Sort"),
+    ]
+
+    DEFAULT_CSS = """
+    ScannerScreen #scan-head { height: 1; padding: 0 1; }
+    ScannerScreen #scan-table { height: 1fr; }
+    ScannerScreen #scan-detail-box { height: auto; max-height: 14; border-top: solid $accent; }
+    ScannerScreen #scan-detail { height: auto; padding: 0 1; }
+    ScannerScreen .spark-row { height: 2; }
+    ScannerScreen .spark-label { width: 28; padding: 0 1; }
+    ScannerScreen Sparkline { width: 1fr; height: 2; }
+    """
+
+    def __init__(self, feed: ScanFeed, clock: Callable[[], int] | None = None) -> None:
+        super().__init__()
+        self.feed = feed
+        self.clock = clock or (lambda: int(time.time() * 1000))
+        self.shown: ScanView | None = None
+        """The result on screen."""
+        self.applied = 0
+        """How many distinct results have been applied (for tests)."""
+        self.sort_column = "net"
+        self.sort_reverse = True
+        self.by_key: dict[str, Opportunity] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("funding scanner: waiting for the first scan...", id="scan-head")
+        table: DataTable[Any] = DataTable(id="scan-table", cursor_type="row", zebra_stripes=True)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        with Vertical(id="scan-detail-box"):
+            yield Static("", id="scan-detail")
+            with Horizontal(classes="spark-row"):
+                yield Static("", id="spark-short-label", classes="spark-label")
+                yield Sparkline([], id="spark-short")
+            with Horizontal(classes="spark-row"):
+                yield Static("", id="spark-long-label", classes="spark-label")
+                yield Sparkline([], id="spark-long")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.pull()
+        self.set_interval(1 / REFRESH_HZ, self.pull)
+
+    # -- data ----------------------------------------------------------------------------
+
+    def pull(self) -> None:
+        """Apply the feed's latest result if it is a new one; keep the header current."""
+        res = self.feed.latest()
+        if res is not None and res is not self.shown:
+            self.apply(res)
+        self._head()
+
+    def _head(self) -> None:
+        res = self.shown
+        head = self.query_one("#scan-head", Static)
+        if res is None:
+            why = f" ({self.feed.error})" if self.feed.error else ""
+            head.update(f"funding scanner: waiting for the first scan...{why}")
+            return
+        errors = "; ".join(f"{v} not read: {e[:60]}" for v, e in res.errors.items())
+        text = (
+            f"funding scanner {ms_to_iso(res.now_ms)}: {len(res.rows)} of {res.pairs} pairs, "
+            f"sorted by {self.sort_column}{' desc' if self.sort_reverse else ''}"
+        )
+        head.update(text + (f"  [{errors}]" if errors else ""))
+
+    def apply(self, res: ScanView) -> None:
+        """Update the table by row key from ``res``, re-sort, refresh the detail pane."""
+        table: DataTable[Any] = self.query_one("#scan-table", DataTable)
+        new = {o.key: o for o in res.rows}
+        with self.app.batch_update():
+            for key in [k for k in self.by_key if k not in new]:
+                table.remove_row(key)
+            for key, o in new.items():
+                row = cells(o)
+                if key in self.by_key:
+                    old = cells(self.by_key[key])
+                    for col, value in row.items():
+                        if str(old[col]) != str(value):
+                            table.update_cell(key, col, value)
+                else:
+                    table.add_row(*(row[c] for c, _ in COLUMNS), key=key)
+            self.by_key = new
+            self.shown = res
+            self._sort(table)
+            self.applied += 1
+            self.show_detail()
+
+    def _sort(self, table: DataTable[Any]) -> None:
+        def key(value: Any) -> Any:
+            if isinstance(value, Num):
+                return (value.value is not None, value.value or 0.0)
+            return (True, str(value))
+
+        table.sort(self.sort_column, key=key, reverse=self.sort_reverse)
+
+    def selected(self) -> Opportunity | None:
+        """The row under the cursor, or None."""
+        table: DataTable[Any] = self.query_one("#scan-table", DataTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return self.by_key.get(str(row_key.value))
+
+    def show_detail(self) -> None:
+        """Fill the detail pane from the selected row."""
+        o = self.selected()
+        detail = self.query_one("#scan-detail", Static)
+        if o is None or self.shown is None:
+            detail.update("no pair matches the filters")
+            return
+        now = self.clock()
+        t = Text()
+        t.append(f"{o.asset}: short {o.short.perp.venue}, long {o.long.perp.venue}\n", "bold")
+        t.append(
+            f"spread {o.spread_per_hour * 100:.5f}%/h ({o.spread_apr * 100:.1f}% APR next)"
+            f"   basis paid {o.basis * 100:.3f}%   round-trip fees {o.fees * 100:.3f}%"
+            f"   net {o.net_carry * 100:.3f}% ({o.net_apr * 100:.1f}% APR,"
+            f" {o.net_carry_usd:+,.2f} USD)\n"
+        )
+        t.append_text(leg_text(o.short, now))
+        t.append_text(leg_text(o.long, now))
+        detail.update(t)
+        for side, leg in (("short", o.short), ("long", o.long)):
+            hist = self.shown.histories.get(leg.perp.key)
+            rates = list(hist.rates) if hist is not None else []
+            label = f"{side} settled: {len(rates)} rows" if rates else f"{side}: no history read"
+            self.query_one(f"#spark-{side}-label", Static).update(label)
+            self.query_one(f"#spark-{side}", Sparkline).data = rates
+
+    # -- events and actions --------------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        col = str(event.column_key.value)
+        if col == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = col, col not in ("asset", "short", "long")
+        self._sort(self.query_one("#scan-table", DataTable))
+        self._head()
+
+    def action_cycle_sort(self) -> None:
+        """``o``: sort by the next column."""
+        keys = [k for k, _ in COLUMNS]
+        col = keys[(keys.index(self.sort_column) + 1) % len(keys)]
+        self.sort_column, self.sort_reverse = col, col not in ("asset", "short", "long")
+        self._sort(self.query_one("#scan-table", DataTable))
+        self._head()
+
+    def action_refresh_now(self) -> None:
+        """``r``: ask the scanner for a refresh now."""
+        self.feed.refresh_now()
+        self.notify("scan requested", timeout=2)
