@@ -2,28 +2,42 @@
 
 A replay file is JSON lines, optionally gzip-compressed (detected by its magic bytes): a
 :class:`~core.domain.events.ReplayHeader` line, then events in time order (format in
-:mod:`core.domain.events`). Any bad line raises :class:`ReplayError` naming the file and line.
+:mod:`core.domain.events`); or the same events in the columnar form
+(:mod:`core.analysis.replay_arrow`, ``.arrow``, optional extra ``arbtui[arrow]``).
+Any bad line raises :class:`ReplayError` naming the file and line.
 """
 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
-from itertools import islice
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, get_args
 
 import msgspec
 
+from core.analysis.replay_arrow import ArrowReplayError, is_arrow, iter_arrow, write_arrow
 from core.domain.errors import BadInput
-from core.domain.events import Event, ReplayHeader, ReplayLine, decode, decode_lines, sort_key
+from core.domain.events import (
+    ORDER,
+    Event,
+    ReplayHeader,
+    ReplayLine,
+    decode,
+    decode_lines,
+    encode,
+)
 
 #: Replay speeds (sim seconds per wall second) the console steps through; None = max.
 SPEED_STEPS: tuple[float | None, ...] = (1, 10, 60, 600, 3600, 14400, 86400, None)
 
 
-#: Lines decoded in one msgspec call (a bad chunk is decoded again line by line).
-CHUNK_LINES = 4096
+#: Bytes read (after decompression) and decoded in one msgspec call; time order is checked once
+#: a block. A block with a bad or blank line is decoded again line by line for its number.
+BLOCK_BYTES = 1 << 20
+
+#: ``ORDER`` by event type: an event's sort key is ``ts_ms * 4 + _RANK[type]``.
+_RANK: dict[type, int] = {t: ORDER[t.__struct_config__.tag] for t in get_args(Event)}
 
 
 class ReplayError(BadInput):
@@ -51,10 +65,15 @@ def _open(path: Path) -> IO[bytes]:
 def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
     """Open ``path`` and return its header and a lazy iterator over its events.
 
-    The iterator checks each line (type, fields, time order) and raises :class:`ReplayError`
-    with ``file:line`` on the first bad one.
+    JSON lines (plain or gzip) are read in blocks of :data:`BLOCK_BYTES`, each decoded in one
+    msgspec call and its time order checked at once; the iterator checks each line (type,
+    fields, time order) and raises :class:`ReplayError` with ``file:line`` on the first bad
+    one. A columnar file (Arrow IPC, :mod:`core.analysis.replay_arrow`; detected by its magic
+    bytes) gives the same events, memory-mapped, its errors naming the event row.
     """
     p = Path(path)
+    if is_arrow(p):
+        return _iter_columnar(p)
     fh = _open(p)
     try:
         first = fh.readline()
@@ -70,41 +89,59 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
         raise _bad(p, 1, f"replay format version {header.version} is not supported")
 
     def events() -> Iterator[Event]:
-        last = (-1, -1)
+        last = -1  # sort key of the last event: ts_ms * 4 + ORDER[type]
         count = 0
         lineno = 1  # the line number of the last line already yielded or checked
+        rest = b""
         try:
             while True:
-                chunk = list(islice(fh, CHUNK_LINES))
-                if not chunk:
-                    if count != header.events:
-                        raise _bad(
-                            p,
-                            lineno,
-                            f"the file ends after {count} events; its header "
-                            f"promises {header.events} (cut short?)",
-                        )
-                    return
+                block = fh.read(BLOCK_BYTES)
+                data = rest + block
+                if not block:
+                    if data.strip():
+                        data += b"" if data.endswith(b"\n") else b"\n"
+                    else:
+                        if count != header.events:
+                            raise _bad(
+                                p,
+                                lineno,
+                                f"the file ends after {count} events; its header "
+                                f"promises {header.events} (cut short?)",
+                            )
+                        return
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # one long line so far: read on
+                    rest = data
+                    continue
+                rest = data[cut:]
+                body = data[:cut]
+                n_lines = body.count(b"\n")
                 try:
-                    batch = decode_lines(b"".join(chunk))
+                    batch = decode_lines(body)
                 except (msgspec.DecodeError, msgspec.ValidationError):
                     batch = None
-                if batch is None or len(batch) != sum(1 for c in chunk if c.strip()):
-                    batch = _decode_each(p, chunk, lineno)
-                for i, ev in enumerate(batch):
-                    if isinstance(ev, ReplayHeader):
-                        raise _bad(p, _line_of(chunk, i, lineno), "a second header line")
-                    key = sort_key(ev)
-                    if key < last:
-                        raise _bad(
-                            p,
-                            _line_of(chunk, i, lineno),
-                            f"event out of time order (ts_ms {ev.ts_ms})",
-                        )
-                    last = key
-                    count += 1
-                    yield ev
-                lineno += len(chunk)
+                if batch is not None and len(batch) == n_lines:
+                    line_of = _dense(lineno)
+                else:  # a bad or blank line: decode line by line for its number
+                    lines = body.splitlines(keepends=True)
+                    batch = _decode_each(p, lines, lineno)
+                    line_of = _sparse(lines, lineno)
+                try:
+                    keys = [e.ts_ms * 4 + _RANK[type(e)] for e in batch]  # type: ignore[union-attr]
+                except (KeyError, AttributeError):
+                    i = next(i for i, e in enumerate(batch) if isinstance(e, ReplayHeader))
+                    raise _bad(p, line_of(i), "a second header line") from None
+                if keys[0] < last or keys != sorted(keys):  # one check a block
+                    i = _first_drop(keys, last)
+                    raise _bad(
+                        p,
+                        line_of(i),
+                        f"event out of time order (ts_ms {batch[i].ts_ms})",  # type: ignore[union-attr]
+                    )
+                last = keys[-1]
+                count += len(batch)
+                lineno += n_lines
+                yield from batch  # type: ignore[misc]
         except (OSError, EOFError) as exc:
             raise _bad(p, lineno, f"cannot read: {exc}") from None
         finally:
@@ -126,15 +163,83 @@ def _decode_each(path: Path, chunk: list[bytes], before: int) -> list[ReplayLine
     return out
 
 
-def _line_of(chunk: list[bytes], index: int, before: int) -> int:
+def _dense(before: int) -> Callable[[int], int]:
+    """Line numbers of a block without blank lines: event ``index`` is line ``before+1+index``."""
+    return lambda index: before + 1 + index
+
+
+def _sparse(chunk: list[bytes], before: int) -> Callable[[int], int]:
     """The file line number of the ``index``-th non-blank line of ``chunk``."""
-    seen = -1
-    for i, line in enumerate(chunk):
-        if line.strip():
-            seen += 1
-            if seen == index:
-                return before + 1 + i
-    return before + len(chunk)
+
+    def line_of(index: int) -> int:
+        seen = -1
+        for i, line in enumerate(chunk):
+            if line.strip():
+                seen += 1
+                if seen == index:
+                    return before + 1 + i
+        return before + len(chunk)
+
+    return line_of
+
+
+def _first_drop(keys: list[int], last: int) -> int:
+    """The index of the first key below the one before it (``last`` before the first)."""
+    for i, k in enumerate(keys):
+        if k < last:
+            return i
+        last = k
+    return len(keys) - 1
+
+
+def _iter_columnar(p: Path) -> tuple[ReplayHeader, Iterator[Event]]:
+    try:
+        header, it = iter_arrow(p)
+    except ArrowReplayError as exc:
+        raise _bad(p, None, str(exc)) from None
+
+    def events() -> Iterator[Event]:
+        try:
+            yield from it
+        except ArrowReplayError as exc:
+            where = "" if exc.row is None else f"event row {exc.row}: "
+            raise _bad(p, None, f"{where}{exc}") from None
+
+    return header, events()
+
+
+def convert_replay(src: str | Path, out: str | Path) -> Path:
+    """Write the replay ``src`` (any form) at ``out``: columnar when ``out`` ends in
+    ``.arrow``, else JSON lines (gzip when it ends in ``.gz``). Streamed: memory stays flat.
+    Returns ``out``; :class:`ReplayError` for a bad input or a missing ``pyarrow``."""
+    header, events = iter_replay(src)
+    out = Path(out)
+    if out.suffix == ".arrow":
+        try:
+            return write_arrow(out, header, events)
+        except ArrowReplayError as exc:
+            raise _bad(out, None, str(exc)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    with tmp.open("wb") as raw:
+        sink: IO[bytes] = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)  # type: ignore[assignment]
+            if out.name.endswith(".gz")
+            else raw
+        )
+        sink.write(encode(header) + b"\n")
+        batch: list[bytes] = []
+        for ev in events:
+            batch.append(encode(ev))
+            if len(batch) >= 4096:
+                sink.write(b"\n".join(batch) + b"\n")
+                batch.clear()
+        if batch:
+            sink.write(b"\n".join(batch) + b"\n")
+        if sink is not raw:
+            sink.close()
+    tmp.replace(out)
+    return out
 
 
 def load_replay(path: str | Path) -> tuple[ReplayHeader, list[Event]]:

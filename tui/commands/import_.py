@@ -27,7 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exchange downloads (CSV or JSON, optionally .gz)",
     )
     parser.add_argument(
-        "--out", required=True, type=Path, help="replay file to write (gzip when it ends in .gz)"
+        "--out",
+        required=True,
+        type=Path,
+        help="replay file to write (gzip when it ends in .gz; columnar, memory-mapped "
+        "reads, when it ends in .arrow: needs arbtui[arrow])",
     )
     parser.add_argument(
         "--start", metavar="WHEN", help="first instant kept, UTC: 2020-03-01 or 2020-03-01T08:00"
@@ -63,7 +67,12 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run(args: argparse.Namespace, instruments: list[InstrumentSpec]) -> int:
-    """Run the import; print one line per source and a total. Exit code 0, or 2 on error."""
+    """Run the import; print one line per source and a total. Exit code 0, or 2 on error.
+
+    A single input that is already a replay file (JSON lines or columnar) is rewritten in the
+    form ``--out`` names (``.arrow`` columnar, ``.jsonl.gz``, ``.jsonl``), events unchanged."""
+    if len(args.inputs) == 1 and _is_replay(args.inputs[0]):
+        return _convert(args)
     try:
         result = run_import(
             list(args.inputs),
@@ -85,6 +94,37 @@ def run(args: argparse.Namespace, instruments: list[InstrumentSpec]) -> int:
         print(f"skipped: {msg}", file=sys.stderr)
     if len(result.problems) > len(shown):
         print(f"... and {len(result.problems) - len(shown)} more skipped", file=sys.stderr)
+    return 0
+
+
+def _is_replay(path: Path) -> bool:
+    """True when ``path`` is a replay file: a columnar one, or JSON lines with a header."""
+    from core.analysis.replay import ReplayError, iter_replay
+
+    try:
+        iter_replay(path)
+    except (ReplayError, OSError):
+        return False
+    return True
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from core.analysis.replay import ReplayError, convert_replay
+
+    if args.start or args.end or args.symbol or args.layout:
+        print(
+            "arbtui import: error: converting a replay file takes only --out "
+            "(no --start, --end, --symbol or --layout)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        out = convert_replay(args.inputs[0], args.out)
+    except (ReplayError, OSError) as exc:
+        print(f"arbtui import: error: {exc}", file=sys.stderr)
+        return 2
+    form = "columnar (Arrow IPC)" if out.suffix == ".arrow" else "JSON lines"
+    print(f"{args.inputs[0]}: a replay file -> {out}, {form}")
     return 0
 
 

@@ -20,6 +20,7 @@ from core.analysis.importer.layouts import (
     symbol_from_filename,
 )
 from core.analysis.importer.readers import Row, csv_rows, json_records, read_text
+from core.analysis.replay_arrow import ArrowReplayError, write_arrow
 from core.domain import timeutil
 from core.domain.events import (
     Bar,
@@ -152,7 +153,14 @@ def run_import(
 
 def write_replay(out: Path, header: ReplayHeader, events: list[Event]) -> None:
     """Write a replay file atomically: the header line, then one event a line (gzip when the
-    name ends in ``.gz``, with a zero timestamp so that equal inputs give equal bytes)."""
+    name ends in ``.gz``, with a zero timestamp so that equal inputs give equal bytes); the
+    columnar form when it ends in ``.arrow`` (:mod:`core.analysis.replay_arrow`)."""
+    if out.suffix == ".arrow":
+        try:
+            write_arrow(out, header, events)
+        except ArrowReplayError as exc:
+            raise ValueError(str(exc)) from None
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     with tmp.open("wb") as raw:
