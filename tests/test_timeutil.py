@@ -73,10 +73,11 @@ def test_milliseconds_in_the_year_2100_are_rejected_as_out_of_range() -> None:
         tu.parse_ts_ms("4133404800000")
 
 
-def test_instants_before_2017_are_rejected_as_out_of_range() -> None:
+def test_instants_before_bitcoins_first_day_are_rejected_as_out_of_range() -> None:
     with pytest.raises(ValueError, match="outside the sane range"):
-        tu.parse_ts_ms("2016-12-31T23:59:59.999Z")
-    assert tu.parse_ts_ms("2017-01-01T00:00:00Z") == tu.MIN_TS_MS
+        tu.parse_ts_ms("2009-01-02T23:59:59.999Z")
+    assert tu.parse_ts_ms("2009-01-03T00:00:00Z") == tu.MIN_TS_MS
+    assert tu.parse_ts_ms("2016-05-14T12:00:00Z") == 1463227200000  # BitMEX's first funding
 
 
 def test_a_value_of_another_magnitude_than_its_column_is_an_error() -> None:

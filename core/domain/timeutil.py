@@ -21,8 +21,11 @@ MINUTE_MS = 60 * SECOND_MS
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 
-#: Sane range of market-data instants: [2017-01-01T00:00Z, 2040-01-01T00:00Z).
-MIN_TS_MS = 1_483_228_800_000
+#: Sane range of market-data instants: [2009-01-03T00:00Z, 2040-01-01T00:00Z). The floor is
+#: the day of Bitcoin's first block (no market data can be older; BitMEX's own funding history
+#: starts in 2016), not a venue's launch: a unit error (seconds read as ms, 1970) still falls
+#: outside it.
+MIN_TS_MS = 1_230_940_800_000
 MAX_TS_MS = 2_208_988_800_000
 
 #: Default tolerance of :func:`normalise_settlement_ms`: exchange jitter is a few ms.
@@ -33,7 +36,7 @@ BITMEX_INTERVAL_EPOCH_MS = 946_684_800_000
 
 TimeUnit = Literal["s", "ms", "us", "ns"]
 
-#: Digits of an integer timestamp in [2017, 2040) for each unit, and the unit's size in ns.
+#: Digits of an integer timestamp in [2009, 2040) for each unit, and the unit's size in ns.
 UNIT_DIGITS: dict[TimeUnit, int] = {"s": 10, "ms": 13, "us": 16, "ns": 19}
 UNIT_BY_DIGITS: dict[int, TimeUnit] = {d: u for u, d in UNIT_DIGITS.items()}
 _NS_PER_UNIT: dict[TimeUnit, int] = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
@@ -81,7 +84,7 @@ def parse_iso_ms(text: str) -> int:
 
 
 def check_range_ms(ts_ms: int) -> int:
-    """Return ``ts_ms`` if it lies in [2017-01-01, 2040-01-01) UTC, else raise ValueError."""
+    """Return ``ts_ms`` if it lies in [2009-01-03, 2040-01-01) UTC, else raise ValueError."""
     if not MIN_TS_MS <= ts_ms < MAX_TS_MS:
         raise ValueError(
             f"{ts_ms} ms ({_describe(ts_ms)}) is outside the sane range "
