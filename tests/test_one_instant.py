@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
+
+from core.analysis.report import build_report, format_text
 from core.domain import commands as cmd
 from core.domain.config import Settings
 from core.domain.events import Event
@@ -131,3 +134,45 @@ def test_a_position_closed_at_a_settlement_instant_is_charged_for_it(settings: S
     # and a settlement learned late (live: stamped after the close) is charged the same way
     eng.on_event(settle(*BN, "2024-01-02T00:00", "0.0003"))
     assert len(eng.ledger.funding_payments) == 1
+
+
+def test_a_settlement_with_no_rate_known_is_counted_and_reported_never_paid_at_0(
+    settings: Settings,
+) -> None:
+    """Held short Binance over its 16:00 settlement with no rate ever arriving for it: an hour
+    later it is counted and alerted, listed in the report, and nothing is booked."""
+    eng = entry_at_settlement(settings)  # Binance settled at 08:00 (8 h): next due 16:00
+    for hh in ("12", "16"):
+        eng.on_instant(
+            [bar(*BN, f"2024-01-01T{hh}:00", 50_000.0), bar(*BM, f"2024-01-01T{hh}:00", 50_000.0)]
+        )
+    eng.on_instant([settle(*BM, "2024-01-01T16:00", "-0.003")])  # BitMEX's comes, Binance's not
+    eng.on_instant([bar(*BN, "2024-01-01T17:00", 50_000.0), bar(*BM, "2024-01-01T17:00", 50_000.0)])
+    assert eng.missed_settlements == {}  # 16:59:59.999: within the hour's grace
+    eng.on_instant([bar(*BN, "2024-01-01T17:01", 50_000.0), bar(*BM, "2024-01-01T17:01", 50_000.0)])
+    assert eng.missed_settlements == {("binance", "BTCUSDT", 1_704_124_800_000): D("-0.200")}
+    assert [p.venue for p in eng.ledger.funding_payments] == ["bitmex"]  # its 16:00 only
+    assert any(
+        "no funding rate known for the settlement of 2024-01-01T16:00" in e.text for e in eng.log
+    )
+    report = build_report(eng, 1.0)
+    assert report["missed_settlements"] == [
+        {
+            "venue": "binance",
+            "symbol": "BTCUSDT",
+            "settlement_ts_ms": 1_704_124_800_000,
+            "position": "-0.200",
+        }
+    ]
+    text = format_text(report)
+    assert "funding payments  1 (1 settlements with no rate known, not booked)" in text
+    assert (
+        "  2024-01-01T16:00:00Z binance BTCUSDT  no rate known pos     -0.200 -> not booked" in text
+    )
+    # the rate turns up late (a live feed's statement): booked, no longer missing
+    late = settle(*BN, "2024-01-01T16:00", "0.0003")
+    eng.on_event(
+        msgspec.structs.replace(late, ts_ms=late.ts_ms + 3_700_000, settlement_ts_ms=late.ts_ms)
+    )
+    assert eng.missed_settlements == {}
+    assert [p.venue for p in eng.ledger.funding_payments] == ["bitmex", "binance"]

@@ -10,6 +10,8 @@ exit, ...), USD. ``pairs``: each pair's status and days to break even at the cur
 (:meth:`core.domain.signal.PairSignal.break_even_days`).
 ``round_trips``: per pair position from flat to flat, its holding time, funding earned, fees
 paid (entry, ladder, hedge, exit), basis PnL and net (:mod:`core.domain.tradestats`).
+``missed_settlements``: settlements the schedule expected while a position was held and no
+rate came for (never booked as 0; :meth:`core.engine.engine.Engine._check_missed_settlements`).
 ``hedge_turnover``: the hedger's fills (count, BTC traded, fees in USD) and the largest
 |net BTC delta| left after any instant's decisions, with its instant.
 """
@@ -130,6 +132,10 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
             }
             for rt in round_trips(led.trades, led.funding_payments)
         ],
+        "missed_settlements": [
+            {"venue": v, "symbol": sym, "settlement_ts_ms": ts, "position": wire(q)}
+            for (v, sym, ts), q in engine.missed_settlements.items()
+        ],
         "hedge_turnover": {
             "count": hedges.count,
             "btc": wire(hedges.btc.quantize(Decimal("0.00000001"))),
@@ -172,7 +178,12 @@ def format_text(report: dict[str, Any]) -> str:
         f"events            {report['events']:,} in {report['wall_s']:.2f} s "
         f"({(report['events_per_s'] or 0):,.0f} events/s)",
         f"trades            {report['trade_count']} ({by_purpose or 'none'})",
-        f"funding payments  {len(report['funding_payments'])}",
+        f"funding payments  {len(report['funding_payments'])}"
+        + (
+            f" ({len(report['missed_settlements'])} settlements with no rate known, not booked)"
+            if report["missed_settlements"]
+            else ""
+        ),
         f"PnL (USD)         basis {p['basis']:,.2f}  funding {p['funding']:,.2f}  "
         f"fees {p['fees']:,.2f}  total {p['total']:,.2f}",
         f"equity (USD)      {report['equity_start_usd']:,.2f} -> {report['equity_end_usd']:,.2f} "
@@ -218,6 +229,11 @@ def format_text(report: dict[str, Any]) -> str:
             f" @ {t['price']:>10s}  fee {t['fee']:.8f} {t['fee_currency']}  {t['purpose']}{ro}"
         )
     lines.append("funding payments:")
+    for m in report["missed_settlements"]:
+        lines.append(
+            f"  {_iso(m['settlement_ts_ms'])} {m['venue']:7s} {m['symbol']:8s} no rate known"
+            f" pos {m['position']:>10s} -> not booked"
+        )
     for f in report["funding_payments"]:
         lines.append(
             f"  {_iso(f['settlement_ts_ms'])} {f['venue']:7s} {f['symbol']:8s}"

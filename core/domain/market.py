@@ -116,7 +116,7 @@ class MarketState:
                 _set_mark(st, px, ev.ts_ms)
         elif isinstance(ev, FundingSettled):
             st.settled_rate = ev.rate
-            st.settled_ts_ms = ev.ts_ms
+            st.settled_ts_ms = ev.settlement_ts_ms if ev.settlement_ts_ms is not None else ev.ts_ms
             st.interval_ms = ev.interval_ms
             for due in [t for t in st.ahead if t <= ev.ts_ms]:
                 del st.ahead[due]

@@ -39,7 +39,7 @@ from core.domain.records import (
 )
 from core.domain.risk import DrawdownMonitor, TradingState, check_leg, gate
 from core.domain.snapshot import LogEntry
-from core.domain.timeutil import ms_to_iso
+from core.domain.timeutil import HOUR_MS, ms_to_iso
 from core.domain.venue import OrderStatus, OrderUpdate
 from core.engine import reconcile, restart
 from core.engine.actions import Action, Actions, Cancel, ClosePosition, Send
@@ -48,6 +48,9 @@ from core.engine.paper import PaperVenue
 from core.engine.valuation import Valuation
 
 LOG_KEEP = 500
+MISSED_SETTLEMENT_GRACE_MS = HOUR_MS
+"""A settlement expected from the instrument's schedule and not known this long after its
+instant is counted as missed (a live feed learns of settlements a few minutes late)."""
 CLOSES = frozenset({"exit", "flatten", "kill", "unwind"})
 SWEEP_STATES = frozenset({TradingState.HALTED, TradingState.REDUCING})
 
@@ -137,6 +140,11 @@ class Engine(Valuation):
         """The largest |net BTC delta| left after an instant's decisions (the hedger's work
         measured at every instant of the run), and when (``max_net_delta_ts_ms``)."""
         self.max_net_delta_ts_ms = 0
+        self._missed_checked: dict[Key, int] = {}
+        self.missed_settlements: dict[tuple[str, str, int], Decimal] = {}
+        """Settlements the schedule expected while a position was held, with no rate known
+        (venue, symbol, settlement ts_ms) -> the position then: never booked as 0, counted
+        and alerted instead; removed if the settlement turns up late."""
 
     # ----------------------------------------------------------------- events
     def on_event(self, ev: Event) -> None:
@@ -168,6 +176,7 @@ class Engine(Valuation):
                 moved[(st.venue, st.symbol)] = None
         for ev in settlements:
             self._settle(ev)
+        self._check_missed_settlements()
         if moved:
             self._mark_to_market()
         if self.now >= self._next_obs_ts and self._obs_ms > 0:
@@ -199,6 +208,31 @@ class Engine(Valuation):
                 self.max_net_delta_btc = net
                 self.max_net_delta_ts_ms = self.now
 
+    def _check_missed_settlements(self) -> None:
+        """Count each settlement the instrument's schedule (a rate announced for it, else the
+        last settlement + its interval, and every interval after) expected while a position
+        was held, once no rate for it is known :data:`MISSED_SETTLEMENT_GRACE_MS` after its
+        instant."""
+        for key in self.specs:
+            st = self.market.instruments.get(key)
+            due = st.next_settlement_ts_ms() if st is not None else None
+            if st is None or due is None or not st.interval_ms:
+                continue  # no schedule known yet
+            if self.now < due + MISSED_SETTLEMENT_GRACE_MS:
+                continue
+            due = max(due, self._missed_checked.get(key, due))
+            while self.now >= due + MISSED_SETTLEMENT_GRACE_MS:
+                held = self.ledger.position(*key).qty_at(due)
+                if held != 0:
+                    self.missed_settlements[(key[0], key[1], due)] = held
+                    self.alert(
+                        f"{key[0]} {key[1]}: no funding rate known for the settlement of "
+                        f"{ms_to_iso(due)} (position {held}): not booked; check the venue's "
+                        "record"
+                    )
+                due += st.interval_ms
+            self._missed_checked[key] = due
+
     def _settle(self, ev: FundingSettled) -> None:
         key = (ev.venue, ev.symbol)
         if key not in self.specs:
@@ -213,6 +247,7 @@ class Engine(Valuation):
                 return
             mark = mark_decimal(st)
         at = ev.settlement_ts_ms if ev.settlement_ts_ms is not None else ev.ts_ms
+        self.missed_settlements.pop((ev.venue, ev.symbol, at), None)
         pay = self.ledger.settle_funding(ev.venue, ev.symbol, at, ev.rate, mark)
         self._book_dirty = True
         if pay is not None:
