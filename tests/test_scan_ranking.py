@@ -161,3 +161,11 @@ def test_filters_on_net_apr_volume_and_open_interest() -> None:
     # open interest 4e6 on Bybit SOL; Binance reports none (not excluded for that)
     rows = rank(match(UNIVERSE), ScanSettings(min_open_interest_usd=5e6), NOW)
     assert [r.asset for r in rows] == ["ETH", "BTC"]
+
+
+def test_the_pair_key_stays_when_the_direction_flips() -> None:
+    o = rank_pair(ETH_BN, ETH_BY, S, NOW)
+    flipped = rank_pair(ETH_BN, perp("bybit", "ETHUSDT", "ETH", 0.001, 8, 3001.5), S, NOW)
+    assert o.key == "ETH binance:ETHUSDT/bybit:ETHUSDT"
+    assert flipped.key == "ETH bybit:ETHUSDT/binance:ETHUSDT"
+    assert o.pair_key == flipped.pair_key == "ETH binance:ETHUSDT|bybit:ETHUSDT"

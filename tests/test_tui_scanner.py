@@ -71,9 +71,9 @@ def keys(table: DataTable[Any]) -> list[str]:
     return [str(table.coordinate_to_cell_key((i, 0))[0].value) for i in range(table.row_count)]
 
 
-SOL = "SOL binance:SOLUSDT/bybit:SOLUSDT"
-ETH = "ETH binance:ETHUSDT/bybit:ETHUSDT"
-BTC = "BTC binance:BTCUSDT/bybit:BTCUSD"
+SOL = "SOL binance:SOLUSDT|bybit:SOLUSDT"
+ETH = "ETH binance:ETHUSDT|bybit:ETHUSDT"
+BTC = "BTC binance:BTCUSDT|bybit:BTCUSD"
 
 
 async def test_ranked_table_detail_pane_update_by_row_key_and_sorting() -> None:
@@ -172,7 +172,7 @@ async def test_s_opens_the_scanner_on_the_real_scan_host(
             await eventually(pilot, lambda: screen.applied >= 1, timeout=30, what="a scan")
             table = screen.query_one("#scan-table", DataTable)
             assert table.row_count == 2 + fake.gen
-            assert keys(table)[0] == "BTC bybit:BTCUSD/binance:BTCUSDT"
+            assert keys(table)[0] == "BTC binance:BTCUSDT|bybit:BTCUSD"
             head = str(screen.query_one("#scan-head", Static).render())
             assert f"of {2 + fake.gen} pairs" in head
             await pilot.press("escape")

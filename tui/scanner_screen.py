@@ -3,7 +3,7 @@ venues, ranked by net carry (:mod:`core.domain.scan`), and a detail pane for the
 
 The screen reads a :class:`ScanFeed` (``core.runtime.scan_host.ScanHost``: the scanner on a
 thread of its own) at UI pace (:data:`REFRESH_HZ`), never on the feed's schedule; a new result
-updates the table **by row key** (a pair's key stays while its direction holds): changed cells
+updates the table **by row key** (a pair's key stays when its direction flips): changed cells
 are rewritten, new pairs added, gone pairs removed, then the rows are put in the chosen order.
 Clicking a column header sorts by it (again: the other way); ``o`` cycles the sort column,
 ``r`` asks the feed for a refresh at once, ``escape`` or ``s`` goes back.
@@ -69,20 +69,17 @@ class Num(Text):
         self.value = value
 
 
-def _pct(x: float | None, digits: int = 2) -> Num:
-    return Num("-" if x is None else f"{x * 100:.{digits}f}", x)
+def _pct(x: float | None, digits: int = 2) -> tuple[str, float | None]:
+    return ("-" if x is None else f"{x * 100:.{digits}f}", x)
 
 
-def _apr(per_hour: float | None) -> Num:
+def _apr(per_hour: float | None) -> tuple[str, float | None]:
     return _pct(None if per_hour is None else per_hour * HOURS_PER_YEAR, 1)
 
 
-def _leg_cell(leg: Leg) -> Text:
+def _leg_cell(leg: Leg) -> tuple[str, None]:
     p = leg.perp
-    t = Text(f"{p.venue} {p.symbol} {p.interval_h:g}h")
-    if leg.at_cap:
-        t.append(" CAP", style="bold red")
-    return t
+    return (f"{p.venue} {p.symbol} {p.interval_h:g}h" + (" CAP" if leg.at_cap else ""), None)
 
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -104,26 +101,42 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 """(column key, label) of the ranked table."""
 
 
-def cells(o: Opportunity) -> dict[str, Any]:
-    """The table cells of one row, by column key."""
+TEXT_COLUMNS = frozenset({"asset", "short", "long", "flags"})
+
+
+def texts(o: Opportunity) -> tuple[tuple[str, float | None], ...]:
+    """(text, sort value) of each cell of one row, in :data:`COLUMNS` order: plain values,
+    cheap to compare; :func:`renderable` makes the cell of a changed one."""
     avgs = [*o.averages, None, None, None][:3]
     flags = " ".join(f for f, on in (("intervals", o.intervals_differ), ("cap", o.capped)) if on)
-    return {
-        "asset": o.asset,
-        "short": _leg_cell(o.short),
-        "long": _leg_cell(o.long),
-        "apr": _apr(o.spread_per_hour),
-        "settled": _apr(o.settled_spread_per_hour),
-        "d1": _apr(avgs[0]),
-        "d3": _apr(avgs[1]),
-        "d7": _apr(avgs[2]),
-        "basis": _pct(o.basis, 3),
-        "fees": _pct(o.fees, 3),
-        "net": _pct(o.net_carry, 3),
-        "net_apr": _pct(o.net_apr, 1),
-        "usd": Num(f"{o.net_carry_usd:,.2f}", o.net_carry_usd),
-        "flags": flags,
-    }
+    return (
+        (o.asset, None),
+        _leg_cell(o.short),
+        _leg_cell(o.long),
+        _apr(o.spread_per_hour),
+        _apr(o.settled_spread_per_hour),
+        _apr(avgs[0]),
+        _apr(avgs[1]),
+        _apr(avgs[2]),
+        _pct(o.basis, 3),
+        _pct(o.fees, 3),
+        _pct(o.net_carry, 3),
+        _pct(o.net_apr, 1),
+        (f"{o.net_carry_usd:,.2f}", o.net_carry_usd),
+        (flags, None),
+    )
+
+
+def renderable(col: str, text: str, value: float | None) -> Any:
+    """The table cell of column ``col``: a :class:`Num` for figures, a leg with its cap
+    marked, else the text."""
+    if col not in TEXT_COLUMNS:
+        return Num(text, value)
+    if text.endswith(" CAP"):
+        t = Text(text[:-4])
+        t.append(" CAP", style="bold red")
+        return t
+    return text
 
 
 def _countdown(next_ms: int | None, now_ms: int) -> str:
@@ -190,6 +203,8 @@ class ScannerScreen(Screen[None]):
         self.sort_column = "net"
         self.sort_reverse = True
         self.by_key: dict[str, Opportunity] = {}
+        """The rows on screen by row key (:attr:`Opportunity.pair_key`)."""
+        self._cells: dict[str, tuple[tuple[str, float | None], ...]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("funding scanner: waiting for the first scan...", id="scan-head")
@@ -237,21 +252,24 @@ class ScannerScreen(Screen[None]):
     def apply(self, res: ScanView) -> None:
         """Update the table by row key from ``res``, re-sort, refresh the detail pane."""
         table: DataTable[Any] = self.query_one("#scan-table", DataTable)
-        new = {o.key: o for o in res.rows}
+        new = {o.pair_key: o for o in res.rows}
+        rows = {k: texts(o) for k, o in new.items()}
+        old_rows = self._cells
         with self.app.batch_update():
             for key in [k for k in self.by_key if k not in new]:
                 table.remove_row(key)
-            for key, o in new.items():
-                row = cells(o)
-                if key in self.by_key:
-                    old = cells(self.by_key[key])
-                    for col, value in row.items():
-                        if str(old[col]) != str(value):
-                            table.update_cell(key, col, value)
-                else:
-                    table.add_row(*(row[c] for c, _ in COLUMNS), key=key)
-            self.by_key = new
-            self.shown = res
+            for key, row in rows.items():
+                old = old_rows.get(key)
+                if old is None:
+                    table.add_row(
+                        *(renderable(c, *v) for (c, _), v in zip(COLUMNS, row, strict=True)),
+                        key=key,
+                    )
+                elif old != row:
+                    for (col, _), cell, was in zip(COLUMNS, row, old, strict=True):
+                        if cell[0] != was[0]:
+                            table.update_cell(key, col, renderable(col, *cell))
+            self._cells, self.by_key, self.shown = rows, new, res
             self._sort(table)
             self.applied += 1
             self.show_detail()

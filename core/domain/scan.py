@@ -113,6 +113,13 @@ class Opportunity:
         s, lg = self.short.perp, self.long.perp
         return f"{self.asset} {s.venue}:{s.symbol}/{lg.venue}:{lg.symbol}"
 
+    @property
+    def pair_key(self) -> str:
+        """A row key of the pair whichever leg is short: ``asset a|b`` with the two
+        ``venue:symbol`` in sorted order (a console row keeps it when the direction flips)."""
+        a, b = sorted(f"{p.venue}:{p.symbol}" for p in (self.short.perp, self.long.perp))
+        return f"{self.asset} {a}|{b}"
+
 
 def _leg(p: Perp, side: str, hist: SettledHistory, notional_usd: float) -> Leg:
     last = hist.last
