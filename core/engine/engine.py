@@ -51,6 +51,8 @@ LOG_KEEP = 500
 MISSED_SETTLEMENT_GRACE_MS = HOUR_MS
 """A settlement expected from the instrument's schedule and not known this long after its
 instant is counted as missed (a live feed learns of settlements a few minutes late)."""
+MISSED_SETTLEMENT_CHECK_MS = 60_000
+"""How often (event time) the schedule is checked for missed settlements."""
 CLOSES = frozenset({"exit", "flatten", "kill", "unwind"})
 SWEEP_STATES = frozenset({TradingState.HALTED, TradingState.REDUCING})
 
@@ -141,6 +143,7 @@ class Engine(Valuation):
         measured at every instant of the run), and when (``max_net_delta_ts_ms``)."""
         self.max_net_delta_ts_ms = 0
         self._missed_checked: dict[Key, int] = {}
+        self._missed_next_check_ms = 0
         self.missed_settlements: dict[tuple[str, str, int], Decimal] = {}
         """Settlements the schedule expected while a position was held, with no rate known
         (venue, symbol, settlement ts_ms) -> the position then: never booked as 0, counted
@@ -213,6 +216,9 @@ class Engine(Valuation):
         last settlement + its interval, and every interval after) expected while a position
         was held, once no rate for it is known :data:`MISSED_SETTLEMENT_GRACE_MS` after its
         instant."""
+        if self.now < self._missed_next_check_ms:
+            return
+        self._missed_next_check_ms = self.now + MISSED_SETTLEMENT_CHECK_MS
         for key in self.specs:
             st = self.market.instruments.get(key)
             due = st.next_settlement_ts_ms() if st is not None else None
