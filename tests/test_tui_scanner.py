@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import pytest
 from textual.app import App
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from core.domain.config import load_config
 from core.domain.scan import rank
@@ -32,6 +32,7 @@ from tests.fake_exchange.universe import FakeUniverse
 from tests.test_scan_ranking import BTC_BN, BTC_BY, ETH_BY, HISTORIES, NOW, SOL_BN, SOL_BY, S
 from tests.test_scan_ranking import ETH_BN as ETH_BN
 from tui.app import ArbConsole
+from tui.scan_table import ScanTable
 from tui.scanner_screen import ScannerScreen
 from tui.testing import RecordingHost, eventually, wait_until
 
@@ -67,8 +68,8 @@ class Holder(App[None]):
         self.push_screen(ScannerScreen(self.feed, clock=lambda: NOW))
 
 
-def keys(table: DataTable[Any]) -> list[str]:
-    return [str(table.coordinate_to_cell_key((i, 0))[0].value) for i in range(table.row_count)]
+def keys(table: ScanTable) -> list[str]:
+    return list(table.order)
 
 
 SOL = "SOL binance:SOLUSDT|bybit:SOLUSDT"
@@ -84,11 +85,11 @@ async def test_ranked_table_detail_pane_update_by_row_key_and_sorting() -> None:
         screen = app.screen
         assert isinstance(screen, ScannerScreen)
         await eventually(pilot, lambda: screen.applied == 1)
-        table = screen.query_one("#scan-table", DataTable)
+        table = screen.query_one("#scan-table", ScanTable)
         assert keys(table) == [SOL, ETH, BTC]  # by net carry
-        assert str(table.get_cell(SOL, "net")) == "3.255"  # 0.03465 - 0.0021
-        assert str(table.get_cell(SOL, "long")) == "bybit SOLUSDT 8h CAP"
-        assert str(table.get_cell(ETH, "d1")) == "69.4"  # (0.0022 - 0.0003) / 24 x 8760 = 69.35 %
+        assert table.cell_text(SOL, "net") == "3.255"  # 0.03465 - 0.0021
+        assert table.cell_text(SOL, "long") == "bybit SOLUSDT 8h CAP"
+        assert table.cell_text(ETH, "d1") == "69.4"  # (0.0022 - 0.0003) / 24 x 8760 = 69.35 %
         detail = str(screen.query_one("#scan-detail", Static).render())
         assert "SOL: short binance, long bybit" in detail
         assert "next -0.3750% / 8 h (in 8h00m00s)   last settled -" in detail
@@ -109,7 +110,7 @@ async def test_ranked_table_detail_pane_update_by_row_key_and_sorting() -> None:
         feed.result = result([SOL_BY, eth_by, SOL_BN, ETH_BN])
         await eventually(pilot, lambda: screen.applied == 2)
         assert keys(table) == [SOL, ETH]
-        assert str(table.get_cell(ETH, "apr")) == f"{(0.0001 - 0.000025) * 8760 * 100:.1f}"
+        assert table.cell_text(ETH, "apr") == f"{(0.0001 - 0.000025) * 8760 * 100:.1f}"
         # sort: the asset header (ascending), again (descending), then `o` to the next column
         await pilot.click("#scan-table", offset=(2, 0))
         await pilot.pause()
@@ -170,7 +171,7 @@ async def test_s_opens_the_scanner_on_the_real_scan_host(
             screen = app.screen
             assert isinstance(screen, ScannerScreen)
             await eventually(pilot, lambda: screen.applied >= 1, timeout=30, what="a scan")
-            table = screen.query_one("#scan-table", DataTable)
+            table = screen.query_one("#scan-table", ScanTable)
             assert table.row_count == 2 + fake.gen
             assert keys(table)[0] == "BTC binance:BTCUSDT|bybit:BTCUSD"
             head = str(screen.query_one("#scan-head", Static).render())

@@ -2,9 +2,12 @@
 venues, ranked by net carry (:mod:`core.domain.scan`), and a detail pane for the selected row.
 
 The screen reads a :class:`ScanFeed` (``core.runtime.scan_host.ScanHost``: the scanner on a
-thread of its own) at UI pace (:data:`REFRESH_HZ`), never on the feed's schedule; a new result
-updates the table **by row key** (a pair's key stays when its direction flips): changed cells
-are rewritten, new pairs added, gone pairs removed, then the rows are put in the chosen order.
+thread of its own) at UI pace (:data:`REFRESH_HZ`), never on the feed's schedule. A new result
+updates the table **by row key** (:attr:`~core.domain.scan.Opportunity.pair_key`, kept when a
+pair's direction flips): the cursor stays on its pair, new pairs appear, gone ones leave, and
+the rows take the chosen order. The table (:class:`tui.scan_table.ScanTable`) renders only the
+lines on screen, so 500 rows at 2 Hz cost a few percent of a core
+(``bench/scan_screen_bench.py``).
 Clicking a column header sorts by it (again: the other way); ``o`` cycles the sort column,
 ``r`` asks the feed for a refresh at once, ``escape`` or ``s`` goes back.
 
@@ -27,11 +30,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.widgets import Footer, Sparkline, Static
 
 from core.domain.scan import HOURS_PER_YEAR, Leg, Opportunity
 from core.domain.timeutil import ms_to_iso
 from core.domain.universe import SettledHistory
+from tui.scan_table import ScanTable
 
 REFRESH_HZ = 2.0
 """How often the screen looks for a new scan result (UI pace)."""
@@ -59,14 +63,6 @@ class ScanFeed(Protocol):
     def error(self) -> str: ...
     def latest(self) -> ScanView | None: ...
     def refresh_now(self) -> None: ...
-
-
-class Num(Text):
-    """A right-aligned cell that sorts by :attr:`value` (None last in a descending sort)."""
-
-    def __init__(self, text: str, value: float | None) -> None:
-        super().__init__(text, justify="right")
-        self.value = value
 
 
 def _pct(x: float | None, digits: int = 2) -> tuple[str, float | None]:
@@ -106,7 +102,7 @@ TEXT_COLUMNS = frozenset({"asset", "short", "long", "flags"})
 
 def texts(o: Opportunity) -> tuple[tuple[str, float | None], ...]:
     """(text, sort value) of each cell of one row, in :data:`COLUMNS` order: plain values,
-    cheap to compare; :func:`renderable` makes the cell of a changed one."""
+    cheap to compare and to render (:class:`tui.scan_table.ScanTable`)."""
     avgs = [*o.averages, None, None, None][:3]
     flags = " ".join(f for f, on in (("intervals", o.intervals_differ), ("cap", o.capped)) if on)
     return (
@@ -125,18 +121,6 @@ def texts(o: Opportunity) -> tuple[tuple[str, float | None], ...]:
         (f"{o.net_carry_usd:,.2f}", o.net_carry_usd),
         (flags, None),
     )
-
-
-def renderable(col: str, text: str, value: float | None) -> Any:
-    """The table cell of column ``col``: a :class:`Num` for figures, a leg with its cap
-    marked, else the text."""
-    if col not in TEXT_COLUMNS:
-        return Num(text, value)
-    if text.endswith(" CAP"):
-        t = Text(text[:-4])
-        t.append(" CAP", style="bold red")
-        return t
-    return text
 
 
 def _countdown(next_ms: int | None, now_ms: int) -> str:
@@ -208,10 +192,9 @@ class ScannerScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("funding scanner: waiting for the first scan...", id="scan-head")
-        table: DataTable[Any] = DataTable(id="scan-table", cursor_type="row", zebra_stripes=True)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
+        yield ScanTable(
+            [(key, label, key not in TEXT_COLUMNS) for key, label in COLUMNS], id="scan-table"
+        )
         with Vertical(id="scan-detail-box"):
             yield Static("", id="scan-detail")
             with Horizontal(classes="spark-row"):
@@ -250,45 +233,30 @@ class ScannerScreen(Screen[None]):
         head.update(text + (f"  [{errors}]" if errors else ""))
 
     def apply(self, res: ScanView) -> None:
-        """Update the table by row key from ``res``, re-sort, refresh the detail pane."""
-        table: DataTable[Any] = self.query_one("#scan-table", DataTable)
+        """Show ``res``: every row by its key (the cursor stays on its pair), in the chosen
+        order, and the detail pane of the selected row."""
         new = {o.pair_key: o for o in res.rows}
-        rows = {k: texts(o) for k, o in new.items()}
-        old_rows = self._cells
-        with self.app.batch_update():
-            for key in [k for k in self.by_key if k not in new]:
-                table.remove_row(key)
-            for key, row in rows.items():
-                old = old_rows.get(key)
-                if old is None:
-                    table.add_row(
-                        *(renderable(c, *v) for (c, _), v in zip(COLUMNS, row, strict=True)),
-                        key=key,
-                    )
-                elif old != row:
-                    for (col, _), cell, was in zip(COLUMNS, row, old, strict=True):
-                        if cell[0] != was[0]:
-                            table.update_cell(key, col, renderable(col, *cell))
-            self._cells, self.by_key, self.shown = rows, new, res
-            self._sort(table)
-            self.applied += 1
-            self.show_detail()
+        self._cells = {k: texts(o) for k, o in new.items()}
+        self.by_key, self.shown = new, res
+        self._sort()
+        self.applied += 1
+        self.show_detail()
 
-    def _sort(self, table: DataTable[Any]) -> None:
-        def key(value: Any) -> Any:
-            if isinstance(value, Num):
-                return (value.value is not None, value.value or 0.0)
-            return (True, str(value))
+    def _sort(self) -> None:
+        col = [k for k, _ in COLUMNS].index(self.sort_column)
+        numeric = self.sort_column not in TEXT_COLUMNS
 
-        table.sort(self.sort_column, key=key, reverse=self.sort_reverse)
+        def key(k: str) -> Any:
+            text, value = self._cells[k][col]
+            return (value is not None, value or 0.0) if numeric else text
+
+        order = sorted(self._cells, key=key, reverse=self.sort_reverse)
+        self.query_one("#scan-table", ScanTable).set_rows(self._cells, order)
 
     def selected(self) -> Opportunity | None:
         """The row under the cursor, or None."""
-        table: DataTable[Any] = self.query_one("#scan-table", DataTable)
-        if not table.row_count:
-            return None
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return self.by_key.get(str(row_key.value))
+        key = self.query_one("#scan-table", ScanTable).cursor_key
+        return None if key is None else self.by_key.get(key)
 
     def show_detail(self) -> None:
         """Fill the detail pane from the selected row."""
@@ -318,16 +286,16 @@ class ScannerScreen(Screen[None]):
 
     # -- events and actions --------------------------------------------------------------
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_scan_table_row_highlighted(self, event: ScanTable.RowHighlighted) -> None:
         self.show_detail()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        col = str(event.column_key.value)
+    def on_scan_table_header_selected(self, event: ScanTable.HeaderSelected) -> None:
+        col = event.column
         if col == self.sort_column:
             self.sort_reverse = not self.sort_reverse
         else:
             self.sort_column, self.sort_reverse = col, col not in ("asset", "short", "long")
-        self._sort(self.query_one("#scan-table", DataTable))
+        self._sort()
         self._head()
 
     def action_cycle_sort(self) -> None:
@@ -335,7 +303,7 @@ class ScannerScreen(Screen[None]):
         keys = [k for k, _ in COLUMNS]
         col = keys[(keys.index(self.sort_column) + 1) % len(keys)]
         self.sort_column, self.sort_reverse = col, col not in ("asset", "short", "long")
-        self._sort(self.query_one("#scan-table", DataTable))
+        self._sort()
         self._head()
 
     def action_refresh_now(self) -> None:
