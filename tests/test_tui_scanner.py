@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import pytest
 from textual.app import App
-from textual.widgets import Sparkline, Static
+from textual.widgets import Input, Sparkline, Static
 
 from core.domain.config import load_config
 from core.domain.scan import rank
@@ -33,7 +33,7 @@ from tests.test_scan_ranking import BTC_BN, BTC_BY, ETH_BY, HISTORIES, NOW, SOL_
 from tests.test_scan_ranking import ETH_BN as ETH_BN
 from tui.app import ArbConsole
 from tui.scan_table import ScanTable
-from tui.scanner_screen import ScannerScreen
+from tui.scanner_screen import PathModal, ScannerScreen
 from tui.testing import RecordingHost, eventually, wait_until
 
 REPLAY = Path(__file__).resolve().parent.parent / "replays" / "btc_2020-03.jsonl.gz"
@@ -46,6 +46,7 @@ class HeldFeed:
         self.result = result
         self.error = ""
         self.asked = 0
+        self.settings = load_config(ROOT / "config.toml")
 
     def latest(self) -> ScanResult | None:
         return self.result
@@ -75,9 +76,10 @@ def keys(table: ScanTable) -> list[str]:
 SOL = "SOL binance:SOLUSDT|bybit:SOLUSDT"
 ETH = "ETH binance:ETHUSDT|bybit:ETHUSDT"
 BTC = "BTC binance:BTCUSDT|bybit:BTCUSD"
+ETH_KEY = "ETH binance:ETHUSDT/bybit:ETHUSDT"
 
 
-async def test_ranked_table_detail_pane_update_by_row_key_and_sorting() -> None:
+async def test_ranked_table_detail_pane_update_by_row_key_and_sorting(tmp_path: Path) -> None:
     feed = HeldFeed(result([BTC_BY, SOL_BY, ETH_BY, BTC_BN, SOL_BN, ETH_BN]))
     app = Holder(feed)
     async with app.run_test(size=(160, 40)) as pilot:
@@ -126,6 +128,23 @@ async def test_ranked_table_detail_pane_update_by_row_key_and_sorting() -> None:
         assert (screen.sort_column, screen.sort_reverse) == ("short", False)
         await pilot.press("r")
         assert feed.asked == 1
+        # `w`: the selected pair (ETH, the cursor's since `down`) into a config file
+        await pilot.press("w")
+        await eventually(pilot, lambda: isinstance(app.screen, PathModal), what="path prompt")
+        field = app.screen.query_one("#path", Input)
+        assert field.value == "scanned_pairs.toml"
+        field.value = str(tmp_path / "mine.toml")
+        await pilot.press("enter")
+        await eventually(pilot, lambda: isinstance(app.screen, ScannerScreen))
+        await eventually(pilot, lambda: bool(screen.last_message), what="written")
+        assert screen.last_message == (
+            f"pair ETH-binance-bybit ({ETH_KEY}) is in {tmp_path / 'mine.toml'}"
+        )
+        written = load_config(tmp_path / "mine.toml")
+        assert (written.pairs[-1].leg_a, written.pairs[-1].leg_b) == (
+            "binance_ethusdt",
+            "bybit_ethusdt",
+        )
         await pilot.press("escape")
         await eventually(pilot, lambda: not isinstance(app.screen, ScannerScreen))
 

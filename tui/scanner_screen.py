@@ -9,7 +9,8 @@ the rows take the chosen order. The table (:class:`tui.scan_table.ScanTable`) re
 lines on screen, so 500 rows at 2 Hz cost a few percent of a core
 (``bench/scan_screen_bench.py``).
 Clicking a column header sorts by it (again: the other way); ``o`` cycles the sort column,
-``r`` asks the feed for a refresh at once, ``escape`` or ``s`` goes back.
+``r`` asks the feed for a refresh at once, ``w`` writes the selected pair into a config file
+the operator names (:mod:`tui.scan_config`), ``escape`` or ``s`` goes back.
 
 The detail pane shows both legs: next estimate and last settled rate (kept apart), interval,
 cap and floor, taker fee, mark, 24 h volume and open interest (USD), the next settlement's
@@ -29,12 +30,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import Footer, Sparkline, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, Sparkline, Static
 
+from core.domain.errors import ArbtuiError
 from core.domain.scan import HOURS_PER_YEAR, Leg, Opportunity
 from core.domain.timeutil import ms_to_iso
 from core.domain.universe import SettledHistory
+from tui.scan_config import write_pair
 from tui.scan_table import ScanTable
 
 REFRESH_HZ = 2.0
@@ -157,6 +160,37 @@ def leg_text(leg: Leg, now_ms: int) -> Text:
     return t
 
 
+DEFAULT_CONFIG_NAME = "scanned_pairs.toml"
+"""What the ``w`` prompt offers (relative to the working directory)."""
+
+
+class PathModal(ModalScreen[str | None]):
+    """Asks for the config file to write the selected pair into: enter writes, escape
+    cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    PathModal { align: center middle; }
+    PathModal > Vertical { width: 70; height: auto; border: thick $accent; padding: 1 2; }
+    """
+
+    def __init__(self, question: str, default: str) -> None:
+        super().__init__()
+        self.question = question
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question)
+            yield Input(self.default, id="path")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class ScannerScreen(Screen[None]):
     """The ranked table and the detail pane; see the module docstring."""
 
@@ -164,6 +198,7 @@ class ScannerScreen(Screen[None]):
         Binding("escape,s", "app.pop_screen", "Back", key_display="esc"),
         Binding("r", "refresh_now", "Refresh"),
         Binding("o", "cycle_sort", "Sort"),
+        Binding("w", "write_config", "Write pair"),
     ]
 
     DEFAULT_CSS = """
@@ -184,6 +219,8 @@ class ScannerScreen(Screen[None]):
         """The result on screen."""
         self.applied = 0
         """How many distinct results have been applied (for tests)."""
+        self.last_message = ""
+        """What the last ``w`` said (for tests and the operator's scrollback)."""
         self.sort_column = "net"
         self.sort_reverse = True
         self.by_key: dict[str, Opportunity] = {}
@@ -305,6 +342,30 @@ class ScannerScreen(Screen[None]):
         self.sort_column, self.sort_reverse = col, col not in ("asset", "short", "long")
         self._sort()
         self._head()
+
+    def action_write_config(self) -> None:
+        """``w``: write the selected pair (its two instruments and a ``[[pairs]]`` entry)
+        into a config file the operator names (:func:`tui.scan_config.write_pair`)."""
+        o = self.selected()
+        if o is None:
+            self.notify("No pair selected.", timeout=3)
+            return
+        settings = getattr(self.feed, "settings", None)
+
+        def done(path: str | None) -> None:
+            if not path:
+                return
+            try:
+                name = write_pair(path, o, settings)
+            except (ArbtuiError, OSError) as exc:
+                self.last_message = f"{o.asset} not written to {path}: {exc}"
+                self.notify(self.last_message, severity="error", timeout=6)
+                return
+            self.last_message = f"pair {name} ({o.key}) is in {path}"
+            self.notify(self.last_message, timeout=6)
+
+        question = f"Write {o.key} into the config file (created from this config if new):"
+        self.app.push_screen(PathModal(question, DEFAULT_CONFIG_NAME), done)
 
     def action_refresh_now(self) -> None:
         """``r``: ask the scanner for a refresh now."""
