@@ -36,9 +36,9 @@ def test_a_headless_replay_leaves_a_log_that_verify_accepts(
     db, report = replayed
     code, out = verify(db, capsys)
     assert code == 0, out
-    # 46 intents + 46 fills + 37 funding payments + run_start + run_end
-    assert report["trade_count"] == 46 and len(report["funding_payments"]) == 37
-    assert "OK: 131 rows (seq 1..131), 1 run," in out
+    # 47 intents + 47 fills + 37 funding payments + run_start + run_end
+    assert report["trade_count"] == 47 and len(report["funding_payments"]) == 37
+    assert "OK: 133 rows (seq 1..133), 1 run," in out
     assert "no run_end" not in out
 
 
@@ -66,7 +66,7 @@ def test_the_rows_are_what_the_report_says_the_desk_did(
     first, last = rows[0], rows[-1]
     assert (first.kind, last.kind) == ("run_start", "run_end")
     assert json.loads(first.payload)["mode"] == "replay"
-    assert json.loads(last.payload)["rows"] == 131
+    assert json.loads(last.payload)["rows"] == 133
     assert all(r.run_id == first.run_id for r in rows)
     assert first.run_id.startswith("replay-btc_2020-03.jsonl.gz-")
     assert fills[0]["ts_ms"] == rows[2].ts_ms == 1584021659999  # engine (event) time

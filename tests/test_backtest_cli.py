@@ -31,13 +31,13 @@ def test_backtest_prints_the_statistics_and_writes_png_html_and_json(tmp_path: P
                   "win rate 100.0 %", "exposure", "  binance ", "  bitmex ", "equity  ",
                   "drawdown  "):  # fmt: skip
         assert label in text
-    assert "total 1,143.49" in text
+    assert "total 445.59" in text
     png = (tmp_path / "btc_2020-03_equity.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     page = (tmp_path / "btc_2020-03_equity.html").read_text()
     assert "<svg" in page and "2020-03-12 14:00:59" in page
     stats = json.loads((tmp_path / "btc_2020-03_stats.json").read_text())
-    assert stats["total_pnl_usd"] == pytest.approx(1143.49, abs=0.01)
+    assert stats["total_pnl_usd"] == pytest.approx(445.59, abs=0.01)
     assert stats["round_trips"] == 1
     assert len(stats["curve"]) == 553
 
@@ -74,7 +74,7 @@ def test_optimize_ranks_by_the_objective_applies_the_constraint_and_writes_the_b
     # observations=3 is the shipped config: one round trip, so it violates the constraint
     three = next(r for r in rows if r["strategy.observations"] == "3")
     assert three["ok"] == "False" and three["violated"] == "round_trips>=3"
-    assert float(three["total_pnl_usd"]) == pytest.approx(1143.49, abs=0.01)
+    assert float(three["total_pnl_usd"]) == pytest.approx(445.59, abs=0.01)
     best = load_config(tmp_path / "best.toml")
     assert best.strategy.observations == int(ok[0]["strategy.observations"])
 

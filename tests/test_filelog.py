@@ -152,7 +152,7 @@ def test_a_replay_logs_its_trade_events_and_not_the_market_samples(
     report = run_replay(observed(settings, tmp_path), SHIPPED_REPLAY)
     lines = read_lines(tmp_path / "logs" / "arbtui-replay.jsonl")
     events = [line["event"] for line in lines]
-    assert events.count("fill") == events.count("order_intent") == report["trade_count"] == 46
+    assert events.count("fill") == events.count("order_intent") == report["trade_count"] == 47
     assert events.count("funding") == len(report["funding_payments"]) == 37
     assert "market" not in events
     assert len({line["run_id"] for line in lines}) == 1

@@ -2,7 +2,7 @@
 target, waits between hedges unless the delta is outside the wide band, never reverses a hedge
 within that wait for a smaller move, and prefers the leg priced at the instant; its turnover is
 in the report and on the console's snapshot; on the shipped March 2020 replay it keeps |net|
-under 2 x the band at every instant with fewer than 40 fills (38)."""
+under 2 x the band at every instant with fewer than 40 fills (39)."""
 
 from __future__ import annotations
 
@@ -158,6 +158,29 @@ def test_the_shipped_replay_hedges_under_40_times_and_keeps_the_delta_under_twic
     report = drive.report()
     h = report["hedge_turnover"]
     band = float(settings.hedge.band_btc)
-    assert (h["count"], h["btc"], round(h["fees_usd"], 2)) == (38, "12.74493050", 42.66)
+    assert (h["count"], h["btc"], round(h["fees_usd"], 2)) == (39, "13.65233481", 43.71)
     assert h["max_abs_net_delta_btc"] < 2 * band
-    assert round(h["max_abs_net_delta_btc"], 4) == 0.2923
+    assert round(h["max_abs_net_delta_btc"], 4) == 0.2991
+
+
+def test_a_ladder_level_is_added_only_while_both_legs_are_priced_at_the_instant(
+    settings: Settings,
+) -> None:
+    s = with_overrides(
+        hedging(settings),
+        ladder={"deltas_pct": (0.0, 3.0), "multipliers": (1.0, 1.0)},
+    )
+    eng = opened(s)
+    # BitMEX 3.2 % under its entry (50,010.0 with slippage): the long leg's level 1
+    # triggers, but Binance's price is 10 minutes old and the add's hedge would fill at it:
+    # no add; only the drift hedge, on BitMEX (+0.033 BTC, 1,600 contracts back to 0) ...
+    assert at(eng, "00:11", 48_400.0, binance=None) == [("bitmex", "sell", D(1_600))]
+    assert [t.fill.purpose for t in eng.ledger.trades].count("ladder") == 0
+    # ... at the next instant with both bars, the level is added (1,600 contracts: what the
+    # leg's 50,000 USD cap leaves) and hedged at once on Binance, at its price of now
+    assert at(eng, "00:22", 48_400.0) == [
+        ("bitmex", "buy", D(1_600)),
+        ("binance", "sell", D("0.033")),
+    ]
+    assert [t.fill.purpose for t in eng.ledger.trades][-2:] == ["ladder", "hedge"]
+    assert eng.ledger.trades[-1].fill.price == D("49990.00")  # 50,000 at 00:21:59.999

@@ -113,15 +113,15 @@ def test_every_metric_is_served_during_a_replay_with_the_engines_values(tmp_path
         _, s = scrape(port)
     finally:
         host.stop()
-    assert total(s, "arbtui_trades_total") == report["trade_count"] == 46
-    assert total(s, "arbtui_trades_total", purpose="hedge") == 38
+    assert total(s, "arbtui_trades_total") == report["trade_count"] == 47
+    assert total(s, "arbtui_trades_total", purpose="hedge") == 39
     for venue, v in report["per_venue"].items():
         assert close_to(total(s, "arbtui_funding_received_usd_total", venue=venue),
                         v["funding_received_usd"])  # fmt: skip
         assert close_to(total(s, "arbtui_funding_paid_usd_total", venue=venue),
                         -v["funding_paid_usd"])  # fmt: skip
         assert close_to(total(s, "arbtui_fees_usd_total", venue=venue), -v["fees_usd"])
-    assert close_to(total(s, "arbtui_funding_received_usd_total"), 739.0453000000001)
+    assert close_to(total(s, "arbtui_funding_received_usd_total"), 790.0261)
     assert total(s, "arbtui_order_rejects_total") == report["rejections"]
     assert one(s, "arbtui_equity_usd") == report["equity_end_usd"]
     assert one(s, "arbtui_drawdown_ratio") == pytest.approx(eng.dd.drawdown_pct / 100)

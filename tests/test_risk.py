@@ -58,7 +58,7 @@ def test_the_default_strategy_enters_scales_in_hedges_and_exits(
         eng.on_instant(batch)
     purposes = [t.fill.purpose for t in eng.ledger.trades]
     assert purposes.count("entry") == 2 and purposes.count("exit") == 2
-    assert purposes.count("ladder") == 4 and purposes.count("hedge") == 38
+    assert purposes.count("ladder") == 4 and purposes.count("hedge") == 39
     first = eng.ledger.trades[0].fill
     assert (first.venue, first.side, first.ts_ms) == ("bitmex", "buy", ts("2020-03-12T14:01") - 1)
     assert all(t.fill.reduce_only for t in eng.ledger.trades if t.fill.purpose == "exit")

@@ -32,7 +32,7 @@ from tui.testing import eventually, wait_until
 REPLAY = Path(__file__).resolve().parent.parent / "replays" / "btc_2020-03.jsonl.gz"
 DEFAULT_REPLAY = ROOT / "replays" / "btc_binance_bybit_2024-03.jsonl.gz"
 DEFAULT_CONFIG = ROOT / "config.toml"
-OPEN_2024_TS_MS = 1710871200000  # 2024-03-19T18:00Z: hedge open since 19 March, bybit laddered
+OPEN_2024_TS_MS = 1710871200000  # 2024-03-19T18:00Z: hedge open since 19 March
 
 BEFORE_TRADES_TS_MS = 1583798400000  # 2020-03-10T00:00Z: watching, no trade yet
 IN_POSITION_TS_MS = 1584079200000  # 2020-03-13T06:00Z: hedge open and laddered after the crash

@@ -191,7 +191,7 @@ def format_text(report: dict[str, Any]) -> str:
         f"hedges            {h['count']} fills, {float(h['btc']):.4f} BTC,"
         f" fees {h['fees_usd']:,.2f} USD;"
         f" max |net delta| {h['max_abs_net_delta_btc']:.4f} BTC"
-        f" ({_iso(h['max_abs_net_delta_ts_ms'])})",
+        + (f" ({_iso(h['max_abs_net_delta_ts_ms'])})" if h["max_abs_net_delta_ts_ms"] else ""),
         f"max drawdown      {report['max_drawdown_pct']:.2f} %",
         f"sharpe            {sharpe_s}",
         f"final state       {report['final_trading_state']}  open {open_s}",

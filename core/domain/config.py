@@ -144,9 +144,11 @@ class HedgeSettings(_Strict, frozen=True):
     """Sim seconds after a hedge before the next one, unless |net| is outside the wide band
     (0 = no wait)."""
     fresh_price_s: float = 60.0
-    """Prefer the leg whose last price is at most this old (sim seconds): a bar replay
-    whose venues have bars of different lengths (1 h and 1 m) hedges on the leg priced at
-    this instant rather than fill at another instant's price. Only a preference."""
+    """A price at most this old (sim seconds) counts as one of this instant: the hedger
+    prefers a leg priced now, and a ladder level is added only while both legs are (the
+    add's hedge fills on the other leg). So a bar replay whose venues' bars close at other
+    instants (1 h against 1 m bars; 8 h bars 4 h apart) fills no order at an older price;
+    live quotes are always this fresh."""
 
     def wide_band(self) -> Decimal:
         """The wide band in BTC (``wide_band_btc``, else 1.5 x ``band_btc``)."""

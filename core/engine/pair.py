@@ -343,6 +343,10 @@ class PairRuntime:
         r = self.signal.last
         if r.direction != self.direction or not self.signal.ema_confirms(self.direction):
             return
+        fresh_ms = eng.settings.hedge.fresh_price_s * 1000
+        for st in self.states():  # the add's hedge fills on the other leg: both priced now
+            if st.last_ts_ms is None or eng.now - st.last_ts_ms > fresh_ms:
+                return
         busy = {key for key, _ in self.adding.values()}
         for key, lad in self.ladders.items():
             st = eng.market.get(*key)

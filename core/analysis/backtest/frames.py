@@ -160,6 +160,7 @@ def carry_frame(
     market = MarketState()
     sa, sb = market.get(*key_a), market.get(*key_b)
     obs_ms = settings.strategy.observe_every_s * 1000
+    fresh_ms = settings.hedge.fresh_price_s * 1000
     look = settings.sizing.vol_lookback_hours
     next_obs = 0
     vols: dict[tuple[int, int], float] = {}
@@ -193,6 +194,13 @@ def carry_frame(
         r["spread_pct"] = (pb - pa) / ((pa + pb) / 2) * 100 if pa and pb else NAN
         r["vol"] = _vol(sa, sb, look, vols)
         r["lot_usd_a"], r["lot_usd_b"] = _lot_usd(spec_a, pa), _lot_usd(spec_b, pb)
+        # the engine's pair looks once an instant, and adds a ladder level only while both
+        # legs are priced at it (within [hedge] fresh_price_s: the add's hedge fills there)
+        now = times[-1]
+        fresh = all(
+            st.last_ts_ms is not None and now - st.last_ts_ms <= fresh_ms for st in (sa, sb)
+        )
+        r["checks"] = 1 if r["checks"] and fresh else 0
         if r["obs"]:  # one instant, one state: the observation sees every event of the row
             r.update(
                 obs_rate_a_per_hour=_none_nan(sa.rate_per_hour()),
