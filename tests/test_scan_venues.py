@@ -69,7 +69,7 @@ async def test_binance_universe_joins_premium_index_funding_info_exchange_info(
     )  # fmt: skip
     # real rows: 4 h intervals from fundingInfo, a non-ASCII symbol
     assert (perps["XAUUSDT"].interval_h, perps["XAUUSDT"].cap) == (4.0, 0.005)
-    assert perps["币安人生USDT"].next_rate == 0.00005
+    assert perps["币安人生USDT"].next_rate == 0.00005  # no contractType: its deliveryDate says
     # exchangeInfo lists ETHUSDT but premiumIndex does not; the dated future is dropped
     assert "ETHUSDT" not in perps and "BTCUSDT_261225" not in perps
     assert len(perps) == 3 + fake.gen

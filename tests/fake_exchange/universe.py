@@ -12,7 +12,8 @@ What is real and what is generated (``tests/data/README.md``, "Funding scanner")
   ticker is the docs' WebSocket ``tickers`` snapshot's ``data`` (same field names as REST:
   ``fundingRate`` -0.005 at ``fundingCap`` 0.005). HAND-MADE: instruments-info inverse BTCUSD.
 - GENERATED (clearly: their assets are named ``GEN01``..): ``exchangeInfo`` rows for XAUUSDT,
-  币安人生USDT and every GEN symbol; every GEN premiumIndex, fundingInfo, ticker/24hr,
+  币安人生USDT (its ``contractType`` empty: a perpetual known by its ``deliveryDate`` alone)
+  and every GEN symbol; every GEN premiumIndex, fundingInfo, ticker/24hr,
   instruments-info and tickers row; a dated future on each venue (must be dropped); the
   settled history of the GEN symbols (one row per interval back from the request's
   ``endTime``, each at the symbol's current rate).
@@ -99,7 +100,11 @@ class FakeUniverse:
         for symbol in extra:
             rows.append({**template, "symbol": symbol, "pair": symbol,
                          "baseAsset": symbol.removesuffix("USDT")})  # fmt: skip
-        rows.append({**template, "symbol": "BTCUSDT_261225", "contractType": "CURRENT_QUARTER"})
+        # a perpetual without a contract type (ccxt's comment: "eg: BTCST"), known by its
+        # deliveryDate 4133404800000 alone
+        rows[-len(extra) + 1]["contractType"] = ""
+        rows.append({**template, "symbol": "BTCUSDT_261225", "contractType": "CURRENT_QUARTER",
+                     "deliveryDate": 1798185600000})  # fmt: skip
         return {**body, "symbols": rows}
 
     def premium_index(self) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ caps, specs and 24 h volume, and each symbol's settled-rate history, through ccx
 Endpoints (Binance "USDⓈ-M Futures" market-data docs; numbers are strings unless noted):
 
 - ``GET /fapi/v1/exchangeInfo`` (``fapiPublicGetExchangeInfo``), "Exchange Information":
-  ``symbols[]`` with ``symbol``, ``contractType`` (only ``PERPETUAL`` is kept), ``status``
+  ``symbols[]`` with ``symbol``, ``contractType`` (``PERPETUAL``, or any type with the
+  perpetual ``deliveryDate`` :data:`PERPETUAL_DELIVERY_MS`, is kept), ``status``
   (only ``TRADING``), ``baseAsset``, ``quoteAsset``, ``marginAsset`` and ``filters[]``:
   ``PRICE_FILTER.tickSize``, ``LOT_SIZE.stepSize`` / ``minQty`` (base coin),
   ``MIN_NOTIONAL.notional`` (quote currency).
@@ -44,6 +45,9 @@ from core.venues.universe import field, num, opt_num, rows_of
 TAKER_FEE: Final = 0.0005
 DEFAULT_INTERVAL_H: Final = 8.0
 HISTORY_LIMIT: Final = 1000
+PERPETUAL_DELIVERY_MS: Final = 4133404800000
+"""``deliveryDate`` of a perpetual (2100-12-25): ccxt 4.5.90 ``binance.py`` (line 3739) counts
+a symbol as a swap on it too, as "some swap markets do not have contract type, eg: BTCST"."""
 
 
 def _filters(row: Mapping[str, Any], where: str) -> dict[str, Mapping[str, Any]]:
@@ -63,7 +67,11 @@ def parse_exchange_info(body: Any) -> dict[str, dict[str, Any]]:
         where = f"exchangeInfo symbols[{i}]"
         symbol = str(field(row, "symbol", where))
         where = f"exchangeInfo {symbol}"
-        if row.get("contractType") != "PERPETUAL" or row.get("status") != "TRADING":
+        perpetual = row.get("contractType") == "PERPETUAL" or row.get("deliveryDate") in (
+            PERPETUAL_DELIVERY_MS,
+            str(PERPETUAL_DELIVERY_MS),
+        )
+        if not perpetual or row.get("status") != "TRADING":
             continue
         f = _filters(row, where)
         price, lots = f.get("PRICE_FILTER", {}), f.get("LOT_SIZE", {})
