@@ -142,6 +142,8 @@ class Engine(Valuation):
         """The largest |net BTC delta| left after an instant's decisions (the hedger's work
         measured at every instant of the run), and when (``max_net_delta_ts_ms``)."""
         self.max_net_delta_ts_ms = 0
+        self._last_equity: float | None = None
+        self._dd_beyond = False
         self._missed_checked: dict[Key, int] = {}
         self._missed_next_check_ms = 0
         self.missed_settlements: dict[tuple[str, str, int], Decimal] = {}
@@ -204,7 +206,8 @@ class Engine(Valuation):
             for pr in self._pairs_by_key.get(key, ()):
                 due[id(pr)] = pr
         for pr in due.values():
-            self.drive(pr, pr.on_price())
+            if pr.status != "flat":  # a flat pair has nothing to do on a price (on_price)
+                self.drive(pr, pr.on_price())
         if self._open or self._book_dirty:
             net = abs(self.net_delta_btc_float())
             if net > self.max_net_delta_btc:
@@ -305,8 +308,12 @@ class Engine(Valuation):
         """Revalue the book; a drawdown beyond the limit flattens reduce-only and HALTs."""
         equity = self._revalue()
         if equity is None:
-            return
-        if self.dd.update(equity) and self.state is not TradingState.HALTED:
+            return  # no price reading yet
+        if equity == self._last_equity and not self._dd_beyond:
+            return  # nothing moved the equity: the drawdown is what it was, within the limit
+        self._last_equity = equity
+        self._dd_beyond = self.dd.update(equity)
+        if self._dd_beyond and self.state is not TradingState.HALTED:
             self.alert(
                 f"drawdown {self.dd.drawdown_pct:.2f}% beyond the limit "
                 f"{self.dd.limit_pct:.2f}%: flattening and halting"
