@@ -172,8 +172,11 @@ def table(res: ScanResult, scan: ScanSettings, top: int) -> Any:
     return t
 
 
-def emit(res: ScanResult, scan: ScanSettings, top: int, as_json: bool) -> None:
-    """Print one refresh to stdout and the venues' failures to stderr."""
+def emit(
+    res: ScanResult, scan: ScanSettings, top: int, as_json: bool, *, redraw: bool = False
+) -> None:
+    """Print one refresh to stdout and the venues' failures to stderr. ``redraw``: clear a
+    terminal first (``--watch`` with a table), so the table stays in place."""
     if as_json:
         out = sys.stdout
         for i, o in enumerate(res.rows[:top], 1):
@@ -182,7 +185,10 @@ def emit(res: ScanResult, scan: ScanSettings, top: int, as_json: bool) -> None:
     else:
         from rich.console import Console
 
-        Console(soft_wrap=False).print(table(res, scan, top))
+        console = Console(soft_wrap=False)
+        if redraw and console.is_terminal:
+            console.clear()
+        console.print(table(res, scan, top))
     for venue, why in res.errors.items():
         print(f"arbtui scan: {venue} not read: {why}", file=sys.stderr)
 
@@ -193,7 +199,7 @@ async def _run(settings: Settings, scan: ScanSettings, args: argparse.Namespace)
     try:
         while True:
             res = await scanner.refresh()
-            emit(res, scan, max(0, args.top), args.json)
+            emit(res, scan, max(0, args.top), args.json, redraw=bool(args.watch))
             if not args.watch:
                 return EXIT_FAILED if res.errors else 0
             await asyncio.sleep(args.watch)
