@@ -114,7 +114,8 @@ def test_in_paper_mode_every_intent_is_committed_before_its_order_is_sent(
         for close in closers:
             close()
     assert checker.missing == []
-    assert len(checker.checked) == 8
+    # entry x2, ladder + hedge x2, a drift hedge, then a ladder add whose hedge goes with it
+    assert len(checker.checked) == 9
     rows = rows_of(tmp_path / "audit.db")
     assert verify_rows(rows).ok
     command = next(r for r in rows if r.kind == "command")
