@@ -174,3 +174,23 @@ def test_scanner_refuses_an_unknown_or_closed_venue_and_a_single_one() -> None:
         Scanner(st, venues=["binance", "bitmex"])
     with pytest.raises(BadInput, match="at least two venues"):
         Scanner(st, venues=["binance"])
+
+
+async def test_a_history_that_cannot_be_read_is_a_warning_and_the_row_has_no_averages(
+    fake: FakeUniverse,
+) -> None:
+    fake.fail.add("/fapi/v1/fundingRate")
+    sc = Scanner(settings_for(fake), history_rows=1, clock=lambda: NOW)
+    try:
+        res = await sc.refresh()
+    finally:
+        await sc.close()
+    assert res.errors == {} and len(res.rows) == 2 + fake.gen
+    top = res.rows[0]
+    assert top.key == "BTC bybit:BTCUSD/binance:BTCUSDT"
+    assert res.warnings == [
+        f"binance BTCUSDT history: ExchangeNotAvailable: binanceusdm GET {fake.url}"
+        "/fapi/v1/fundingRate?symbol=BTCUSDT&startTime=1795366400000&endTime=1796000000000"
+        '&limit=1000 503 Service Unavailable {"error": "overloaded"}'
+    ]
+    assert top.averages == (None, None, None)

@@ -9,7 +9,8 @@ of the legs of the best ``history_rows`` rows and ranks again with it. History i
 perpetual and read again only after a settlement it had not seen: its ``next_funding_ms`` at
 the last read (or, when that is stale, the next instant of its interval grid) has passed. So
 a ``--watch`` loop costs one history request per leg per settlement. A venue that cannot be
-read is named in :attr:`ScanResult.errors`; the others are still ranked.
+read is named in :attr:`ScanResult.errors`; the others are still ranked. A settled history that
+cannot be read is a warning (:attr:`ScanResult.warnings`): that row shows no averages.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class ScanResult:
     took_ms: float
     histories: Mapping[tuple[str, str], SettledHistory] = field(default_factory=dict)
     """The settled histories read so far, by (venue, symbol) (the console's charts)."""
+    warnings: list[str] = field(default_factory=list)
+    """Settled histories that could not be read this time (those rows show no averages)."""
 
 
 @dataclass
@@ -153,6 +156,7 @@ class Scanner:
         perps, counts, errors = await self.read_universe()
         pairs = match(perps)
         rows = rank(pairs, self.scan, now, self.histories())
+        warnings: list[str] = []
         if self.history_rows > 0 and rows:
             legs = {o.short.perp.key: o.short.perp for o in rows[: self.history_rows]}
             legs |= {o.long.perp.key: o.long.perp for o in rows[: self.history_rows]}
@@ -163,9 +167,11 @@ class Scanner:
             )
             for p, res in zip(legs.values(), got, strict=True):
                 if isinstance(res, Exception):
-                    errors.setdefault(
-                        p.venue, f"history {p.symbol}: {type(res).__name__}: {str(res)[:200]}"
+                    warnings.append(
+                        f"{p.venue} {p.symbol} history: {type(res).__name__}: {str(res)[:200]}"
                     )
             rows = rank(pairs, self.scan, now, self.histories())
         took = (time.perf_counter() - t0) * 1000
-        return ScanResult(rows, counts, len(pairs), errors, now, took, self.histories())
+        return ScanResult(
+            rows, counts, len(pairs), errors, now, took, self.histories(), warnings
+        )

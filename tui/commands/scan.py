@@ -191,6 +191,8 @@ def emit(
         console.print(table(res, scan, top))
     for venue, why in res.errors.items():
         print(f"arbtui scan: {venue} not read: {why}", file=sys.stderr)
+    for line in res.warnings:
+        print(f"arbtui scan: warning: {line}", file=sys.stderr)
 
 
 async def _run(settings: Settings, scan: ScanSettings, args: argparse.Namespace) -> int:
