@@ -172,6 +172,4 @@ class Scanner:
                     )
             rows = rank(pairs, self.scan, now, self.histories())
         took = (time.perf_counter() - t0) * 1000
-        return ScanResult(
-            rows, counts, len(pairs), errors, now, took, self.histories(), warnings
-        )
+        return ScanResult(rows, counts, len(pairs), errors, now, took, self.histories(), warnings)
