@@ -96,9 +96,9 @@ class PairRuntime:
         self.adding: dict[str, tuple[Key, Level]] = {}
         self.hedge_cid: str | None = None
         self.last_hedge: tuple[int, int, Decimal] | None = None
+        """The last hedge sent: (ts_ms, sign of the BTC it traded, net delta it aimed at)."""
         self.opened_ts_ms: int | None = None
         """When the open position's entry completed (the minimum holding time counts from it)."""
-        """The last hedge sent: (ts_ms, sign of the BTC it traded, net delta it aimed at)."""
         self._last_refusal = ""
 
     # ---------------------------------------------------------------- helpers
@@ -417,14 +417,14 @@ class PairRuntime:
             if gate(eng.state, "hedge", reduce_only) or check_leg(spec, qty, price, reduce_only):
                 continue
             signed = qty if side == "buy" else -qty
-            residual = abs(net + btc_delta(spec, signed, price))
-            if residual >= abs(net):
+            after = net + btc_delta(spec, signed, price)
+            if abs(after) >= abs(net):
                 continue
             # inside the band first; then the leg that did not just add; then a leg priced
-            # at this instant; then the closest
+            # at this instant; then the closest to the target
             stale = st.last_ts_ms is None or eng.now - st.last_ts_ms > fresh_ms
             other = 0 if self.last_add is not None and key != self.last_add else 1
-            rank = (residual > band, other, stale, residual)
+            rank = (abs(after) > band, other, stale, abs(after - (net - aim)))
             if best is None or rank < best[0]:
                 best = (rank, key, side, qty, reduce_only)
         if best is None:
