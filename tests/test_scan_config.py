@@ -1,13 +1,16 @@
 """Writing a scanned pair into a config file (tui/scan_config.py, the scanner screen's ``w``):
-the result loads with the config loader, keeps the file's comments, reuses instruments the
-file has, does not repeat a pair, and a new file starts from the running config."""
+the result loads with the config loader, keeps the file's comments, refuses a pair on an
+instrument another pair holds, does not repeat a pair, and a new file starts from the running
+config."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
 
-from core.domain.config import load_config
+import pytest
+
+from core.domain.config import ConfigError, load_config
 from core.domain.scan import rank_pair
 from tests.conftest import ROOT
 from tests.test_scan_ranking import BTC_BN, BTC_BY, NOW, SOL_BN, SOL_BY, S
@@ -41,13 +44,17 @@ def test_a_pair_goes_into_a_copy_of_the_running_config_and_loads(tmp_path: Path)
     assert target.read_text() == text
 
 
-def test_an_inverse_leg_reuses_the_instrument_the_file_has(tmp_path: Path) -> None:
+def test_a_pair_on_an_instrument_another_pair_holds_is_refused_and_nothing_written(
+    tmp_path: Path,
+) -> None:
+    # Binance BTCUSDT already belongs to pair BTC: one instrument, one pair (its position,
+    # hedge and ladder are that pair's), so the inverse pair is refused, the file untouched
     target = tmp_path / "config.toml"
     target.write_text(CONFIG.read_text())
     o = rank_pair(BTC_BN, BTC_BY, S, NOW)
-    name = write_pair(target, o, load_config(CONFIG))
-    loaded = load_config(target)
-    assert name == "BTC-binance-bybit"
-    assert sorted(loaded.instruments) == ["binance_btcusdt", "bybit_btcusd", "bybit_btcusdt"]
-    assert (loaded.pairs[-1].leg_a, loaded.pairs[-1].leg_b) == ("binance_btcusdt", "bybit_btcusd")
-    assert "# Bybit inverse BTCUSD: 1 contract = 1 USD" in target.read_text()
+    with pytest.raises(
+        ConfigError,
+        match=r"pairs\[1\]\.leg_a: instrument 'binance_btcusdt' already belongs to pair 'BTC'",
+    ):
+        write_pair(target, o, load_config(CONFIG))
+    assert target.read_text() == CONFIG.read_text()

@@ -360,6 +360,21 @@ def _check(s: Settings, name: str) -> None:
                 raise bad(f"pairs[{i}].{leg}", f"no instrument {getattr(pair, leg)!r}")
         if s.instruments[pair.leg_a].venue == s.instruments[pair.leg_b].venue:
             raise bad(f"pairs[{i}]", "the two legs must be on different venues")
+    owner: dict[str, str] = {}
+    names: set[str] = set()
+    for i, pair in enumerate(s.pairs):
+        if pair.name in names:
+            raise bad(f"pairs[{i}].name", f"{pair.name!r} names two pairs")
+        names.add(pair.name)
+        for leg in ("leg_a", "leg_b"):
+            iid = getattr(pair, leg)
+            if iid in owner:
+                raise bad(
+                    f"pairs[{i}].{leg}",
+                    f"instrument {iid!r} already belongs to pair {owner[iid]!r}: an instrument "
+                    "may belong to one pair only (its position, hedge and ladder are the pair's)",
+                )
+            owner[iid] = pair.name
     lad = s.ladder
     if len(lad.deltas_pct) != len(lad.multipliers) or not lad.deltas_pct:
         raise bad("ladder", "deltas_pct and multipliers must be non-empty and of equal length")

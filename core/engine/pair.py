@@ -102,6 +102,26 @@ class PairRuntime:
         self._last_refusal = ""
 
     # ---------------------------------------------------------------- helpers
+    @property
+    def alone(self) -> bool:
+        """True when this is the engine's only pair."""
+        return len(self.view.settings.pairs) == 1
+
+    def net_delta(self) -> Decimal:
+        """The delta this pair's hedger works on, in its asset's units (BTC for a BTC pair):
+        alone, the whole book's (:meth:`EngineView.net_delta_btc`: IBIT shares and coin margin
+        included when configured); beside other pairs, which may trade other assets, its own
+        two legs' (inverse at the mark), so that no pair hedges another's asset."""
+        eng = self.view
+        if self.alone:
+            return eng.net_delta_btc()
+        total = ZERO
+        for key, spec in self.legs():
+            qty, st = eng.ledger.position(*key).qty, eng.market.get(*key)
+            if qty != 0 and st.mark is not None:
+                total += btc_delta(spec, qty, mark_decimal(st))
+        return total
+
     def states(self) -> tuple[InstrumentState, InstrumentState]:
         """Market states of leg a and leg b."""
         m = self.view.market
@@ -387,9 +407,9 @@ class PairRuntime:
             return
         cfg = eng.settings.hedge
         band = cfg.band_btc
-        if abs(eng.net_delta_btc_float()) <= float(band) * 0.999:
+        if self.alone and abs(eng.net_delta_btc_float()) <= float(band) * 0.999:
             return
-        net = eng.net_delta_btc()
+        net = self.net_delta()
         if abs(net) <= band:
             return
         sign = -1 if net > 0 else 1  # the sign of the BTC the hedge trades
