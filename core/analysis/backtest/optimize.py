@@ -1,12 +1,11 @@
 """Grid and random search over config keys, one backtest per point, in worker processes.
 
-Workers are a :class:`concurrent.futures.ProcessPoolExecutor` with an explicit start method
-(``spawn`` by default: a fresh interpreter per worker, no state inherited from the parent, the
-same on every OS). Each worker reads the replay once (its initializer) and then runs the points
-it is given; only the overrides go out and only the flat metrics come back. The functions the
-workers run are top-level in this module, so a spawned child finds them by import; the entry
-point that starts the pool must sit under ``if __name__ == "__main__":`` (the ``arbtui``
-script and ``python -m tui.cli`` do).
+Where the backtests run is :mod:`core.analysis.backtest.executors` (this process, a pool of
+spawned worker processes by default, or a Ray cluster; the replay shared, not shipped with each
+task); the search strategies (grid, random, Optuna TPE), the resumable journal and walk-forward
+windows are :mod:`core.analysis.backtest.search`. Only the overrides go out and only the flat
+metrics come back. The entry point that starts a pool must sit under
+``if __name__ == "__main__":`` (the ``arbtui`` script and ``python -m tui.cli`` do).
 
 A point that fails (a bad combination such as ``ema_fast >= ema_slow``, or an exception in
 the run) is kept with its error; it never stops the search.
@@ -15,24 +14,17 @@ the run) is kept with its error; it never stops the search.
 from __future__ import annotations
 
 import csv
-import multiprocessing
 import operator
-import os
 import random
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from core.analysis.backtest.overrides import base_raw, grid_point, grid_size, with_overrides
-from core.analysis.backtest.runner import run_events
-from core.analysis.backtest.stats import compute_stats
-from core.analysis.replay import load_replay
-from core.domain.config import ConfigError, Settings
-from core.domain.events import Event, ReplayHeader
+from core.analysis.backtest.executors import default_workers, make_executor
+from core.analysis.backtest.overrides import grid_point, grid_size
+from core.domain.config import Settings
 
 Grid = Sequence[tuple[str, Sequence[Any]]]
 Metrics = dict[str, float | int | None]
@@ -106,39 +98,7 @@ def plan(grid: Grid, random_n: int | None = None, seed: int = 0) -> list[dict[st
     return [grid_point(grid, i) for i in picks]
 
 
-# ------------------------------------------------------------------- the workers
-_worker: dict[str, Any] = {}
-
-
-def _init_worker(path: str, settings: Settings) -> None:
-    """Pool initializer: read the replay once per worker process."""
-    header, events = load_replay(path)
-    _worker.update(header=header, events=events, settings=settings, raw=base_raw(settings))
-
-
-def _run_point(index: int, params: dict[str, Any]) -> tuple[int, Metrics | None, str | None, float]:
-    """Run one point in a worker: (index, metrics or None, error or None, wall seconds)."""
-    t0 = time.perf_counter()
-    try:
-        settings = with_overrides(_worker["settings"], params, _worker["raw"])
-        header: ReplayHeader = _worker["header"]
-        events: list[Event] = _worker["events"]
-        run = run_events(settings, events, header=header)
-        return index, compute_stats(run).row(), None, time.perf_counter() - t0
-    except ConfigError as exc:
-        return index, None, str(exc).split(": ", 1)[-1], time.perf_counter() - t0
-    except Exception as exc:  # one bad point must not stop the search
-        return index, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0
-
-
-def default_workers() -> int:
-    """One worker per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on every OS
-        return max(1, os.cpu_count() or 1)
-
-
+# ---------------------------------------------------------------- the search
 def run_search(
     replay: str | Path,
     settings: Settings,
@@ -146,53 +106,22 @@ def run_search(
     *,
     workers: int | None = None,
     start_method: str = "spawn",
+    cluster: str | None = None,
     on_done: Callable[[Trial, int, int], None] | None = None,
 ) -> list[Trial]:
     """Run every point; ``on_done(trial, done, total)`` after each. ``workers`` = 1 runs in
-    this process (no pool). Returns the trials in point order."""
-    trials = [Trial(i, p) for i, p in enumerate(points)]
-    n = workers or default_workers()
-    done = 0
+    this process (no pool); ``cluster`` (``auto``, ``local``, ``ray://HOST:PORT``) runs on
+    Ray (:mod:`core.analysis.backtest.executors`). Returns the trials in point order."""
+    from core.analysis.backtest.search import run_points
 
-    def finish(result: tuple[int, Metrics | None, str | None, float]) -> None:
-        nonlocal done
-        index, metrics, error, wall = result
-        t = trials[index]
-        t.metrics, t.error, t.wall_s = metrics, error, wall
-        done += 1
-        if on_done:
-            on_done(t, done, len(trials))
-
-    if n == 1 or len(points) == 1:
-        _init_worker(str(replay), settings)
-        for t in trials:
-            finish(_run_point(t.index, t.params))
-        return trials
-    ctx = multiprocessing.get_context(start_method)
-    with ProcessPoolExecutor(
-        max_workers=min(n, len(points)),
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(str(replay), settings),
-    ) as pool:
-        todo: Iterator[Trial] = iter(trials)
-        running: set[Future[tuple[int, Metrics | None, str | None, float]]] = set()
-        try:
-            while True:
-                while len(running) < 4 * n:  # a bounded number in flight
-                    nxt = next(todo, None)
-                    if nxt is None:
-                        break
-                    running.add(pool.submit(_run_point, nxt.index, nxt.params))
-                if not running:
-                    break
-                finished, running = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    finish(fut.result())
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return trials
+    n = min(workers or default_workers(), max(1, len(points)))
+    executor = make_executor(
+        replay, settings, workers=n, cluster=cluster, start_method=start_method
+    )
+    try:
+        return run_points(executor, points, on_done=on_done)
+    finally:
+        executor.close()
 
 
 # ----------------------------------------------------------------- the ranking
@@ -217,25 +146,56 @@ def rank(
 
 
 def write_csv(path: Path, ranked: list[Trial], keys: list[str], metrics: list[str]) -> Path:
-    """All trials, ranked, one a row: rank, ok, the parameters, every metric, violated, error."""
+    """All trials, ranked, one a row: rank, ok, the parameters, every metric, violated, error
+    (written beside and moved into place, so the streamed file is replaced whole)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["rank", "ok", *keys, *metrics, "violated", "error", "wall_s"])
         for r, t in enumerate(ranked, 1):
-            m = t.metrics or {}
-            w.writerow(
-                [
-                    r,
-                    t.ok,
-                    *(t.params[k] for k in keys),
-                    *(_cell(m.get(x)) for x in metrics),
-                    ";".join(t.violated),
-                    t.error or "",
-                    f"{t.wall_s:.3f}",
-                ]
-            )
+            w.writerow(_row(t, r, keys, metrics))
+    tmp.replace(path)
     return path
+
+
+def _row(t: Trial, rank: int | str, keys: list[str], metrics: list[str]) -> list[Any]:
+    m = t.metrics or {}
+    return [
+        rank,
+        t.ok,
+        *(t.params[k] for k in keys),
+        *(_cell(m.get(x)) for x in metrics),
+        ";".join(t.violated),
+        t.error or "",
+        f"{t.wall_s:.3f}",
+    ]
+
+
+class CsvStream:
+    """The CSV while the search runs: the header, then one row a finished trial (rank empty,
+    ``ok`` and ``violated`` by ``constraints``), flushed at once; :func:`write_csv` replaces it
+    with the ranked table at the end."""
+
+    def __init__(
+        self, path: Path, keys: list[str], metrics: list[str], constraints: Sequence[Constraint]
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh: IO[str] = path.open("w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.fh)
+        self.keys, self.metrics, self.constraints = keys, metrics, constraints
+        self.writer.writerow(["rank", "ok", *keys, *metrics, "violated", "error", "wall_s"])
+        self.fh.flush()
+
+    def add(self, t: Trial) -> None:
+        """One finished trial."""
+        t.violated = [str(c) for c in self.constraints if t.metrics and not c.holds(t.metrics)]
+        self.writer.writerow(_row(t, "", self.keys, self.metrics))
+        self.fh.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self.fh.close()
 
 
 def _cell(v: float | int | None) -> str:

@@ -1,0 +1,334 @@
+"""Where the optimiser's backtests run: in this process, a local process pool, or a Ray cluster.
+
+Every executor runs the same function on the same events (:func:`run_trial`), so a search gives
+the same metrics whichever runs it. The replay is shared, never shipped with each task:
+
+- serial and the local pool (:class:`LocalPool`, spawned worker processes; the default): each
+  worker opens the file itself. A replay of at most :data:`PRELOAD_MAX_EVENTS` events (a month
+  of minute bars) is decoded once per worker and kept; a bigger one is streamed from the file
+  on every run (one block or record batch at a time), so a worker's memory does not grow with
+  the file, and a columnar file (``.arrow``) is memory-mapped: one copy in the page cache for
+  all workers.
+- Ray (:class:`RayCluster`, optional extra ``arbtui[ray]``): the replay's columnar form is put
+  in the object store once (:func:`ray.put`), and each node's workers read it from there
+  zero-copy (Ray copies an object once per node); tasks carry only the overrides.
+
+A point that fails (a bad combination, an exception in the run) comes back with its error; it
+never stops the search. Nothing here imports textual or rich.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from core.analysis.backtest.overrides import base_raw, with_overrides
+from core.analysis.backtest.runner import run_events
+from core.analysis.backtest.stats import compute_stats
+from core.analysis.replay import iter_replay
+from core.domain.config import ConfigError, Settings
+from core.domain.events import Event, ReplayHeader
+
+Metrics = dict[str, float | int | None]
+#: (metrics or None, error or None, wall seconds) of one backtest.
+Outcome = tuple[Metrics | None, str | None, float]
+#: A time window ``[start_ts_ms, end_ts_ms)`` of the replay, or None for all of it.
+Window = tuple[int, int] | None
+#: One task: (trial index, overrides, window).
+Task = tuple[int, dict[str, Any], Window]
+
+#: A replay of at most this many events is decoded once per worker and kept in memory.
+PRELOAD_MAX_EVENTS = 200_000
+
+
+class ClusterError(ValueError):
+    """``--cluster`` names no reachable Ray cluster, or Ray is not installed (message names
+    the address)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayData:
+    """How a worker finds the replay: a file path, or a buffer (Ray's object store) with a
+    key for the worker's cache; ``preload`` keeps the decoded events in the worker."""
+
+    path: str | None
+    key: str
+    preload: bool
+
+
+# ------------------------------------------------------------- worker side
+_cache: dict[str, tuple[ReplayHeader, list[Event]]] = {}
+
+
+def _events(data: ReplayData, buffer: Any = None) -> tuple[ReplayHeader, Iterable[Event]]:
+    if data.preload and data.key in _cache:
+        return _cache[data.key]
+    if data.path is not None:
+        header, it = iter_replay(data.path)
+    else:
+        from core.analysis.replay_arrow import iter_arrow
+
+        header, it = iter_arrow(buffer)
+    if not data.preload:
+        return header, it
+    _cache.clear()  # one replay at a time per worker
+    _cache[data.key] = (header, list(it))
+    return _cache[data.key]
+
+
+def _in_window(events: Iterable[Event], window: Window) -> Iterator[Event]:
+    start, end = window or (0, 0)
+    for ev in events:
+        if ev.ts_ms < start:
+            continue
+        if ev.ts_ms >= end:
+            return
+        yield ev
+
+
+def run_trial(
+    data: ReplayData,
+    settings: Settings,
+    params: dict[str, Any],
+    window: Window = None,
+    buffer: Any = None,
+) -> Outcome:
+    """One backtest of ``settings`` with ``params`` (dotted config keys) on the replay (or the
+    events of ``window`` only): (flat metrics, None, wall s), or (None, error, wall s)."""
+    t0 = time.perf_counter()
+    try:
+        run_settings = with_overrides(settings, params, base_raw(settings))
+        header, events = _events(data, buffer)
+        if window is not None:
+            events = _in_window(events, window)
+        run = run_events(run_settings, events, header=header)
+        return compute_stats(run).row(), None, time.perf_counter() - t0
+    except ConfigError as exc:
+        return None, str(exc).split(": ", 1)[-1], time.perf_counter() - t0
+    except Exception as exc:  # one bad point must not stop the search
+        return None, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0
+
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(data: ReplayData, settings: Settings) -> None:
+    _worker.update(data=data, settings=settings)
+
+
+def _pool_task(index: int, params: dict[str, Any], window: Window) -> tuple[int, Outcome]:
+    return index, run_trial(_worker["data"], _worker["settings"], params, window)
+
+
+def _ray_task(data: ReplayData, buffer: Any, settings: Settings, task: Task) -> tuple[int, Outcome]:
+    index, params, window = task
+    return index, run_trial(data, settings, params, window, buffer)
+
+
+# ------------------------------------------------------------- the executors
+class Executor(Protocol):
+    """Runs tasks and yields ``(index, outcome)`` as each finishes (any order)."""
+
+    name: str
+    workers: int
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, Outcome]]: ...
+
+    def close(self) -> None: ...
+
+
+def _local_data(replay: str | Path) -> ReplayData:
+    header, _ = iter_replay(replay)
+    path = str(Path(replay).resolve())
+    return ReplayData(path, path, header.events <= PRELOAD_MAX_EVENTS)
+
+
+class Serial:
+    """Every task in this process, in order."""
+
+    name = "serial"
+    workers = 1
+
+    def __init__(self, replay: str | Path, settings: Settings) -> None:
+        self.data = _local_data(replay)
+        self.settings = settings
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, Outcome]]:
+        for index, params, window in tasks:
+            yield index, run_trial(self.data, self.settings, params, window)
+
+    def close(self) -> None:
+        _cache.clear()
+
+
+class LocalPool:
+    """Spawned worker processes on this machine (``workers`` of them), a bounded number of
+    tasks in flight; the entry point must sit under ``if __name__ == "__main__":``."""
+
+    name = "local pool"
+
+    def __init__(
+        self,
+        replay: str | Path,
+        settings: Settings,
+        workers: int,
+        start_method: str = "spawn",
+    ) -> None:
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context(start_method),
+            initializer=_init_worker,
+            initargs=(_local_data(replay), settings),
+        )
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, Outcome]]:
+        todo = iter(tasks)
+        running: set[Future[tuple[int, Outcome]]] = set()
+        try:
+            while True:
+                while len(running) < 2 * self.workers:
+                    nxt = next(todo, None)
+                    if nxt is None:
+                        break
+                    running.add(self.pool.submit(_pool_task, *nxt))
+                if not running:
+                    return
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    yield fut.result()
+        except BaseException:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def check_cluster_address(address: str) -> None:
+    """Refuse a malformed or unreachable ``--cluster`` at once, naming it: ``auto`` (the
+    cluster this machine belongs to, ``ray start --head`` or ``RAY_ADDRESS``), ``local`` (a
+    Ray instance started for this run) or ``ray://HOST:PORT`` (Ray client; the port must
+    answer within 5 s)."""
+    if address in ("auto", "local"):
+        return
+    parts = urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "ray" or not parts.hostname or port is None:
+        raise ClusterError(
+            f"--cluster {address}: expected auto, local or ray://HOST:PORT "
+            "(e.g. ray://10.0.0.5:10001)"
+        )
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=5):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ClusterError(
+            f"--cluster {address}: no Ray cluster answers at {parts.hostname}:{port} ({why})"
+        ) from None
+
+
+class RayCluster:
+    """Tasks on a Ray cluster: ``address`` is ``auto``, ``local`` or ``ray://HOST:PORT``
+    (:func:`check_cluster_address`); a Ray already initialised in this process is used as it
+    is. The replay's columnar form goes into the object store once."""
+
+    name = "ray"
+
+    def __init__(
+        self, replay: str | Path, settings: Settings, address: str, workers: int | None = None
+    ) -> None:
+        check_cluster_address(address)
+        try:
+            import numpy as np
+            import ray
+        except ImportError:
+            raise ClusterError(
+                f"--cluster {address}: Ray is not installed: pip install 'arbtui[ray]'"
+            ) from None
+        from core.analysis.replay import convert_replay
+        from core.analysis.replay_arrow import is_arrow
+
+        self.ray = ray
+        self.started = False
+        if not ray.is_initialized():
+            try:
+                if address == "local":
+                    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+                else:
+                    ray.init(address=address, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ClusterError(f"--cluster {address}: cannot join: {exc}") from None
+            self.started = True
+        self.workers = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+        header, _ = iter_replay(replay)
+        if is_arrow(replay):
+            raw = Path(replay).read_bytes()
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                raw = convert_replay(replay, Path(tmp) / "replay.arrow").read_bytes()
+        ref = ray.put(np.frombuffer(raw, dtype=np.uint8))
+        del raw
+        self.buffer = ref
+        self.data = ReplayData(None, ref.hex(), header.events <= PRELOAD_MAX_EVENTS)
+        self.settings = ray.put(settings)
+        self.remote = ray.remote(num_cpus=1)(_ray_task)
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, Outcome]]:
+        ray = self.ray
+        todo = iter(tasks)
+        running: list[Any] = []
+        while True:
+            while len(running) < 2 * self.workers:
+                nxt = next(todo, None)
+                if nxt is None:
+                    break
+                running.append(self.remote.remote(self.data, self.buffer, self.settings, nxt))
+            if not running:
+                return
+            finished, running = ray.wait(running, num_returns=1)
+            for ref in finished:
+                yield ray.get(ref)
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+
+
+def make_executor(
+    replay: str | Path,
+    settings: Settings,
+    *,
+    workers: int | None = None,
+    cluster: str | None = None,
+    start_method: str = "spawn",
+) -> Executor:
+    """The executor for a search: Ray when ``cluster`` is given, else the local pool with
+    ``workers`` processes (default one per core), or this process when that is 1."""
+    if cluster:
+        return RayCluster(replay, settings, cluster, workers)
+    n = workers or default_workers()
+    if n == 1:
+        return Serial(replay, settings)
+    return LocalPool(replay, settings, n, start_method)
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every OS
+        return max(1, os.cpu_count() or 1)
