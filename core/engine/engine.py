@@ -51,8 +51,6 @@ LOG_KEEP = 500
 MISSED_SETTLEMENT_GRACE_MS = HOUR_MS
 """A settlement expected from the instrument's schedule and not known this long after its
 instant is counted as missed (a live feed learns of settlements a few minutes late)."""
-MISSED_SETTLEMENT_CHECK_MS = 60_000
-"""How often (event time) the schedule is checked for missed settlements."""
 CLOSES = frozenset({"exit", "flatten", "kill", "unwind"})
 SWEEP_STATES = frozenset({TradingState.HALTED, TradingState.REDUCING})
 
@@ -177,7 +175,10 @@ class Engine(Valuation):
             self.now = ev.ts_ms
             if isinstance(ev, FundingSettled):
                 settlements.append(ev)
-            if not isinstance(ev, FundingRate):
+                self._missed_next_check_ms = 0  # a schedule may have moved: check again
+            if isinstance(ev, FundingRate):
+                self._missed_next_check_ms = 0
+            else:
                 moved[(st.venue, st.symbol)] = None
         for ev in settlements:
             self._settle(ev)
@@ -218,16 +219,18 @@ class Engine(Valuation):
         """Count each settlement the instrument's schedule (a rate announced for it, else the
         last settlement + its interval, and every interval after) expected while a position
         was held, once no rate for it is known :data:`MISSED_SETTLEMENT_GRACE_MS` after its
-        instant."""
+        instant. Runs when the earliest such instant (plus the grace) is reached, and after
+        any funding event (which may move a schedule), not at every instant."""
         if self.now < self._missed_next_check_ms:
             return
-        self._missed_next_check_ms = self.now + MISSED_SETTLEMENT_CHECK_MS
+        next_check = 1 << 62  # no schedule known: wait for a funding event to give one
         for key in self.specs:
             st = self.market.instruments.get(key)
             due = st.next_settlement_ts_ms() if st is not None else None
             if st is None or due is None or not st.interval_ms:
-                continue  # no schedule known yet
+                continue  # no schedule known yet (a funding event resets the wait)
             if self.now < due + MISSED_SETTLEMENT_GRACE_MS:
+                next_check = min(next_check, due + MISSED_SETTLEMENT_GRACE_MS)
                 continue
             due = max(due, self._missed_checked.get(key, due))
             while self.now >= due + MISSED_SETTLEMENT_GRACE_MS:
@@ -241,6 +244,8 @@ class Engine(Valuation):
                     )
                 due += st.interval_ms
             self._missed_checked[key] = due
+            next_check = min(next_check, due + MISSED_SETTLEMENT_GRACE_MS)
+        self._missed_next_check_ms = next_check
 
     def _settle(self, ev: FundingSettled) -> None:
         key = (ev.venue, ev.symbol)
