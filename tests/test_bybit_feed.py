@@ -298,3 +298,32 @@ def test_the_bybit_package_stands_alone() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_rate_beyond_the_tickers_own_cap_is_kept_and_flagged() -> None:
+    rig = Rig({"BTCUSDT": "linear"}, interval_ms=lambda s: 8 * H)
+    ticker = json.loads(data.docs_ticker("linear_perpetual"))  # fundingCap 0.005
+    ticker["data"]["fundingRate"] = "-0.5"  # -0.5 % written without its % sign
+    rig.send(ticker)
+    (fr,) = rig.of(FundingRate)
+    assert fr.rate == Decimal("-0.5")  # kept: the venue said it, the operator must see it
+    assert rig.log == [
+        (
+            "alert",
+            "bybit BTCUSDT: funding rate -0.5 is beyond its cap of +-0.005 (the ticker's own "
+            "fundingCap): check the venue's status before trading on it",
+        )
+    ]
+
+
+def test_without_a_cap_on_the_ticker_the_known_cap_is_used() -> None:
+    rig = Rig({"BTCUSDT": "linear"}, interval_ms=lambda s: 8 * H)
+    snap = json.loads(frame("tickers.BTCUSDT"))  # 2023: no fundingCap field yet
+    snap["data"]["fundingRate"] = "0.01"
+    rig.send(snap)
+    assert len(rig.of(FundingRate)) == 1
+    ((kind, text),) = rig.log
+    assert kind == "alert" and text.startswith(
+        "bybit BTCUSDT: funding rate 0.01 is beyond its cap of +-0.00375 (GET "
+        "/v5/market/instruments-info upperFundingRate 0.00375"
+    )

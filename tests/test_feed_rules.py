@@ -141,3 +141,21 @@ async def test_binance_oversize_frame_on_every_connection_backs_off_and_names_th
         assert min(delays) >= min(8.0, 0.5 * 2 ** (n - 1)) / 2 >= 1.0
         size = len(big.encode())
         assert any(f"a frame of {size} bytes over max_frame_bytes (8192)" in t for _, t in c.log)
+
+
+def test_a_binance_estimate_beyond_the_symbols_cap_is_kept_and_flagged_once() -> None:
+    rig = Rig()
+    frame = json.loads(frames.binance_mark_price())
+    frame["data"]["r"] = "0.0300000"  # 0.03 % written without its % sign: 10 x the 0.3 % cap
+    rig.send(json.dumps(frame))
+    frame["data"]["r"] = "0.0310000"
+    rig.send(json.dumps(frame))
+    rates = [e.rate for e in rig.events if type(e).__name__ == "FundingRate"]
+    assert [str(r) for r in rates] == ["0.0300000", "0.0310000"]  # kept, as the venue sent
+    alerts = [t for k, t in rig.log if k == "alert"]
+    assert alerts == [
+        "binance BTCUSDT: funding rate 0.0300000 is beyond its cap of +-0.003 (GET "
+        "/fapi/v1/fundingInfo adjustedFundingRateCap 0.00300 / Floor -0.00300 (2026 capture); "
+        "March 2020 touched the -0.30 % floor (shared data README)): check the venue's status "
+        "before trading on it"
+    ]  # once per period, not on every frame

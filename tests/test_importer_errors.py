@@ -343,3 +343,32 @@ def _plain_import(tmp_path: Path, name: str) -> list[bytes]:
     out = tmp_path / "plain.jsonl"
     run_import([DATA / name], out, SPECS)
     return out.read_bytes().splitlines()
+
+
+def test_a_rate_written_in_percent_is_beyond_the_venues_cap_and_refused(tmp_path: Path) -> None:
+    # 0.020373 % written without its % sign: 0.020373, 68 times Binance BTCUSDT's 0.3 % cap
+    path = broken_copy(tmp_path, API, 17, "0.00020373", "0.020373")
+    assert import_error(tmp_path, path) == (
+        f"{API}:17: field funding_rate: rate 0.020373 is beyond the binance BTCUSDT cap of "
+        "+-0.003 per 8 h settlement (GET /fapi/v1/fundingInfo adjustedFundingRateCap 0.00300 / "
+        "Floor -0.00300 (2026 capture); March 2020 touched the -0.30 % floor (shared data "
+        "README)): a rate written in percent without its % sign?"
+    )
+    result = run_import([path], tmp_path / "out.jsonl", SPECS, skip_bad=True)
+    assert result.skipped == 1 and result.counts == {"funding": 92}
+
+
+def test_rates_at_the_cap_are_kept_and_a_daily_settlement_has_three_times_the_8h_cap(
+    tmp_path: Path,
+) -> None:
+    # BitMEX XBTUSD: -0.375 % six times in March 2020 (at its cap), and 0.7046 % on a daily
+    # settlement of May 2016 (within three times it: the cap of a 24 h settlement) are real
+    # and kept
+    out = tmp_path / "out.jsonl"
+    run_import([DATA / BITMEX_FUNDING], out, SPECS)
+    rates = [ev.rate for ev in read_events(out) if isinstance(ev, FundingSettled)]
+    assert rates.count(Decimal("-0.00375")) == 6
+    daily = DATA / "bitmex_XBTUSD_funding_2016-05-14_2016-06-06.csv"
+    run_import([daily], out, SPECS)
+    daily_rates = [ev.rate for ev in read_events(out) if isinstance(ev, FundingSettled)]
+    assert max(daily_rates) == Decimal("0.007046") > Decimal("0.00375")

@@ -92,6 +92,17 @@ class StreamGate:
             self._log, ("venue_error", stream), "alert", f"{self.stats.venue} {stream}: {text}"
         )
 
+    def beyond_cap(self, symbol: str, rate: object, cap: object, source: str) -> None:
+        """A funding rate beyond the venue's own cap for ``symbol`` arrived (kept, flagged):
+        an alert, at most one per symbol per period."""
+        self.stats.limiter.say(
+            self._log,
+            ("beyond_cap", symbol),
+            "alert",
+            f"{self.stats.venue} {symbol}: funding rate {rate} is beyond its cap of +-{cap} "
+            f"({source}): check the venue's status before trading on it",
+        )
+
     def reset(self, streams: Iterable[str] | None = None) -> None:
         """Forget the last applied keys (of ``streams``, default all)."""
         if streams is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import Literal
 
@@ -124,6 +125,41 @@ def aha_bars(venue: str, label_at: LabelAt) -> Layout:
         open_iso="bar_start_inferred_iso",
         volume="volume",
     )
+
+
+@dataclass(frozen=True)
+class FundingCap:
+    """A venue's ± limit on one symbol's funding rate: ``cap`` (a fraction) per settlement of
+    an ``interval_ms`` interval, and where that figure comes from. A longer interval scales
+    it (BitMEX's daily settlements of 2016 were capped at three times its 8 h cap); a shorter
+    one does not (Binance keeps a symbol's cap when it moves it to 4 h or 1 h)."""
+
+    symbol: str
+    cap: Decimal
+    interval_ms: int
+    source: str
+
+    def limit(self, interval_ms: int | None) -> Decimal:
+        """The largest |rate| a settlement of ``interval_ms`` may have."""
+        if interval_ms is None or interval_ms <= self.interval_ms:
+            return self.cap
+        return self.cap * interval_ms / self.interval_ms
+
+
+@cache
+def funding_caps() -> dict[tuple[str, str], FundingCap]:
+    """Every registered venue's known funding caps, by (venue, symbol): the ``CAPS`` tuple of
+    its ``history`` module (a symbol without one is not checked)."""
+    out: dict[tuple[str, str], FundingCap] = {}
+    for name in registry.names():
+        package = registry.PACKAGES[name].rpartition(".")[0]
+        try:
+            module = importlib.import_module(f"{package}.history")
+        except ModuleNotFoundError:
+            continue
+        for cap in getattr(module, "CAPS", ()):
+            out[(name, cap.symbol)] = cap
+    return out
 
 
 def venue_names() -> list[str]:

@@ -19,6 +19,7 @@ from core.analysis.importer.readers import (
 )
 from core.domain import timeutil
 from core.domain.events import FundingRate, FundingSettled, Venue
+from core.venues.history import funding_caps
 
 #: Intervals a gap between settlements may mean; any other gap is missing data, not a cadence.
 GAP_INTERVALS_MS = tuple(h * timeutil.HOUR_MS for h in (1, 2, 4, 8))
@@ -113,7 +114,37 @@ def read_funding(
         unique.append(rec)
     if layout.interval_kind == "gap":
         unique = _gap_intervals(unique, layout, bad)
-    return unique, merged
+    return _within_caps(unique, layout, bad), merged
+
+
+def _within_caps(
+    records: list[FundingRecord], layout: Layout, bad: BadLines
+) -> list[FundingRecord]:
+    """The records whose rate lies within the venue's cap for the symbol
+    (:func:`core.venues.history.funding_caps`, scaled to the record's interval); a rate beyond
+    it (a rate written in percent without its ``%`` sign is 100 times too large) is a bad
+    line naming the file, the line, the cap and its source."""
+    caps = funding_caps()
+    kept: list[FundingRecord] = []
+    for rec in records:
+        cap = caps.get((rec.venue, rec.symbol))
+        limit = cap.limit(rec.interval_ms) if cap is not None else None
+        if cap is None or limit is None or abs(rec.rate) <= limit:
+            kept.append(rec)
+            continue
+        hours = (rec.interval_ms or cap.interval_ms) // timeutil.HOUR_MS
+        bad.handle(
+            ImportDataError(
+                rec.file,
+                rec.line,
+                f"rate {rec.raw_rate} is beyond the {rec.venue} {rec.symbol} cap of "
+                f"+-{limit.normalize()} per {hours} h settlement ({cap.source}): a rate written "
+                "in percent without its % sign?",
+                field=layout.rate,
+                record=rec.record,
+            )
+        )
+    return kept
 
 
 def check_same_rate(kept: FundingRecord, other: FundingRecord, field: str) -> None:

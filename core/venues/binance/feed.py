@@ -37,6 +37,7 @@ from core.feeds.rules import StreamGate
 from core.feeds.sink import EventSink
 from core.feeds.socket import Log, ManagedSocket
 from core.feeds.together import run_together
+from core.venues.history import funding_caps
 
 VENUE: Final = "binance"
 
@@ -236,6 +237,9 @@ class BinanceFeed:
             return None  # unchanged: the engine already has it
         fr = parse_funding_estimate(d, ts, interval)
         self._last_rate[d.s] = key
+        cap = funding_caps().get((VENUE, d.s))
+        if fr is not None and cap is not None and abs(fr.rate) > cap.limit(interval):
+            self.gate.beyond_cap(d.s, fr.rate, cap.limit(interval), cap.source)
         return fr
 
     def parse_error(self, exc: Exception, frame: bytes) -> None:

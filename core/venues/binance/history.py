@@ -15,7 +15,10 @@ Bars: klines (``open_time`` in ms, volume in BTC), freqtrade mark-price klines
 
 from __future__ import annotations
 
-from core.venues.history import Layout, aha_bars, aha_funding, hours_interval_ms
+from decimal import Decimal
+
+from core.domain import timeutil
+from core.venues.history import FundingCap, Layout, aha_bars, aha_funding, hours_interval_ms
 
 VENUE = "binance"
 
@@ -115,3 +118,12 @@ LAYOUTS: tuple[Layout, ...] = (
     aha_bars(VENUE, label_at="open"),
 )
 """Binance download layouts, in detection order."""
+
+CAPS: tuple[FundingCap, ...] = (
+    FundingCap(
+        "BTCUSDT", Decimal("0.003"), 8 * timeutil.HOUR_MS,
+        "GET /fapi/v1/fundingInfo adjustedFundingRateCap 0.00300 / Floor -0.00300 (2026 "
+        "capture); March 2020 touched the -0.30 % floor (shared data README)",
+    ),
+)  # fmt: skip
+"""Funding caps the importer checks rates against (a symbol not listed is not checked)."""

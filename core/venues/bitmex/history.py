@@ -12,8 +12,10 @@ Bars: trade bins (``open_time`` in ms, ``open_time_iso``, volume in USD contract
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from core.domain import timeutil
-from core.venues.history import Layout
+from core.venues.history import FundingCap, Layout
 
 VENUE = "bitmex"
 
@@ -45,3 +47,12 @@ LAYOUTS: tuple[Layout, ...] = (
     ),
 )
 """BitMEX download layouts, in detection order."""
+
+CAPS: tuple[FundingCap, ...] = (
+    FundingCap(
+        "XBTUSD", Decimal("0.00375"), 8 * timeutil.HOUR_MS,
+        "March 2020: six settlements in a row at -0.375 %, its cap (shared data README); a "
+        "daily settlement of May 2016 reached 0.7046 %, within three times it (tests/data)",
+    ),
+)  # fmt: skip
+"""Funding caps the importer checks rates against (a symbol not listed is not checked)."""

@@ -41,6 +41,7 @@ from core.feeds.socket import Log, ManagedSocket
 from core.feeds.together import run_together
 from core.venues.bybit import wire
 from core.venues.bybit.wire import BOOK1, TICKERS, BookState, TickerState
+from core.venues.history import funding_caps
 
 VENUE: Final = "bybit"
 KINDS: Final = ("linear", "inverse")
@@ -221,6 +222,12 @@ class BybitFeed:
         if self._last_rate.get(symbol) == key:
             return None  # unchanged: the engine already has it
         self._last_rate[symbol] = key
+        limit, why = self.caps.get(symbol), "the ticker's own fundingCap"
+        known = funding_caps().get((VENUE, symbol))
+        if limit is None and known is not None:
+            limit, why = known.limit(interval), known.source
+        if limit is not None and abs(rate) > limit:
+            self.gate.beyond_cap(symbol, rate, limit, why)
         return FundingRate(
             ts_ms=ts,
             venue=VENUE,

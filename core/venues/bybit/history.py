@@ -16,7 +16,10 @@ in USDT) and inverse (BTCUSD: 1 contract = 1 USD, paid in BTC) perpetuals alike:
 
 from __future__ import annotations
 
-from core.venues.history import Layout, aha_bars, aha_funding
+from decimal import Decimal
+
+from core.domain import timeutil
+from core.venues.history import FundingCap, Layout, aha_bars, aha_funding
 
 VENUE = "bybit"
 
@@ -25,3 +28,13 @@ LAYOUTS: tuple[Layout, ...] = (
     aha_bars(VENUE, label_at="middle"),
 )
 """Bybit download layouts, in detection order."""
+
+CAPS: tuple[FundingCap, ...] = (
+    FundingCap(
+        "BTCUSDT", Decimal("0.00375"), 8 * timeutil.HOUR_MS,
+        "GET /v5/market/instruments-info upperFundingRate 0.00375 / lowerFundingRate -0.00375 "
+        "(docs market/instrument.mdx, BTCUSDT example; BYBIT.md)",
+    ),
+)  # fmt: skip
+"""Funding caps the importer checks rates against (a symbol not listed is not checked; the
+live ticker carries each symbol's own ``fundingCap``)."""
