@@ -40,6 +40,8 @@ from core.domain.events import (
 MAGIC = b"ARROW1"
 #: Rows per record batch written (one batch of events is built at a time when reading).
 BATCH_ROWS = 65_536
+#: Rows turned into events at a time when reading (a slice of a record batch, zero-copy).
+DECODE_ROWS = 4096
 _META = b"arbtui_header"
 _KINDS: tuple[type, ...] = (Bar, Quote, FundingSettled, FundingRate)
 _KIND_OF: dict[type, int] = {t: i for i, t in enumerate(_KINDS)}
@@ -187,7 +189,8 @@ def iter_arrow(source: str | Path | Any) -> tuple[ReplayHeader, Iterator[Event]]
                 ts = batch.column("ts_ms")[bad].as_py()
                 raise ArrowReplayError(f"event out of time order (ts_ms {ts})", row0 + bad)
             last = key[n - 1].as_py()
-            yield from _decode_batch(batch)
+            for off in range(0, n, DECODE_ROWS):  # few Python objects alive at once
+                yield from _decode_batch(batch.slice(off, DECODE_ROWS))
             row0 += n
         if row0 != header.events:
             raise ArrowReplayError(
