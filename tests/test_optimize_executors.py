@@ -207,3 +207,13 @@ def test_walk_forward_prints_out_of_sample_beside_in_sample(tmp_path: Path) -> N
         ranked = list(csv.DictReader((tmp_path / f"o_fold{fold}.csv").open()))
         assert r["total_pnl_usd_is"] and r["total_pnl_usd_oos"]
         assert float(ranked[0]["total_pnl_usd"]) == pytest.approx(float(r["total_pnl_usd_is"]))
+
+
+def test_the_config_can_name_the_cluster_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    text = HISTORY_CONFIG.read_text() + '\n[optimize]\ncluster = "ray://127.0.0.1:1"\n'
+    (tmp_path / "c.toml").write_text(text)
+    args = optimize_args(tmp_path)
+    args[args.index(str(HISTORY_CONFIG))] = str(tmp_path / "c.toml")
+    out = arbtui(*args)
+    assert out.returncode == 2
+    assert out.stderr.startswith("arbtui optimize: --cluster ray://127.0.0.1:1: no Ray cluster")

@@ -210,6 +210,14 @@ class ReplaySettings(_Strict, frozen=True):
     """Start replays ARMED (a replay trades nothing real)."""
 
 
+class OptimizeSettings(_Strict, frozen=True):
+    """Where ``arbtui optimize`` runs (its ``--cluster`` overrides)."""
+
+    cluster: str = ""
+    """Empty: local worker processes. ``auto`` (the Ray cluster this machine joined),
+    ``local`` (a Ray started for the run) or ``ray://HOST:PORT`` (Ray client; ``arbtui[ray]``)."""
+
+
 class Settings(_Strict, frozen=True):
     """The whole configuration (``config.toml``)."""
 
@@ -224,6 +232,7 @@ class Settings(_Strict, frozen=True):
     risk: RiskSettings = RiskSettings()
     paper: PaperSettings = PaperSettings()
     replay: ReplaySettings = ReplaySettings()
+    optimize: OptimizeSettings = OptimizeSettings()
     feeds: FeedSettings = FeedSettings()
     audit: AuditSettings = AuditSettings()
     logs: LogSettings = LogSettings()

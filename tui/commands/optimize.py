@@ -72,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cluster", metavar="ADDR",
         help="run on Ray (arbtui[ray]): auto (the cluster this machine joined), local (a Ray "
-        "started for this run) or ray://HOST:PORT; default: local worker processes",
+        "started for this run) or ray://HOST:PORT; default: [optimize] cluster, else local "
+        "worker processes",
     )  # fmt: skip
     parser.add_argument(
         "--walk-forward", type=int, default=0, metavar="N",
@@ -179,18 +180,19 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         n=n_trials, batch=args.batch, objective=objective, minimize=minimize,
         folds=args.walk_forward,
     )  # fmt: skip
+    cluster = args.cluster or base.optimize.cluster or None
     try:
         journal = TrialJournal(journal_path, defn, resume=args.resume)
         executor = make_executor(
             args.replay, base, workers=min(args.workers or default_workers(), n_trials),
-            cluster=args.cluster,
+            cluster=cluster,
         )  # fmt: skip
     except (ClusterError, JournalError) as exc:
         print(f"arbtui optimize: {exc}", file=sys.stderr)
         return 2
     where = (
-        f"Ray cluster {args.cluster}"
-        if args.cluster
+        f"Ray cluster {cluster}"
+        if cluster
         else {"serial": "this process"}.get(executor.name, executor.name)
     )
     print(
