@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from core.domain import timeutil
 from core.domain.universe import Perp
 
 
@@ -67,3 +68,22 @@ def rows_of(body: Any, what: str) -> list[Mapping[str, Any]]:
     if not isinstance(body, list) or not all(isinstance(r, Mapping) for r in body):
         raise ValueError(f"{what}: expected a list of objects, got {type(body).__name__}")
     return body
+
+
+def settled_rates(
+    rows: list[Mapping[str, Any]], symbol: str, time_field: str, what: str
+) -> list[tuple[int, float]]:
+    """Settled-rate ``rows`` of ``symbol`` (rows naming another symbol are skipped) ->
+    (settlement ms snapped to the whole hour, ``fundingRate``); ``ValueError`` naming
+    ``what``, the row and the field on a bad value."""
+    out = []
+    for i, row in enumerate(rows):
+        where = f"{what} row {i}"
+        if row.get("symbol") not in (None, symbol):
+            continue
+        try:
+            when = timeutil.normalise_settlement_ms(int(num(row, time_field, where)))
+        except ValueError as exc:
+            raise ValueError(f"{where}: field {time_field!r}: {exc}") from None
+        out.append((when, num(row, "fundingRate", where)))
+    return out

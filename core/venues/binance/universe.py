@@ -35,12 +35,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any, Final
 
-from core.domain import timeutil
 from core.domain.config import FeedSettings
 from core.domain.universe import Perp
 from core.venues.binance.plugin import NAME, make_exchange
 from core.venues.instruments import dec
-from core.venues.universe import field, num, opt_num, rows_of
+from core.venues.universe import field, num, opt_num, rows_of, settled_rates
 
 TAKER_FEE: Final = 0.0005
 DEFAULT_INTERVAL_H: Final = 8.0
@@ -162,17 +161,8 @@ def build_perps(
 
 def parse_settled(body: Any, symbol: str) -> list[tuple[int, float]]:
     """fundingRate rows of ``symbol`` -> (settlement ms snapped to the whole hour, rate)."""
-    out = []
-    for i, row in enumerate(rows_of(body, f"fundingRate {symbol}")):
-        where = f"fundingRate {symbol} row {i}"
-        if row.get("symbol") not in (None, symbol):
-            continue
-        try:
-            when = timeutil.normalise_settlement_ms(int(num(row, "fundingTime", where)))
-        except ValueError as exc:
-            raise ValueError(f"{where}: field 'fundingTime': {exc}") from None
-        out.append((when, num(row, "fundingRate", where)))
-    return out
+    what = f"fundingRate {symbol}"
+    return settled_rates(rows_of(body, what), symbol, "fundingTime", what)
 
 
 class BinanceUniverse:

@@ -37,7 +37,7 @@ from core.domain import timeutil
 from core.domain.config import FeedSettings
 from core.domain.universe import Kind, Perp
 from core.venues.bybit.specs import InstrumentInfo, make_exchange, parse_instrument
-from core.venues.universe import field, num, opt_num
+from core.venues.universe import field, num, opt_num, settled_rates
 
 VENUE: Final = "bybit"
 TAKER_FEE: Final = 0.00055
@@ -148,19 +148,11 @@ def _f(value: Any) -> float | None:
 
 
 def parse_settled(body: Any, symbol: str) -> list[tuple[int, float]]:
-    """funding/history answer -> (settlement ms, rate) of ``symbol``."""
-    rows, _ = result_list(body, f"funding/history {symbol}")
-    out = []
-    for i, row in enumerate(rows):
-        where = f"funding/history {symbol} row {i}"
-        if row.get("symbol") not in (None, symbol):
-            continue
-        try:
-            when = timeutil.normalise_settlement_ms(int(num(row, "fundingRateTimestamp", where)))
-        except ValueError as exc:
-            raise ValueError(f"{where}: field 'fundingRateTimestamp': {exc}") from None
-        out.append((when, num(row, "fundingRate", where)))
-    return out
+    """funding/history answer -> (settlement ms snapped to the whole hour, rate) of
+    ``symbol``."""
+    what = f"funding/history {symbol}"
+    rows, _ = result_list(body, what)
+    return settled_rates(rows, symbol, "fundingRateTimestamp", what)
 
 
 class BybitUniverse:
