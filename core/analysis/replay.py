@@ -10,6 +10,8 @@ Any bad line raises :class:`ReplayError` naming the file and line.
 from __future__ import annotations
 
 import gzip
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, get_args
@@ -35,6 +37,9 @@ SPEED_STEPS: tuple[float | None, ...] = (1, 10, 60, 600, 3600, 14400, 86400, Non
 #: Bytes read (after decompression) and decoded in one msgspec call; time order is checked once
 #: a block. A block with a bad or blank line is decoded again line by line for its number.
 BLOCK_BYTES = 1 << 20
+
+#: Decompressed blocks a gzip file's reader thread may hold ahead of the decoder.
+PREFETCH_BLOCKS = 4
 
 #: ``ORDER`` by event type: an event's sort key is ``ts_ms * 4 + _RANK[type]``.
 _RANK: dict[type, int] = {t: ORDER[t.__struct_config__.tag] for t in get_args(Event)}
@@ -93,9 +98,10 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
         count = 0
         lineno = 1  # the line number of the last line already yielded or checked
         rest = b""
+        blocks = _Prefetch(fh) if isinstance(fh, gzip.GzipFile) else None
         try:
             while True:
-                block = fh.read(BLOCK_BYTES)
+                block = blocks.next() if blocks else fh.read(BLOCK_BYTES)
                 data = rest + block
                 if not block:
                     if data.strip():
@@ -145,9 +151,51 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
         except (OSError, EOFError) as exc:
             raise _bad(p, lineno, f"cannot read: {exc}") from None
         finally:
+            if blocks:
+                blocks.stop()
             fh.close()
 
     return header, events()
+
+
+class _Prefetch:
+    """Blocks of a gzip file decompressed on a thread of their own (zlib lets go of the GIL,
+    so decompression overlaps decoding and the engine): at most :data:`PREFETCH_BLOCKS`
+    blocks wait. A read error is raised by :meth:`next`, in the reader's thread."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.queue: queue.Queue[bytes | BaseException] = queue.Queue(PREFETCH_BLOCKS)
+        self.halt = threading.Event()
+        self.thread = threading.Thread(
+            target=self._read, args=(fh,), name="replay-gunzip", daemon=True
+        )
+        self.thread.start()
+
+    def _read(self, fh: IO[bytes]) -> None:
+        item: bytes | BaseException = b"-"
+        while item and not isinstance(item, BaseException) and not self.halt.is_set():
+            try:
+                item = fh.read(BLOCK_BYTES)
+            except BaseException as exc:  # handed to the reader, raised there
+                item = exc
+            while not self.halt.is_set():
+                try:
+                    self.queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    def next(self) -> bytes:
+        """The next block; ``b""`` at the end of the file."""
+        item = self.queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def stop(self) -> None:
+        """End the thread (it finishes the block it is reading) before the file is closed."""
+        self.halt.set()
+        self.thread.join()
 
 
 def _decode_each(path: Path, chunk: list[bytes], before: int) -> list[ReplayLine]:
