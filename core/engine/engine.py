@@ -169,17 +169,19 @@ class Engine(Valuation):
             return
         settlements: list[FundingSettled] = []
         moved: dict[Key, None] = {}
+        apply = self.market.apply
         for ev in events:
-            self.events += 1
-            st = self.market.apply(ev)
-            self.now = ev.ts_ms
-            if isinstance(ev, FundingSettled):
-                settlements.append(ev)
+            st = apply(ev)
+            kind = type(ev)
+            if kind is FundingSettled:
+                settlements.append(ev)  # type: ignore[arg-type]
                 self._missed_next_check_ms = 0  # a schedule may have moved: check again
-            if isinstance(ev, FundingRate):
+            elif kind is FundingRate:
                 self._missed_next_check_ms = 0
-            else:
-                moved[(st.venue, st.symbol)] = None
+                continue
+            moved[(st.venue, st.symbol)] = None
+        self.events += len(events)
+        self.now = events[-1].ts_ms
         for ev in settlements:
             self._settle(ev)
         self._check_missed_settlements()

@@ -35,6 +35,7 @@ class Valuation:
         self.coin_key = inverse[0] if inverse else None
         """The instrument whose mark values coin balances in USD: the first inverse one a pair
         trades, else the first inverse one configured."""
+        self._coin_state = self.market.get(*self.coin_key) if self.coin_key else None
         self.equity_usd = float(
             sum((b for (_, cur), b in self.ledger.balances.items() if not is_coin(cur)), ZERO)
         )
@@ -50,10 +51,8 @@ class Valuation:
     def coin_usd(self) -> float:
         """USD per coin (XBT, BTC): the mark of the first inverse instrument (0 if none yet or
         none is configured)."""
-        if self.coin_key is None:
-            return 0.0
-        mark = self.market.get(*self.coin_key).mark
-        return mark or 0.0
+        st = self._coin_state  # the market's own state object: always current
+        return (st.mark or 0.0) if st is not None else 0.0
 
     def coin_margin(self) -> Decimal:
         """Coin (XBT, BTC) balances at every venue, in coin: the margin of inverse legs."""
