@@ -344,8 +344,12 @@ def test_an_engine_that_dies_records_its_traceback_before_the_log_closes(
     rows = rows_of(tmp_path / "audit.db")
     error = json.loads(next(r for r in rows if r.kind == "error").payload)
     assert error["text"] == (
-        "engine stopped: ReplayError: btc_2020-03.jsonl: line 202: mark_price: expected a number"
+        "replay stopped: ReplayError: btc_2020-03.jsonl: line 202: mark_price: expected a number"
     )
+    assert host.failed == (
+        "replay failed: btc_2020-03.jsonl: line 202: mark_price: expected a number"
+    )
+    assert host.exit_code == 2
     assert "Traceback (most recent call last):" in error["traceback"]
     assert "raise ReplayError(" in error["traceback"]
     assert rows[-1].kind == "run_end" and verify_rows(rows).ok
@@ -391,7 +395,10 @@ def test_each_mode_has_its_own_log_under_the_state_directory(
     assert main(["audit", "verify", "--mode", "replay"]) == 0
     assert "audit-replay.db: OK: 2 rows (seq 1..2), 1 run," in capsys.readouterr().out
     assert main(["audit", "verify"]) == 2  # the desk's own (live) log: none yet
-    assert f"{state / 'audit-live.db'}: no audit database there" in capsys.readouterr().err
+    assert (
+        f"{state / 'audit-live.db'}: no live audit log there yet; a paper session or a replay "
+        "keeps its own: give --mode replay|paper (found: --mode paper or --mode replay)"
+    ) in capsys.readouterr().err
 
 
 def test_venue_texts_in_rejections_and_updates_are_kept_without_their_secrets(

@@ -24,7 +24,6 @@ from core.domain.snapshot import EngineSnapshot, RiskView
 from tests.conftest import HISTORY_CONFIG
 from tui.app import ArbConsole
 from tui.help import KEYS, HelpScreen, help_table, keys_for
-from tui.modals import ConfirmModal
 from tui.testing import RecordingHost, eventually, wait_until
 
 REPLAY = Path(__file__).resolve().parent.parent / "replays" / "btc_2020-03.jsonl.gz"
@@ -167,8 +166,7 @@ async def test_palette_offers_every_action_and_runs_them(replay_host: RecordingH
         await run("pause / resume")
         await eventually(pilot, lambda: replay_host.commands_of(Pause), what="Pause sent")
         await run("kill switch")
-        await eventually(pilot, lambda: isinstance(app.screen, ConfirmModal), what="kill asks")
-        assert app.screen.kind == "kill"
+        await eventually(pilot, lambda: app.kill_asked, what="kill asks (inline)")
         await pilot.press("y")
         await eventually(pilot, lambda: replay_host.commands_of(Kill), what="Kill sent")
 

@@ -23,7 +23,7 @@ from core.domain.commands import Arm, Flatten, Kill, Pause, ReplaySpeed, Resume,
 from core.domain.config import Settings, load_config
 from tests.conftest import HISTORY_CONFIG
 from tui.app import ArbConsole
-from tui.modals import ConfirmModal
+from tui.modals import ConfirmModal, KillBar
 from tui.testing import RecordingHost, eventually, wait_until
 from tui.widgets import EventLog
 from tui.widgets.log import MAX_LINES
@@ -70,7 +70,10 @@ def state(host: RecordingHost) -> str:
 
 
 def modal(app: ArbConsole) -> str | None:
-    """The kind of the confirmation modal on top, or None."""
+    """What the console is asking: ``"kill"`` while the inline kill question is on the main
+    screen, else the kind of the confirmation modal on top, or None."""
+    if app.kill_asked:
+        return "kill"
     return app.screen.kind if isinstance(app.screen, ConfirmModal) else None
 
 
@@ -179,7 +182,7 @@ async def test_ctrl_k_works_while_another_modal_is_open(
         await eventually(pilot, lambda: modal(app) in ("flatten", "quit"), what="first modal")
         await pilot.press("ctrl+k")
         await eventually(pilot, lambda: modal(app) == "kill", what="kill modal on top")
-        assert len(app.screen_stack) == 2  # the other modal was cancelled, not stacked
+        assert len(app.screen_stack) == 1  # the other modal was cancelled; kill asks inline
         await pilot.press("y")
         await eventually(
             pilot, lambda: state(host) == "HALTED" and not host.snapshot().exposure_open
@@ -313,16 +316,16 @@ async def test_kill_reaches_the_host_within_200ms_while_snapshots_stream(
         applied_before = app.applied
 
         def modal_up() -> bool:
-            return modal(app) == "kill" and app.screen.is_mounted
+            return modal(app) == "kill" and app.query_one(KillBar).display
 
         def kill_sent() -> float | None:
             sent = host.commands_of(Kill)
             return sent[0][0] if sent else None
 
         to_modal = await press_and_time(pilot, "ctrl+k", modal_up)
-        # Drawing the modal is screen work (20-45 ms here, 600 ms once on a loaded 2-core
-        # machine running the whole suite): bounded loosely; the 200 ms rule is for the kill.
-        assert to_modal < 1.5, f"kill modal after {1000 * to_modal:.0f} ms"
+        # Showing the question is screen work (a loaded 2-core machine running the whole
+        # suite can stall it): bounded loosely; the 200 ms rule is for the kill.
+        assert to_modal < 1.5, f"kill question after {1000 * to_modal:.0f} ms"
         to_kill = await press_and_time(pilot, "ctrl+k", kill_sent)
         assert to_kill < 0.2, f"Kill reached the host after {1000 * to_kill:.0f} ms"
         assert app.applied > applied_before, "snapshots did not stream during the test"
@@ -354,7 +357,8 @@ async def test_keys_work_at_80x24(make_host: HostFactory) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+k")
         await eventually(pilot, lambda: modal(app) == "kill")
-        assert app.screen.query_one("#yes").region.bottom <= 24  # the answer is on screen
+        bar = app.query_one(KillBar)
+        assert bar.display and bar.region.bottom <= 24  # the question is on screen
         await pilot.press("y")
         await eventually(
             pilot, lambda: state(host) == "HALTED" and not host.snapshot().exposure_open

@@ -28,6 +28,7 @@ from tui.app import ArbConsole
 from tui.help import HelpScreen
 from tui.modals import ConfirmModal
 from tui.testing import eventually, wait_until
+from tui.widgets import Banner
 
 REPLAY = Path(__file__).resolve().parent.parent / "replays" / "btc_2020-03.jsonl.gz"
 DEFAULT_REPLAY = ROOT / "replays" / "btc_binance_bybit_2024-03.jsonl.gz"
@@ -72,8 +73,12 @@ def shown_paused(*then: str) -> Callable[[Pilot[int]], Awaitable[None]]:
         )
         if then:
             await pilot.press(*then)
-            if then[-1] in ("ctrl+k", "question_mark", "f", "q"):
+            if then[-1] == "ctrl+k":
+                await eventually(pilot, lambda: app.kill_asked, what="kill question")
+            elif then[-1] in ("question_mark", "f", "q"):
                 await eventually(pilot, lambda: isinstance(app.screen, ConfirmModal | HelpScreen))
+            elif then[-1] == "y":
+                await eventually(pilot, lambda: app.query_one(Banner).display, what="banner")
         await pilot.pause()
 
     return run_before
@@ -95,10 +100,14 @@ def test_main_screen_80x24_in_position(snap_compare, paused_app: PausedApp) -> N
     assert snap_compare(app, terminal_size=(80, 24), run_before=shown_paused())
 
 
-def test_kill_confirmation_modal_120x40(snap_compare, paused_app: PausedApp) -> None:
-    """ctrl+k over an open position: the red kill-switch confirmation."""
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_kill_question_on_the_main_screen(
+    snap_compare, paused_app: PausedApp, size: tuple[int, int]
+) -> None:
+    """ctrl+k over an open position: the red kill-switch question in place of the footer
+    (no screen switch: the confirming key sends the Kill in its own handler)."""
     app = paused_app(IN_POSITION_TS_MS)
-    assert snap_compare(app, terminal_size=(120, 40), run_before=shown_paused("ctrl+k"))
+    assert snap_compare(app, terminal_size=size, run_before=shown_paused("ctrl+k"))
 
 
 def size_id(size: tuple[int, int]) -> str:
@@ -135,3 +144,61 @@ def test_help_screen_80x24(snap_compare, paused_app: PausedApp) -> None:
     """``?`` in replay mode: every key of the mode on one 80x24 screen."""
     app = default_app(paused_app)
     assert snap_compare(app, terminal_size=(80, 24), run_before=shown_paused("question_mark"))
+
+
+SIZES = [(80, 24), (100, 30), (120, 40), (160, 50)]
+BAD_LINE = 200
+"""The line of the default replay's broken copy that is not an event."""
+
+
+def broken_default(folder: Path) -> Path:
+    """The default replay with line :data:`BAD_LINE` cut in the middle (a torn write)."""
+    import gzip
+
+    lines = gzip.open(DEFAULT_REPLAY).read().splitlines(keepends=True)
+    out = folder / "broken.jsonl"
+    out.write_bytes(b"".join([*lines[: BAD_LINE - 1], lines[BAD_LINE - 1][:40] + b"\n",
+                              *lines[BAD_LINE:]]))  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("size", SIZES, ids=size_id)
+def test_banner_replay_failed_on_a_bad_line(
+    snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    """The default replay with a torn line 200: the banner and the status line say "replay
+    failed at broken.jsonl:200: ...", the engine is HALTED, the data STOPPED."""
+    monkeypatch.chdir(tmp_path)  # the file's name on screen is the one given: relative here
+    broken_default(tmp_path)
+    settings = load_config(DEFAULT_CONFIG)
+    host = EngineHost.for_replay(settings, "broken.jsonl", speed=None)
+    host.start()
+    try:
+        wait_until(lambda: host.snapshot().replay.failed, what="replay failed")
+        app = ArbConsole(host, settings)
+
+        async def run_before(pilot: Pilot[int]) -> None:
+            await eventually(pilot, lambda: app.snapshot is not None and app.snapshot.replay.failed)
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+    finally:
+        host.stop(timeout_s=2.0)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=size_id)
+def test_banner_halted_by_the_kill_switch(
+    snap_compare, paused_app: PausedApp, size: tuple[int, int]
+) -> None:
+    """The default replay with a hedge open, then ctrl+k and y: flat, HALTED, and the banner
+    saying why and how to go on."""
+    app = default_app(paused_app)
+    app.source = "operator@pts/0"  # who sent it, as the log shows it: the same on any machine
+    assert snap_compare(app, terminal_size=size, run_before=shown_paused("ctrl+k", "y"))
+
+
+@pytest.mark.parametrize("size", [(100, 30), (120, 40), (160, 50)], ids=size_id)
+def test_help_screen(snap_compare, paused_app: PausedApp, size: tuple[int, int]) -> None:
+    """``?`` in replay mode at the other sizes (80x24: :func:`test_help_screen_80x24`)."""
+    app = default_app(paused_app)
+    assert snap_compare(app, terminal_size=size, run_before=shown_paused("question_mark"))

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import getpass
 import os
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, ClassVar, Literal, Protocol
@@ -52,9 +53,10 @@ from core.domain.commands import (
 )
 from core.domain.snapshot import EngineSnapshot
 from tui.help import HelpScreen
-from tui.modals import ConfirmModal
+from tui.modals import ConfirmModal, KillBar
 from tui.scanner_screen import ScanFeed, ScannerScreen
 from tui.widgets import (
+    Banner,
     EquityPanel,
     EventLog,
     FundingPanel,
@@ -66,6 +68,16 @@ from tui.widgets import (
 
 REFRESH_HZ = 8
 """Snapshot pulls per second (DESIGN: coalesce to about 10 frames a second)."""
+
+ANSWER_POLL_S = 0.005
+"""After a command, the snapshot is pulled this often until it shows the engine's answer."""
+
+ANSWER_WAIT_S = 0.5
+"""How long the console watches for a command's answer before the refresh tick takes over."""
+
+FOLLOW_S = 0.03
+"""After the answer is on the status line, the other panels are brought up to date this much
+later (a frame in between shows the answer first)."""
 
 COMPACT_BELOW_COLUMNS = 110
 """Below this width the tables and the status line use their compact forms."""
@@ -132,6 +144,8 @@ class ArbConsole(App[int]):
     # The footer's order: what matters most first, so a narrow terminal cuts the least useful.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+k", "kill", "KILL", priority=True),
+        Binding("y", "kill_answer(True)", "Confirm KILL", show=False),
+        Binding("n,escape", "kill_answer(False)", "Cancel", show=False),
         Binding("a", "arm", "Arm"),
         Binding("p", "pause_resume", "Pause"),
         Binding("f", "flatten", "Flatten"),
@@ -178,11 +192,21 @@ class ArbConsole(App[int]):
         self._stopping = False
         self.last_export_message = ""
         """What the last export said (for tests and the operator's scrollback)."""
+        self._answer_timer: Timer | None = None
+        self._answer_seq = 0
+        self._answer_replay: tuple[bool, float | None] | None = None
+        self._answer_until = 0.0
+        self._behind = False
+        """True while only the status line and banner show the latest snapshot."""
+        self.kill_asked = False
+        """True while the inline kill confirmation is on screen (``y`` or ctrl+k confirms)."""
 
     # -- layout and refresh -------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusLine(id="status")
+        with Vertical(id="top"):
+            yield StatusLine(id="status")
+            yield Banner(id="banner")
         with ContentSwitcher(id="views", initial="main"):
             with Vertical(id="main"):
                 yield FundingPanel(id="funding", classes="panel")
@@ -194,11 +218,13 @@ class ArbConsole(App[int]):
                 yield LaddersPanel(id="ladders-detail", classes="panel")
                 yield EquityPanel(id="equity-detail", classes="panel")
         yield ProgressBar(id="export-progress", show_eta=False)
+        yield KillBar(id="kill-bar")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._panels = [
             self.query_one(StatusLine),
+            self.query_one(Banner),
             self.query_one(FundingPanel),
             self.query_one(LegsPanel),
             *self.query(LaddersPanel),
@@ -232,27 +258,60 @@ class ArbConsole(App[int]):
         """The view on screen: ``main`` or ``detail`` (ladders and equity)."""
         return self.query_one("#views", ContentSwitcher).current or "main"
 
-    def refresh_snapshot(self) -> None:
-        """Pull the latest snapshot; apply it to every panel if it is a new object."""
+    def refresh_snapshot(self, quick: bool = False) -> None:
+        """Pull the latest snapshot; apply it to every panel if it is a new object. ``quick``
+        (while a command's answer is awaited): only the status line and the banner, which say
+        what the command did; the other panels follow on the next full refresh."""
         if not self.is_running or self._stopping:
             return  # shutting down: the panels may already be gone
         snap = self.host.snapshot()
-        if snap is None or snap is self.snapshot:
+        if snap is None or (snap is self.snapshot and not (self._behind and not quick)):
             return
         mode_changed = self.engine_mode != snap.mode
         self.snapshot = snap
         if mode_changed:
             self.refresh_bindings()  # the footer's keys depend on the mode
+        panels = self._panels[:2] if quick else self._panels
+        self._behind = quick
         with self.batch_update():
-            for panel in self._panels:
+            for panel in panels:
                 panel.apply(snap)
         self.applied += 1
 
     # -- commands -----------------------------------------------------------------------
 
     def submit(self, cmd: Command) -> None:
-        """Hand ``cmd`` to the engine; returns at once (the engine logs what it did)."""
+        """Hand ``cmd`` to the engine; returns at once (the engine logs what it did). Then
+        watch for its answer every :data:`ANSWER_POLL_S` instead of waiting for the next
+        refresh tick (up to 125 ms): the operator sees the result of a key as soon as the
+        engine has published it."""
         self.host.submit(cmd)
+        snap = self.snapshot
+        self._answer_seq = snap.log[-1].seq if snap is not None and snap.log else 0
+        self._answer_replay = (
+            None if snap is None or snap.replay is None else (snap.replay.paused, snap.replay.speed)
+        )
+        self._answer_until = time.monotonic() + ANSWER_WAIT_S
+        if self._answer_timer is None:
+            self._answer_timer = self.set_interval(ANSWER_POLL_S, self._poll_answer)
+
+    def _poll_answer(self) -> None:
+        """Apply a new snapshot's status line and banner at once; stop watching once it shows
+        the command's answer (a new command entry in the engine's log, or the replay paused or
+        sped up) or after :data:`ANSWER_WAIT_S`, and let the other panels follow."""
+        self.refresh_snapshot(quick=True)
+        snap = self.snapshot
+        answered = snap is not None and (
+            (bool(snap.log) and snap.log[-1].seq > self._answer_seq
+             and any(e.kind == "command" and e.seq > self._answer_seq for e in snap.log[-8:]))
+            or (snap.replay is not None
+                and (snap.replay.paused, snap.replay.speed) != self._answer_replay)
+        )  # fmt: skip
+        if answered or time.monotonic() > self._answer_until:
+            if self._answer_timer is not None:
+                self._answer_timer.stop()
+                self._answer_timer = None
+            self.set_timer(FOLLOW_S, self.refresh_snapshot)  # the other panels, soon
 
     def _trading_state(self) -> str | None:
         return None if self.snapshot is None else self.snapshot.risk.trading_state
@@ -262,6 +321,8 @@ class ArbConsole(App[int]):
         keys exist only in replay mode (False also hides them from the footer)."""
         if isinstance(self.screen, ModalScreen) and action not in ("kill",):
             return False
+        if action == "kill_answer":
+            return self.kill_asked  # y, n and escape mean something only while asked
         if action in REPLAY_ACTIONS and self.engine_mode not in (None, "replay"):
             return False
         return True
@@ -322,7 +383,10 @@ class ArbConsole(App[int]):
         yield SystemCommand("Quit", "Asks first while exposure is open (q)", self.action_quit)
 
     def action_arm(self) -> None:
-        """``a``: allow the strategy to open and add."""
+        """``a``: allow the strategy to open and add; when already ARMED, say so."""
+        if self._trading_state() == "ARMED":
+            self.notify("Already ARMED: the strategy may open and add.", timeout=3)
+            return
         self.submit(Arm(source=self.source))
 
     def action_pause_resume(self) -> None:
@@ -336,7 +400,13 @@ class ArbConsole(App[int]):
             self.notify(f"Pause/resume needs ARMED or PAUSED (now {state}).", timeout=3)
 
     def action_flatten(self) -> None:
-        """``f``: after confirmation, close every leg reduce-only and go to REDUCING."""
+        """``f``: after confirmation, close every leg reduce-only and go to REDUCING. With
+        nothing open, say so and stay in the current state."""
+        if self.snapshot is not None and not self.snapshot.exposure_open:
+            self.notify(
+                f"Nothing open to flatten (state stays {self._trading_state()}).", timeout=3
+            )
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -352,31 +422,33 @@ class ArbConsole(App[int]):
         )
 
     def action_kill(self) -> None:
-        """ctrl+k: ask, then cancel all orders, flatten reduce-only and HALT.
+        """ctrl+k: ask on the main screen (an inline bar, no screen switch), then cancel all
+        orders, flatten reduce-only and HALT.
 
-        Inside the kill modal a second ctrl+k confirms. Any other modal is cancelled first.
+        A second ctrl+k (or ``y``) confirms; ``n`` or escape cancels. Any open modal is
+        cancelled first, so the question is never hidden behind another.
         """
-        screen = self.screen
-        if isinstance(screen, ConfirmModal) and screen.kind == "kill":
-            screen.dismiss(True)
+        if self.kill_asked:
+            self.action_kill_answer(True)
             return
         while isinstance(self.screen, ModalScreen) and len(self.screen_stack) > 1:
             self.screen.dismiss(False)
+        self.kill_asked = True
+        self.query_one(KillBar).display = True
+        self.query_one(Footer).display = False
+        self.refresh_bindings()
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.submit(Kill(source=self.source))
-
-        self.push_screen(
-            ConfirmModal(
-                "kill",
-                "KILL SWITCH",
-                "Cancel all open orders, flatten both legs reduce-only and HALT.\n"
-                "Confirm with y or ctrl+k again.",
-                danger=True,
-            ),
-            answered,
-        )
+    def action_kill_answer(self, yes: bool) -> None:
+        """``y`` (or a second ctrl+k) while the kill question is up: send Kill at once, in this
+        key's handler; ``n``/escape: cancel. Either way the question goes."""
+        if not self.kill_asked:
+            return
+        if yes:
+            self.submit(Kill(source=self.source))
+        self.kill_asked = False
+        self.query_one(KillBar).display = False
+        self.query_one(Footer).display = True
+        self.refresh_bindings()
 
     def action_replay_toggle(self) -> None:
         """``space``: pause or continue the replay clock."""

@@ -87,6 +87,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MODES = (
+    ("arbtui --replay FILE", "replay a recorded file in the console (e.g. "
+     "replays/btc_binance_bybit_2024-03.jsonl.gz); --headless for a report"),
+    ("arbtui --paper", "live feeds of the venues, paper fills (--headless: status lines)"),
+    ("arbtui --live", "live feeds and real orders (keys from the environment; asks first)"),
+)  # fmt: skip
+"""The three modes of a run, as ``arbtui`` with no arguments lists them."""
+
+
+def modes_text() -> str:
+    """What plain ``arbtui`` prints: the modes of a run and the commands."""
+    lines = ["arbtui: choose a mode of a run:"]
+    lines += [f"  {usage:<22} {what}" for usage, what in MODES]
+    lines.append("or a command: " + ", ".join(c.name for c in SUBCOMMANDS))
+    lines.append("'arbtui --help' lists every option; 'arbtui COMMAND --help' a command's.")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
@@ -95,11 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command and (extra := run.given(args, parser)):
         parser.error(f"{', '.join(extra)}: an option of a run, not of 'arbtui {args.command}'")
     if not args.command and not (args.replay_file or args.paper or args.live):
-        parser.print_help(sys.stderr)
-        print(f"\n{prog}: give --replay FILE, --paper or --live, or a command", file=sys.stderr)
+        print(modes_text(), file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         settings = load_config(args.config)
+        if args.live and not args.command:
+            from core.runtime.paper_session import check_live_keys
+
+            check_live_keys(settings)  # before anything connects or asks
         if args.command:
             code: int = args.run_command(args, settings)
             return code

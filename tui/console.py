@@ -2,6 +2,8 @@
 
 Starts the engine host if it is not running, runs :class:`~tui.app.ArbConsole` on the main
 thread, and always stops the host afterwards, so the process exits within about 2 s of quit.
+The exit code is the host's after quit: 2 when the replay stopped on a bad line, 1 when the
+engine died, else 0.
 """
 
 from __future__ import annotations
@@ -42,4 +44,4 @@ def run_console(host: EngineHost, settings: Any) -> int:
             # The quit action already waited STOP_TIMEOUT_S for the engine; do not wait again
             # (the engine thread is a daemon and cannot keep the process alive).
             host.stop(timeout_s=0.2 if app.stop_requested else STOP_TIMEOUT_S)
-    return app.return_code or 0
+    return app.return_code or host.exit_code

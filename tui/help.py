@@ -40,8 +40,9 @@ KEYS: tuple[KeyHelp, ...] = (
     KeyHelp("f", "flatten: asks, then closes every leg reduce-only and goes to REDUCING"),
     KeyHelp(
         "ctrl+k",
-        "KILL switch: asks (y or ctrl+k again), then cancels pending levels, closes every leg "
-        "reduce-only and HALTs; works while a dialog is open",
+        "KILL switch: asks on the main screen (y or ctrl+k again; n or esc cancels), then "
+        "cancels pending levels, closes every leg reduce-only and HALTs; works while a dialog "
+        "is open",
     ),
     KeyHelp("e", "export this session's audit log to CSV (state directory's exports/)"),
     KeyHelp("space", "replay: pause / continue", REPLAY_ONLY),

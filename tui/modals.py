@@ -1,8 +1,11 @@
-"""Confirmation modals for destructive or exposure-leaving actions (flatten, kill, quit).
+"""Confirmations for destructive or exposure-leaving actions (flatten, quit: a modal; the
+kill switch: an inline bar on the main screen).
 
-A :class:`ConfirmModal` dismisses with True on ``y`` (and on any extra ``confirm_keys``, e.g.
-a second ctrl+k in the kill modal) and with False on ``n`` or escape. It does no work itself:
-the caller's callback submits the command. Nothing here blocks or awaits the engine.
+A :class:`ConfirmModal` dismisses with True on ``y`` and with False on ``n`` or escape. It
+does no work itself: the caller's callback submits the command. The kill switch asks with a
+:class:`KillBar` instead: no screen is pushed or popped, so the confirming key sends the Kill
+in its own handler and HALTED shows without waiting on a screen switch (issue 13, Speed).
+Nothing here blocks or awaits the engine.
 """
 
 from __future__ import annotations
@@ -14,6 +17,27 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+KILL_QUESTION = (
+    "KILL SWITCH: cancel every open order, flatten both legs reduce-only and HALT?   "
+    "y or ctrl+k: confirm   n or esc: cancel"
+)
+"""The kill switch's question (the app binds the keys)."""
+
+
+class KillBar(Static):
+    """The kill switch's question, in red at the bottom of the main screen (hidden until
+    ctrl+k; it takes the footer's place and wraps at narrow widths)."""
+
+    DEFAULT_CSS = """
+    KillBar {
+        dock: bottom; height: auto; width: 100%; display: none;
+        background: $error; color: $text; text-style: bold; padding: 0 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(KILL_QUESTION, id=id)
 
 
 class ConfirmModal(ModalScreen[bool]):

@@ -67,6 +67,12 @@ class PairView:
     observations: int
     status: str
     unhedged_btc: float
+    entry_edge_pct: float | None = None
+    """The edge (in %) the entry needs (``[strategy] entry_edge_pct``)."""
+    observations_left: int | None = None
+    """While flat: observations still needed before an entry, counting the one due next if
+    the edge holds (``[strategy] observations`` minus those already in a row); None when
+    not flat."""
     break_even_days: float | None = None
     """Days the carry at the current spread needs to pay the fees and basis still to pay
     (:meth:`core.domain.signal.PairSignal.break_even_days`); None: never, or unknown."""
@@ -106,6 +112,10 @@ class LadderLevelView:
     size: Decimal | None
     size_usd: float | None
     status: str
+    planned: bool = False
+    """True when ``size`` and ``size_usd`` are the level's planned size (a pending level: base
+    notional x its multiplier at its trigger price, before the volatility scale and the caps
+    that apply when it fills)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +154,9 @@ class ReplayView:
     speed: float | None
     paused: bool
     finished: bool
+    failed: str = ""
+    """Why the replay stopped before its end (``replay failed at FILE:LINE: reason``), or "".
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +178,17 @@ class FeedView:
 
 
 @dataclass(frozen=True, slots=True)
+class Alarm:
+    """Something that needs the operator now (the console's banner). ``kind``: ``"halted"``,
+    ``"replay"`` (stopped on a bad line), ``"audit"`` (the audit log cannot write),
+    ``"mismatch"`` (a venue holds another size), ``"stale"`` (market data silent beyond its
+    threshold) or ``"connecting"`` (a venue not reached yet); ``text`` says what and why."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSnapshot:
     """Everything the console shows, as of simulated or wall time ``ts_ms``."""
 
@@ -183,3 +207,5 @@ class EngineSnapshot:
     feeds: tuple[FeedView, ...] = ()
     hedges: HedgeTurnover = NO_HEDGES
     """The hedger's turnover so far (count, BTC traded, fees in USD)."""
+    alarms: tuple[Alarm, ...] = ()
+    """What needs the operator now, most urgent first (empty when all is well)."""

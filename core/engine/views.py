@@ -9,9 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from core.domain.contracts import btc_delta, is_coin
+from core.domain.contracts import btc_delta, floor_to_lot, is_coin, qty_for_notional
+from core.domain.events import InstrumentSpec
 from core.domain.market import HOUR_MS, HOURS_PER_YEAR
+from core.domain.signal import PairSignal
 from core.domain.snapshot import (
+    Alarm,
     EngineSnapshot,
     FeedView,
     FundingView,
@@ -30,9 +33,13 @@ CURVE_POINTS = 240
 
 
 def build_snapshot(
-    engine: Engine, replay: ReplayView | None, feeds: tuple[FeedView, ...] = ()
+    engine: Engine,
+    replay: ReplayView | None,
+    feeds: tuple[FeedView, ...] = (),
+    alarms: tuple[Alarm, ...] = (),
 ) -> EngineSnapshot:
-    """The engine's state now as a frozen snapshot (``feeds``: live streams, if any)."""
+    """The engine's state now as a frozen snapshot (``feeds``: live streams, if any;
+    ``alarms``: what needs the operator now, :mod:`core.engine.attention`)."""
     now = engine.now
     xbt = engine.coin_usd()
     funding = []
@@ -84,13 +91,20 @@ def build_snapshot(
                 pr.signal.observations,
                 pr.status,
                 pr.unhedged_btc(),
+                pr.signal.cfg.entry_edge_pct,
+                _observations_left(pr.signal) if pr.status == "flat" else None,
                 break_even_days=pr.signal.break_even_days(
                     *pr.states(), pr.direction if pr.status == "open" else 0
                 ),
             )
         )
         for lad in pr.ladders.values():
+            spec = engine.specs.get((lad.venue, lad.symbol))
             for lvl in lad.levels:
+                size, size_usd, planned = lvl.size, lvl.size_usd, False
+                if lvl.status == "pending" and size is None and spec is not None:
+                    size, size_usd = _planned(engine, spec, lvl.multiplier, lvl.trigger_price)
+                    planned = size_usd is not None
                 ladders.append(
                     LadderLevelView(
                         lad.venue,
@@ -98,9 +112,10 @@ def build_snapshot(
                         lvl.index,
                         lvl.delta_pct,
                         lvl.trigger_price,
-                        lvl.size,
-                        lvl.size_usd,
+                        size,
+                        size_usd,
                         lvl.status,
+                        planned,
                     )
                 )
     legs = []
@@ -161,4 +176,22 @@ def build_snapshot(
         engine.ledger.has_exposure(),
         feeds,
         hedge_turnover(engine.ledger.trades, engine.specs),
+        alarms,
     )
+
+
+def _observations_left(signal: PairSignal) -> int:
+    """Observations still needed before an entry if the edge holds (a flat pair)."""
+    return max(0, signal.cfg.observations - signal.entry_count)
+
+
+def _planned(
+    engine: Engine, spec: InstrumentSpec, multiplier: float, trigger: float | None
+) -> tuple[Decimal | None, float | None]:
+    """A pending level's planned size (venue unit, USD): base notional x multiplier, at the
+    trigger price, before the volatility scale and the caps applied when it fills."""
+    usd = engine.settings.sizing.base_notional_usd * Decimal(repr(multiplier))
+    if trigger is None or trigger <= 0:
+        return None, float(usd)
+    qty = floor_to_lot(spec, qty_for_notional(spec, usd, Decimal(repr(trigger))))
+    return qty, float(usd)

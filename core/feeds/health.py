@@ -192,12 +192,21 @@ def count_bad_frame(
 
 
 def build_feed_views(board: HealthBoard, now: float | None = None) -> tuple[FeedView, ...]:
-    """Every stream of a live session (``now`` in ``time.monotonic()`` seconds)."""
+    """Every stream of a live session (``now`` in ``time.monotonic()`` seconds). A stream
+    not connected (``connecting``, ``down``) notes its venue's connection attempt and last
+    error: ``attempt 4, last error gaierror: ...``."""
     t = board.monotonic() if now is None else now
     out = []
     for st in board.streams.values():
         fresh = st.fresh(t)
         state = st.state if fresh or st.state != "live" else "stale"
         stale_ms = 0 if fresh or st.stale_after_s is None else int(st.silent_s(t) * 1000)
-        out.append(FeedView(st.venue, st.name, state, stale_ms, st.messages, st.reconnects))
+        note = ""
+        if state in ("connecting", "down"):
+            vs = board.venues.get(st.venue)
+            if vs is not None:
+                note = f"attempt {vs.failed_attempts + 1}"
+                if vs.last_error:
+                    note += f", last error {vs.last_error}"
+        out.append(FeedView(st.venue, st.name, state, stale_ms, st.messages, st.reconnects, note))
     return tuple(out)

@@ -25,4 +25,4 @@ def export_audit(audit: AuditRecorder | None, command: ExportAudit) -> None:
     except Exception as exc:  # say so; the session goes on
         done(f"Export failed: {exc}", False)
     else:
-        done(f"Exported {rows} rows to {out}", True)
+        done(f"Exported {rows} row{'' if rows == 1 else 's'} to {out}", True)

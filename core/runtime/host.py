@@ -23,11 +23,14 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.analysis.replay import SPEED_STEPS, iter_replay
+from core.analysis.replay import SPEED_STEPS, ReplayError, iter_replay
 from core.domain import commands as cmd
 from core.domain.config import Settings
+from core.domain.errors import EXIT_FAILED
 from core.domain.events import Event, ReplayHeader
+from core.domain.risk import TradingState
 from core.domain.snapshot import EngineSnapshot, FeedView, ReplayView
+from core.engine.attention import Attention
 from core.engine.engine import Engine
 from core.engine.views import build_snapshot
 from core.runtime.drive import Drive
@@ -68,6 +71,11 @@ class EngineHost:
         self.paused = False
         self.finished = events is None
         self.error: str | None = None
+        self.failed = ""
+        """``replay failed at FILE:LINE: reason`` once a replay stopped on a bad line."""
+        self.exit_code = 0
+        """What the process should exit with after this run: 2 when the replay stopped on a
+        bad line (bad input), 1 when the engine died, else 0."""
         self.feed_views: Callable[[], tuple[FeedView, ...]] = lambda: ()
         """Live feed streams for the snapshot (set by a paper/live session)."""
         self._commands: queue.SimpleQueue[cmd.Command] = queue.SimpleQueue()
@@ -77,6 +85,9 @@ class EngineHost:
         self._wall_anchor = 0.0
         self._tasks = list(tasks)
         self._drive = Drive(engine, events, header=header, run_id=run_id)
+        self.attention = Attention()
+        """What needs the operator now (the banner's facts)."""
+        engine.recorders.append(self.attention)
         self._snap = build_snapshot(engine, self._replay_view())
 
     @classmethod
@@ -151,11 +162,18 @@ class EngineHost:
             return None
         done = self._drive.done
         return ReplayView(
-            done, max(self._events_total, done), self.speed, self.paused, self.finished
+            done,
+            max(self._events_total, done),
+            self.speed,
+            self.paused,
+            self.finished,
+            self.failed,
         )
 
     def _publish(self) -> None:
-        self._snap = build_snapshot(self.engine, self._replay_view(), self.feed_views())
+        feeds = self.feed_views()
+        alarms = self.attention.alarms(self.engine, feeds, self.failed)
+        self._snap = build_snapshot(self.engine, self._replay_view(), feeds, alarms)
 
     def _run(self) -> None:
         try:
@@ -164,7 +182,25 @@ class EngineHost:
             self._died(exc)
 
     def _died(self, exc: Exception) -> None:
+        if isinstance(exc, ReplayError):
+            self._replay_failed(exc)
+            return
         self.error = self._drive.record_failure("engine stopped", exc)
+        self.exit_code = max(self.exit_code, EXIT_FAILED)
+        self.finished = True
+        self._publish()
+
+    def _replay_failed(self, exc: ReplayError) -> None:
+        """A bad line or a cut file: say where and why, stop the engine visibly (HALTED), and
+        leave the exit code for after quit (2: bad input)."""
+        if exc.file is None:
+            self.failed = f"replay failed: {exc}"
+        else:
+            where = f"{exc.file}:{exc.line}" if exc.line is not None else exc.file
+            self.failed = f"replay failed at {where}: {str(exc).removeprefix(f'{where}: ')}"
+        self.error = self._drive.record_failure("replay stopped", exc)
+        self.engine.set_state(TradingState.HALTED, "replay stopped on a bad line")
+        self.exit_code = exc.exit_code
         self.finished = True
         self._publish()
 

@@ -12,15 +12,16 @@ events' ``ts_ms``).
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from core.domain.config import Settings
+from core.domain.config import ConfigError, Settings
 from core.domain.orders import run_tag
 from core.engine.engine import Engine
 from core.feeds.health import HealthBoard, build_feed_views
@@ -83,6 +84,20 @@ def check_tradeable(settings: Settings, mode: str) -> None:
     longer trade (:class:`~core.venues.registry.VenueClosedError`, exit code 2)."""
     traded = [settings.instruments[i].venue for i in settings.traded_ids()]
     registry.check_tradeable(list(dict.fromkeys(traded)), int(time.time() * 1000), mode)
+
+
+def check_live_keys(settings: Settings, environ: Mapping[str, str] = os.environ) -> None:
+    """Refuse ``--live``, before anything connects or asks, when an API key or secret of a
+    traded venue is not in the environment, naming every missing variable (exit code 2)."""
+    from core.venues.ccxt_base import KEY_ENV
+
+    traded = dict.fromkeys(settings.instruments[i].venue for i in settings.traded_ids())
+    missing = [var for venue in traded for var in KEY_ENV.get(venue, ()) if not environ.get(var)]
+    if missing:
+        raise ConfigError(
+            f"--live needs {', '.join(missing)} in the environment (API key and secret of "
+            "each traded venue); nothing was started"
+        )
 
 
 def build_paper_session(

@@ -11,6 +11,7 @@ A line reads, e.g.::
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -66,10 +67,12 @@ def run_headless(
     every_s: float,
     duration_s: float | None = None,
     out: Callable[[str], None] = print,
+    err: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> int:
     """Run the session without a console until ``duration_s`` passes, SIGINT or SIGTERM;
     print a status line every ``every_s``, and each fill, funding payment and alert once as it
-    comes. Returns 0, or 1 if the engine died."""
+    comes. Returns 0; 1 if the engine died, or if a venue's market data never came (one line
+    on ``err`` naming each such venue, its connection attempts and last error)."""
     host = session.host
     stop = threading.Event()
     handlers = {}
@@ -98,7 +101,28 @@ def run_headless(
         host.stop(timeout_s=2.0)
         for sig, old in handlers.items():
             signal.signal(sig, old)
-    for entry in host.snapshot().log:  # what came after the last status line
+    snap = host.snapshot()
+    for entry in snap.log:  # what came after the last status line
         if entry.seq > seen and entry.kind in SHOWN:
             out(f"  {entry.kind}: {entry.text}")
+    never = never_connected(snap)
+    if never:
+        err(f"arbtui: never connected: {'; '.join(never)}")
+        return 1
     return 0
+
+
+def never_connected(snap: EngineSnapshot) -> list[str]:
+    """Each venue none of whose market streams ever received a message, with the feed's
+    note (attempts, last error): ``binance (attempt 5, last error ...)``."""
+    got: dict[str, int] = {}
+    note: dict[str, str] = {}
+    for f in snap.feeds:
+        if f.stream == "private":
+            continue
+        got[f.venue] = got.get(f.venue, 0) + f.messages
+        if f.note:
+            note.setdefault(f.venue, f.note)
+    return [
+        venue + (f" ({note[venue]})" if venue in note else "") for venue, n in got.items() if n == 0
+    ]

@@ -23,8 +23,16 @@ from core.domain.config import Settings
 from core.domain.timeutil import parse_iso_ms
 from core.observe.audit.chain import verify_rows
 from core.observe.audit.export import FORMATS, export_rows
-from core.observe.audit.store import find_seq_by_hash, iter_rows, open_readonly
+from core.observe.audit.store import (
+    AuditStoreError,
+    find_seq_by_hash,
+    iter_rows,
+    open_readonly,
+)
 from core.observe.statedir import resolve
+
+MODES = ("live", "paper", "replay")
+"""Whose audit log (``{mode}`` in ``audit.path``)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     common.add_argument(
         "--mode",
-        choices=("live", "paper", "replay"),
+        choices=MODES,
         default="live",
         help="whose log, when audit.path holds {mode} (default live: the desk's own)",
     )
@@ -68,6 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run the chosen action; return the exit code."""
     db = Path(args.db) if args.db else resolve(settings.audit.path, args.mode)
+    if not args.db and not db.exists():
+        others = [m for m in MODES if m != args.mode and resolve(settings.audit.path, m).exists()]
+        hint = f" (found: --mode {' or --mode '.join(others)})" if others else ""
+        raise AuditStoreError(
+            f"{db}: no {args.mode} audit log there yet; a paper session or a replay keeps "
+            f"its own: give --mode replay|paper{hint}, or --db PATH"
+        )
     if args.action == "verify":  # AuditStoreError and ExportError: bad input, exit code 2
         return _verify(db)
     return _export(db, args)

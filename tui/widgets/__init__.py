@@ -2,6 +2,7 @@
 ``batch_update()`` only when the engine published a new snapshot; panels never call the engine.
 """
 
+from tui.widgets.banner import Banner
 from tui.widgets.funding import FundingPanel
 from tui.widgets.ladders import LaddersPanel
 from tui.widgets.legs import LegsPanel
@@ -11,6 +12,7 @@ from tui.widgets.status import StatusLine
 from tui.widgets.table import KeyedTable
 
 __all__ = [
+    "Banner",
     "EquityPanel",
     "EventLog",
     "FundingPanel",

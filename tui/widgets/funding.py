@@ -6,7 +6,9 @@ rate is ``fixed`` (BitMEX fundingRate), an ``est``imate or the ``last`` settled 
 settlement (from the snapshot's time) and the last settled rate. Rates are fractions shown in
 percent. Pair rows: the spread per hour (short venue minus long venue) and as APR, its fast and
 slow EMAs (per hour), the basis and the net edge in percent, and the status; a pair in
-``leg-risk`` is shown in red with its unhedged size in BTC.
+``leg-risk`` is shown in red with its unhedged size in BTC. A flat pair's status says how far
+its edge is from the entry threshold and how many observations an entry still needs
+(:func:`flat_status`), so the engine is seen thinking from its first observation.
 """
 
 from __future__ import annotations
@@ -99,11 +101,30 @@ def venue_row(f: FundingView) -> tuple[str, tuple[Cell, ...]]:
     )
 
 
+def flat_status(p: PairView) -> str:
+    """A flat pair's status: how far its edge is from the entry threshold and how many
+    observations an entry still needs (at most 20 cells), e.g. ``need +0.42%, 3 obs``
+    (the edge must rise 0.42 points, then hold for 3 observations) or ``entry in 2 obs``."""
+    if p.edge_pct is None or p.entry_edge_pct is None:
+        return "flat, no reading yet"
+    left = p.observations_left
+    obs = "" if left is None else f", {left} obs"
+    gap = p.entry_edge_pct - p.edge_pct
+    if gap > 0:
+        return f"need +{gap:.2f}%{obs}"[:20] if gap < 100 else "flat, far from entry"
+    if left:
+        return f"entry in {left} obs"
+    return "entry due"
+
+
 def pair_row(p: PairView) -> tuple[str, tuple[Cell, ...]]:
     """Row key and cells of one pair; leg-risk rows are red and show the unhedged BTC."""
     if p.status == "leg-risk":
         status = Text(f"LEG-RISK {fmt.btc(p.unhedged_btc)} BTC", style="bold white on red")
         name = Text(p.name, style="bold red")
+    elif p.status == "flat":
+        status = Text(flat_status(p), style=STATUS_STYLE["flat"])
+        name = Text(p.name)
     else:
         status = Text(p.status, style=STATUS_STYLE.get(p.status, ""))
         name = Text(p.name)

@@ -2,7 +2,8 @@
 
 Each level: its percentage delta from the leg's first fill, trigger price (quote currency),
 size in the venue's unit and in USD, and status (``filled``, ``pending``, ``skipped``,
-``cancelled``).
+``cancelled``). A pending level shows its planned size in italics after ``~`` (base notional x
+its multiplier at its trigger price; the volatility scale and the caps apply when it fills).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ STATUS_STYLE = {"filled": "green", "pending": "yellow", "skipped": "dim", "cance
 def level_row(level: LadderLevelView) -> tuple[str, tuple[Cell, ...]]:
     """Row key and cells of one ladder level."""
     size = fmt.size(level.size)
+    usd = fmt.usd(level.size_usd, 0)
+    style = ""
+    if level.planned:  # not sized yet: what the level would add at its trigger
+        size, usd, style = f"~{size}", f"~{usd}", "italic"
     return (
         f"{level.venue}:{level.symbol}:{level.index}",
         (
@@ -41,8 +46,8 @@ def level_row(level: LadderLevelView) -> tuple[str, tuple[Cell, ...]]:
             right(str(level.index)),
             right(fmt.pct(level.delta_pct, 1)),
             right(fmt.price(level.trigger_price)),
-            right(size),
-            right(fmt.usd(level.size_usd, 0)),
+            right(size, style),
+            right(usd, style),
             Text(level.status, style=STATUS_STYLE.get(level.status, "")),
         ),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from textual import events
@@ -59,6 +60,9 @@ def _label(kind: str) -> str:
     return KIND_LABEL.get(kind, kind.upper()[:5])
 
 
+BURST_DRAWN_MIN = 20
+"""Of a burst of new entries, at least this many (or the panel's height) are drawn."""
+
 SHORT_TIME_BELOW = 60
 """A log narrower than this many cells shows ``HH:MM:SS`` without the date (the status line
 has it), leaving the text six more cells."""
@@ -77,6 +81,25 @@ def entry_row(entry: LogEntry, short_time: bool = False) -> Table:
         Text(entry.text, style=TEXT_STYLE.get(entry.kind, "")),
     )
     return grid
+
+
+def entry_wrapped(entry: LogEntry, width: int, console: Console, short_time: bool = False) -> Text:
+    """One log entry as lines of at most ``width`` cells: time, kind, and the text wrapped
+    under itself (the same picture as :func:`entry_row`, five times cheaper to draw)."""
+    when = fmt.log_time(entry.ts_ms)
+    if short_time and len(when) > 6:
+        when = when[6:]
+    cells = 8 if short_time else 14
+    t = Text(f"{when:<{cells}} ", style="dim")
+    t.append(f"{_label(entry.kind):<5}", style=KIND_STYLE.get(entry.kind, ""))
+    t.append(" ")
+    indent = cells + 7
+    body = Text(entry.text, style=TEXT_STYLE.get(entry.kind, ""))
+    for i, line in enumerate(body.wrap(console, max(8, width - indent), overflow="fold")):
+        if i:
+            t.append("\n" + " " * indent)
+        t.append_text(line)
+    return t
 
 
 class EventLog(RichLog):
@@ -115,12 +138,39 @@ class EventLog(RichLog):
     def _rewrite(self) -> None:
         self.clear()
         for entry in self.entries:
+            self._draw(entry)
+
+    def _draw(self, entry: LogEntry) -> None:
+        width = self.scrollable_content_region.width
+        if width > 30:
+            # width given: rendered at exactly the panel's width (measured against the app
+            # console's width, an entry would be re-wrapped and lose its hanging indent)
+            self.write(entry_wrapped(entry, width, self.app.console, self.short_time), width=width)
+        else:  # not laid out yet: the grid wraps at whatever width comes
             self.write(entry_row(entry, self.short_time))
 
     def apply(self, snap: EngineSnapshot) -> None:
-        """Write the entries of ``snap.log`` that are newer than the last one written."""
-        for entry in snap.log:
-            if entry.seq > self.last_seq:
-                self.entries.append(entry)
-                self.write(entry_row(entry, self.short_time))
-                self.last_seq = entry.seq
+        """Write the entries of ``snap.log`` that are newer than the last one written. Of a
+        burst longer than the panel (a replay flat out logs hundreds of fills a frame), only
+        the last panel-full is drawn, after one line counting the others: drawing entries
+        that scroll away unseen would hold the console's loop for a tenth of a second."""
+        log = snap.log
+        if not log or log[-1].seq <= self.last_seq:
+            return
+        # seq grows by one per entry: the new ones are the last (last seq - last written)
+        tail = log[max(0, len(log) - (log[-1].seq - self.last_seq)) :]
+        new = [e for e in tail if e.seq > self.last_seq]
+        self.entries.extend(new)
+        self.last_seq = new[-1].seq
+        burst = max(BURST_DRAWN_MIN, self.size.height)
+        if len(new) > burst:
+            skipped = len(new) - burst
+            self.write(
+                Text(
+                    f"… {skipped} entries not drawn (a burst; all are in the audit and file logs)",
+                    style="dim italic",
+                )
+            )
+            new = new[-burst:]
+        for entry in new:
+            self._draw(entry)

@@ -73,10 +73,11 @@ LABEL_CELLS = 9
 
 
 def risk_rows(
-    risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False
+    risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False, stopped: bool = False
 ) -> list[tuple[str, Text]]:
     """The panel's rows as (label, value); ``compact`` (narrow terminal) breaks long values
-    into shorter lines and draws a shorter bar."""
+    into shorter lines and draws a shorter bar; ``stopped``: the data ended on a failure (a
+    replay's bad line), so it is not live."""
     rows: list[tuple[str, Text]] = []
     equity = Text(f"{fmt.usd(risk.equity_usd)} USD")
     equity.append(("\n" if compact else "  ") + f"peak {fmt.usd(risk.peak_equity_usd)}", "dim")
@@ -95,7 +96,12 @@ def risk_rows(
     delta.append(("  band ±" if not compact else " ±") + fmt.btc(risk.hedge_band_btc, sign=False))
     delta.append(" OUTSIDE" if outside else " ok", style="bold red" if outside else "green")
     rows.append(("Net Δ", delta))
-    data = Text(" STALE ", style="bold white on red") if risk.data_stale else Text("live", "green")
+    if stopped:
+        data = Text(" STOPPED ", style="bold white on red")
+    elif risk.data_stale:
+        data = Text(" STALE ", style="bold white on red")
+    else:
+        data = Text("live", "green")
     if feeds:
         data.append(", ")
         data.append_text(feeds_text(feeds))
@@ -103,10 +109,12 @@ def risk_rows(
     return rows
 
 
-def risk_text(risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False) -> Text:
+def risk_text(
+    risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False, stopped: bool = False
+) -> Text:
     """The panel's rows as one text, continuation lines indented under their value."""
     t = Text()
-    for i, (label, value) in enumerate(risk_rows(risk, feeds, compact)):
+    for i, (label, value) in enumerate(risk_rows(risk, feeds, compact, stopped)):
         if i:
             t.append("\n")
         t.append(f"{label:<{LABEL_CELLS}}", style="bold")
@@ -117,13 +125,15 @@ def risk_text(risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = 
     return t
 
 
-def risk_grid(risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False) -> Table:
+def risk_grid(
+    risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False, stopped: bool = False
+) -> Table:
     """The panel's rows as a two-column grid: a value too long for the panel wraps under
     itself (hanging indent), never back under the label."""
     grid = Table.grid(padding=(0, 0))
     grid.add_column(width=LABEL_CELLS, no_wrap=True, style="bold")
     grid.add_column(ratio=1)
-    for label, value in risk_rows(risk, feeds, compact):
+    for label, value in risk_rows(risk, feeds, compact, stopped):
         grid.add_row(label, value)
     return grid
 
@@ -150,7 +160,8 @@ class RiskPanel(Vertical):
             self._curve = snap.equity_curve_usd
             self._spark.data = list(snap.equity_curve_usd)
         self._snap = snap
-        self._text.update(risk_grid(snap.risk, snap.feeds, self.compact))
+        stopped = snap.replay is not None and bool(snap.replay.failed)
+        self._text.update(risk_grid(snap.risk, snap.feeds, self.compact, stopped))
         self.set_class(snap.risk.data_stale, "-stale")
 
     def set_compact(self, compact: bool) -> None:

@@ -1,6 +1,7 @@
 """Status line (top of the screen): mode, simulated/wall time (UTC ISO from the snapshot's
 ``ts_ms``), replay progress (percent of events) and speed (multiple of wall time, or ``max``),
-trade count, trading state, and an alert when any pair is in leg-risk."""
+trade count, trading state, and an alert when any pair is in leg-risk. A replay that stopped
+on a bad line shows ``FAILED`` and ``replay failed at FILE:LINE: reason`` at the end."""
 
 from __future__ import annotations
 
@@ -34,7 +35,9 @@ def status_text(snap: EngineSnapshot | None, compact: bool = False) -> Text:
     t.append(fmt.ts_iso(snap.ts_ms))
     rep = snap.replay
     if rep is not None:
-        if rep.finished:
+        if rep.failed:
+            word, style = "FAILED", "bold white on red"
+        elif rep.finished:
             word, style = "done", "dim"
         elif rep.paused:
             word, style = "paused", "bold black on yellow"
@@ -46,6 +49,8 @@ def status_text(snap: EngineSnapshot | None, compact: bool = False) -> Text:
         t.append(word, style=style)
         t.append(f" {fmt.speed(rep.speed)}")
     t.append(f" trades {snap.trades}" if compact else f"  trades {snap.trades}")
+    if rep is not None and rep.failed:
+        t.append(f" {rep.failed}", style="bold red")
     return t
 
 
