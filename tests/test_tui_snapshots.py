@@ -202,3 +202,11 @@ def test_help_screen(snap_compare, paused_app: PausedApp, size: tuple[int, int])
     """``?`` in replay mode at the other sizes (80x24: :func:`test_help_screen_80x24`)."""
     app = default_app(paused_app)
     assert snap_compare(app, terminal_size=size, run_before=shown_paused("question_mark"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=size_id)
+def test_charts_screen(snap_compare, paused_app: PausedApp, size: tuple[int, int]) -> None:
+    """``3`` on the default replay, a hedge open: funding rates per hour of both legs and the
+    spread with the entry and exit lines, equity, and drawdown against its limit; UTC times."""
+    app = default_app(paused_app)
+    assert snap_compare(app, terminal_size=size, run_before=shown_paused("3"))

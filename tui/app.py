@@ -57,6 +57,7 @@ from tui.modals import ConfirmModal, KillBar
 from tui.scanner_screen import ScanFeed, ScannerScreen
 from tui.widgets import (
     Banner,
+    ChartsPanel,
     EquityPanel,
     EventLog,
     FundingPanel,
@@ -85,9 +86,9 @@ COMPACT_BELOW_COLUMNS = 110
 REPLAY_ACTIONS = frozenset({"replay_toggle", "replay_speed"})
 """Actions that exist only in replay mode (hidden from the footer in paper and live)."""
 
-VIEWS = ("main", "detail")
-"""The console's views: ``main`` (everything an operator needs at a glance) and ``detail``
-(ladders and the equity curve)."""
+VIEWS = ("main", "detail", "charts")
+"""The console's views: ``main`` (everything an operator needs at a glance), ``detail``
+(ladders and the equity curve) and ``charts`` (rates, spread, equity and drawdown over time)."""
 
 STOP_TIMEOUT_S = 1.5
 """How long quitting waits for the engine thread (the process must exit within 2 s)."""
@@ -154,6 +155,7 @@ class ArbConsole(App[int]):
         Binding("v", "toggle_view", "View"),
         Binding("1", "show_view('main')", "Main", show=False),
         Binding("2", "show_view('detail')", "Ladders", show=False),
+        Binding("3", "show_view('charts')", "Charts", show=False),
         Binding("e", "export", "CSV"),
         Binding("s", "scanner", "Scan", show=False),
         Binding("space", "replay_toggle", "Play", key_display="space"),
@@ -217,6 +219,7 @@ class ArbConsole(App[int]):
             with Vertical(id="detail"):
                 yield LaddersPanel(id="ladders-detail", classes="panel")
                 yield EquityPanel(id="equity-detail", classes="panel")
+            yield ChartsPanel(id="charts", classes="panel")
         yield ProgressBar(id="export-progress", show_eta=False)
         yield KillBar(id="kill-bar")
         yield Footer(compact=True, show_command_palette=False)
@@ -230,6 +233,7 @@ class ArbConsole(App[int]):
             *self.query(LaddersPanel),
             self.query_one(RiskPanel),
             self.query_one(EquityPanel),
+            self.query_one(ChartsPanel),
             self.query_one(EventLog),
         ]
         self.query_one(StatusLine).update(" arbtui  waiting for the engine…")
@@ -341,7 +345,7 @@ class ArbConsole(App[int]):
         self.push_screen(HelpScreen(self.engine_mode))
 
     def action_show_view(self, view: str) -> None:
-        """``1``/``2``: the main view or the ladders-and-equity view."""
+        """``1``/``2``/``3``: the main view, the ladders-and-equity view, the charts."""
         if view in VIEWS:
             self.query_one("#views", ContentSwitcher).current = view
 
@@ -376,6 +380,8 @@ class ArbConsole(App[int]):
                             partial(self.action_show_view, "main"))  # fmt: skip
         yield SystemCommand("Screen: ladders and equity", "DCA ladders, equity curve (2)",
                             partial(self.action_show_view, "detail"))  # fmt: skip
+        yield SystemCommand("Screen: charts", "Rates, spread, equity, drawdown over time (3)",
+                            partial(self.action_show_view, "charts"))  # fmt: skip
         yield SystemCommand("Help", "The keys of this mode (? or F1)", self.action_help)
         if self.scanner is not None:
             yield SystemCommand("Funding scanner", "Every pair two venues list, ranked by net "

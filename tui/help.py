@@ -48,7 +48,7 @@ KEYS: tuple[KeyHelp, ...] = (
     KeyHelp("space", "replay: pause / continue", REPLAY_ONLY),
     KeyHelp("+ / -", "replay speed up / down", REPLAY_ONLY),
     KeyHelp("v", "switch screen: main / ladders and equity"),
-    KeyHelp("1 / 2", "main screen / ladders and equity screen"),
+    KeyHelp("1 / 2 / 3", "main screen / ladders and equity screen / charts"),
     KeyHelp("ctrl+p", "command palette: every action by name"),
     KeyHelp("? / F1", "this help"),
     KeyHelp("q", "quit (asks first while exposure is open)"),

@@ -178,6 +178,28 @@ class FeedView:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryView:
+    """The engine's hourly history for the charts, oldest first, at most a bounded number of
+    hours (:data:`core.engine.history.HISTORY_HOURS`): one point per sim (or wall) hour.
+
+    ``rates``: each traded instrument's funding rate per hour (a fraction), as
+    ``("venue symbol", values)``; ``spread``: the first pair's spread per hour (short leg minus
+    long leg, as the pair row shows it); ``entry_per_hour``/``exit_per_hour``: the spread per
+    hour at the entry threshold (at zero basis: edge plus round-trip fees over the holding
+    horizon) and at the exit APR; ``equity_usd`` and ``drawdown_pct`` (from the running peak),
+    against ``drawdown_limit_pct``."""
+
+    ts_ms: tuple[int, ...]
+    rates: tuple[tuple[str, tuple[float | None, ...]], ...]
+    spread: tuple[float | None, ...]
+    entry_per_hour: float | None
+    exit_per_hour: float | None
+    equity_usd: tuple[float, ...]
+    drawdown_pct: tuple[float, ...]
+    drawdown_limit_pct: float
+
+
+@dataclass(frozen=True, slots=True)
 class Alarm:
     """Something that needs the operator now (the console's banner). ``kind``: ``"halted"``,
     ``"replay"`` (stopped on a bad line), ``"audit"`` (the audit log cannot write),
@@ -209,3 +231,5 @@ class EngineSnapshot:
     """The hedger's turnover so far (count, BTC traded, fees in USD)."""
     alarms: tuple[Alarm, ...] = ()
     """What needs the operator now, most urgent first (empty when all is well)."""
+    history: HistoryView | None = None
+    """The hourly history of rates, spread, equity and drawdown (the charts), if kept."""

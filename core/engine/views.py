@@ -18,6 +18,7 @@ from core.domain.snapshot import (
     EngineSnapshot,
     FeedView,
     FundingView,
+    HistoryView,
     LadderLevelView,
     LegView,
     PairView,
@@ -37,6 +38,7 @@ def build_snapshot(
     replay: ReplayView | None,
     feeds: tuple[FeedView, ...] = (),
     alarms: tuple[Alarm, ...] = (),
+    history: HistoryView | None = None,
 ) -> EngineSnapshot:
     """The engine's state now as a frozen snapshot (``feeds``: live streams, if any;
     ``alarms``: what needs the operator now, :mod:`core.engine.attention`)."""
@@ -177,6 +179,7 @@ def build_snapshot(
         feeds,
         hedge_turnover(engine.ledger.trades, engine.specs),
         alarms,
+        history,
     )
 
 

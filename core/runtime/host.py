@@ -32,6 +32,7 @@ from core.domain.risk import TradingState
 from core.domain.snapshot import EngineSnapshot, FeedView, ReplayView
 from core.engine.attention import Attention
 from core.engine.engine import Engine
+from core.engine.history import History
 from core.engine.views import build_snapshot
 from core.runtime.drive import Drive
 from core.runtime.export import export_audit
@@ -88,6 +89,8 @@ class EngineHost:
         self.attention = Attention()
         """What needs the operator now (the banner's facts)."""
         engine.recorders.append(self.attention)
+        self.history = History(engine)
+        """The hourly history the charts draw (bounded)."""
         self._snap = build_snapshot(engine, self._replay_view())
 
     @classmethod
@@ -173,7 +176,9 @@ class EngineHost:
     def _publish(self) -> None:
         feeds = self.feed_views()
         alarms = self.attention.alarms(self.engine, feeds, self.failed)
-        self._snap = build_snapshot(self.engine, self._replay_view(), feeds, alarms)
+        self._snap = build_snapshot(
+            self.engine, self._replay_view(), feeds, alarms, self.history.view()
+        )
 
     def _run(self) -> None:
         try:
@@ -207,6 +212,7 @@ class EngineHost:
     def feed(self, ev: Event) -> None:
         """Apply one live event (call from a task running on the engine loop)."""
         self._drive.step(ev)
+        self.history.after(ev)
 
     async def _main(self) -> None:
         background = [asyncio.create_task(factory(self)) for factory in self._tasks]
@@ -271,7 +277,7 @@ class EngineHost:
                 start = first.ts_ms if first is not None else 0
                 self._sim_anchor, self._wall_anchor = self.engine.now or start, wall
             until = self._sim_anchor + int((wall - self._wall_anchor) * self.speed * 1000)
-        n = drive.advance(BATCH, until)
+        n = drive.advance(BATCH, until, self.history.after)
         if drive.finished:
             self.finished = True
             self.engine.emit("state", "replay finished")

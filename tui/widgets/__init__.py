@@ -3,6 +3,7 @@
 """
 
 from tui.widgets.banner import Banner
+from tui.widgets.charts import ChartsPanel
 from tui.widgets.funding import FundingPanel
 from tui.widgets.ladders import LaddersPanel
 from tui.widgets.legs import LegsPanel
@@ -13,6 +14,7 @@ from tui.widgets.table import KeyedTable
 
 __all__ = [
     "Banner",
+    "ChartsPanel",
     "EquityPanel",
     "EventLog",
     "FundingPanel",
