@@ -12,6 +12,7 @@ import pytest
 
 from core.domain import commands as cmd
 from core.domain.risk import TradingState
+from core.engine.attention import Attention
 from core.engine.engine import Engine
 from core.engine.restart import LegAtRestart, PairAtRestart, plan, rebuild
 from core.runtime.live_link import EngineRouter
@@ -156,6 +157,9 @@ async def test_sizes_that_disagree_wait_for_the_operator_then_flatten_closes_red
         alerts = [e.text for e in eng.log if e.kind == "alert"]
         assert any(t.startswith("RESTART: pair BTC: ") and "sizes disagree" in t for t in alerts)
         assert any("1 open order(s) arbtui does not know" in t for t in alerts)
+        (alarm,) = Attention().alarms(eng)
+        assert alarm.text.startswith("restart review: the venues hold what the last run did not")
+        assert alarm.text.endswith("answer in the palette (ctrl+p): adopt, flatten or leave")
         eng.handle(cmd.Arm(source="test"))
         assert eng.state is TradingState.HALTED  # nothing trades until it is settled
         await asyncio.sleep(0.3)

@@ -59,6 +59,18 @@ class Attention:
         out: list[Alarm] = []
         if failed:
             out.append(Alarm("replay", f"{failed}; the engine is stopped (HALTED)"))
+        elif engine.restart_review is not None:
+            out.append(
+                Alarm(
+                    "halted",
+                    "restart review: the venues hold what the last run did not leave (see the "
+                    "log); answer in the palette (ctrl+p): adopt, flatten or leave",
+                )
+            )
+        elif engine.restart_left:
+            out.append(
+                Alarm("halted", "positions left as found at restart: nothing trades this session")
+            )
         elif engine.state is TradingState.HALTED:
             why = self.state_reason or "halted"
             out.append(Alarm("halted", f"{why}; nothing is sent until you re-arm (a)"))
