@@ -12,6 +12,7 @@ import pytest
 
 from core.domain import commands as cmd
 from core.domain.risk import TradingState
+from core.domain.snapshot import FeedView
 from core.engine.attention import Attention
 from core.engine.engine import Engine
 from core.engine.restart import LegAtRestart, PairAtRestart, plan, rebuild
@@ -199,3 +200,15 @@ async def test_adopt_books_the_venues_sizes_cancels_unknown_orders_and_waits_dis
         assert eng.ledger.position(*BYB).qty == fy.positions[SYMBOL]
         await aeventually(lambda: by_hand.status == "Cancelled")
         assert eng.pairs[0].status == "open"
+
+
+def test_the_banner_says_when_a_venues_order_stream_is_not_live() -> None:
+    eng = Engine(default_settings(), mode="live")
+    down = FeedView("binance", "private", "stale", 0, 10, 1, "new listenKey failed (attempt 2)")
+    live = FeedView("bybit", "private", "live", 0, 10, 0)
+    (alarm,) = Attention().alarms(eng, (down, live))
+    assert (alarm.kind, alarm.text) == (
+        "stale",
+        "binance order stream stale: new listenKey failed (attempt 2); orders and positions are "
+        "checked by REST meanwhile",
+    )

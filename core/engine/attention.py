@@ -91,6 +91,15 @@ class Attention:
         waiting: dict[str, FeedView] = {}
         for f in feeds:
             if f.stream == "private":
+                if f.state != "live":
+                    note = f": {f.note}" if f.note else ""
+                    out.append(
+                        Alarm(
+                            "stale",
+                            f"{f.venue} order stream {f.state}{note}; orders and positions "
+                            "are checked by REST meanwhile",
+                        )
+                    )
                 continue
             if f.state in NOT_REACHED:
                 waiting.setdefault(f.venue, f)
