@@ -57,6 +57,7 @@ from tui.modals import ConfirmModal, KillBar
 from tui.scanner_screen import ScanFeed, ScannerScreen
 from tui.widgets import (
     Banner,
+    BookPanel,
     ChartsPanel,
     EquityPanel,
     EventLog,
@@ -218,6 +219,7 @@ class ArbConsole(App[int]):
                 yield EventLog(id="log", classes="panel")
             with Vertical(id="detail"):
                 yield LaddersPanel(id="ladders-detail", classes="panel")
+                yield BookPanel(id="book", classes="panel")
                 yield EquityPanel(id="equity-detail", classes="panel")
             yield ChartsPanel(id="charts", classes="panel")
         yield ProgressBar(id="export-progress", show_eta=False)
@@ -232,6 +234,7 @@ class ArbConsole(App[int]):
             self.query_one(LegsPanel),
             *self.query(LaddersPanel),
             self.query_one(RiskPanel),
+            self.query_one(BookPanel),
             self.query_one(EquityPanel),
             self.query_one(ChartsPanel),
             self.query_one(EventLog),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.domain.tradestats import HedgeTurnover
+from core.domain.tradestats import HedgeTurnover, RoundTrip
 
 NO_HEDGES = HedgeTurnover()
 """The turnover of a run that has not hedged yet."""
@@ -211,6 +211,23 @@ class Alarm:
 
 
 @dataclass(frozen=True, slots=True)
+class BookView:
+    """What the run has cost and earned so far, as the report gives it (issue 12): fees paid
+    per purpose (entry, ladder, hedge, exit, ...) and funding per venue, both in USD and in
+    the order first seen, and the last round trips (:class:`~core.domain.tradestats.RoundTrip`,
+    oldest first; the last may still be open)."""
+
+    fees_usd_by_purpose: tuple[tuple[str, float], ...] = ()
+    funding_usd_by_venue: tuple[tuple[str, float], ...] = ()
+    round_trips: tuple[RoundTrip, ...] = ()
+    round_trips_total: int = 0
+
+
+NO_BOOK = BookView()
+"""The book of a run that has not traded yet."""
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSnapshot:
     """Everything the console shows, as of simulated or wall time ``ts_ms``."""
 
@@ -233,3 +250,5 @@ class EngineSnapshot:
     """What needs the operator now, most urgent first (empty when all is well)."""
     history: HistoryView | None = None
     """The hourly history of rates, spread, equity and drawdown (the charts), if kept."""
+    book: BookView = NO_BOOK
+    """Fees per purpose, funding per venue and the last round trips (the book panel)."""

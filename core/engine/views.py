@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from core.domain.contracts import btc_delta, floor_to_lot, is_coin, qty_for_notional
 from core.domain.events import InstrumentSpec
 from core.domain.market import HOUR_MS, HOURS_PER_YEAR
 from core.domain.signal import PairSignal
 from core.domain.snapshot import (
+    NO_BOOK,
     Alarm,
+    BookView,
     EngineSnapshot,
     FeedView,
     FundingView,
@@ -25,7 +28,7 @@ from core.domain.snapshot import (
     ReplayView,
     RiskView,
 )
-from core.domain.tradestats import hedge_turnover
+from core.domain.tradestats import fees_by_venue_and_purpose, hedge_turnover, round_trips
 
 if TYPE_CHECKING:
     from core.engine.engine import Engine
@@ -180,7 +183,39 @@ def build_snapshot(
         hedge_turnover(engine.ledger.trades, engine.specs),
         alarms,
         history,
+        book_view(engine),
     )
+
+
+BOOK_ROUND_TRIPS = 5
+"""Round trips the book panel shows (the last ones)."""
+_books: WeakKeyDictionary[Engine, tuple[tuple[int, int], BookView]] = WeakKeyDictionary()
+
+
+def book_view(engine: Engine) -> BookView:
+    """The engine's :class:`BookView`, rebuilt only when a fill or a funding payment has been
+    booked since the last call (snapshots come at UI pace; trades and payments only grow)."""
+    trades, pays = engine.ledger.trades, engine.ledger.funding_payments
+    if not trades and not pays:
+        return NO_BOOK
+    key = (len(trades), len(pays))
+    cached = _books.get(engine)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    purposes: dict[str, float] = {}
+    for by_purpose in fees_by_venue_and_purpose(trades).values():
+        for purpose, usd in by_purpose.items():
+            purposes[purpose] = purposes.get(purpose, 0.0) + float(usd)
+    venues: dict[str, float] = {}
+    for p in pays:
+        venues[p.venue] = venues.get(p.venue, 0.0) + float(p.amount_usd)
+    trips = round_trips(trades, pays)
+    view = BookView(
+        tuple(purposes.items()), tuple(venues.items()), tuple(trips[-BOOK_ROUND_TRIPS:]),
+        len(trips),
+    )  # fmt: skip
+    _books[engine] = (key, view)
+    return view
 
 
 def _observations_left(signal: PairSignal) -> int:

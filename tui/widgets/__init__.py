@@ -3,6 +3,7 @@
 """
 
 from tui.widgets.banner import Banner
+from tui.widgets.book import BookPanel
 from tui.widgets.charts import ChartsPanel
 from tui.widgets.funding import FundingPanel
 from tui.widgets.ladders import LaddersPanel
@@ -14,6 +15,7 @@ from tui.widgets.table import KeyedTable
 
 __all__ = [
     "Banner",
+    "BookPanel",
     "ChartsPanel",
     "EquityPanel",
     "EventLog",
