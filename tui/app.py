@@ -351,6 +351,8 @@ class ArbConsole(App[int]):
         """``1``/``2``/``3``: the main view, the ladders-and-equity view, the charts."""
         if view in VIEWS:
             self.query_one("#views", ContentSwitcher).current = view
+            if view == "charts" and self.snapshot is not None:
+                self.query_one(ChartsPanel).apply(self.snapshot)  # drawn only when shown
 
     def action_toggle_view(self) -> None:
         """``v``: switch between the two views."""

@@ -29,7 +29,7 @@ from core.domain.config import Settings
 from core.domain.errors import EXIT_FAILED
 from core.domain.events import Event, ReplayHeader
 from core.domain.risk import TradingState
-from core.domain.snapshot import EngineSnapshot, FeedView, ReplayView
+from core.domain.snapshot import EngineSnapshot, FeedView, HistoryView, ReplayView
 from core.engine.attention import Attention
 from core.engine.engine import Engine
 from core.engine.history import History
@@ -40,6 +40,8 @@ from core.runtime.wiring import Observers
 
 BATCH = 500
 SNAPSHOT_EVERY_S = 0.1
+HISTORY_EVERY_S = 1.0
+"""The charts' history is handed to the snapshot at most this often (it changes hourly)."""
 IDLE_S = 0.01
 
 
@@ -91,6 +93,8 @@ class EngineHost:
         engine.recorders.append(self.attention)
         self.history = History(engine)
         """The hourly history the charts draw (bounded)."""
+        self._history_view: HistoryView | None = None
+        self._history_at = 0.0
         self._snap = build_snapshot(engine, self._replay_view())
 
     @classmethod
@@ -176,8 +180,17 @@ class EngineHost:
     def _publish(self) -> None:
         feeds = self.feed_views()
         alarms = self.attention.alarms(self.engine, feeds, self.failed)
+        now = time.monotonic()
+        # a replay flat out adds hours by the hundred a second: the charts' view (thousands of
+        # points) is rebuilt at most HISTORY_EVERY_S, and always once the replay is over
+        if (
+            self._history_view is None
+            or now - self._history_at >= HISTORY_EVERY_S
+            or (self.finished or self.paused)
+        ):
+            self._history_view, self._history_at = self.history.view(), now
         self._snap = build_snapshot(
-            self.engine, self._replay_view(), feeds, alarms, self.history.view()
+            self.engine, self._replay_view(), feeds, alarms, self._history_view
         )
 
     def _run(self) -> None:

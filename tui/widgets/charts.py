@@ -74,9 +74,10 @@ class ChartsPanel(Vertical):
         self._history: HistoryView | None = None
 
     def apply(self, snap: EngineSnapshot) -> None:
-        """Redraw when ``snap.history`` is a new hour's view."""
+        """Redraw when ``snap.history`` is a new hour's view, and only while this view is on
+        screen (the app applies the latest snapshot again when it is shown)."""
         h = snap.history
-        if h is None or h is self._history:
+        if h is None or h is self._history or not self.display:
             return
         self._history = h
         self.query_one("#charts-empty", Static).display = not h.ts_ms
