@@ -118,8 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_config(args.config)
         if args.live and not args.command:
-            from core.runtime.paper_session import check_live_keys
+            from core.runtime.paper_session import check_live_keys, check_tradeable
 
+            check_tradeable(settings, "live")  # a closed venue first: no key can trade it
             check_live_keys(settings)  # before anything connects or asks
         if args.command:
             code: int = args.run_command(args, settings)
