@@ -72,7 +72,7 @@ async def live(
     0.2 BTC on one venue, short 0.2 BTC on the other. ``tune`` changes the settings first;
     ``watch`` runs the session's checks (``Live.watch``)."""
     base = observed(default_settings(), tmp_path)
-    async with running(tune(base) if tune else base) as rig:
+    async with running(tune(base) if tune else base, timeout_ms=2000) as rig:  # loaded CI
         eng = Engine(rig.settings, mode="live")
         obs = attach_observers(eng, run_id="live-test")
         rereads: set[asyncio.Task[None]] = set()
