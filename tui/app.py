@@ -437,13 +437,17 @@ class ArbConsole(App[int]):
         orders, flatten reduce-only and HALT.
 
         A second ctrl+k (or ``y``) confirms; ``n`` or escape cancels. Any open modal is
-        cancelled first, so the question is never hidden behind another.
+        cancelled and any other screen (the scanner) closed first, so the question is never
+        hidden behind another.
         """
         if self.kill_asked:
             self.action_kill_answer(True)
             return
-        while isinstance(self.screen, ModalScreen) and len(self.screen_stack) > 1:
-            self.screen.dismiss(False)
+        while len(self.screen_stack) > 1:  # back to the main screen, where the question is
+            if isinstance(self.screen, ModalScreen):
+                self.screen.dismiss(False)
+            else:
+                self.pop_screen()  # the scanner (or any full screen) would hide it
         self.kill_asked = True
         self.query_one(KillBar).display = True
         self.query_one(Footer).display = False
