@@ -202,7 +202,7 @@ class ScannerScreen(Screen[None]):
     ]
 
     DEFAULT_CSS = """
-    ScannerScreen #scan-head { height: 1; padding: 0 1; }
+    ScannerScreen #scan-head { height: auto; max-height: 4; padding: 0 1; }
     ScannerScreen #scan-table { height: 1fr; }
     ScannerScreen #scan-detail-box { height: auto; max-height: 14; border-top: solid $accent; }
     ScannerScreen #scan-detail { height: auto; padding: 0 1; }
@@ -300,7 +300,14 @@ class ScannerScreen(Screen[None]):
         o = self.selected()
         detail = self.query_one("#scan-detail", Static)
         if o is None or self.shown is None:
-            detail.update("no pair matches the filters")
+            errors = self.shown.errors if self.shown is not None else {}
+            if errors:  # nothing to rank because a venue could not be read, not "no match"
+                t = Text("no pair: ", "bold red")
+                t.append("; ".join(f"{v} not read ({e})" for v, e in errors.items()), "red")
+                t.append("\nr tries again now; the scanner also retries on its own schedule")
+                detail.update(t)
+            else:
+                detail.update("no pair matches the filters")
             return
         now = self.clock()
         t = Text()
