@@ -74,3 +74,23 @@ def test_a_file_cut_at_a_line_boundary_is_refused_not_replayed_short(tmp_path: P
     with pytest.raises(ReplayError, match=r"cut\.jsonl:1000: the file ends after 999 events; "
                        r"its header promises 33879 \(cut short\?\)"):  # fmt: skip
         list(events)
+
+
+def test_a_gzip_cut_mid_stream_plays_what_it_holds_and_names_the_line_after(
+    tmp_path: Path,
+) -> None:
+    # the shipped gzip cut at half its bytes: its first 17,808 events decompress; the error
+    # names the line after the last whole one, not line 1
+    data = SHIPPED_REPLAY.read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    _, events = iter_replay(cut)
+    played = 0
+    with pytest.raises(ReplayError) as info:
+        for _ in events:
+            played += 1
+    assert played == 17_808
+    assert str(info.value) == (
+        f"{cut}:17810: cannot read: Compressed file ended before the end-of-stream marker was "
+        "reached (cut short after line 17809?)"
+    )

@@ -22,6 +22,7 @@ from core.observe.audit.recorder import AuditRecorder
 from core.runtime.export import export_audit
 from tests.conftest import HISTORY_CONFIG, ROOT
 from tui.app import ArbConsole
+from tui.modals import ConfirmModal
 from tui.testing import RecordingHost, eventually, wait_until
 from tui.widgets import Banner, FundingPanel, LaddersPanel, StatusLine
 from tui.widgets.funding import flat_status
@@ -106,6 +107,9 @@ async def test_a_replay_that_stops_on_a_bad_line_says_where_and_stops_the_engine
         assert app.snapshot.risk.trading_state == "HALTED"
         assert host.exit_code == 2  # the process exits 2 after quit
         await pilot.press("q")
+        if make is cut_copy:  # its readable half played: a position is open, quit asks first
+            await eventually(pilot, lambda: isinstance(app.screen, ConfirmModal), what="asks")
+            await pilot.press("y")
         await eventually(pilot, lambda: app.stop_requested, what="quit")
     # tui/console.py run_console returns ``app.return_code or host.exit_code``
     assert app.return_code == 0 and host.exit_code == 2

@@ -149,7 +149,8 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
                 lineno += n_lines
                 yield from batch  # type: ignore[misc]
         except (OSError, EOFError) as exc:
-            raise _bad(p, lineno, f"cannot read: {exc}") from None
+            why = f"cannot read: {exc} (cut short after line {lineno}?)"
+            raise _bad(p, lineno + 1, why) from None
         finally:
             if blocks:
                 blocks.stop()
@@ -174,16 +175,29 @@ class _Prefetch:
     def _read(self, fh: IO[bytes]) -> None:
         item: bytes | BaseException = b"-"
         while item and not isinstance(item, BaseException) and not self.halt.is_set():
-            try:
-                item = fh.read(BLOCK_BYTES)
-            except BaseException as exc:  # handed to the reader, raised there
+            parts: list[bytes] = []
+            size = 0
+            try:  # read1: what was decompressed before a cut-short end is kept, not lost
+                while size < BLOCK_BYTES:
+                    part = fh.read1(BLOCK_BYTES - size)  # type: ignore[attr-defined]
+                    if not part:
+                        break
+                    parts.append(part)
+                    size += len(part)
+                item = b"".join(parts)
+            except BaseException as exc:  # the block so far, then the error, to the reader
+                if parts:
+                    self._put(b"".join(parts))
                 item = exc
-            while not self.halt.is_set():
-                try:
-                    self.queue.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            self._put(item)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self.halt.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def next(self) -> bytes:
         """The next block; ``b""`` at the end of the file."""
