@@ -62,3 +62,20 @@ def test_the_command_line_prints_the_report_then_one_line(
     out, err = capsys.readouterr()
     assert code == 1
     assert out.strip() and len(err.splitlines()) == 1 and FULL in err
+
+
+def test_a_replay_no_configured_pair_can_trade_exits_2_naming_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the March 2020 file (Binance BTCUSDT, BitMEX XBTUSD) with the default config (Binance
+    # vs Bybit BTCUSDT) played to the end and reported nothing, exit 0
+    monkeypatch.setenv("ARBTUI_STATE_DIR", str(tmp_path))
+    cfg = Path(__file__).resolve().parent.parent / "config.toml"
+    code = main(["--config", str(cfg), "--replay", str(SHIPPED_REPLAY), "--headless"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err == (
+        "arbtui: no configured pair can trade this replay (pair BTC needs bybit BTCUSDT; it "
+        "holds binance BTCUSDT, bitmex XBTUSD): run it with the config it was built for "
+        "(--config FILE; replays/README.md names each shipped file's)\n"
+    )

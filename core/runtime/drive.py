@@ -20,6 +20,7 @@ from typing import Any
 
 from core.analysis.report import build_report
 from core.domain.config import Settings
+from core.domain.errors import BadInput
 from core.domain.events import Event, InstrumentSpec, ReplayHeader
 from core.engine.engine import Engine
 from core.runtime.wiring import Closer, Observers, attach_observers
@@ -28,9 +29,15 @@ from core.runtime.wiring import Closer, Observers, attach_observers
 REPORT_ALERTS = 50
 
 
+class ReplayConfigMismatch(BadInput):
+    """No configured pair can trade the replay: the config is not the replay's."""
+
+
 def check_header(engine: Engine, header: ReplayHeader) -> list[str]:
     """Warnings for instruments the replay and the config disagree on (the config's specs
-    are the ones traded; a pair whose legs are absent from the replay will never trade)."""
+    are the ones traded; a pair whose legs are absent from the replay will never trade).
+    Raises :class:`ReplayConfigMismatch` when no pair can trade at all (a replay run with
+    another file's config would otherwise play to the end and report nothing)."""
     notes = []
     in_file: dict[tuple[str, str], InstrumentSpec] = {
         (s.venue, s.symbol): s for s in header.instruments
@@ -39,13 +46,23 @@ def check_header(engine: Engine, header: ReplayHeader) -> list[str]:
         other = in_file.get(key)
         if other is not None and other != spec:
             notes.append(f"{key[0]} {key[1]}: the replay's contract spec differs from the config's")
+    missing: list[str] = []
     for pr in engine.pairs:
         for key in (pr.key_a, pr.key_b):
             if key not in in_file:
+                missing.append(f"pair {pr.cfg.name} needs {key[0]} {key[1]}")
                 notes.append(
                     f"pair {pr.cfg.name}: {key[0]} {key[1]} is not in this replay "
                     "(replays/README.md names the config each shipped file runs with)"
                 )
+    traded = {p for p in engine.pairs if (p.key_a in in_file and p.key_b in in_file)}
+    if engine.pairs and not traded:
+        holds = ", ".join(f"{s.venue} {s.symbol}" for s in header.instruments) or "nothing"
+        raise ReplayConfigMismatch(
+            f"no configured pair can trade this replay ({'; '.join(missing)}; it holds "
+            f"{holds}): run it with the config it was built for (--config FILE; "
+            "replays/README.md names each shipped file's)"
+        )
     return notes
 
 
