@@ -150,3 +150,12 @@ def test_an_export_streams_rather_than_loading_the_log(tmp_path: Path) -> None:
     tracemalloc.stop()
     assert n == 20_000
     assert peak < size / 4  # one chunk of rows at a time (loading the table would be > size)
+
+
+def test_what_is_said_before_the_first_event_has_no_time_not_1970() -> None:
+    from core.domain.records import AlertRaised
+
+    encode = make_encoder("run-1")
+    before = encode(AlertRaised(0, "metrics not served on 127.0.0.1:9464"), 1_764_000_000_000)
+    after = encode(AlertRaised(1_584_021_659_999, "drawdown"), 1_764_000_000_000)
+    assert before[1] is None and after[1] == 1_584_021_659_999

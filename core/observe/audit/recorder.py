@@ -9,7 +9,9 @@ metrics: they are not acts of the desk). Each run writes a ``run_start`` row (mo
 who started it, where, the config file) and, when closed, a ``run_end`` row.
 
 Row kinds and what the payload holds (JSON; Decimals as plain strings, never exponents; any
-other record type is written whole under its class name, never dropped):
+other record type is written whole under its class name, never dropped). A row's ``ts_ms``
+column is the engine's time, NULL for what was said before the engine's first event gave it
+a clock (never 0, which an export would show as 1970):
 
 ==============  ============================================================================
 kind            payload (the record's fields, see core.domain.orders / core.domain.ledger /
@@ -102,6 +104,8 @@ def make_encoder(run_id: str) -> Callable[[Any, int], PendingRow]:
         ts_ms = getattr(obj, "ts_ms", None)
         if ts_ms is None:
             ts_ms = getattr(obj, "settlement_ts_ms", None)
+        if ts_ms == 0:  # said before the engine's first event gave it a clock: no time yet
+            ts_ms = None
         return (
             run_id,
             ts_ms,
