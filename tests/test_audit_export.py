@@ -15,6 +15,7 @@ import pytest
 
 from core.domain.config import load_config
 from core.domain.orders import Fill
+from core.domain.records import AlertRaised
 from core.observe.audit.chain import verify_rows
 from core.observe.audit.export import export_rows, read_export, write_rows
 from core.observe.audit.recorder import make_encoder
@@ -153,8 +154,6 @@ def test_an_export_streams_rather_than_loading_the_log(tmp_path: Path) -> None:
 
 
 def test_what_is_said_before_the_first_event_has_no_time_not_1970() -> None:
-    from core.domain.records import AlertRaised
-
     encode = make_encoder("run-1")
     before = encode(AlertRaised(0, "metrics not served on 127.0.0.1:9464"), 1_764_000_000_000)
     after = encode(AlertRaised(1_584_021_659_999, "drawdown"), 1_764_000_000_000)
