@@ -4,13 +4,15 @@ against the real engine host in test_tui_hotkeys.py and test_tui_snapshots.py.)"
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual.app import App, ComposeResult
 
 from core.domain.snapshot import EngineSnapshot, FeedView, LogEntry, PairView, RiskView
 from tui.testing import eventually
 from tui.widgets import EventLog, KeyedTable
-from tui.widgets.funding import pair_row
+from tui.widgets.funding import flat_status, pair_row
 from tui.widgets.log import MAX_LINES
 from tui.widgets.risk import risk_text
 from tui.widgets.status import status_text
@@ -151,3 +153,12 @@ def test_feeds_that_are_not_live_are_listed_with_their_silence() -> None:
     assert "feeds 1/2 live" in text
     assert "bitmex instrument stale 12s" in text
     assert "binance markPrice" not in text
+
+
+def test_a_flat_pair_that_would_enter_says_the_state_that_stops_it() -> None:
+    due = replace(pair("flat"), edge_pct=1.41, entry_edge_pct=0.2, observations_left=3)
+    assert flat_status(due) == "entry in 3 obs"
+    assert flat_status(due, "HALTED") == "halted: no entry"
+    assert flat_status(due, "DISARMED") == "disarmed: no entry"
+    short = replace(due, edge_pct=0.1)
+    assert flat_status(short, "HALTED") == "need +0.10%, 3 obs"  # the distance stays

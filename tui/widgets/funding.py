@@ -101,10 +101,12 @@ def venue_row(f: FundingView) -> tuple[str, tuple[Cell, ...]]:
     )
 
 
-def flat_status(p: PairView) -> str:
+def flat_status(p: PairView, state: str = "ARMED") -> str:
     """A flat pair's status: how far its edge is from the entry threshold and how many
     observations an entry still needs (at most 20 cells), e.g. ``need +0.42%, 3 obs``
-    (the edge must rise 0.42 points, then hold for 3 observations) or ``entry in 2 obs``."""
+    (the edge must rise 0.42 points, then hold for 3 observations) or ``entry in 2 obs``.
+    In a trading ``state`` that opens nothing (DISARMED, PAUSED, REDUCING, HALTED) an edge
+    that would enter says so instead of promising an entry: ``halted: no entry``."""
     if p.edge_pct is None or p.entry_edge_pct is None:
         return "flat, no reading yet"
     left = p.observations_left
@@ -112,18 +114,20 @@ def flat_status(p: PairView) -> str:
     gap = p.entry_edge_pct - p.edge_pct
     if gap > 0:
         return f"need +{gap:.2f}%{obs}"[:20] if gap < 100 else "flat, far from entry"
+    if state != "ARMED":
+        return f"{state.lower()}: no entry"
     if left:
         return f"entry in {left} obs"
     return "entry due"
 
 
-def pair_row(p: PairView) -> tuple[str, tuple[Cell, ...]]:
+def pair_row(p: PairView, state: str = "ARMED") -> tuple[str, tuple[Cell, ...]]:
     """Row key and cells of one pair; leg-risk rows are red and show the unhedged BTC."""
     if p.status == "leg-risk":
         status = Text(f"LEG-RISK {fmt.btc(p.unhedged_btc)} BTC", style="bold white on red")
         name = Text(p.name, style="bold red")
     elif p.status == "flat":
-        status = Text(flat_status(p), style=STATUS_STYLE["flat"])
+        status = Text(flat_status(p, state), style=STATUS_STYLE["flat"])
         name = Text(p.name)
     else:
         status = Text(p.status, style=STATUS_STYLE.get(p.status, ""))
@@ -164,4 +168,5 @@ class FundingPanel(Vertical):
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.funding`` and ``snap.pairs``."""
         self._venues.sync([venue_row(f) for f in snap.funding])
-        self._pairs.sync([pair_row(p) for p in snap.pairs])
+        state = snap.risk.trading_state
+        self._pairs.sync([pair_row(p, state) for p in snap.pairs])

@@ -90,7 +90,8 @@ def risk_rows(
     )
     dd.append(f" max {fmt.pct(risk.max_drawdown_pct)}")
     rows.append(("Drawdown", dd))
-    rows.append(("State", state_text(risk.trading_state)))
+    if not compact:  # narrow: the status line (and the banner) carry it; Data must show
+        rows.append(("State", state_text(risk.trading_state)))
     outside = abs(risk.net_delta_btc) > risk.hedge_band_btc
     delta = Text(f"{fmt.btc(risk.net_delta_btc)} BTC", style="bold red" if outside else "")
     delta.append(("  band ±" if not compact else " ±") + fmt.btc(risk.hedge_band_btc, sign=False))
