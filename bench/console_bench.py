@@ -1,6 +1,6 @@
 """Console speed (issue 13, Speed): the console in a headless Textual terminal (``run_test``)
-over a real engine host replaying flat out, with ``gc.freeze()`` and the short thread switch
-interval that ``tui/console.py`` sets.
+over a real engine host replaying flat out, with ``gc.freeze()``, the short thread switch
+interval and the collector thresholds that ``tui/console.py`` sets.
 
 The replay is the largest shipped file (March 2020, 33,879 events: 0.3 s flat out) played
 :data:`LOOPS` times back to back, each copy shifted by its 23 days (written to a temporary
@@ -55,7 +55,7 @@ from textual.pilot import Pilot  # noqa: E402
 from core.domain.config import Settings, load_config  # noqa: E402
 from core.runtime.host import EngineHost  # noqa: E402
 from tui.app import ArbConsole  # noqa: E402
-from tui.console import SWITCH_INTERVAL_S  # noqa: E402
+from tui.console import GC_THRESHOLDS, SWITCH_INTERVAL_S  # noqa: E402
 from tui.widgets import StatusLine  # noqa: E402
 
 SOURCE = ROOT / "replays" / "btc_2020-03.jsonl.gz"
@@ -283,6 +283,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     REPLAY = looped_replay(tmp / "looped.jsonl")
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     print(
         f"console bench: {SOURCE.name} x{LOOPS} flat out, {SIZE[0]}x{SIZE[1]}, "

@@ -3,7 +3,8 @@
 DESIGN: the console's loop never carries engine work. Commands cross in through a thread-safe
 queue (:meth:`EngineHost.submit` returns at once); the engine publishes an immutable
 :class:`~core.domain.snapshot.EngineSnapshot` at UI pace (:data:`SNAPSHOT_EVERY_S`) and right after
-every command, and readers take the latest with :meth:`snapshot` (one reference read).
+every command (before the next batch of events), and readers take the latest with
+:meth:`snapshot` (one reference read).
 
 Replay pacing: at ``speed`` x, the replay clock advances ``speed`` sim seconds per wall second
 (wall time here only paces the replay; the engine itself sees event time only); ``None`` runs
@@ -245,6 +246,9 @@ class EngineHost:
         last_pub = 0.0
         while not self._stop.is_set():
             changed = self._drain_commands()
+            if changed:  # the operator sees a command's effect before the next batch runs
+                self._publish()
+                last_pub = time.monotonic()
             if not self._stop.is_set() and not self.finished and not self.paused:
                 changed = self._advance() or changed
             now = time.monotonic()
