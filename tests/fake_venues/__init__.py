@@ -65,7 +65,7 @@ def live_settings(
     binance: FakeBinance | None = None,
     bybit: FakeBybit | None = None,
     *,
-    timeout_ms: int = 400,
+    timeout_ms: int = 1500,  # generous: a loaded CI machine; fault tests set their own
     grace_ms: int = 300,
     budget_s: float = 5.0,
     redis_url: str = "",
