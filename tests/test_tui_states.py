@@ -277,3 +277,38 @@ async def test_paper_with_venues_unreachable_says_connecting_with_the_attempt_an
             assert app.snapshot.risk.equity_usd == 200_000.0  # the configured capital
     finally:
         host.stop()
+
+
+async def test_the_banner_shows_a_mismatch_and_stale_data_until_they_are_over(
+    hosts: list[RecordingHost],
+) -> None:
+    """A venue holding another size (until the operator arms again) and a market going stale
+    (until its data comes back): one banner line each, most urgent first."""
+    from decimal import Decimal
+
+    from core.domain.records import PositionMismatch
+
+    host = start(hosts, REPLAY, pause_at_ts_ms=IN_POSITION_TS_MS)
+    wait_until(lambda: host.snapshot().replay.paused)
+    app = ArbConsole(host, settings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(pilot, lambda: app.snapshot is not None)
+        assert not app.query_one(Banner).display
+        host.attention.record(
+            PositionMismatch(host.engine.now, "bitmex", "XBTUSD", Decimal(20400), Decimal(0),
+                             "REST read", "rehedge")
+        )  # fmt: skip
+        host.engine.set_stale_venues({"binance"})
+        await pilot.press("p")  # a command: the host publishes at once
+        await eventually(pilot, lambda: len(app.snapshot.alarms) == 2, what="two alarms")
+        await pilot.pause(0.2)
+        assert [a.kind for a in app.snapshot.alarms] == ["mismatch", "stale"]
+        text = banner_text(app)
+        assert "MISMATCH" in text and "position mismatch bitmex XBTUSD" in text
+        assert "STALE DATA" in text and "binance market data stale" in text
+        banner = app.query_one(Banner)
+        assert banner.region.y == 1  # right under the status line, which stays on screen
+        assert " PAUSED " in status_text(app)
+        host.engine.set_stale_venues(set())
+        await pilot.press("a")  # reviewed: arming clears the mismatch
+        await eventually(pilot, lambda: not app.query_one(Banner).display, what="banner gone")
