@@ -162,3 +162,10 @@ def test_a_flat_pair_that_would_enter_says_the_state_that_stops_it() -> None:
     assert flat_status(due, "DISARMED") == "disarmed: no entry"
     short = replace(due, edge_pct=0.1)
     assert flat_status(short, "HALTED") == "need +0.10%, 3 obs"  # the distance stays
+
+
+def test_a_replays_data_row_says_recorded_never_live() -> None:
+    risk = RiskView("ARMED", 100_000.0, 100_000.0, 0.0, 0.0, 10.0, 0.0, 0.1, False)
+    assert "Data     live" in risk_text(risk).plain  # paper and live
+    assert "Data     recorded" in risk_text(risk, recorded="recorded").plain
+    assert "STOPPED" in risk_text(risk, stopped=True, recorded="recorded").plain

@@ -73,11 +73,16 @@ LABEL_CELLS = 9
 
 
 def risk_rows(
-    risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False, stopped: bool = False
+    risk: RiskView,
+    feeds: tuple[FeedView, ...] = (),
+    compact: bool = False,
+    stopped: bool = False,
+    recorded: str = "",
 ) -> list[tuple[str, Text]]:
     """The panel's rows as (label, value); ``compact`` (narrow terminal) breaks long values
     into shorter lines and draws a shorter bar; ``stopped``: the data ended on a failure (a
-    replay's bad line), so it is not live."""
+    replay's bad line), so it is not live; ``recorded``: a replay's data is history, said
+    instead of "live" (``recorded``, or ``recorded, ended`` once played to its end)."""
     rows: list[tuple[str, Text]] = []
     equity = Text(f"{fmt.usd(risk.equity_usd)} USD")
     equity.append(("\n" if compact else "  ") + f"peak {fmt.usd(risk.peak_equity_usd)}", "dim")
@@ -101,6 +106,8 @@ def risk_rows(
         data = Text(" STOPPED ", style="bold white on red")
     elif risk.data_stale:
         data = Text(" STALE ", style="bold white on red")
+    elif recorded:  # a replay: history, never live
+        data = Text(recorded, "cyan")
     else:
         data = Text("live", "green")
     if feeds:
@@ -111,11 +118,15 @@ def risk_rows(
 
 
 def risk_text(
-    risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False, stopped: bool = False
+    risk: RiskView,
+    feeds: tuple[FeedView, ...] = (),
+    compact: bool = False,
+    stopped: bool = False,
+    recorded: str = "",
 ) -> Text:
     """The panel's rows as one text, continuation lines indented under their value."""
     t = Text()
-    for i, (label, value) in enumerate(risk_rows(risk, feeds, compact, stopped)):
+    for i, (label, value) in enumerate(risk_rows(risk, feeds, compact, stopped, recorded)):
         if i:
             t.append("\n")
         t.append(f"{label:<{LABEL_CELLS}}", style="bold")
@@ -127,14 +138,18 @@ def risk_text(
 
 
 def risk_grid(
-    risk: RiskView, feeds: tuple[FeedView, ...] = (), compact: bool = False, stopped: bool = False
+    risk: RiskView,
+    feeds: tuple[FeedView, ...] = (),
+    compact: bool = False,
+    stopped: bool = False,
+    recorded: str = "",
 ) -> Table:
     """The panel's rows as a two-column grid: a value too long for the panel wraps under
     itself (hanging indent), never back under the label."""
     grid = Table.grid(padding=(0, 0))
     grid.add_column(width=LABEL_CELLS, no_wrap=True, style="bold")
     grid.add_column(ratio=1)
-    for label, value in risk_rows(risk, feeds, compact, stopped):
+    for label, value in risk_rows(risk, feeds, compact, stopped, recorded):
         grid.add_row(label, value)
     return grid
 
@@ -161,8 +176,10 @@ class RiskPanel(Vertical):
             self._curve = snap.equity_curve_usd
             self._spark.data = list(snap.equity_curve_usd)
         self._snap = snap
-        stopped = snap.replay is not None and bool(snap.replay.failed)
-        self._text.update(risk_grid(snap.risk, snap.feeds, self.compact, stopped))
+        rp = snap.replay
+        stopped = rp is not None and bool(rp.failed)
+        recorded = "" if rp is None else ("recorded, ended" if rp.finished else "recorded")
+        self._text.update(risk_grid(snap.risk, snap.feeds, self.compact, stopped, recorded))
         self.set_class(snap.risk.data_stale, "-stale")
 
     def set_compact(self, compact: bool) -> None:
