@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bt_side import EmaCross, bt_frame  # noqa: E402
 from core.analysis.backtest.optimize import default_workers, run_search  # noqa: E402
 from core.analysis.replay import load_replay  # noqa: E402
 from core.domain.config import load_config  # noqa: E402
-from core.domain.events import Bar  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
 
 
@@ -38,42 +38,12 @@ def main() -> None:
     settings = load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
     _, events = load_replay(args.replay)
 
-    import pandas as pd
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
+    from backtesting import Backtest
 
     from core.analysis.backtest.bt_strategy import carry_backtest, strategy_params
     from core.analysis.backtest.frames import carry_frame
 
-    bars = [e for e in events if isinstance(e, Bar) and e.venue == "bitmex"]
-    df = pd.DataFrame(
-        {
-            "Open": [b.open for b in bars],
-            "High": [b.high for b in bars],
-            "Low": [b.low for b in bars],
-            "Close": [b.close for b in bars],
-            "Volume": [b.volume for b in bars],
-        },
-        index=pd.to_datetime([b.open_ts_ms for b in bars], unit="ms", utc=True),
-    )
-
-    def ema(x: object, n: int) -> object:
-        return pd.Series(x).ewm(span=n, adjust=False).mean().to_numpy()
-
-    class EmaCross(Strategy):  # type: ignore[misc]
-        n1, n2 = 10, 30
-
-        def init(self) -> None:
-            self.fast = self.I(ema, self.data.Close, self.n1)
-            self.slow = self.I(ema, self.data.Close, self.n2)
-
-        def next(self) -> None:
-            if crossover(self.fast, self.slow):
-                self.position.close()
-                self.buy()
-            elif crossover(self.slow, self.fast):
-                self.position.close()
-                self.sell()
+    df = bt_frame(events)
 
     def engine_run() -> None:
         eng = Engine(settings)

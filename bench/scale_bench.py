@@ -41,56 +41,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import pandas as pd  # noqa: E402
-from backtesting import Strategy  # noqa: E402
-from backtesting.lib import crossover  # noqa: E402
 
+from bench.bt_side import EmaCross, bt_frame  # noqa: E402
 from core.analysis.backtest.executors import LocalPool  # noqa: E402
 from core.analysis.backtest.optimize import run_search  # noqa: E402
 from core.analysis.backtest.runner import run_events  # noqa: E402
 from core.analysis.backtest.search import run_points  # noqa: E402
 from core.analysis.replay import convert_replay, iter_replay, load_replay  # noqa: E402
 from core.domain.config import load_config  # noqa: E402
-from core.domain.events import Bar  # noqa: E402
 
 SHIPPED = ROOT / "replays" / "btc_2020-03.jsonl.gz"
 SETTINGS = load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
-
-
-def bt_frame(events: list[Any]) -> Any:
-    bars = [e for e in events if isinstance(e, Bar) and e.venue == "bitmex"]
-    return pd.DataFrame(
-        {
-            "Open": [b.open for b in bars],
-            "High": [b.high for b in bars],
-            "Low": [b.low for b in bars],
-            "Close": [b.close for b in bars],
-            "Volume": [b.volume for b in bars],
-        },
-        index=pd.to_datetime([b.open_ts_ms for b in bars], unit="ms", utc=True),
-    )
-
-
-def _ema(x: object, n: int) -> object:
-    return pd.Series(x).ewm(span=n, adjust=False).mean().to_numpy()
-
-
-class EmaCross(Strategy):  # type: ignore[misc]
-    """EMA 10/30 cross on Close (top level: backtesting.py's optimize pickles it)."""
-
-    n1, n2 = 10, 30
-
-    def init(self) -> None:
-        self.fast = self.I(_ema, self.data.Close, self.n1)
-        self.slow = self.I(_ema, self.data.Close, self.n2)
-
-    def next(self) -> None:
-        if crossover(self.fast, self.slow):
-            self.position.close()
-            self.buy()
-        elif crossover(self.slow, self.fast):
-            self.position.close()
-            self.sell()
 
 
 def ema_cross() -> type:
