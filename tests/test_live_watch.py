@@ -19,7 +19,7 @@ from core.domain.risk import TradingState
 from core.domain.timeutil import ms_to_iso
 from core.runtime.live_watch import LiveWatch
 from tests.conftest import aeventually
-from tests.fake_venues import ENV
+from tests.fake_venues import ENV, Fault
 from tests.live_rig import SYMBOL, VENUES, entering, live
 
 D = Decimal
@@ -184,3 +184,16 @@ async def test_binances_funding_fee_income_is_compared_and_its_figure_booked(
             and "the venue's figure is booked" in t
             for t in lv.texts()
         )
+
+
+async def test_a_failing_dead_man_switch_is_alerted_once_then_said_when_it_works_again(
+    tmp_path: Path,
+) -> None:
+    async with live(tmp_path, tuned(deadman_s=0.3), watch=True) as lv:
+        fb = lv.rig.fb
+        down = Fault(503, {"code": -1001, "msg": "Internal error; unable to process."})
+        fb.inject("POST /fapi/v1/countdownCancelAll", down, times=4)
+        await aeventually(lambda: len(fb.requests("POST", "/fapi/v1/countdownCancelAll")) >= 6, 5)
+        failed = [t for t in lv.texts() if "dead-man switch not armed" in t]
+        assert len(failed) == 1 and "-1001 Internal error" in failed[0]
+        assert "binance BTCUSDT: dead-man switch armed again" in lv.texts("state")

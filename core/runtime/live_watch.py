@@ -163,6 +163,7 @@ class LiveWatch:
     async def _deadman_loop(self) -> None:
         countdown_ms = int(self.deadman_s * 1000)
         told: set[str] = set()
+        failing: set[tuple[str, str]] = set()  # alerted once until it works again
         while True:
             if self.healthy():
                 for venue, symbol in self.engine.traded_keys():
@@ -172,8 +173,16 @@ class LiveWatch:
                     try:
                         armed = await v.arm_deadman(symbol, countdown_ms)
                     except Exception as exc:
-                        self.engine.alert(f"{venue} {symbol}: dead-man switch not armed ({exc})")
+                        if (venue, symbol) not in failing:
+                            failing.add((venue, symbol))
+                            self.engine.alert(
+                                f"{venue} {symbol}: dead-man switch not armed ({exc}); "
+                                "retried every period, said again once it works"
+                            )
                         continue
+                    if (venue, symbol) in failing:
+                        failing.discard((venue, symbol))
+                        self.engine.emit("state", f"{venue} {symbol}: dead-man switch armed again")
                     if armed:
                         self.deadman_arms += 1
                     elif venue not in told:

@@ -480,6 +480,9 @@ class FakeBinance(FakeServer):
         p, err = await self._params(request)
         if err:
             return err
+        _, answer = await self._fault("POST /fapi/v1/countdownCancelAll")
+        if answer is not None:
+            return answer
         symbol, ms_left = p["symbol"], int(p["countdownTime"])
         fire_at = time.monotonic() * 1000 + ms_left if ms_left else 0
         self.countdowns[symbol] = int(fire_at)
