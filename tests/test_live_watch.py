@@ -197,3 +197,17 @@ async def test_a_failing_dead_man_switch_is_alerted_once_then_said_when_it_works
         failed = [t for t in lv.texts() if "dead-man switch not armed" in t]
         assert len(failed) == 1 and "-1001 Internal error" in failed[0]
         assert "binance BTCUSDT: dead-man switch armed again" in lv.texts("state")
+
+
+async def test_a_position_read_that_keeps_failing_is_alerted_once(tmp_path: Path) -> None:
+    async with live(tmp_path, tuned(), watch=True) as lv:
+        watch, fb = lv.watch, lv.rig.fb
+        assert watch is not None
+        down = Fault(503, {"code": -1001, "msg": "Internal error; unable to process."})
+        fb.inject("GET /fapi/v2/positionRisk", down, times=3)
+        key = ("binance", SYMBOL)
+        assert [await watch.check(key) for _ in range(3)] == ["failed"] * 3
+        assert await watch.check(key) == "match"
+        failed = [t for t in lv.texts() if "position check failed" in t]
+        assert len(failed) == 1 and "-1001" in failed[0]
+        assert "binance BTCUSDT: position read again" in lv.texts("state")

@@ -73,6 +73,7 @@ class LiveWatch:
         self._stream_state: dict[str, str] = {}
         self._connects: dict[str, int] = {}
         self._funding_seen: set[str] = set()
+        self._check_failing: set[Key] = set()
         self._last_state = engine.state
 
     # ------------------------------------------------------------ positions
@@ -105,8 +106,16 @@ class LiveWatch:
         try:
             qty = await self.venues[venue].position(symbol)
         except Exception as exc:  # PositionUnknown or no answer
-            self.engine.alert(f"{venue} {symbol}: position check failed ({exc})")
+            if key not in self._check_failing:  # once, until a read works again
+                self._check_failing.add(key)
+                self.engine.alert(
+                    f"{venue} {symbol}: position check failed ({exc}); read again every "
+                    "period and after every fill"
+                )
             return "failed"
+        if key in self._check_failing:
+            self._check_failing.discard(key)
+            self.engine.emit("state", f"{venue} {symbol}: position read again")
         self.checks += 1
         verdict = self.engine.venue_position(key, Decimal(qty), source, fills_before)
         if verdict == "busy":
