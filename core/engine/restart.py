@@ -140,11 +140,11 @@ def rebuild(
                     st.opened_ts_ms = fill.ts_ms
                     ladder_orders[ka], ladder_orders[kb] = set(), set()
                 leg.anchor = pos.entry_price
-            elif fill.purpose == "ladder" and fill.client_order_id not in ladder_orders.setdefault(
-                key, set()
-            ):
-                ladder_orders[key].add(fill.client_order_id)
-                leg.levels_filled += 1
+            elif fill.purpose == "ladder":
+                seen = ladder_orders.setdefault(key, set())
+                if fill.client_order_id not in seen:  # one level per order, however filled
+                    seen.add(fill.client_order_id)
+                    leg.levels_filled += 1
             if ledger.position(*ka).qty == 0 and ledger.position(*kb).qty == 0:
                 pairs[name] = PairAtRestart(name)
     return pairs
