@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from textual.widgets import Static
 
 from core.domain.commands import Arm, ExportAudit, Flatten
 from core.domain.config import Settings, load_config
@@ -109,6 +110,10 @@ async def test_a_replay_that_stops_on_a_bad_line_says_where_and_stops_the_engine
         await pilot.press("q")
         if make is cut_copy:  # its readable half played: a position is open, quit asks first
             await eventually(pilot, lambda: isinstance(app.screen, ConfirmModal), what="asks")
+            message = str(app.screen.query_one("#confirm-message", Static).render())
+            assert message == (
+                "Quit anyway? The engine stops; the replay's simulated positions are dropped."
+            )  # a replay holds nothing at any venue
             await pilot.press("y")
         await eventually(pilot, lambda: app.stop_requested, what="quit")
     # tui/console.py run_console returns ``app.return_code or host.exit_code``

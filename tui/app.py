@@ -509,11 +509,16 @@ class ArbConsole(App[int]):
                 if yes:
                     self.begin_shutdown()
 
+            where = (
+                "the replay's simulated positions are dropped"
+                if self.engine_mode == "replay"
+                else "open positions stay on the venues"
+            )
             self.push_screen(
                 ConfirmModal(
                     "quit",
                     "Positions are open",
-                    "Quit anyway? The engine stops; open positions stay on the venues.",
+                    f"Quit anyway? The engine stops; {where}.",
                     danger=True,
                 ),
                 answered,
