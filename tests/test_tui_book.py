@@ -55,7 +55,7 @@ def test_the_book_shows_what_the_report_says() -> None:
     )
     (rt,) = report["round_trips"]
     assert f"net {rt['net_usd']:+,.2f}" in text and f"{rt['holding_hours']:,.0f} h" in text
-    assert book_view(eng) is book  # nothing booked since: the same view, not rebuilt
+    assert book_view(eng)[1] is book  # nothing booked since: the same view, not rebuilt
 
 
 async def test_the_book_panel_is_on_the_second_view() -> None:

@@ -16,6 +16,7 @@ from core.domain.market import HOUR_MS, HOURS_PER_YEAR
 from core.domain.signal import PairSignal
 from core.domain.snapshot import (
     NO_BOOK,
+    NO_HEDGES,
     Alarm,
     BookView,
     EngineSnapshot,
@@ -28,7 +29,12 @@ from core.domain.snapshot import (
     ReplayView,
     RiskView,
 )
-from core.domain.tradestats import fees_by_venue_and_purpose, hedge_turnover, round_trips
+from core.domain.tradestats import (
+    HedgeTurnover,
+    fees_by_venue_and_purpose,
+    hedge_turnover,
+    round_trips,
+)
 
 if TYPE_CHECKING:
     from core.engine.engine import Engine
@@ -166,6 +172,7 @@ def build_snapshot(
         bool(engine.stale_venues),
     )
     curve = tuple(eq for _, eq in engine.equity_curve[-CURVE_POINTS:])
+    hedges, book = book_view(engine)
     return EngineSnapshot(
         now,
         engine.mode,
@@ -180,24 +187,27 @@ def build_snapshot(
         len(engine.ledger.trades),
         engine.ledger.has_exposure(),
         feeds,
-        hedge_turnover(engine.ledger.trades, engine.specs),
+        hedges,
         alarms,
         history,
-        book_view(engine),
+        book,
     )
 
 
 BOOK_ROUND_TRIPS = 5
 """Round trips the book panel shows (the last ones)."""
-_books: WeakKeyDictionary[Engine, tuple[tuple[int, int], BookView]] = WeakKeyDictionary()
+_books: WeakKeyDictionary[Engine, tuple[tuple[int, int], tuple[HedgeTurnover, BookView]]] = (
+    WeakKeyDictionary()
+)
 
 
-def book_view(engine: Engine) -> BookView:
-    """The engine's :class:`BookView`, rebuilt only when a fill or a funding payment has been
-    booked since the last call (snapshots come at UI pace; trades and payments only grow)."""
+def book_view(engine: Engine) -> tuple[HedgeTurnover, BookView]:
+    """The engine's hedge turnover and :class:`BookView`, rebuilt only when a fill or a
+    funding payment has been booked since the last call (snapshots come at UI pace; trades
+    and payments only grow)."""
     trades, pays = engine.ledger.trades, engine.ledger.funding_payments
     if not trades and not pays:
-        return NO_BOOK
+        return NO_HEDGES, NO_BOOK
     key = (len(trades), len(pays))
     cached = _books.get(engine)
     if cached is not None and cached[0] == key:
@@ -210,12 +220,13 @@ def book_view(engine: Engine) -> BookView:
     for p in pays:
         venues[p.venue] = venues.get(p.venue, 0.0) + float(p.amount_usd)
     trips = round_trips(trades, pays)
+    turnover = hedge_turnover(trades, engine.specs)
     view = BookView(
         tuple(purposes.items()), tuple(venues.items()), tuple(trips[-BOOK_ROUND_TRIPS:]),
         len(trips),
     )  # fmt: skip
-    _books[engine] = (key, view)
-    return view
+    _books[engine] = (key, (turnover, view))
+    return turnover, view
 
 
 def _observations_left(signal: PairSignal) -> int:

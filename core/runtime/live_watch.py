@@ -228,7 +228,7 @@ class LiveWatch:
         for name, venue in self.venues.items():
             while venue.limiter.alerts:
                 eng.alert(venue.limiter.alerts.pop(0))
-            stream = getattr(venue, "stream", None)
+            stream = venue.stream
             if stream is None:
                 continue
             view: FeedView = stream.view()
@@ -251,7 +251,7 @@ class LiveWatch:
         """The private streams' health, shown with the feeds."""
         out = []
         for venue in self.venues.values():
-            stream = getattr(venue, "stream", None)
+            stream = venue.stream
             if stream is not None:
                 out.append(stream.view())
         return tuple(out)
