@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from textual.widgets import DataTable
 
 from core.domain.config import load_config
 from core.runtime.host import EngineHost
@@ -48,11 +47,11 @@ async def test_everything_needed_is_on_screen(host: EngineHost, size: tuple[int,
             assert table.virtual_size.width <= table.scrollable_content_region.width, table.id
             assert not table.show_horizontal_scrollbar and not table.show_vertical_scrollbar
             assert table.row_count == len(table.row_keys)
-        pairs = app.query_one("#funding-pairs", DataTable)
-        shown = {str(c.key.value) for c in pairs.columns.values()}
+        pairs = app.query_one("#funding-pairs", KeyedTable)
+        shown = set(pairs.column_keys)
         assert {"pair", "spread", "apr", "basis", "edge", "status"} <= shown
-        legs = app.query_one("#legs-table", DataTable)
-        assert {"qty", "upnl_usd"} <= {str(c.key.value) for c in legs.columns.values()}
+        legs = app.query_one("#legs-table", KeyedTable)
+        assert {"qty", "upnl_usd"} <= set(legs.column_keys)
         assert legs.row_count == len(app.snapshot.legs) == 2
         ladders_on_main = app.query_one("#ladders").region.height > 0
         assert ladders_on_main == (height >= 34)

@@ -16,7 +16,7 @@ from tui.widgets.funding import flat_status, pair_row
 from tui.widgets.log import MAX_LINES
 from tui.widgets.risk import risk_text
 from tui.widgets.status import status_text
-from tui.widgets.table import ColumnSpec
+from tui.widgets.table import ColumnSpec, right
 
 
 def pair(status: str, unhedged_btc: float = 0.0) -> PairView:
@@ -80,11 +80,22 @@ async def test_keyed_table_updates_cells_removes_and_adds_rows_by_key() -> None:
         table.sync([("b", ("b", "21")), ("x", ("x", "9")), ("d", ("d", "4"))])  # insert inside
         await pilot.pause()
         assert table.row_keys == ["b", "x", "d"]
-        assert [str(k.value) for k in table.rows] == ["b", "x", "d"]
-        # fixed widths: content never widens a column
-        table.sync([("b", ("b", "a very long value"))])
+        assert drawn(table) == [
+            " Name    Value",
+            " b       21",
+            " x       9",
+            " d       4",
+        ]
+        # fixed widths: content never widens a column; a long value is cut with an ellipsis
+        table.sync([("b", ("b", "a very long value")), ("d", ("d", right("4")))])
         await pilot.pause()
-        assert [c.width for c in table.columns.values()] == [6, 6]
+        assert drawn(table) == [" Name    Value", " b       a ver…", " d            4"]
+        assert table.size.height == 3
+
+
+def drawn(table: KeyedTable) -> list[str]:
+    """The table's lines as drawn (text only, trailing blanks cut)."""
+    return [table.render_line(y).text.rstrip() for y in range(table.size.height)]
 
 
 async def test_event_log_appends_only_entries_with_a_new_seq() -> None:

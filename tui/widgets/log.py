@@ -60,8 +60,8 @@ def _label(kind: str) -> str:
     return KIND_LABEL.get(kind, kind.upper()[:5])
 
 
-BURST_DRAWN_MIN = 20
-"""Of a burst of new entries, at least this many (or the panel's height) are drawn."""
+BURST_DRAWN_MIN = 4
+"""Of a burst of new entries, the panel's height of them (at least this many) are drawn."""
 
 SHORT_TIME_BELOW = 60
 """A log narrower than this many cells shows ``HH:MM:SS`` without the date (the status line

@@ -144,12 +144,17 @@ def risk_grid(
     stopped: bool = False,
     recorded: str = "",
 ) -> Table:
-    """The panel's rows as a two-column grid: a value too long for the panel wraps under
-    itself (hanging indent), never back under the label."""
+    """The panel's rows as a two-column grid (see :func:`rows_grid`)."""
+    return rows_grid(risk_rows(risk, feeds, compact, stopped, recorded))
+
+
+def rows_grid(rows: Sequence[tuple[str, Text]]) -> Table:
+    """``(label, value)`` rows as a two-column grid: a value too long for the panel wraps
+    under itself (hanging indent), never back under the label."""
     grid = Table.grid(padding=(0, 0))
     grid.add_column(width=LABEL_CELLS, no_wrap=True, style="bold")
     grid.add_column(ratio=1)
-    for label, value in risk_rows(risk, feeds, compact, stopped, recorded):
+    for label, value in rows:
         grid.add_row(label, value)
     return grid
 
@@ -167,6 +172,7 @@ class RiskPanel(Vertical):
         self.compact = False
         """Narrow terminal: shorter lines (see :func:`risk_rows`)."""
         self._snap: EngineSnapshot | None = None
+        self._rows: list[tuple[str, Text]] = []
         self._spark = self.query_one(Sparkline)
         self._text = self.query_one("#risk-text", Static)
 
@@ -179,7 +185,12 @@ class RiskPanel(Vertical):
         rp = snap.replay
         stopped = rp is not None and bool(rp.failed)
         recorded = "" if rp is None else ("recorded, ended" if rp.finished else "recorded")
-        self._text.update(risk_grid(snap.risk, snap.feeds, self.compact, stopped, recorded))
+        rows = risk_rows(snap.risk, snap.feeds, self.compact, stopped, recorded)
+        if rows != self._rows:
+            # laid out again only when a value's length changed (it may wrap differently)
+            layout = [len(v.plain) for _, v in rows] != [len(v.plain) for _, v in self._rows]
+            self._rows = rows
+            self._text.update(rows_grid(rows), layout=layout)
         self.set_class(snap.risk.data_stale, "-stale")
 
     def set_compact(self, compact: bool) -> None:

@@ -65,11 +65,16 @@ class StatusLine(Static):
     """Below 110 columns: the short form of :func:`status_text`."""
 
     _snap: EngineSnapshot | None = None
+    _shown: Text | None = None
 
     def apply(self, snap: EngineSnapshot) -> None:
-        """Show the status of ``snap``."""
+        """Show the status of ``snap``: redrawn only when its text changed, and never laid
+        out again (one line high whatever it says)."""
         self._snap = snap
-        self.update(status_text(snap, self.compact))
+        text = status_text(snap, self.compact)
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)
 
     def set_compact(self, compact: bool) -> None:
         """Use the short form (narrow terminal)."""

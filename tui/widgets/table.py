@@ -1,26 +1,42 @@
-"""A DataTable that is updated by row key, with fixed column widths (HAZARDS H17).
+"""A read-only table updated by row key, with fixed column widths (HAZARDS H17), drawn line by
+line (Textual's line API).
 
 ``sync(rows)`` takes the full desired content as ``(row_key, cells)`` pairs and touches only
-what changed: changed cells are updated in place, vanished rows removed, new rows added. Column
-widths are fixed at construction so an update never triggers a re-measure, which also makes
-removing a row right after updating it safe.
+what changed: a changed row is re-rendered (one line), vanished rows are removed, new rows
+added. Column widths are fixed at construction, so an update never re-measures anything.
+
+Why not Textual's ``DataTable``: any cell update there drops the render cache of every cell
+(its cache key holds the table's update count), so each snapshot re-rendered every cell of
+every table through Rich (about 70 % of the console's own time while a replay ran flat out,
+issue 13 "Speed"). Here each row is kept as rendered segments and only a changed row is
+rendered again; drawing a line is a list lookup. The picture is DataTable's: a bold header
+on the panel colour, one cell of padding either side of each column, text cut with an
+ellipsis at the column's width, numbers right-justified.
 
 A table may have a compact column set (``compact=`` specs, a subset of the columns' keys with
-their own labels and widths, for narrow terminals):
-``set_compact(True)`` rebuilds the columns once with only those, and rows keep carrying every
-cell (the hidden ones are simply not shown), so switching back needs no new data.
+their own labels and widths, for narrow terminals): ``set_compact(True)`` shows only those,
+and rows keep carrying every cell (the hidden ones are simply not shown), so switching back
+needs no new data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
 
 Cell = str | Text
 """One cell: plain text or styled Rich text."""
+
+PADDING = 1
+"""Blank cells either side of every column (as DataTable's ``cell_padding=1``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +53,27 @@ def right(text: str, style: str = "") -> Text:
     return Text(text, style=style, justify="right")
 
 
-class KeyedTable(DataTable[Cell]):
-    """Read-only table synchronised from snapshots by row key."""
+class KeyedTable(Widget):
+    """Read-only table synchronised from snapshots by row key (see the module docstring)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"keyed-table--header"}
 
     DEFAULT_CSS = """
-    KeyedTable { height: auto; max-height: 100%; }
+    KeyedTable {
+        height: auto;
+        max-height: 100%;
+        background: $surface;
+        color: $foreground;
+    }
+    KeyedTable > .keyed-table--header {
+        text-style: bold;
+        background: $panel;
+        color: $foreground;
+    }
+    KeyedTable:ansi > .keyed-table--header {
+        background: ansi_bright_blue;
+        color: ansi_default;
+    }
     """
 
     def __init__(
@@ -51,24 +83,46 @@ class KeyedTable(DataTable[Cell]):
         id: str | None = None,
         compact: Sequence[ColumnSpec] | None = None,
     ) -> None:
-        super().__init__(
-            id=id, show_cursor=False, cursor_type="none", zebra_stripes=False, cell_padding=1
-        )
+        super().__init__(id=id)
         self.can_focus = False
         self._all_specs = tuple(columns)
         self._compact_specs = tuple(compact) if compact is not None else None
         self._specs = self._all_specs
         self._shown: dict[str, tuple[Cell, ...]] = {}
         self._full: dict[str, tuple[Cell, ...]] = {}
+        self._lines: dict[str, list[Segment]] = {}
+        self._order: list[str] = []
+        self._header: list[Segment] | None = None
         self.compact = False
         """True while only the compact column set is shown."""
 
-    def on_mount(self) -> None:
-        self._add_columns()
+    # -- what is shown -------------------------------------------------------------------
 
-    def _add_columns(self) -> None:
-        for spec in self._specs:
-            self.add_column(spec.label, width=spec.width, key=spec.key)
+    @property
+    def row_keys(self) -> list[str]:
+        """Row keys currently shown, in display order."""
+        return list(self._order)
+
+    @property
+    def row_count(self) -> int:
+        """Rows shown (the header not counted)."""
+        return len(self._order)
+
+    @property
+    def column_keys(self) -> list[str]:
+        """The keys of the columns shown, left to right."""
+        return [spec.key for spec in self._specs]
+
+    def get_row(self, row_key: str) -> tuple[Cell, ...]:
+        """The cells shown in row ``row_key`` (KeyError if there is none)."""
+        return self._shown[row_key]
+
+    def cell_text(self, row_key: str, column_key: str) -> str:
+        """Plain text of one cell (for tests and debugging)."""
+        value = self._shown[row_key][self.column_keys.index(column_key)]
+        return value.plain if isinstance(value, Text) else str(value)
+
+    # -- updates -------------------------------------------------------------------------
 
     def _pick(self, cells: Sequence[Cell]) -> tuple[Cell, ...]:
         """The shown cells of a full row (all cells when not compact)."""
@@ -78,56 +132,97 @@ class KeyedTable(DataTable[Cell]):
         return tuple(cells[index[spec.key]] for spec in self._specs)
 
     def set_compact(self, compact: bool) -> None:
-        """Show only the compact columns (True) or all of them (False); rebuilds once."""
+        """Show only the compact columns (True) or all of them (False)."""
         compact = compact and self._compact_specs is not None
         if compact == self.compact:
             return
         self.compact = compact
         self._specs = (self._compact_specs or self._all_specs) if compact else self._all_specs
-        rows = dict(self._full)
-        self.clear(columns=True)
+        self._header = None
+        rows = list(self._full.items())
         self._shown.clear()
-        self._full.clear()
-        if self.is_mounted:
-            self._add_columns()
-        self.sync(list(rows.items()))
-
-    @property
-    def row_keys(self) -> list[str]:
-        """Row keys currently shown, in display order."""
-        return list(self._shown)
+        self._lines.clear()
+        self.sync(rows)
+        self.refresh(layout=True)
 
     def sync(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
-        """Make the table show exactly ``rows`` (in that order), changing only what differs."""
+        """Make the table show exactly ``rows`` (in that order), re-rendering only the rows
+        whose cells differ from what is shown."""
         self._full = {key: tuple(cells) for key, cells in rows}
-        wanted = {key: self._pick(cells) for key, cells in rows}
-        for key in [k for k in self._shown if k not in wanted]:
-            self.remove_row(key)
-            del self._shown[key]
-        kept = [k for k in self._shown if k in wanted]
-        order_ok = kept == [k for k in wanted if k in self._shown]
-        if not order_ok:
-            # Rows moved relative to each other (rare): rebuild once rather than shuffle.
-            self.clear()
-            self._shown.clear()
-        for key, cells in wanted.items():
-            old = self._shown.get(key)
-            if old is None:
-                self.add_row(*cells, key=key)
-            elif old != cells:
-                for spec, before, after in zip(self._specs, old, cells, strict=True):
-                    if before != after:
-                        self.update_cell(key, spec.key, after)
-            self._shown[key] = cells
-        if list(self._shown) != list(wanted):
-            # New rows were appended after rows that must follow them: rebuild in order.
-            self.clear()
-            self._shown.clear()
-            for key, cells in wanted.items():
-                self.add_row(*cells, key=key)
-                self._shown[key] = cells
+        order = list(self._full)
+        changed: list[int] = []
+        shown: dict[str, tuple[Cell, ...]] = {}
+        for y, key in enumerate(order):
+            cells = self._pick(self._full[key])
+            shown[key] = cells
+            if self._shown.get(key) != cells:
+                self._lines.pop(key, None)  # rendered again when next drawn
+                changed.append(y)
+        for key in [k for k in self._lines if k not in shown]:
+            del self._lines[key]
+        self._shown = shown
+        if order != self._order:
+            self._order = order
+            self.refresh(layout=True)  # rows came, went or moved: the height may change
+        elif changed:
+            width = max(1, self.size.width)
+            self.refresh(*(Region(0, y + 1, width, 1) for y in changed))  # 0: the header
 
-    def cell_text(self, row_key: str, column_key: str) -> str:
-        """Plain text of one cell (for tests and debugging)."""
-        value = self.get_cell(row_key, column_key)
-        return value.plain if isinstance(value, Text) else str(value)
+    # -- drawing -------------------------------------------------------------------------
+
+    def _render_row(self, cells: Sequence[Cell]) -> list[Segment]:
+        """One row as segments: each cell cut or padded to its column, ``PADDING`` either
+        side, the cell's own style kept (the widget's base style is laid under at draw)."""
+        console = self.app.console
+        pad = " " * PADDING
+        out: list[Segment] = []
+        for spec, cell in zip(self._specs, cells, strict=True):
+            text = cell.copy() if isinstance(cell, Text) else Text(cell)
+            if text.cell_len > spec.width:
+                text.truncate(spec.width, overflow="ellipsis")
+            gap = spec.width - text.cell_len
+            if text.justify == "right":
+                text.pad_left(gap)
+            elif text.justify == "center":
+                text.pad_left(gap // 2)
+                text.pad_right(gap - gap // 2)
+            else:
+                text.pad_right(gap)
+            out.append(Segment(pad))
+            # Text.render leaves out the text's own style (its __rich_console__ adds it)
+            own = console.get_style(text.style) if text.style else None
+            out.extend(Segment.apply_style(text.render(console), own))
+            out.append(Segment(pad))
+        return out
+
+    def _header_line(self) -> list[Segment]:
+        if self._header is None:
+            self._header = self._render_row([Text(spec.label) for spec in self._specs])
+        return self._header
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return sum(spec.width + 2 * PADDING for spec in self._specs)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return 1 + len(self._order)
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        width = self.size.width
+        if y == 0:
+            style: Style = base + self.get_component_rich_style("keyed-table--header")
+            segments = self._header_line()
+        elif 0 < y <= len(self._order):
+            style = base
+            key = self._order[y - 1]
+            if key not in self._lines:
+                self._lines[key] = self._render_row(self._shown[key])
+            segments = self._lines[key]
+        else:
+            return Strip.blank(width, base)
+        return Strip(segments).apply_style(style).crop_extend(0, width, style)
+
+    def notify_style_update(self) -> None:
+        """The theme changed: the header's style is read again at the next draw."""
+        super().notify_style_update()
+        self._header = None
