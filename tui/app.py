@@ -113,6 +113,16 @@ class Host(Protocol):
     def stop(self, timeout_s: float = 2.0) -> None: ...
 
 
+def view_of(widget: Any) -> str | None:
+    """The view (one of :data:`VIEWS`) that holds ``widget``, or None."""
+    node = widget
+    while node is not None:
+        if node.id in VIEWS:
+            return str(node.id)
+        node = node.parent
+    return None
+
+
 def operator_source() -> str:
     """Who sends commands, for the audit log: ``user@tty (ssh ADDR)``."""
     try:
@@ -239,6 +249,18 @@ class ArbConsole(App[int]):
             self.query_one(ChartsPanel),
             self.query_one(EventLog),
         ]
+        # the status line, the banner and the log are always on screen (the log appends
+        # every entry even while another view is up); each view's panels are drawn only
+        # while it is shown, and at once when it is switched to
+        self._always = [
+            self.query_one(StatusLine),
+            self.query_one(Banner),
+            self.query_one(EventLog),
+        ]
+        self._view_panels = {
+            view: [p for p in self._panels if p not in self._always and view_of(p) == view]
+            for view in VIEWS
+        }
         self.query_one(StatusLine).update(" arbtui  waiting for the engine…")
         self._fit(self.size.width)
         self.refresh_snapshot()
@@ -278,12 +300,17 @@ class ArbConsole(App[int]):
         self.snapshot = snap
         if mode_changed:
             self.refresh_bindings()  # the footer's keys depend on the mode
-        panels = self._panels[:2] if quick else self._panels
+        panels = self._panels[:2] if quick else self._shown_panels()
         self._behind = quick
         with self.batch_update():
             for panel in panels:
                 panel.apply(snap)
         self.applied += 1
+
+    def _shown_panels(self) -> list[Any]:
+        """The panels on screen now: the status line, the banner, the log and the current
+        view's panels."""
+        return [*self._always, *self._view_panels.get(self.current_view, [])]
 
     # -- commands -----------------------------------------------------------------------
 
@@ -351,8 +378,10 @@ class ArbConsole(App[int]):
         """``1``/``2``/``3``: the main view, the ladders-and-equity view, the charts."""
         if view in VIEWS:
             self.query_one("#views", ContentSwitcher).current = view
-            if view == "charts" and self.snapshot is not None:
-                self.query_one(ChartsPanel).apply(self.snapshot)  # drawn only when shown
+            if self.snapshot is not None:  # its panels were not drawn while it was hidden
+                with self.batch_update():
+                    for panel in self._view_panels.get(view, []):
+                        panel.apply(self.snapshot)
 
     def action_toggle_view(self) -> None:
         """``v``: switch between the two views."""
