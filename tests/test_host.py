@@ -88,3 +88,23 @@ def test_shutdown_stops_the_thread_quickly(settings: Settings) -> None:
     host.stop(timeout_s=2.0)
     assert not host.running
     assert time.perf_counter() - t0 < 0.5
+
+
+def test_a_console_hold_stops_replay_events_but_not_commands(settings: Settings) -> None:
+    """``hold_replay``: while the console draws a key's answer, the replay's events wait; a
+    command sent during the hold (a kill) is handled at once."""
+    host = EngineHost.for_replay(settings, SHIPPED_REPLAY, speed=None)
+    host.start()
+    try:
+        eventually(lambda: host.snapshot().exposure_open, timeout_s=20)
+        host.hold_replay(2.0)
+        time.sleep(0.05)  # the batch in hand when the hold began is finished
+        held_at = host.snapshot().replay.events_done  # type: ignore[union-attr]
+        host.submit(cmd.Kill(source="test"))
+        eventually(lambda: host.snapshot().risk.trading_state == "HALTED", every_s=0.001)
+        snap = host.snapshot()
+        assert not snap.exposure_open
+        assert snap.replay is not None and snap.replay.events_done == held_at  # still held
+        eventually(lambda: host.snapshot().replay.events_done > held_at, timeout_s=5)  # type: ignore[union-attr]
+    finally:
+        host.stop()

@@ -51,6 +51,9 @@ class StaticHost:
     def stop(self, timeout_s: float = 2.0) -> None:
         pass
 
+    def hold_replay(self, seconds: float = 0.1) -> None:
+        pass
+
 
 @pytest.fixture
 def replay_host() -> Iterator[RecordingHost]:

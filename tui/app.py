@@ -112,6 +112,8 @@ class Host(Protocol):
 
     def stop(self, timeout_s: float = 2.0) -> None: ...
 
+    def hold_replay(self, seconds: float = ...) -> None: ...
+
 
 def view_of(widget: Any) -> str | None:
     """The view (one of :data:`VIEWS`) that holds ``widget``, or None."""
@@ -319,6 +321,7 @@ class ArbConsole(App[int]):
         watch for its answer every :data:`ANSWER_POLL_S` instead of waiting for the next
         refresh tick (up to 125 ms): the operator sees the result of a key as soon as the
         engine has published it."""
+        self.host.hold_replay()  # the answer is drawn without a replay competing for the CPU
         self.host.submit(cmd)
         snap = self.snapshot
         self._answer_seq = snap.log[-1].seq if snap is not None and snap.log else 0
@@ -377,6 +380,7 @@ class ArbConsole(App[int]):
     def action_show_view(self, view: str) -> None:
         """``1``/``2``/``3``: the main view, the ladders-and-equity view, the charts."""
         if view in VIEWS:
+            self.host.hold_replay()
             self.query_one("#views", ContentSwitcher).current = view
             if self.snapshot is not None:  # its panels were not drawn while it was hidden
                 with self.batch_update():

@@ -44,6 +44,11 @@ SNAPSHOT_EVERY_S = 0.1
 HISTORY_EVERY_S = 1.0
 """The charts' history is handed to the snapshot at most this often (it changes hourly)."""
 IDLE_S = 0.01
+CONSOLE_HOLD_S = 0.1
+HELD_POLL_S = 0.002
+"""While held, the engine thread looks for commands this often."""
+"""How long a replay's next events wait while the console answers a key (see
+:meth:`EngineHost.hold_replay`)."""
 
 
 class EngineHost:
@@ -87,6 +92,7 @@ class EngineHost:
         self._thread: threading.Thread | None = None
         self._sim_anchor: int | None = None
         self._wall_anchor = 0.0
+        self._hold_until = 0.0
         self._tasks = list(tasks)
         self._drive = Drive(engine, events, header=header, run_id=run_id)
         self.attention = Attention()
@@ -143,6 +149,13 @@ class EngineHost:
             ).start()
             return
         self._commands.put(command)
+
+    def hold_replay(self, seconds: float = CONSOLE_HOLD_S) -> None:
+        """The console is answering a key: a replay's next events wait up to ``seconds``
+        (thread-safe), so the console's thread is not sharing the interpreter with a replay
+        running flat out while it draws the answer. Commands are still handled at once (a
+        kill never waits on this), and a live session's events never wait."""
+        self._hold_until = time.monotonic() + seconds
 
     @property
     def observers(self) -> Observers:
@@ -249,14 +262,16 @@ class EngineHost:
             if changed:  # the operator sees a command's effect before the next batch runs
                 self._publish()
                 last_pub = time.monotonic()
-            if not self._stop.is_set() and not self.finished and not self.paused:
-                changed = self._advance() or changed
             now = time.monotonic()
+            held = now < self._hold_until
+            if not self._stop.is_set() and not self.finished and not self.paused and not held:
+                changed = self._advance() or changed
+                now = time.monotonic()
             if changed or now - last_pub >= SNAPSHOT_EVERY_S:
                 self._publish()
                 last_pub = now
             busy = self.speed is None and not self.paused and not self.finished
-            await asyncio.sleep(0 if busy else IDLE_S)
+            await asyncio.sleep(HELD_POLL_S if held else 0 if busy else IDLE_S)
         self._publish()
 
     def _drain_commands(self) -> bool:
