@@ -4,6 +4,7 @@ never trades BTC against an ETH pair's imbalance."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def test_a_pair_of_another_asset_needs_its_band_in_that_asset() -> None:
         ("max_venue_margin_pct", "120", "must be 0 \\(off\\) .. 100"),
         ("venue_leverage", "0.5", "must be 1 .. 200"),
     ):
-        text = two_pairs().replace("[risk]\n", f"[risk]\n{key} = {value}\n")
+        text = with_risk(two_pairs(), key, value)
         with pytest.raises(ConfigError, match=rf"c\.toml: risk\.{key}: {why}"):
             parse_config(text, "c.toml")
 
@@ -126,6 +127,13 @@ def test_a_pair_hedges_at_its_own_band_in_its_own_units() -> None:
         ("ETH", "ETHUSDT", "sell", D("0.21"))
     ]
     assert eth.net_delta() == 0 and btc.net_delta() == 0
+
+
+def with_risk(text: str, key: str, value: str) -> str:
+    """``text`` with ``[risk] key = value`` (the line config.toml has, replaced)."""
+    out, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+    assert n == 1
+    return out
 
 
 def prices(eng: Engine, at: str, btc: float = 50_000.0, eth: float = 2_500.0) -> None:
@@ -152,7 +160,7 @@ def test_an_entry_that_would_breach_the_book_notional_is_refused_with_the_figure
     """BTC enters 0.2 BTC a leg at 50,000 (20,000 USD gross); the ETH entry (4 ETH a leg at
     2,500: 20,000 more) would take the book to 40,000 > 35,000: refused before either leg is
     sent, saying the limit and the figures. Closing (reduce-only) is never blocked."""
-    text = two_pairs().replace("[risk]\n", "[risk]\nmax_book_notional_usd = 35000\n")
+    text = with_risk(two_pairs(), "max_book_notional_usd", "35000")
     eng, btc, eth = opened(text)
     assert btc.status == "open" and eth.status == "flat"
     assert eng.gross_notional_usd() == D("20000.000")
@@ -170,7 +178,7 @@ def test_an_entry_that_would_breach_the_book_notional_is_refused_with_the_figure
 def test_an_entry_that_would_breach_a_venue_margin_share_is_refused_with_the_figures() -> None:
     """At 5x, the BTC pair's legs use 2,000 USD of initial margin on each venue (2 % of about
     100,000); the ETH pair's would take each to 4,000 USD, 4 % > 3 %: refused."""
-    text = two_pairs().replace("[risk]\n", "[risk]\nmax_venue_margin_pct = 3\n")
+    text = with_risk(two_pairs(), "max_venue_margin_pct", "3")
     assert parse_config(text).risk.venue_leverage == 5.0  # the default
     eng, btc, eth = opened(text)
     assert btc.status == "open" and eth.status == "flat"
@@ -187,7 +195,7 @@ def test_a_ladder_add_that_would_breach_the_book_notional_is_skipped_and_hedges_
     51,500 (+3 %: binance's ladder level 1 triggers); the add (10,000 USD: 0.194 BTC) and its
     hedge would take the book to 40,582.00 > 25,000: skipped, saying so. A hedge that grows a
     leg is never refused by the limit."""
-    text = two_pairs().replace("[risk]\n", "[risk]\nmax_book_notional_usd = 25000\n")
+    text = with_risk(two_pairs(), "max_book_notional_usd", "25000")
     eng, btc, _ = opened(text, eth_too=False)
     # binance pays more than bybit: the signal holds the pair's direction (short binance)
     eng.on_instant([settle("binance", "BTCUSDT", "2024-01-01T08:00", "0.001"),
