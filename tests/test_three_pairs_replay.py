@@ -201,6 +201,8 @@ def test_each_pair_hedges_its_own_asset_inside_its_own_band(report: dict[str, An
             hedges[name].append(t)
             assert t["client_order_id"].split("-")[1] == name.replace("-", "")  # ... sent it
     assert {k: len(v) for k, v in hedges.items()} == {"BTC": 2, "BTC-COINM": 6, "XRP": 3}
+    # the book's BTC hedge turnover is the two BTC pairs' (0.00172175 + 0.01214237), no XRP in it
+    assert report["hedge_turnover"]["btc"] == "0.01386412"
     assert [(h["venue"], h["side"], h["qty"]) for h in hedges["XRP"]] == [
         ("bybit", "sell", "5951"), ("bybit", "sell", "414"), ("bybit", "sell", "443"),
     ]  # fmt: skip

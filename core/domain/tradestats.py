@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.domain.contracts import ZERO, btc_delta
+from core.domain.contracts import ZERO, base_asset, btc_delta
 from core.domain.events import InstrumentSpec
 from core.domain.ledger import FundingPayment, Key, TradeRecord
 
@@ -19,7 +19,8 @@ from core.domain.ledger import FundingPayment, Key, TradeRecord
 @dataclass(frozen=True, slots=True)
 class HedgeTurnover:
     """The hedger's work in one run: ``count`` hedge fills, ``btc`` the BTC they traded
-    (|qty| in BTC at the fill price, inverse contracts / price), ``fees_usd`` their fees
+    (|qty| in BTC at the fill price, inverse contracts / price; fills of BTC instruments only:
+    another asset's pair counts its own in :class:`PairFigures`), ``fees_usd`` their fees
     (USD at the fill's coin price, as booked)."""
 
     count: int = 0
@@ -37,7 +38,9 @@ def hedge_turnover(
         if f.purpose != "hedge":
             continue
         count += 1
-        btc += abs(btc_delta(specs[(f.venue, f.symbol)], f.qty, f.price))
+        spec = specs[(f.venue, f.symbol)]
+        if base_asset(spec) == "BTC":
+            btc += abs(btc_delta(spec, f.qty, f.price))
         fees += t.fee_usd
     return HedgeTurnover(count, btc, fees)
 
