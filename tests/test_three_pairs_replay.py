@@ -194,6 +194,7 @@ def test_the_book_limit_refuses_the_btc_pairs_second_entry_with_the_figures(
 
 
 def test_each_pair_hedges_its_own_asset_inside_its_own_band(report: dict[str, Any]) -> None:
+    per = report["per_pair"]
     hedges: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for t in report["trades"]:
         if t["purpose"] == "hedge":
@@ -203,6 +204,15 @@ def test_each_pair_hedges_its_own_asset_inside_its_own_band(report: dict[str, An
     assert {k: len(v) for k, v in hedges.items()} == {"BTC": 2, "BTC-COINM": 6, "XRP": 3}
     # the book's BTC hedge turnover is the two BTC pairs' (0.00172175 + 0.01214237), no XRP in it
     assert report["hedge_turnover"]["btc"] == "0.01386412"
+    # each pair's own largest |net delta| after any instant, in its own units, inside its band
+    # (BTC 0.0005 BTC, BTC-COINM 0.001 BTC, XRP 100 XRP: 7,853 XRP a leg matched to the lot,
+    # then a 5,951.7 XRP add hedged with 5,951 on the 1-XRP lot: 0.7 XRP)
+    most = {k: (f["max_abs_net_delta"], f["max_abs_net_delta_ts_ms"]) for k, f in per.items()}
+    assert most == {
+        "BTC": ("0.00028642", 1_709_351_999_999),  # 2024-03-02T03:59:59.999Z
+        "BTC-COINM": ("0.00079006", 1_709_337_599_999),  # 2024-03-01T23:59:59.999Z
+        "XRP": ("0.70000000", 1_709_488_799_999),  # 2024-03-03T17:59:59.999Z
+    }
     assert [(h["venue"], h["side"], h["qty"]) for h in hedges["XRP"]] == [
         ("bybit", "sell", "5951"), ("bybit", "sell", "414"), ("bybit", "sell", "443"),
     ]  # fmt: skip

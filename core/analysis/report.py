@@ -10,8 +10,9 @@ exit, ...), USD. ``pairs``: each pair's status and days to break even at the cur
 (:meth:`core.domain.signal.PairSignal.break_even_days`).
 ``per_pair``: each pair's funding (net, received, paid), fees (negative), basis and total
 PnL in USD, by the instruments it trades, with its trade count and its hedges (count, and
-the quantity in its own asset); ``book``: their sums (equal to ``pnl_usd``) and the gross
-notional held at the end. The text report lists them when more than one pair runs.
+the quantity in its own asset; beside other pairs also its largest |net delta| left after an
+instant, in that asset, ``max_abs_net_delta``); ``book``: their sums (equal to ``pnl_usd``)
+and the gross notional held at the end. The text report lists them when more than one pair runs.
 ``round_trips``: per pair position from flat to flat, its holding time, funding earned, fees
 paid (entry, ladder, hedge, exit), basis PnL and net (:mod:`core.domain.tradestats`).
 ``missed_settlements``: settlements the schedule expected while a position was held and no
@@ -36,6 +37,7 @@ from core.domain.tradestats import (
     round_trips,
 )
 from core.engine.engine import Engine
+from core.engine.pair import PairRuntime
 
 
 def _num(d: Decimal) -> float:
@@ -180,6 +182,7 @@ def _per_pair(
     led = engine.ledger
     owner = {key: pr.cfg.name for pr in engine.pairs for key in (pr.key_a, pr.key_b)}
     assets = {pr.cfg.name: base_asset(pr.spec_a) for pr in engine.pairs}
+    runtimes = {pr.cfg.name: pr for pr in engine.pairs}
     unreal: dict[tuple[str, str], Decimal] = {}
     for key, pos in led.positions.items():
         if pos.qty != 0 and key in marks:
@@ -198,6 +201,7 @@ def _per_pair(
             "trade_count": f.trades,
             "hedge_count": f.hedges,
             "hedge_qty": wire(f.hedge_qty.quantize(Decimal("0.00000001"))),
+            **_max_net(runtimes.get(name), len(engine.pairs)),
         }
         for name, f in figures.items()
     }
@@ -211,6 +215,17 @@ def _per_pair(
         "gross_notional_usd": _num(engine.gross_notional_usd()),
     }
     return per_pair, book
+
+
+def _max_net(pr: PairRuntime | None, pairs: int) -> dict[str, Any]:
+    """A pair's largest |net delta| in its asset's units, beside other pairs (alone: the
+    book's, ``hedge_turnover.max_abs_net_delta_btc``)."""
+    if pr is None or pairs < 2:
+        return {}
+    return {
+        "max_abs_net_delta": wire(pr.max_abs_net_delta.quantize(Decimal("0.00000001"))),
+        "max_abs_net_delta_ts_ms": pr.max_abs_net_delta_ts_ms,
+    }
 
 
 def sharpe(curve: list[tuple[int, float]]) -> float | None:

@@ -103,6 +103,11 @@ class PairRuntime:
         self.opened_ts_ms: int | None = None
         """When the open position's entry completed (the minimum holding time counts from it)."""
         self._last_refusal = ""
+        self.max_abs_net_delta = ZERO
+        """Beside other pairs: the largest |:meth:`net_delta`| (base asset units) left after
+        an instant's decisions while the pair held anything, and when
+        (``max_abs_net_delta_ts_ms``); the engine measures it (:meth:`track_net_delta`)."""
+        self.max_abs_net_delta_ts_ms = 0
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -124,6 +129,13 @@ class PairRuntime:
             if qty != 0 and st.mark is not None:
                 total += btc_delta(spec, qty, mark_decimal(st))
         return total
+
+    def track_net_delta(self) -> None:
+        """Keep the largest |net delta| (its asset's units) seen after an instant."""
+        net = abs(self.net_delta())
+        if net > self.max_abs_net_delta:
+            self.max_abs_net_delta = net
+            self.max_abs_net_delta_ts_ms = self.view.now
 
     def states(self) -> tuple[InstrumentState, InstrumentState]:
         """Market states of leg a and leg b."""
