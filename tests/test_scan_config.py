@@ -30,6 +30,10 @@ def test_a_pair_goes_into_a_copy_of_the_running_config_and_loads(tmp_path: Path)
     assert (pair.leg_a, pair.leg_b, pair.max_notional_usd) == (
         "binance_solusdt", "bybit_solusdt", Decimal(60000),
     )  # fmt: skip
+    # its hedge band in SOL (band_btc is BTC's): 5 % of the 60,000 USD leg cap at 150 = 20 SOL
+    assert (pair.hedge_band, pair.band(loaded.hedge)) == (
+        Decimal(20), (Decimal(20), Decimal(0), Decimal(30)),
+    )  # fmt: skip
     bn, by = loaded.instruments["binance_solusdt"], loaded.instruments["bybit_solusdt"]
     assert (bn.venue, bn.symbol, bn.kind, bn.tick, bn.lot) == (
         "binance", "SOLUSDT", "linear", Decimal("0.01"), Decimal("0.001"),

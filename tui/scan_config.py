@@ -4,7 +4,8 @@ The file gets one ``[instruments.<id>]`` table per leg (the venue's own specs as
 them: kind, tick, lot, minimums, taker fee; contract size 1 for a linear leg, ``contract_usd``
 for an inverse one; the maker fee of the running config's instruments on that venue, else
 0.0002, DESIGN's base maker fee of both venues) and one ``[[pairs]]`` entry (the pair's
-notional cap from the running config's first pair, else the default). An instrument the file
+notional cap from the running config's first pair, else the default; a pair of another asset
+than BTC also gets its ``hedge_band`` in that asset, :func:`hedge_band`). An instrument the file
 already has (same venue and symbol) is reused, not repeated; a pair the file already has (the
 same two instruments) is left as it is; a pair name already taken gets a suffix. The rest of
 the pair's settings (``[strategy]``, ``[ladder]``, ``[sizing]``, ``[risk]``) are the file's
@@ -110,13 +111,37 @@ def add_pair(text: str, o: Opportunity, settings: Any = None) -> tuple[str, str]
     pair.add("leg_a", ids[0])
     pair.add("leg_b", ids[1])
     existing = getattr(settings, "pairs", ())
+    cap = Decimal(60_000)
     if existing:
-        pair.add("max_notional_usd", int(existing[0].max_notional_usd))
+        cap = existing[0].max_notional_usd
+        pair.add("max_notional_usd", int(cap))
+    if o.asset.upper() not in ("BTC", "XBT"):
+        pair.add("hedge_band", hedge_band(o, cap))
     pair.add(tomlkit.nl())
     pairs.append(pair)
     out = tomlkit.dumps(doc)
     parse_config(out, "<scanned pair>")
     return out, name
+
+
+HEDGE_BAND_SHARE = Decimal("0.05")
+"""A scanned pair of another asset than BTC gets a hedge band worth this share of its leg
+cap at the scanned mark (``[hedge] band_btc`` is in BTC: 0.1 BTC is about 5-10 % of the
+default 60,000 USD cap at 2024's prices)."""
+
+
+def hedge_band(o: Opportunity, cap_usd: Decimal) -> str:
+    """``hedge_band`` of a scanned pair, in its asset's units: :data:`HEDGE_BAND_SHARE` of
+    ``cap_usd`` at the short leg's mark, floored to the coarser lot of the two legs (linear
+    legs; at least one lot). An inverse leg's lot is in contracts: the band is then the
+    share of the cap in the asset, not floored."""
+    mark = Decimal(repr(o.short.perp.mark))
+    raw = cap_usd * HEDGE_BAND_SHARE / mark if mark > 0 else Decimal(1)
+    lots = [p.lot for p in (o.short.perp, o.long.perp) if p.kind == "linear" and p.lot > 0]
+    if lots:
+        lot = max(lots)
+        raw = max(lot, (raw // lot) * lot)
+    return format(raw.normalize(), "f")
 
 
 def write_pair(path: str | os.PathLike[str], o: Opportunity, settings: Any = None) -> str:

@@ -8,6 +8,11 @@ USD value of XBT collateral held on BitMEX: ``equity_start_usd``/``equity_end_us
 ``per_venue``: funding received and paid, fees, and fees per purpose (entry, ladder, hedge,
 exit, ...), USD. ``pairs``: each pair's status and days to break even at the current spread
 (:meth:`core.domain.signal.PairSignal.break_even_days`).
+``per_pair``: each pair's funding (net, received, paid), fees (negative), basis and total
+PnL in USD, by the instruments it trades, with its trade count and its hedges (count, and
+the quantity in its own asset; beside other pairs also its largest |net delta| left after an
+instant, in that asset, ``max_abs_net_delta``); ``book``: their sums (equal to ``pnl_usd``)
+and the gross notional held at the end. The text report lists them when more than one pair runs.
 ``round_trips``: per pair position from flat to flat, its holding time, funding earned, fees
 paid (entry, ladder, hedge, exit), basis PnL and net (:mod:`core.domain.tradestats`).
 ``missed_settlements``: settlements the schedule expected while a position was held and no
@@ -22,11 +27,17 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from core.domain.contracts import wire
+from core.domain.contracts import ZERO, base_asset, is_coin, wire
 from core.domain.equity import daily_returns, sharpe_ratio
 from core.domain.market import mark_decimal
-from core.domain.tradestats import fees_by_venue_and_purpose, hedge_turnover, round_trips
+from core.domain.tradestats import (
+    fees_by_venue_and_purpose,
+    hedge_turnover,
+    pair_figures,
+    round_trips,
+)
 from core.engine.engine import Engine
+from core.engine.pair import PairRuntime
 
 
 def _num(d: Decimal) -> float:
@@ -98,6 +109,7 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
                 "break_even_days": pr.signal.break_even_days(a, b, held),
             }
         )
+    per_pair, book = _per_pair(engine, marks, xbt)
     start = engine.start_equity_usd or 0.0
     end = engine.equity_usd
     counts: dict[str, int] = defaultdict(int)
@@ -117,6 +129,8 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
             "total": _num(total),
         },
         "per_venue": venues,
+        "per_pair": per_pair,
+        "book": book,
         "pairs": pairs,
         "round_trips": [
             {
@@ -157,6 +171,60 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
         "last_ts_ms": engine.now,
         "wall_s": wall_s,
         "events_per_s": engine.events / wall_s if wall_s > 0 else None,
+    }
+
+
+def _per_pair(
+    engine: Engine, marks: dict[tuple[str, str], Decimal], xbt: Decimal
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """``per_pair`` (each pair's funding, fees, basis and total, USD; its trades and hedges,
+    the hedges' quantity in its own asset) and ``book`` (their sums)."""
+    led = engine.ledger
+    owner = {key: pr.cfg.name for pr in engine.pairs for key in (pr.key_a, pr.key_b)}
+    assets = {pr.cfg.name: base_asset(pr.spec_a) for pr in engine.pairs}
+    runtimes = {pr.cfg.name: pr for pr in engine.pairs}
+    unreal: dict[tuple[str, str], Decimal] = {}
+    for key, pos in led.positions.items():
+        if pos.qty != 0 and key in marks:
+            upnl = pos.unrealised(marks[key])
+            unreal[key] = upnl * xbt if is_coin(pos.spec.settle_currency) else upnl
+    figures = pair_figures(led.trades, led.funding_payments, owner, unreal, engine.specs)
+    per_pair = {
+        name: {
+            "asset": assets.get(name, "?"),
+            "funding_usd": _num(f.funding_usd),
+            "funding_received_usd": _num(f.funding_received_usd),
+            "funding_paid_usd": _num(f.funding_paid_usd),
+            "fees_usd": -_num(f.fees_usd),
+            "basis_usd": _num(f.basis_usd),
+            "total_usd": _num(f.total_usd),
+            "trade_count": f.trades,
+            "hedge_count": f.hedges,
+            "hedge_qty": wire(f.hedge_qty.quantize(Decimal("0.00000001"))),
+            **_max_net(runtimes.get(name), len(engine.pairs)),
+        }
+        for name, f in figures.items()
+    }
+    vals = figures.values()
+    book = {
+        "funding_usd": _num(sum((f.funding_usd for f in vals), ZERO)),
+        "fees_usd": -_num(sum((f.fees_usd for f in vals), ZERO)),
+        "basis_usd": _num(sum((f.basis_usd for f in vals), ZERO)),
+        "total_usd": _num(sum((f.total_usd for f in vals), ZERO)),
+        "trade_count": sum(f.trades for f in vals),
+        "gross_notional_usd": _num(engine.gross_notional_usd()),
+    }
+    return per_pair, book
+
+
+def _max_net(pr: PairRuntime | None, pairs: int) -> dict[str, Any]:
+    """A pair's largest |net delta| in its asset's units, beside other pairs (alone: the
+    book's, ``hedge_turnover.max_abs_net_delta_btc``)."""
+    if pr is None or pairs < 2:
+        return {}
+    return {
+        "max_abs_net_delta": wire(pr.max_abs_net_delta.quantize(Decimal("0.00000001"))),
+        "max_abs_net_delta_ts_ms": pr.max_abs_net_delta_ts_ms,
     }
 
 
@@ -203,6 +271,20 @@ def format_text(report: dict[str, Any]) -> str:
         lines.append(
             f"  {venue:8s} funding +{v['funding_received_usd']:,.2f} / {v['funding_paid_usd']:,.2f}"
             f"  fees {v['fees_usd']:,.2f} USD ({parts or 'none'})"
+        )
+    if len(report.get("per_pair", {})) > 1:
+        for name, f in report["per_pair"].items():
+            lines.append(
+                f"  pair {name:10s} funding {f['funding_usd']:+,.2f}  fees {f['fees_usd']:,.2f}"
+                f"  basis {f['basis_usd']:+,.2f}  total {f['total_usd']:+,.2f} USD"
+                f"  ({f['trade_count']} trades; {f['hedge_count']} hedges,"
+                f" {float(f['hedge_qty']):.4f} {f['asset']})"
+            )
+        b = report["book"]
+        lines.append(
+            f"  book            funding {b['funding_usd']:+,.2f}  fees {b['fees_usd']:,.2f}"
+            f"  basis {b['basis_usd']:+,.2f}  total {b['total_usd']:+,.2f} USD"
+            f"  (gross notional {b['gross_notional_usd']:,.2f} USD)"
         )
     for pr in report["pairs"]:
         days = pr["break_even_days"]

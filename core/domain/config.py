@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
-from core.domain.contracts import is_coin
+from core.domain.contracts import base_asset, is_coin
 from core.domain.errors import BadInput
 from core.domain.events import InstrumentSpec
 from core.domain.plumbing_settings import (
@@ -69,6 +70,30 @@ class PairSettings(_Strict, frozen=True):
     leg_b: str
     max_notional_usd: Decimal = Decimal(60_000)
     """Cap on each leg's notional in USD (the pair holds two legs of about this size)."""
+    hedge_band: Decimal | None = None
+    """This pair's hedge band in its base asset's units (XRP for an XRPUSDT pair; BTC for a
+    BTC pair; inverse legs count contracts x contract size / mark): its hedger acts only when
+    |its two legs' net delta| exceeds this. Unset: ``[hedge] band_btc``, which only a BTC
+    pair may use (:func:`core.domain.contracts.base_asset`)."""
+    hedge_target: Decimal | None = None
+    """Trade |net delta| back to this (base units, below ``hedge_band``). Unset: 0 with a
+    ``hedge_band``, else ``[hedge] target_btc``."""
+    hedge_wide_band: Decimal | None = None
+    """Outside this (base units, >= ``hedge_band``) the hedger does not wait for
+    ``[hedge] min_interval_s``. Unset: 1.5 x ``hedge_band`` with a ``hedge_band``, else
+    ``[hedge]``'s wide band."""
+
+    def band(self, hedge: HedgeSettings) -> tuple[Decimal, Decimal, Decimal]:
+        """(band, target, wide band) of this pair's hedger, in its base asset's units: its
+        own ``hedge_*`` keys, else ``[hedge]``'s BTC figures (a BTC pair only; checked)."""
+        if self.hedge_band is None:
+            return hedge.band_btc, hedge.target_btc, hedge.wide_band()
+        wide = self.hedge_wide_band
+        return (
+            self.hedge_band,
+            self.hedge_target if self.hedge_target is not None else Decimal(0),
+            wide if wide is not None else self.hedge_band * Decimal("1.5"),
+        )
 
 
 class StrategySettings(_Strict, frozen=True):
@@ -186,6 +211,19 @@ class RiskSettings(_Strict, frozen=True):
     order): the ledger takes the venue's size, entries and adds stop (PAUSED), then
     ``rehedge`` trims the other leg (or the grown leg) reduce-only back to a hedge of the
     venue's truth, or ``flatten`` closes both legs reduce-only (REDUCING)."""
+    max_book_notional_usd: Decimal = Decimal(0)
+    """Book limit: the gross notional of every pair's legs together (USD at the marks; a
+    linear leg |qty| x contract size x mark, an inverse one its contracts' USD) may not
+    exceed this after an entry or a ladder add (the add's own hedge counted). 0 = off.
+    Reduce-only orders and hedges are never refused by it."""
+    max_venue_margin_pct: float = 0.0
+    """Venue limit: the initial margin in use at one venue (each of its positions' notional /
+    ``venue_leverage``, USD) may not exceed this % of that venue's equity (its balances,
+    a coin at the coin's mark, plus its positions' unrealised PnL, USD) after an entry or a
+    ladder add. 0 = off. Reduce-only orders and hedges are never refused by it."""
+    venue_leverage: float = 5.0
+    """The leverage the desk sets on its venue accounts (x): initial margin = notional / this.
+    Used only by ``max_venue_margin_pct``."""
     on_restart: Literal["ask", "adopt", "flatten", "leave"] = "ask"
     """Live start-up found positions or open orders that the last run's audit log does not
     explain (a pair the last run left open, held exactly as it left it, is always adopted):
@@ -406,6 +444,7 @@ def _check(s: Settings, name: str) -> None:
             f"must be below the entry threshold ({st.entry_edge_pct:g} % over "
             f"{st.holding_hours:g} h = {entry_apr:.2f} % APR)",
         )
+    _check_pair_bands(s, bad)
     hg = s.hedge
     if hg.band_btc <= 0:
         raise bad("hedge.band_btc", "must be > 0")
@@ -423,6 +462,12 @@ def _check(s: Settings, name: str) -> None:
         raise bad("strategy.holding_hours", "must be > 0")
     if not 0 < s.risk.drawdown_limit_pct < 100:
         raise bad("risk.drawdown_limit_pct", "must be between 0 and 100")
+    if s.risk.max_book_notional_usd < 0:
+        raise bad("risk.max_book_notional_usd", "must be >= 0 (USD; 0 = off)")
+    if not 0 <= s.risk.max_venue_margin_pct <= 100:
+        raise bad("risk.max_venue_margin_pct", "must be 0 (off) .. 100 (% of a venue's equity)")
+    if not 1 <= s.risk.venue_leverage <= 200:
+        raise bad("risk.venue_leverage", "must be 1 .. 200 (x; initial margin = notional / it)")
     if s.replay.speed < 0:
         raise bad("replay.speed", "must be >= 0 (0 = as fast as possible)")
     if not 0 < s.sizing.min_scale <= 1:
@@ -444,6 +489,31 @@ def _check(s: Settings, name: str) -> None:
     if f.max_frame_bytes < 1024:
         raise bad("feeds.max_frame_bytes", "must be >= 1024")
     _check_execution(s, name)
+
+
+def _check_pair_bands(s: Settings, bad: Callable[[str, str], ConfigError]) -> None:
+    """Each pair's hedge band is in its base asset's units: ``[hedge] band_btc`` is BTC, so a
+    pair of another asset must set its own ``hedge_band``."""
+    for i, pair in enumerate(s.pairs):
+        if pair.hedge_band is None:
+            for key in ("hedge_target", "hedge_wide_band"):
+                if getattr(pair, key) is not None:
+                    raise bad(f"pairs[{i}].{key}", f"needs pairs[{i}].hedge_band (same units)")
+            assets = {base_asset(s.instruments[iid]) for iid in (pair.leg_a, pair.leg_b)}
+            if assets != {"BTC"}:
+                raise bad(
+                    f"pairs[{i}].hedge_band",
+                    f"pair {pair.name!r} trades {'/'.join(sorted(assets))}, not BTC: set its "
+                    "hedge band in that asset's units (hedge.band_btc is in BTC)",
+                )
+            continue
+        band, target, wide = pair.band(s.hedge)
+        if band <= 0:
+            raise bad(f"pairs[{i}].hedge_band", "must be > 0 (base asset units)")
+        if not 0 <= target < band:
+            raise bad(f"pairs[{i}].hedge_target", "must be >= 0 and below its hedge_band")
+        if wide < band:
+            raise bad(f"pairs[{i}].hedge_wide_band", "must be >= its hedge_band")
 
 
 def _check_execution(s: Settings, name: str) -> None:

@@ -26,9 +26,24 @@ def is_coin(currency: str) -> bool:
     return currency in COIN_CURRENCIES
 
 
+def base_asset(spec: InstrumentSpec) -> str:
+    """The asset an instrument trades, from its symbol and quote: ``BTCUSDT`` (quote USDT)
+    and ``XBTUSD`` / ``BTCUSD_PERP`` (quote USD) are ``BTC`` (XBT is BTC's ticker at some
+    venues), ``XRPUSDT`` is ``XRP``. A symbol that does not end in its quote is its own name
+    (upper case) minus a ``_PERP`` / ``-PERP`` suffix."""
+    sym = spec.symbol.upper()
+    for suffix in ("_PERP", "-PERP"):
+        sym = sym.removesuffix(suffix)
+    quote = spec.quote.upper()
+    if quote and sym.endswith(quote) and len(sym) > len(quote):
+        sym = sym[: -len(quote)]
+    return "BTC" if sym in COIN_CURRENCIES else sym
+
+
 def btc_delta(spec: InstrumentSpec, qty: Decimal, price: Decimal) -> Decimal:
     """BTC exposure of ``qty`` at ``price``: linear qty x contract_size; inverse
-    contracts x contract_size(USD) / price. Signed like ``qty``."""
+    contracts x contract_size(USD) / price. Signed like ``qty``. For an instrument of another
+    asset it is the exposure in that asset's units (XRP for XRPUSDT)."""
     if spec.kind == "inverse":
         return qty * spec.contract_size / price
     return qty * spec.contract_size

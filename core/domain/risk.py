@@ -8,11 +8,13 @@ re-arms). Operator flatten and kill orders are reduce-only and pass in every sta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from core.domain.contracts import notional_usd
+from core.domain.config import RiskSettings
+from core.domain.contracts import ZERO, notional_usd
 from core.domain.events import InstrumentSpec
 
 OPENING = frozenset({"entry", "ladder"})
@@ -67,9 +69,58 @@ def check_leg(spec: InstrumentSpec, qty: Decimal, price: Decimal, reduce_only: b
     return None
 
 
+def book_limits_on(risk: RiskSettings) -> bool:
+    """True when a book or venue limit is configured (both are off at 0)."""
+    return risk.max_book_notional_usd > 0 or risk.max_venue_margin_pct > 0
+
+
+def check_book(
+    risk: RiskSettings,
+    gross_usd: Decimal,
+    add_usd: Mapping[str, Decimal],
+    venue_notional_usd: Mapping[str, Decimal],
+    venue_equity_usd: Mapping[str, Decimal],
+) -> str | None:
+    """Why an entry or a ladder add may not go (None = it may): the book and venue limits of
+    ``[risk]`` after the order (:class:`~core.domain.config.RiskSettings`).
+
+    ``gross_usd``: the book's gross notional now (USD, every position at its mark);
+    ``add_usd``: the notional the order adds per venue (an entry's two legs, or a ladder add
+    and the hedge that completes it), USD; ``venue_notional_usd`` / ``venue_equity_usd``: each
+    venue's gross notional and equity now (balances, a coin at its mark, plus unrealised PnL;
+    USD). The reason names the limit and the figures. Only orders that add exposure are
+    checked: reduce-only orders and hedges never come here."""
+    added = sum(add_usd.values(), ZERO)
+    cap = risk.max_book_notional_usd
+    if cap > 0 and gross_usd + added > cap:
+        return (
+            f"book limit risk.max_book_notional_usd: gross notional {gross_usd:,.2f} + "
+            f"{added:,.2f} = {gross_usd + added:,.2f} USD > {cap:,.2f} USD"
+        )
+    pct = risk.max_venue_margin_pct
+    if pct <= 0:
+        return None
+    lev = Decimal(repr(risk.venue_leverage))
+    for venue in sorted(add_usd):
+        now = venue_notional_usd.get(venue, ZERO) / lev
+        after = now + add_usd[venue] / lev
+        equity = venue_equity_usd.get(venue, ZERO)
+        used = after / equity * 100 if equity > 0 else None
+        if used is None or used > Decimal(repr(pct)):
+            share = "no equity" if used is None else f"{used:.2f} % of its equity"
+            return (
+                f"venue limit risk.max_venue_margin_pct on {venue}: initial margin "
+                f"{now:,.2f} + {after - now:,.2f} = {after:,.2f} USD (notional / "
+                f"{risk.venue_leverage:g}x) is {share} {equity:,.2f} USD > {pct:g} %"
+            )
+    return None
+
+
 @dataclass(slots=True)
 class DrawdownMonitor:
-    """Peak-to-now drawdown of equity (USD). ``breached`` once it exceeds ``limit_pct``."""
+    """Peak-to-now drawdown of equity (USD). ``breached`` once it exceeds ``limit_pct``.
+    The engine keeps one, on the whole book's equity (every pair, every venue): its stop-out
+    flattens every pair and HALTs (:meth:`core.engine.engine.Engine._mark_to_market`)."""
 
     limit_pct: float
     peak_usd: float = 0.0

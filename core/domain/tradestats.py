@@ -7,11 +7,11 @@ Pure arithmetic over the ledger's records (:class:`~core.domain.ledger.TradeReco
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.domain.contracts import ZERO, btc_delta
+from core.domain.contracts import ZERO, base_asset, btc_delta
 from core.domain.events import InstrumentSpec
 from core.domain.ledger import FundingPayment, Key, TradeRecord
 
@@ -19,7 +19,8 @@ from core.domain.ledger import FundingPayment, Key, TradeRecord
 @dataclass(frozen=True, slots=True)
 class HedgeTurnover:
     """The hedger's work in one run: ``count`` hedge fills, ``btc`` the BTC they traded
-    (|qty| in BTC at the fill price, inverse contracts / price), ``fees_usd`` their fees
+    (|qty| in BTC at the fill price, inverse contracts / price; fills of BTC instruments only:
+    another asset's pair counts its own in :class:`PairFigures`), ``fees_usd`` their fees
     (USD at the fill's coin price, as booked)."""
 
     count: int = 0
@@ -37,7 +38,9 @@ def hedge_turnover(
         if f.purpose != "hedge":
             continue
         count += 1
-        btc += abs(btc_delta(specs[(f.venue, f.symbol)], f.qty, f.price))
+        spec = specs[(f.venue, f.symbol)]
+        if base_asset(spec) == "BTC":
+            btc += abs(btc_delta(spec, f.qty, f.price))
         fees += t.fee_usd
     return HedgeTurnover(count, btc, fees)
 
@@ -131,4 +134,74 @@ def fees_by_venue_and_purpose(trades: Iterable[TradeRecord]) -> dict[str, dict[s
     for t in trades:
         by = out.setdefault(t.fill.venue, {})
         by[t.fill.purpose] = by.get(t.fill.purpose, ZERO) + t.fee_usd
+    return out
+
+
+@dataclass(slots=True)
+class PairFigures:
+    """What one pair's legs added up to in a run, USD unless the name says otherwise:
+    ``funding_received_usd`` (> 0) and ``funding_paid_usd`` (< 0) its legs' settlements,
+    ``fees_usd`` its fills' fees (> 0 = paid), ``realised_usd`` / ``unrealised_usd`` its
+    price PnL (unrealised at the end's marks), ``hedges`` / ``hedge_qty`` its hedge fills and
+    the base asset they traded (|delta|, the pair's own units: BTC, XRP)."""
+
+    funding_received_usd: Decimal = ZERO
+    funding_paid_usd: Decimal = ZERO
+    fees_usd: Decimal = ZERO
+    realised_usd: Decimal = ZERO
+    unrealised_usd: Decimal = ZERO
+    trades: int = 0
+    hedges: int = 0
+    hedge_qty: Decimal = ZERO
+
+    @property
+    def funding_usd(self) -> Decimal:
+        """Net funding (received > 0)."""
+        return self.funding_received_usd + self.funding_paid_usd
+
+    @property
+    def basis_usd(self) -> Decimal:
+        """Price PnL, realised and unrealised."""
+        return self.realised_usd + self.unrealised_usd
+
+    @property
+    def total_usd(self) -> Decimal:
+        """Basis + funding - fees: the pair's share of the book's PnL."""
+        return self.basis_usd + self.funding_usd - self.fees_usd
+
+
+def pair_figures(
+    trades: Iterable[TradeRecord],
+    payments: Iterable[FundingPayment],
+    owner: Mapping[Key, str],
+    unrealised_usd: Mapping[Key, Decimal],
+    specs: Mapping[Key, InstrumentSpec],
+) -> dict[str, PairFigures]:
+    """Each pair's :class:`PairFigures`, by the instrument its records are on (an instrument
+    belongs to one pair only: ``owner``); an instrument no pair trades counts under
+    ``"none"``. Pairs in ``owner``'s order; the book is their sum, to the cent."""
+    out: dict[str, PairFigures] = {name: PairFigures() for name in owner.values()}
+
+    def of(key: Key) -> PairFigures:
+        return out.setdefault(owner.get(key, "none"), PairFigures())
+
+    for t in trades:
+        f = t.fill
+        key = (f.venue, f.symbol)
+        fig = of(key)
+        fig.trades += 1
+        fig.fees_usd += t.fee_usd
+        fig.realised_usd += t.realised_usd
+        if f.purpose == "hedge":
+            fig.hedges += 1
+            fig.hedge_qty += abs(btc_delta(specs[key], f.qty, f.price))
+    for p in payments:
+        fig = of((p.venue, p.symbol))
+        if p.amount_usd >= 0:
+            fig.funding_received_usd += p.amount_usd
+        else:
+            fig.funding_paid_usd += p.amount_usd
+    for key, upnl in unrealised_usd.items():
+        if upnl:
+            of(key).unrealised_usd += upnl
     return out

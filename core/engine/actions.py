@@ -8,7 +8,7 @@ generator: the :class:`~core.domain.venue.OrderUpdate` for a :class:`Send`, None
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Set
+from collections.abc import Generator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -91,3 +91,4 @@ class EngineView(Protocol):
     def net_delta_btc(self) -> Decimal: ...
     def net_delta_btc_float(self) -> float: ...
     def leg_delta_btc(self, key: Key) -> Decimal: ...
+    def book_limit_breach(self, adds: Sequence[tuple[Key, Decimal, Decimal]]) -> str | None: ...

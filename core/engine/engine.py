@@ -216,6 +216,10 @@ class Engine(Valuation):
             if net > self.max_net_delta_btc:
                 self.max_net_delta_btc = net
                 self.max_net_delta_ts_ms = self.now
+            if len(self.pairs) > 1:  # each pair's own, in its own asset's units
+                for pr in self.pairs:
+                    if pr.status != "flat":
+                        pr.track_net_delta()
 
     def _check_missed_settlements(self) -> None:
         """Count each settlement the instrument's schedule (a rate announced for it, else the

@@ -87,6 +87,9 @@ class PairRuntime:
         self.key_a: Key = (spec_a.venue, spec_a.symbol)
         self.key_b: Key = (spec_b.venue, spec_b.symbol)
         self.signal = PairSignal(view.settings.strategy, spec_a, spec_b)
+        self.band, self.target, self.wide_band = cfg.band(view.settings.hedge)
+        """This pair's hedge band, target and wide band, in its base asset's units
+        (:meth:`core.domain.config.PairSettings.band`)."""
         self.status = "flat"
         self.direction = 0
         self.ladders: dict[Key, Ladder] = {}
@@ -100,6 +103,11 @@ class PairRuntime:
         self.opened_ts_ms: int | None = None
         """When the open position's entry completed (the minimum holding time counts from it)."""
         self._last_refusal = ""
+        self.max_abs_net_delta = ZERO
+        """Beside other pairs: the largest |:meth:`net_delta`| (base asset units) left after
+        an instant's decisions while the pair held anything, and when
+        (``max_abs_net_delta_ts_ms``); the engine measures it (:meth:`track_net_delta`)."""
+        self.max_abs_net_delta_ts_ms = 0
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -121,6 +129,13 @@ class PairRuntime:
             if qty != 0 and st.mark is not None:
                 total += btc_delta(spec, qty, mark_decimal(st))
         return total
+
+    def track_net_delta(self) -> None:
+        """Keep the largest |net delta| (its asset's units) seen after an instant."""
+        net = abs(self.net_delta())
+        if net > self.max_abs_net_delta:
+            self.max_abs_net_delta = net
+            self.max_abs_net_delta_ts_ms = self.view.now
 
     def states(self) -> tuple[InstrumentState, InstrumentState]:
         """Market states of leg a and leg b."""
@@ -189,10 +204,12 @@ class PairRuntime:
             yield from self.hedge()
 
     # ----------------------------------------------------------------- entry
-    def _refuse(self, why: str) -> Actions:
-        if why != self._last_refusal:
+    def _refuse(self, why: str, same: str | None = None) -> Actions:
+        """Alert that the pair was not started, once per reason (``same``: what makes two
+        refusals the same one, e.g. the limit whose figures move; default ``why``)."""
+        if (same or why) != self._last_refusal:
             yield Alert(f"pair {self.cfg.name} not started: {why}")
-            self._last_refusal = why
+            self._last_refusal = same or why
 
     def _room_usd(self, key: Key, price: Decimal) -> Decimal:
         eng = self.view
@@ -237,6 +254,12 @@ class PairRuntime:
             if why:
                 yield from self._refuse(why)
                 return
+        why = eng.book_limit_breach(
+            [(first[0], q1, prices[first[0]]), (second[0], q2, prices[second[0]])]
+        )
+        if why:  # both legs together, before the first is sent
+            yield from self._refuse(why, why.split(":")[0])
+            return
         self._last_refusal = ""
         self.status = "entering"
         self.direction = direction
@@ -380,7 +403,7 @@ class PairRuntime:
             room = self._room_usd(key, price)
             usd = level_notional_usd(lvl, eng.settings.sizing, self._scale(), room)
             qty = floor_to_lot(spec, qty_for_notional(spec, usd, price))
-            why = check_leg(spec, qty, price, False)
+            why = check_leg(spec, qty, price, False) or self._add_breach(key, qty, price)
             if why:
                 lvl.status, lvl.size, lvl.size_usd = "skipped", ZERO, 0.0
                 yield Alert(
@@ -393,12 +416,25 @@ class PairRuntime:
             self.adding[cid] = (key, lvl)
             yield Send(key, side, qty, False, "ladder", cid)
 
+    def _add_breach(self, key: Key, qty: Decimal, price: Decimal) -> str | None:
+        """A book or venue limit the ladder add of ``qty`` on ``key`` would breach, counting
+        the hedge that completes it on the other leg (the same delta at its mark)."""
+        ((other, spec_o),) = ((k, s) for k, s in self.legs() if k != key)
+        st = self.view.market.get(*other)
+        adds = [(key, qty, price)]
+        if st.mark is not None:
+            p_o = mark_decimal(st)
+            delta = btc_delta(self.specs(key), qty, price)
+            adds.append((other, floor_to_lot(spec_o, qty_for_btc(spec_o, delta, p_o)), p_o))
+        return self.view.book_limit_breach(adds)
+
     # ----------------------------------------------------------------- hedge
     def hedge(self, *, now: bool = False) -> Actions:
-        """Bring the net BTC delta back to the target inside the band with one order on the
-        leg that gets closest to it (after a ladder add, the other leg when it does as well).
-        One hedge in flight at a time. Hysteresis (:class:`~core.domain.config.HedgeSettings`):
-        nothing while |net| <= ``band_btc``; within ``min_interval_s`` of the last hedge,
+        """Bring the pair's net delta (base asset units) back to the target inside the band
+        with one order on the leg that gets closest to it (after a ladder add, the other leg
+        when it does as well). One hedge in flight at a time. Hysteresis
+        (:class:`~core.domain.config.HedgeSettings`; band, target and wide band per pair:
+        :attr:`band`): nothing while |net| <= the band; within ``min_interval_s`` of the last hedge,
         nothing unless |net| > the wide band, and never a reversal of that hedge for a delta
         move smaller than the band. ``now``: the hedge completing an entry or a ladder add,
         which never waits."""
@@ -406,7 +442,7 @@ class PairRuntime:
         if self.hedge_cid is not None or self.adding:
             return
         cfg = eng.settings.hedge
-        band = cfg.band_btc
+        band = self.band
         if self.alone and abs(eng.net_delta_btc_float()) <= float(band) * 0.999:
             return
         net = self.net_delta()
@@ -415,11 +451,11 @@ class PairRuntime:
         sign = -1 if net > 0 else 1  # the sign of the BTC the hedge trades
         last = self.last_hedge
         if not now and last is not None and eng.now - last[0] < cfg.min_interval_s * 1000:
-            if abs(net) <= cfg.wide_band():
+            if abs(net) <= self.wide_band:
                 return
             if last[1] == -sign and abs(net - last[2]) < band:
                 return
-        aim = net + sign * cfg.target_btc  # the BTC to trade away: net -> +-target
+        aim = net + sign * self.target  # what to trade away: net -> +-target
         fresh_ms = cfg.fresh_price_s * 1000
         best: tuple[tuple[bool, int, bool, Decimal], Key, Side, Decimal, bool] | None = None
         for key, spec in self.legs():
@@ -451,7 +487,7 @@ class PairRuntime:
             return
         _, key, side, qty, reduce_only = best
         self.last_add = None
-        self.last_hedge = (eng.now, sign, net + sign * (abs(net) - cfg.target_btc))
+        self.last_hedge = (eng.now, sign, net + sign * (abs(net) - self.target))
         self.hedge_cid = self.ids.next(self.cfg.name, key[0], "hedge")
         yield Send(key, side, qty, reduce_only, "hedge", self.hedge_cid)
 

@@ -8,6 +8,7 @@ rebuilt only after a fill or a settlement (``_book_dirty``); the Decimal methods
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from core.domain.config import Settings
@@ -15,6 +16,7 @@ from core.domain.contracts import ZERO, btc_delta, is_coin, notional_usd
 from core.domain.events import InstrumentSpec
 from core.domain.ledger import Key, Ledger
 from core.domain.market import HOUR_MS, InstrumentState, MarketState, mark_decimal
+from core.domain.risk import book_limits_on, check_book
 
 
 class Valuation:
@@ -139,6 +141,31 @@ class Valuation:
             if pos.qty != 0 and st.mark is not None:
                 total += notional_usd(pos.spec, pos.qty, mark_decimal(st))
         return total
+
+    def book_limit_breach(self, adds: Sequence[tuple[Key, Decimal, Decimal]]) -> str | None:
+        """Why orders adding ``adds`` ((key, unsigned qty in the venue's unit, price)) would
+        breach a book or venue limit of ``[risk]`` (None: they would not, or no limit is
+        set): :func:`core.domain.risk.check_book` on the book as it is now."""
+        risk = self.settings.risk
+        if not book_limits_on(risk):
+            return None
+        coin = Decimal(repr(self.coin_usd()))
+        notional: dict[str, Decimal] = {}
+        equity: dict[str, Decimal] = {}
+        for (venue, cur), bal in self.ledger.balances.items():
+            equity[venue] = equity.get(venue, ZERO) + (bal * coin if is_coin(cur) else bal)
+        for (venue, symbol), pos in self.ledger.positions.items():
+            st = self.market.get(venue, symbol)
+            if pos.qty == 0 or st.mark is None:
+                continue
+            mark = mark_decimal(st)
+            notional[venue] = notional.get(venue, ZERO) + notional_usd(pos.spec, pos.qty, mark)
+            upnl = pos.unrealised(mark)
+            equity[venue] += upnl * coin if is_coin(pos.spec.settle_currency) else upnl
+        add: dict[str, Decimal] = {}
+        for key, qty, price in adds:
+            add[key[0]] = add.get(key[0], ZERO) + notional_usd(self.specs[key], qty, price)
+        return check_book(risk, sum(notional.values(), ZERO), add, notional, equity)
 
     def leg_delta_btc(self, key: Key) -> Decimal:
         """BTC delta of one position at its mark (0 without a price)."""

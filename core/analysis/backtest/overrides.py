@@ -123,10 +123,19 @@ def coerce(settings: Settings, key: str, value: Any) -> Any:
 
 
 def base_raw(settings: Settings) -> dict[str, Any]:
-    """``settings`` as plain TOML-like values (Decimals as strings), ready to override."""
-    raw: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(settings))
+    """``settings`` as plain TOML-like values (Decimals as strings), ready to override. An
+    unset optional key (None, e.g. a pair's ``hedge_band``) is left out: TOML has no null."""
+    raw: dict[str, Any] = _drop_none(msgspec.json.decode(msgspec.json.encode(settings)))
     raw.pop("source", None)
     return raw
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
 
 
 def _set(raw: Any, path: Path_, value: Any, key: str) -> None:
