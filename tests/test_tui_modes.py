@@ -48,7 +48,8 @@ def said(app: ArbConsole, text: str) -> bool:
 
 
 async def palette(pilot: Pilot[object], app: ArbConsole, query: str) -> None:
-    """Run the palette's entry that ``query`` finds first."""
+    """Run the palette's entry that ``query`` finds first (short queries: every key typed
+    into the palette waits for the screen, which a live session keeps redrawing)."""
     await pilot.press("ctrl+p")
     await eventually(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
     await pilot.press(*query)
@@ -159,13 +160,13 @@ async def test_palette_runs_every_action_on_a_real_session(mode: str, rig: Rig) 
             await eventually(pilot, lambda: app.snapshot is not None, what="first snapshot")
             titles = [c.title for c in app.get_system_commands(app.screen)]
             assert not [t for t in titles if t.startswith("Replay")]
-            await palette(pilot, app, "pause / resume")
+            await palette(pilot, app, "pause")
             await eventually(pilot, lambda: state(session) == "PAUSED", what="PAUSED")
             await palette(pilot, app, "arm")
             await eventually(pilot, lambda: state(session) == "ARMED", what="ARMED")
-            await palette(pilot, app, "screen: charts")
+            await palette(pilot, app, "charts")
             await eventually(pilot, lambda: app.current_view == "charts", what="charts")
-            await palette(pilot, app, "screen: main")
+            await palette(pilot, app, "screen: m")
             await eventually(pilot, lambda: app.current_view == "main", what="main")
             await palette(pilot, app, "export")
             await eventually(pilot, lambda: app.last_export_message != "", what="export")
@@ -175,7 +176,7 @@ async def test_palette_runs_every_action_on_a_real_session(mode: str, rig: Rig) 
             await eventually(
                 pilot, lambda: exposure(session) == (ZERO, ZERO), timeout=10, what="flat"
             )
-            await palette(pilot, app, "kill switch")
+            await palette(pilot, app, "kill")
             await eventually(pilot, lambda: app.kill_asked, what="kill asks")
             await pilot.press("y")
             await eventually(pilot, lambda: state(session) == "HALTED", timeout=10)
