@@ -296,3 +296,31 @@ def test_every_figure_recomputed_from_the_file(
         assert f["basis_usd"] == pytest.approx(float(basis[name]), abs=1e-6), name
         total = basis[name] + funding[name] - fees[name]
         assert f["total_usd"] == pytest.approx(float(total), abs=1e-6), name
+
+
+def test_the_console_shows_each_pairs_net_delta_in_its_own_asset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drawdown panel's "Net Δ" with several pairs: one line per pair, its net delta and
+    band in its own asset (BTC and XRP are never added together), from the engine's own
+    snapshot at the end of the replay."""
+    from core.domain.config import load_config
+    from core.runtime.host import EngineHost
+    from tests.conftest import eventually
+    from tui.widgets.risk import risk_text
+
+    monkeypatch.setenv("ARBTUI_STATE_DIR", str(tmp_path))
+    host = EngineHost.for_replay(load_config(CONFIG), REPLAY, speed=None)
+    host.start()
+    try:
+        eventually(lambda: host.finished, timeout_s=60)
+        risk = host.snapshot().risk
+    finally:
+        host.stop()
+    names = [(name, band) for name, _, band in risk.pair_deltas]
+    assert names == [("BTC", 0.0005), ("BTC-COINM", 0.001), ("XRP", 100.0)]  # [hedge] band_btc
+    assert all(abs(delta) <= band for _, delta, band in risk.pair_deltas)
+    text = risk_text(risk).plain
+    for name, delta, band in risk.pair_deltas:
+        assert f"{name} {delta:+,.4f} ±{band:,.4f} ok" in text
+    assert "BTC  band" not in text  # not the one-pair row in BTC

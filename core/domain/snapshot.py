@@ -131,6 +131,10 @@ class RiskView:
     net_delta_btc: float
     hedge_band_btc: float
     data_stale: bool
+    pair_deltas: tuple[tuple[str, float, float], ...] = ()
+    """With several pairs (which may trade different assets): each pair's ``(name, net
+    delta, hedge band)`` in its own base asset's units (the book's ``net_delta_btc`` would
+    add BTC to XRP); empty with one pair."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,6 +170,9 @@ def build_snapshot(
         float(engine.net_delta_btc()) if engine.ledger.has_exposure() else 0.0,
         float(engine.settings.hedge.band_btc),
         bool(engine.stale_venues),
+        tuple((p.cfg.name, float(p.net_delta()), float(p.band)) for p in engine.pairs)
+        if len(engine.pairs) > 1
+        else (),
     )
     curve = tuple(eq for _, eq in engine.equity_curve[-CURVE_POINTS:])
     hedges, book = book_view(engine)

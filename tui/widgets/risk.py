@@ -3,7 +3,8 @@
 Equity in USD (marked to market, funding and fees included) with its peak; the curve is
 ``snapshot.equity_curve_usd`` drawn as a sparkline (each bar the last value of its bucket).
 Drawdown and its limit are in percent of peak equity. Net delta is in BTC against the hedge
-band (± BTC). A stale-data marker shows when the engine flags its market data as stale; in
+band (± BTC); with several pairs, one line per pair in its own base asset against its own
+band (BTC and XRP are never added). A stale-data marker shows when the engine flags its market data as stale; in
 paper and live modes each feed stream that is not live is listed with how long it is silent.
 """
 
@@ -97,11 +98,23 @@ def risk_rows(
     rows.append(("Drawdown", dd))
     if not compact:  # narrow: the status line (and the banner) carry it; Data must show
         rows.append(("State", state_text(risk.trading_state)))
-    outside = abs(risk.net_delta_btc) > risk.hedge_band_btc
-    delta = Text(f"{fmt.btc(risk.net_delta_btc)} BTC", style="bold red" if outside else "")
-    delta.append(("  band ±" if not compact else " ±") + fmt.btc(risk.hedge_band_btc, sign=False))
-    delta.append(" OUTSIDE" if outside else " ok", style="bold red" if outside else "green")
-    rows.append(("Net Δ", delta))
+    if risk.pair_deltas:  # several pairs: each in its own asset, against its own band
+        delta = Text()
+        for i, (name, value, band) in enumerate(risk.pair_deltas):
+            outside = abs(value) > band
+            delta.append("\n" if i else "")
+            delta.append(f"{name} {value:+,.4f}", style="bold red" if outside else "")
+            delta.append(f" ±{band:,.4f}")
+            delta.append(" OUTSIDE" if outside else " ok", style="bold red" if outside else "green")
+        rows.append(("Net Δ", delta))
+    else:
+        outside = abs(risk.net_delta_btc) > risk.hedge_band_btc
+        delta = Text(f"{fmt.btc(risk.net_delta_btc)} BTC", style="bold red" if outside else "")
+        delta.append(
+            ("  band ±" if not compact else " ±") + fmt.btc(risk.hedge_band_btc, sign=False)
+        )
+        delta.append(" OUTSIDE" if outside else " ok", style="bold red" if outside else "green")
+        rows.append(("Net Δ", delta))
     if stopped:
         data = Text(" STOPPED ", style="bold white on red")
     elif risk.data_stale:
