@@ -105,7 +105,7 @@ def run_search(
     points: list[dict[str, Any]],
     *,
     workers: int | None = None,
-    start_method: str = "spawn",
+    start_method: str | None = None,
     cluster: str | None = None,
     on_done: Callable[[Trial, int, int], None] | None = None,
 ) -> list[Trial]:
