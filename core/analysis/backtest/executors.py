@@ -14,24 +14,26 @@ the same metrics whichever runs it. The replay is shared, never shipped with eac
 
 How the local pool starts its workers (:func:`pool_start_method`; measured with
 ``bench/scale_bench.py optimize``): a spawned worker is a new interpreter that imports the
-engine and the parent's main module again and decodes the replay again, about 0.5-2.5 s of
-start-up per worker before its first trial, which on a month's replay (0.3 s a trial) cost the
-pool more than its second core gave. So, on Linux, the pool is **forked** from the parent, which
-has already imported the engine and decoded the replay: a worker is ready in milliseconds and
+engine and the parent's main module again and decodes the replay again, 0.5-2.5 s of start-up
+per worker before its first trial, which on a month's replay (0.25-0.3 s a trial) cost the pool
+more than its second core gave. So, on Linux, the pool is **forked** from the parent, which has
+already imported the engine and decoded the replay: a worker is ready in milliseconds and
 shares the decoded events copy-on-write (the parent freezes its objects for the garbage
 collector first, so a worker's collections do not touch, and so copy, the shared pages). Fork
 is only safe while the parent runs a single thread (a lock held by another thread at the fork
-stays held in the child for ever); the console runs threads (the engine host, Textual), so is
-rarely the case there. The pool therefore forks only when this process has exactly one thread
-(``/proc/self/task``, which counts native threads too) and otherwise uses a ``forkserver``
-preloaded with the engine (the fork server is a fresh single-threaded process, so its forks are
-safe; each worker then decodes a month's replay once itself), and ``spawn`` where neither
-exists. Every worker starts when the pool is made (:class:`LocalPool`), so its start-up
-overlaps the parent's own work (CSV, journal, progress bar), and every worker ends when the
-parent dies, even by SIGKILL. Tasks go one at a time, at most two per worker in flight, so
-results stream to the CSV and the progress bar as trials finish: a trial of a month's replay
-is about 0.3 s and its round trip through the pool well under a millisecond, so chunking tasks
-would only make the tail uneven.
+stays held in the child for ever), and a program such as the console runs threads (the engine
+host, Textual), numpy (Optuna imports it) starts OpenBLAS threads and pyarrow (an ``.arrow``
+replay) its thread pools. The pool therefore forks only while this process has exactly one
+thread (``/proc/self/task``, which counts native threads too; ``arbtui optimize`` makes its
+pool before anything starts one) and otherwise uses a ``forkserver`` preloaded with the engine
+(the fork server is a fresh single-threaded process, so its forks are safe; each worker then
+decodes a month's replay once itself), and ``spawn`` where neither exists. Every worker starts
+when the pool is made (:class:`LocalPool`), so its start-up overlaps the parent's own work
+(CSV, journal, progress bar), and every worker ends when the parent dies, even by SIGKILL.
+Tasks go one at a time, at most two per worker in flight, so results stream to the CSV and the
+progress bar as trials finish: the parent spends about 2 ms of CPU a trial (submitting, the
+metrics back, the CSV and journal rows) against 0.25 s for the trial, so chunking tasks would
+only make the tail uneven.
 
 A point that fails (a bad combination, an exception in the run) comes back with its error; it
 never stops the search. Nothing here imports textual or rich.
@@ -144,14 +146,20 @@ def run_trial(
 _worker: dict[str, Any] = {}
 
 
+def _preload(data: ReplayData) -> None:
+    """Decode a replay to keep now (at once, not in the first trial); a bad file is left for
+    each trial to report, naming the file and line."""
+    if data.preload:
+        try:
+            _events(data)
+        except Exception:
+            _cache.clear()
+
+
 def _init_worker(data: ReplayData, settings: Settings, ready: Any) -> None:
     _worker.update(data=data, settings=settings)
     _end_with_parent()
-    if data.preload:  # decoded once here, unless inherited from the parent (fork)
-        try:
-            _events(data)
-        except Exception:  # each trial reports it, naming the file and line
-            pass
+    _preload(data)  # nothing to do when inherited from the parent (fork)
     ready.put((os.getpid(), time.time(), time.process_time()))
 
 
@@ -209,8 +217,7 @@ class Serial:
     def __init__(self, replay: str | Path, settings: Settings) -> None:
         self.data = _local_data(replay)
         self.settings = settings
-        if self.data.preload:
-            _events(self.data)
+        _preload(self.data)
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, Outcome]]:
         for index, params, window in tasks:
@@ -262,8 +269,8 @@ class LocalPool:
         if method == "forkserver":  # the server imports these once; its forks inherit them
             ctx.set_forkserver_preload(["__main__", __name__])
         self.forked = method == "fork"
-        if self.forked and data.preload:  # decoded here once, inherited by every worker
-            _events(data)
+        if self.forked:  # decoded here once, inherited by every worker
+            _preload(data)
         self.ready = ctx.SimpleQueue()  # (pid, wall clock, CPU s) as each worker is ready
         self.pool = ProcessPoolExecutor(
             max_workers=workers,
