@@ -314,3 +314,22 @@ def test_the_config_can_name_the_cluster_and_a_bad_one_is_named(tmp_path: Path) 
     out = arbtui(*args)
     assert out.returncode == 2
     assert out.stderr.startswith("arbtui optimize: --cluster ray://127.0.0.1:1: no Ray cluster")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_replay_cut_short_fails_each_trial_not_the_start(
+    settings: Settings, tmp_path: Path, workers: int
+) -> None:
+    import gzip
+
+    with gzip.open(SHIPPED_REPLAY, "rb") as fh:
+        lines = fh.read().splitlines(keepends=True)[:2000]
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"".join(lines))
+    executor = Serial(cut, settings) if workers == 1 else LocalPool(cut, settings, workers)
+    try:
+        trials = run_points(executor, [{}, {"strategy.observations": 2}])
+    finally:
+        executor.close()
+    assert [t.metrics for t in trials] == [None, None]
+    assert all("cut.jsonl:2000: the file ends after 1999 events" in (t.error or "") for t in trials)
