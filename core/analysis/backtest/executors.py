@@ -286,7 +286,6 @@ class LocalPool:
         finally:
             if self.forked:
                 gc.unfreeze()
-        self.created_s = time.time() - self.started_at
 
     def startup(self) -> list[tuple[float, float]]:
         """Each worker's (seconds from the start of this pool's creation until it was ready
