@@ -131,8 +131,32 @@ def test_the_pool_forks_only_while_this_process_runs_one_thread() -> None:
     finally:
         stop.set()
         other.join()
-    if threads_running() == 1:  # unless an earlier test left one running
-        assert pool_start_method() == "fork"
+    method = pool_start_method()  # waits for the thread just joined to leave the OS's list
+    assert method == ("fork" if threads_running() == 1 else "forkserver")  # numpy's may stay
+
+
+AFTER_A_READ = """
+from core.analysis.backtest.executors import pool_start_method
+from core.analysis.replay import iter_replay
+import sys
+for _ in range(20):
+    header, events = iter_replay(sys.argv[1])  # a gzip file: read on a thread of its own
+    next(iter(events))
+    del events  # the reader thread joined; the OS may list it a moment longer
+    assert pool_start_method() == "fork"
+"""
+
+
+def test_a_replay_read_just_before_does_not_stop_the_pool_forking() -> None:
+    """``arbtui optimize`` reads the replay's first block to check the file, then makes the
+    pool: the gunzip thread it joined must not send the pool to the fork server."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the pool forks on Linux only")
+    out = subprocess.run(
+        [sys.executable, "-c", AFTER_A_READ, str(SHIPPED_REPLAY)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
 
 
 ORPHAN_SCRIPT = """

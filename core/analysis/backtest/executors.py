@@ -235,13 +235,24 @@ def threads_running() -> int:
         return threading.active_count()
 
 
+#: How long :func:`pool_start_method` waits for threads that are ending (a thread just joined,
+#: such as a replay's gunzip reader, stays listed by the OS for a moment after ``join``).
+THREADS_ENDING_S = 0.2
+
+
 def pool_start_method() -> str:
     """How :class:`LocalPool` starts its workers here and now: ``fork`` on Linux while this
     process runs one thread only, else ``forkserver`` where there is one, else ``spawn``
     (module docstring: why)."""
     methods = multiprocessing.get_all_start_methods()
-    if sys.platform.startswith("linux") and "fork" in methods and threads_running() == 1:
-        return "fork"
+    if sys.platform.startswith("linux") and "fork" in methods:
+        until = time.monotonic() + THREADS_ENDING_S
+        while threads_running() > 1 and threading.active_count() == 1:
+            if time.monotonic() > until:  # a native thread that stays (numpy's, pyarrow's)
+                break
+            time.sleep(0.002)
+        if threads_running() == 1:
+            return "fork"
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
