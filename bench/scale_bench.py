@@ -9,9 +9,15 @@ the best of each is quoted, so that load on a shared machine hits both sides ali
         columnar form) events/s of the full two-leg engine through the one drive loop, on the
         shipped file and on the one-year file, beside backtesting.py's ``Backtest.run`` bars/s
         (EMA 10/30 cross) on the BitMEX 1 m bars of the same file, and the ratios;
-    .venv/bin/python bench/scale_bench.py optimize [--points N] [--runs N]
+    .venv/bin/python bench/scale_bench.py optimize [--points N] [--runs N] [--workers N]
+                                                   [--start-method fork|forkserver|spawn]
         trials per minute on the shipped file: serial, the local pool (2 workers), and
         backtesting.py's ``Backtest.optimize`` over a grid of the same size on the same bars;
+        and where the time goes: start-up (the replay's header and decode, the workers' start:
+        each worker's wall and CPU seconds until it was ready) against per-trial (wall and CPU
+        seconds a trial, in this process and in a worker), the parent's CPU while the pool
+        runs, and what those CPU figures give on an idle machine (start-up + the trials split
+        over the workers), which a loaded machine's wall clock cannot show;
     .venv/bin/python bench/scale_bench.py memory [--big PATH] [--points N]
         the peak memory of an optimisation of the one-year file with 1 and with 2 workers:
         the largest single process's RSS, and the whole process tree's PSS (shared pages
@@ -29,7 +35,9 @@ Peak RSS of a headless replay is a whole-process figure: time
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import resource
 import sys
 import threading
 import time
@@ -41,10 +49,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# backtesting.py's side imports numpy (OpenBLAS starts its threads) and pandas (pyarrow's jemalloc
+# starts a background thread). `arbtui optimize` imports neither, so its process runs one thread
+# and the local pool forks (core/analysis/backtest/executors.py); keep this process so too, or
+# the pool measured here would be the forkserver one. backtesting.py's arithmetic here is
+# elementwise (no BLAS). TQDM_DISABLE: no progress bars from backtesting.py over the figures.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 from bench.bt_side import EmaCross, bt_frame  # noqa: E402
-from core.analysis.backtest.executors import LocalPool  # noqa: E402
-from core.analysis.backtest.optimize import run_search  # noqa: E402
+from core.analysis.backtest.executors import LocalPool, Serial, threads_running  # noqa: E402
 from core.analysis.backtest.runner import run_events  # noqa: E402
 from core.analysis.backtest.search import run_points  # noqa: E402
 from core.analysis.replay import convert_replay, iter_replay, load_replay  # noqa: E402
@@ -118,41 +133,140 @@ def replay(args: argparse.Namespace) -> None:
         del events, df
 
 
+def _cpu(who: int) -> float:
+    ru = resource.getrusage(who)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _serial_run(points: list[dict[str, Any]]) -> dict[str, float]:
+    """A serial search, end to end: start-up (header and decode) and the trials."""
+    c0, t0 = _cpu(resource.RUSAGE_SELF), time.perf_counter()
+    ex = Serial(SHIPPED, SETTINGS)  # reads the header, decodes the month
+    c1, t1 = _cpu(resource.RUSAGE_SELF), time.perf_counter()
+    try:
+        trials = run_points(ex, points)
+    finally:
+        ex.close()
+    c2, t2 = _cpu(resource.RUSAGE_SELF), time.perf_counter()
+    assert not any(t.error for t in trials), [t.error for t in trials if t.error]
+    n = len(trials)
+    return {
+        "wall": t2 - t0,
+        "start_wall": t1 - t0,
+        "start_cpu": c1 - c0,
+        "trial_wall": sum(t.wall_s for t in trials) / n,
+        "trial_cpu": (c2 - c1) / n,
+    }
+
+
+def _pool_run(points: list[dict[str, Any]], workers: int, method: str | None) -> dict[str, Any]:
+    """A local-pool search, end to end: the pool made (header, decode, workers started), the
+    trials streamed back, the pool closed (workers joined, so their CPU is counted)."""
+    s0, k0, t0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
+    pool = LocalPool(SHIPPED, SETTINGS, workers, method)
+    s1, t1 = _cpu(resource.RUSAGE_SELF), time.perf_counter()
+    try:
+        trials = run_points(pool, points)
+        ready = pool.startup()  # each worker's (s from the pool's creation to ready, CPU s)
+    finally:
+        pool.close()
+    s2, k2, t2 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
+    assert not any(t.error for t in trials), [t.error for t in trials if t.error]
+    n = len(trials)
+    kids = k2 - k0  # 0 when the workers are the fork server's children, not ours
+    return {
+        "wall": t2 - t0,
+        "method": pool.start_method,
+        "create_wall": t1 - t0,
+        "create_cpu": s1 - s0,
+        "ready": ready,
+        "parent_cpu": s2 - s1,
+        "trial_wall": sum(t.wall_s for t in trials) / n,
+        "trial_cpu": (kids - sum(c for _, c in ready)) / n if kids else float("nan"),
+    }
+
+
 def optimize(args: argparse.Namespace) -> None:
     from backtesting import Backtest
 
     warnings.simplefilter("ignore")
-    points = [{"strategy.entry_edge_pct": round(0.2 + 0.1 * i, 2)} for i in range(args.points)]
+    n, workers = args.points, args.workers
+    points = [{"strategy.entry_edge_pct": round(0.2 + 0.1 * i, 2)} for i in range(n)]
     _, events = load_replay(SHIPPED)
     df = bt_frame(events)
+    del events
     strategy = ema_cross()
-    side = max(2, int(args.points**0.5))
+    side = max(2, int(n**0.5))
     n1 = list(range(5, 5 + side))
-    n2 = list(range(30, 30 + (args.points + side - 1) // side))
+    n2 = list(range(30, 30 + (n + side - 1) // side))
+    if threads_running() != 1:
+        print(f"note: this process runs {threads_running()} threads: the pool will not fork")
 
-    def bt_opt() -> None:
+    def bt_opt() -> dict[str, float]:
+        c0, k0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
         Backtest(df, strategy, cash=10_000_000, commission=0.00075).optimize(
-            n1=n1, n2=n2, maximize="Equity Final [$]", max_tries=args.points, random_state=0
+            n1=n1, n2=n2, maximize="Equity Final [$]", max_tries=n, random_state=0
         )
+        return {
+            "wall": time.perf_counter() - t0,
+            "parent_cpu": _cpu(resource.RUSAGE_SELF) - c0,
+            "kids_cpu": _cpu(resource.RUSAGE_CHILDREN) - k0,
+        }
 
-    best = best_of(
-        args.runs,
-        {
-            "serial": lambda: run_search(SHIPPED, SETTINGS, points, workers=1),
-            "pool": lambda: run_search(SHIPPED, SETTINGS, points, workers=2),
-            "bt": bt_opt,
-        },
+    runs: dict[str, list[dict[str, Any]]] = {"serial": [], "pool": [], "bt": []}
+    for _ in range(args.runs):  # interleaved; the fastest run of each is quoted
+        runs["serial"].append(_serial_run(points))
+        runs["pool"].append(_pool_run(points, workers, args.start_method))
+        runs["bt"].append(bt_opt())
+    se, po, bt = (min(runs[k], key=lambda r: r["wall"]) for k in ("serial", "pool", "bt"))
+    rate = {k: n / r["wall"] * 60 for k, r in (("serial", se), ("pool", po), ("bt", bt))}
+    print(
+        f"optimisation on {SHIPPED.name}, {n} trials a run (start-up included), best of "
+        f"{args.runs}; load average now {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
-    rate = {k: args.points / v * 60 for k, v in best.items()}
-    print(f"optimisation on {SHIPPED.name}, {args.points} trials a run (start-up included)")
     print(f"  serial (this process)     {rate['serial']:>8,.0f} trials/min")
     print(
-        f"  local pool, 2 workers     {rate['pool']:>8,.0f} trials/min  "
+        f"  local pool, {workers} workers     {rate['pool']:>8,.0f} trials/min  "
         f"{rate['pool'] / rate['serial']:.2f}x serial, {rate['pool'] / rate['bt']:.2f}x bt"
     )
     print(
         f"  backtesting.py optimize   {rate['bt']:>8,.0f} trials/min  "
-        f"({len(n1)}x{len(n2)} EMA grid, {args.points} tries, {len(df):,} bars)"
+        f"({len(n1)}x{len(n2)} EMA grid, {n} tries, {len(df):,} bars)"
+    )
+    print("where the time goes (wall s; CPU s in brackets)")
+    print(
+        f"  serial  start-up {se['start_wall']:.3f} ({se['start_cpu']:.3f}) header + decode; "
+        f"a trial {se['trial_wall']:.3f} ({se['trial_cpu']:.3f}); total {se['wall']:.2f}"
+    )
+    ready = ", ".join(f"{w:.3f} ({c:.3f})" for w, c in po["ready"])
+    print(
+        f"  pool    {po['method']}: made in {po['create_wall']:.3f} ({po['create_cpu']:.3f}) "
+        f"header + decode + start; workers ready at {ready}"
+    )
+    print(
+        f"          a trial in a worker {po['trial_wall']:.3f} ({po['trial_cpu']:.3f}); "
+        f"the parent's CPU while the trials ran {po['parent_cpu']:.3f} "
+        f"({po['parent_cpu'] / n * 1000:.1f} ms a trial); total {po['wall']:.2f}"
+    )
+    print(
+        f"  bt      total {bt['wall']:.2f}; CPU: parent {bt['parent_cpu']:.2f}, "
+        f"its pool's workers {bt['kids_cpu']:.2f}"
+    )
+    # On an idle machine: each side's start-up, then its trials at their CPU cost, split
+    # evenly over the workers (the pool's trials go one at a time, so the split is even to
+    # within one trial).
+    serial_idle = se["start_cpu"] + n * se["trial_cpu"]
+    trial_cpu = po["trial_cpu"] if po["trial_cpu"] == po["trial_cpu"] else se["trial_cpu"]
+    start = po["create_cpu"] + max(c for _, c in po["ready"])
+    if po["method"] != "fork":  # the fork server's own start-up shows in the wall clock only
+        start = max(start, max(w for w, _ in po["ready"]))
+    pool_idle = start + math.ceil(n / workers) * trial_cpu
+    bt_idle = bt["parent_cpu"] + bt["kids_cpu"] / workers
+    print(
+        f"  idle-machine estimate from CPU s: serial {serial_idle:.2f} s, pool {pool_idle:.2f} s "
+        f"= {serial_idle / pool_idle:.2f}x serial, {bt_idle / pool_idle:.2f}x bt "
+        f"(bt {bt_idle:.2f} s: parent + workers / {workers})"
     )
 
 
@@ -208,10 +322,11 @@ def memory(args: argparse.Namespace) -> None:
                     peak["pss"] = max(peak["pss"], sum(p for _, p in figures))
                     time.sleep(0.05)
 
+            t0 = time.perf_counter()
+            # the pool first: its workers start (fork) while this process has one thread
+            pool = LocalPool(path, SETTINGS, workers)
             th = threading.Thread(target=sample, daemon=True)
             th.start()
-            t0 = time.perf_counter()
-            pool = LocalPool(path, SETTINGS, workers)  # a spawned pool, of one or of two
             try:
                 trials = run_points(pool, points)
             finally:
@@ -223,7 +338,7 @@ def memory(args: argparse.Namespace) -> None:
             print(
                 f"  {path.name:<24} {workers} worker(s): largest process RSS "
                 f"{peak['rss'] / 1024:6.0f} MiB, whole tree PSS {peak['pss'] / 1024:6.0f} MiB "
-                f"({wall:.0f} s, {bad} failed)"
+                f"({wall:.0f} s, {bad} failed, {pool.start_method})"
             )
 
 
@@ -246,7 +361,12 @@ def main() -> None:
     ap.add_argument("file", nargs="?", default=str(SHIPPED), help="bt-file: the replay")
     ap.add_argument("--big", default="/tmp/arbtui_btc_1y.jsonl.gz")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--points", type=int, default=16)
+    ap.add_argument("--points", type=int, default=16, help="trials a run (optimize, memory)")
+    ap.add_argument("--workers", type=int, default=2, help="the pool's workers (optimize)")
+    ap.add_argument(
+        "--start-method", choices=("fork", "forkserver", "spawn"), default=None,
+        help="the pool's start (optimize; default: the pool's own choice, fork here)",
+    )  # fmt: skip
     args = ap.parse_args()
     {"replay": replay, "optimize": optimize, "memory": memory, "bt-file": bt_file}[args.what](args)
 

@@ -79,7 +79,7 @@ def test_optimize_ranks_by_the_objective_applies_the_constraint_and_writes_the_b
     assert best.strategy.observations == int(ok[0]["strategy.observations"])
 
 
-def test_optimize_in_spawned_workers_gives_the_same_numbers_as_in_process(tmp_path: Path) -> None:
+def test_optimize_in_worker_processes_gives_the_same_numbers_as_in_process(tmp_path: Path) -> None:
     out = arbtui("optimize", str(SHIPPED_REPLAY), "--config", str(HISTORY_CONFIG),
                  "--grid", "strategy.entry_edge_pct=0.4,0.8", "--workers", "2",
                  "--csv", str(tmp_path / "w2.csv"))  # fmt: skip

@@ -1,6 +1,7 @@
-"""The optimiser gives the same answer everywhere: serial, the local pool and a Ray local
-cluster; a run SIGKILLed halfway resumes and finishes with the same result; a bad --cluster is
-a clear error."""
+"""The optimiser gives the same answer everywhere: serial, the local pool (forked, from a fork
+server, spawned) and a Ray local cluster; a run SIGKILLed halfway resumes and finishes with the
+same result, and leaves no worker behind; the pool forks only a single-threaded process; a bad
+--cluster is a clear error."""
 
 from __future__ import annotations
 
@@ -9,13 +10,21 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.analysis.backtest.executors import LocalPool, RayCluster, Serial, run_trial
+from core.analysis.backtest.executors import (
+    LocalPool,
+    RayCluster,
+    Serial,
+    pool_start_method,
+    run_trial,
+    threads_running,
+)
 from core.analysis.backtest.optimize import Trial, plan, rank
 from core.analysis.backtest.overrides import parse_grid
 from core.analysis.backtest.search import run_points, run_tpe
@@ -70,11 +79,123 @@ def test_serial_search_finds_real_figures(serial_answer: dict[str, Any]) -> None
     assert rnd_metrics["fills"] > 0 and tpe_metrics["total_pnl_usd"] != 0
 
 
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
 def test_the_local_pool_gives_the_serial_answer(
-    serial_answer: dict[str, Any], settings: Settings, tmp_path: Path
+    serial_answer: dict[str, Any], settings: Settings, tmp_path: Path, start_method: str
 ) -> None:
-    pool = LocalPool(SHIPPED_REPLAY, settings, workers=2)
+    pool = LocalPool(SHIPPED_REPLAY, settings, workers=2, start_method=start_method)
+    assert pool.start_method == start_method
+    assert len(pool.startup()) == 2  # both workers started with the pool, before any trial
     assert search(pool, settings, tmp_path / "study") == serial_answer
+
+
+FORKED_SEARCH = """
+import json, sys
+from pathlib import Path
+from core.analysis.backtest.executors import LocalPool, threads_running
+from core.domain.config import load_config
+from tests.test_optimize_executors import search
+settings = load_config(sys.argv[2])
+assert threads_running() == 1
+pool = LocalPool(sys.argv[1], settings, 2)  # before Optuna (and numpy's threads) are imported
+assert pool.start_method == "fork" and len(pool.startup()) == 2
+print(json.dumps(search(pool, settings, Path(sys.argv[3]))))
+"""
+
+
+def test_the_forked_local_pool_gives_the_serial_answer(
+    serial_answer: dict[str, Any], tmp_path: Path
+) -> None:
+    """In a process of its own, as ``arbtui optimize`` makes it: here, Optuna's import (numpy's
+    threads) would make the pool take the fork server."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the pool forks on Linux only")
+    out = subprocess.run(
+        [sys.executable, "-c", FORKED_SEARCH, str(SHIPPED_REPLAY), str(HISTORY_CONFIG),
+         str(tmp_path / "study")],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == json.loads(json.dumps(serial_answer))
+
+
+def test_the_pool_forks_only_while_this_process_runs_one_thread() -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the pool forks on Linux only")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert threads_running() >= 2
+        assert pool_start_method() == "forkserver"
+    finally:
+        stop.set()
+        other.join()
+    method = pool_start_method()  # waits for the thread just joined to leave the OS's list
+    assert method == ("fork" if threads_running() == 1 else "forkserver")  # numpy's may stay
+
+
+AFTER_A_READ = """
+from core.analysis.backtest.executors import pool_start_method
+from core.analysis.replay import iter_replay
+import sys
+for _ in range(20):
+    header, events = iter_replay(sys.argv[1])  # a gzip file: read on a thread of its own
+    next(iter(events))
+    del events  # the reader thread joined; the OS may list it a moment longer
+    assert pool_start_method() == "fork"
+"""
+
+
+def test_a_replay_read_just_before_does_not_stop_the_pool_forking() -> None:
+    """``arbtui optimize`` reads the replay's first block to check the file, then makes the
+    pool: the gunzip thread it joined must not send the pool to the fork server."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the pool forks on Linux only")
+    out = subprocess.run(
+        [sys.executable, "-c", AFTER_A_READ, str(SHIPPED_REPLAY)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+
+
+ORPHAN_SCRIPT = """
+import sys, time
+from core.analysis.backtest.executors import LocalPool
+from core.domain.config import load_config
+if __name__ == "__main__":
+    pool = LocalPool(sys.argv[1], load_config(sys.argv[2]), 2, sys.argv[3])
+    pool.startup()
+    print(" ".join(str(p) for p in pool.pool._processes), flush=True)
+    list(pool.run([(i, {}, None) for i in range(50)]))
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])
+def test_a_killed_optimiser_leaves_no_worker_behind(start_method: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_SCRIPT, str(SHIPPED_REPLAY), str(HISTORY_CONFIG),
+         start_method],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    def gone(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie has ended
+        except FileNotFoundError:
+            return True
+
+    eventually(lambda: all(gone(p) for p in pids), timeout_s=10)
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +338,22 @@ def test_the_config_can_name_the_cluster_and_a_bad_one_is_named(tmp_path: Path) 
     out = arbtui(*args)
     assert out.returncode == 2
     assert out.stderr.startswith("arbtui optimize: --cluster ray://127.0.0.1:1: no Ray cluster")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_replay_cut_short_fails_each_trial_not_the_start(
+    settings: Settings, tmp_path: Path, workers: int
+) -> None:
+    import gzip
+
+    with gzip.open(SHIPPED_REPLAY, "rb") as fh:
+        lines = fh.read().splitlines(keepends=True)[:2000]
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"".join(lines))
+    executor = Serial(cut, settings) if workers == 1 else LocalPool(cut, settings, workers)
+    try:
+        trials = run_points(executor, [{}, {"strategy.observations": 2}])
+    finally:
+        executor.close()
+    assert [t.metrics for t in trials] == [None, None]
+    assert all("cut.jsonl:2000: the file ends after 1999 events" in (t.error or "") for t in trials)

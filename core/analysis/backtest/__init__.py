@@ -5,7 +5,7 @@
   drawdown, round trips, win rate, PnL split per venue, exposure).
 - :mod:`core.analysis.backtest.overrides`: ``--set key=value`` and ``--grid key=start:stop:step`` on
   dotted config keys, checked by the same rules as ``config.toml``.
-- :mod:`core.analysis.backtest.optimize`: grid and random search in spawned worker processes.
+- :mod:`core.analysis.backtest.optimize`: grid and random search in worker processes.
 - :mod:`core.analysis.backtest.plots`: equity and drawdown as PNG and HTML (optional matplotlib).
 - :mod:`core.analysis.backtest.frames` and :mod:`core.analysis.backtest.bt_strategy`: the
 backtesting.py

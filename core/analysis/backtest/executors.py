@@ -3,15 +3,37 @@
 Every executor runs the same function on the same events (:func:`run_trial`), so a search gives
 the same metrics whichever runs it. The replay is shared, never shipped with each task:
 
-- serial and the local pool (:class:`LocalPool`, spawned worker processes; the default): each
-  worker opens the file itself. A replay of at most :data:`PRELOAD_MAX_EVENTS` events (a month
-  of minute bars) is decoded once per worker and kept; a bigger one is streamed from the file
-  on every run (one block or record batch at a time), so a worker's memory does not grow with
-  the file, and a columnar file (``.arrow``) is memory-mapped: one copy in the page cache for
-  all workers.
+- serial and the local pool (:class:`LocalPool`, the default): a replay of at most
+  :data:`PRELOAD_MAX_EVENTS` events (a month of minute bars) is decoded once and kept; a bigger
+  one is streamed from the file on every run (one block or record batch at a time), so a
+  worker's memory does not grow with the file, and a columnar file (``.arrow``) is
+  memory-mapped: one copy in the page cache for all workers.
 - Ray (:class:`RayCluster`, optional extra ``arbtui[ray]``): the replay's columnar form is put
   in the object store once (:func:`ray.put`), and each node's workers read it from there
   zero-copy (Ray copies an object once per node); tasks carry only the overrides.
+
+How the local pool starts its workers (:func:`pool_start_method`; measured with
+``bench/scale_bench.py optimize``): a spawned worker is a new interpreter that imports the
+engine and the parent's main module again and decodes the replay again, 0.5-2.5 s of start-up
+per worker before its first trial, which on a month's replay (0.25-0.3 s a trial) cost the pool
+more than its second core gave. So, on Linux, the pool is **forked** from the parent, which has
+already imported the engine and decoded the replay: a worker is ready in milliseconds and
+shares the decoded events copy-on-write (the parent freezes its objects for the garbage
+collector first, so a worker's collections do not touch, and so copy, the shared pages). Fork
+is only safe while the parent runs a single thread (a lock held by another thread at the fork
+stays held in the child for ever), and a program such as the console runs threads (the engine
+host, Textual), numpy (Optuna imports it) starts OpenBLAS threads and pyarrow (an ``.arrow``
+replay) its thread pools. The pool therefore forks only while this process has exactly one
+thread (``/proc/self/task``, which counts native threads too; ``arbtui optimize`` makes its
+pool before anything starts one) and otherwise uses a ``forkserver`` preloaded with the engine
+(the fork server is a fresh single-threaded process, so its forks are safe; each worker then
+decodes a month's replay once itself), and ``spawn`` where neither exists. Every worker starts
+when the pool is made (:class:`LocalPool`), so its start-up overlaps the parent's own work
+(CSV, journal, progress bar), and every worker ends when the parent dies, even by SIGKILL.
+Tasks go one at a time, at most two per worker in flight, so results stream to the CSV and the
+progress bar as trials finish: the parent spends about 2 ms of CPU a trial (submitting, the
+metrics back, the CSV and journal rows) against 0.25 s for the trial, so chunking tasks would
+only make the tail uneven.
 
 A point that fails (a bad combination, an exception in the run) comes back with its error; it
 never stops the search. Nothing here imports textual or rich.
@@ -19,10 +41,13 @@ never stops the search. Nothing here imports textual or rich.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import socket
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -121,8 +146,39 @@ def run_trial(
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(data: ReplayData, settings: Settings) -> None:
+def _preload(data: ReplayData) -> None:
+    """Decode a replay to keep now (at once, not in the first trial); a bad file is left for
+    each trial to report, naming the file and line."""
+    if data.preload:
+        try:
+            _events(data)
+        except Exception:
+            _cache.clear()
+
+
+def _init_worker(data: ReplayData, settings: Settings, ready: Any) -> None:
     _worker.update(data=data, settings=settings)
+    _end_with_parent()
+    _preload(data)  # nothing to do when inherited from the parent (fork)
+    ready.put((os.getpid(), time.time(), time.process_time()))
+
+
+def _end_with_parent() -> None:
+    """End this worker when the process that started it dies (a pool's workers would
+    otherwise wait for tasks for ever after a SIGKILL of the optimiser)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _noop() -> None:
+    """A probe task: submitting one a worker starts every worker at once."""
 
 
 def _pool_task(index: int, params: dict[str, Any], window: Window) -> tuple[int, Outcome]:
@@ -153,7 +209,7 @@ def _local_data(replay: str | Path) -> ReplayData:
 
 
 class Serial:
-    """Every task in this process, in order."""
+    """Every task in this process, in order (a month's replay decoded once, at once)."""
 
     name = "serial"
     workers = 1
@@ -161,6 +217,7 @@ class Serial:
     def __init__(self, replay: str | Path, settings: Settings) -> None:
         self.data = _local_data(replay)
         self.settings = settings
+        _preload(self.data)
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, Outcome]]:
         for index, params, window in tasks:
@@ -170,9 +227,40 @@ class Serial:
         _cache.clear()
 
 
+def threads_running() -> int:
+    """Threads of this process, native ones included where the OS tells (Linux)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
+#: How long :func:`pool_start_method` waits for threads that are ending (a thread just joined,
+#: such as a replay's gunzip reader, stays listed by the OS for a moment after ``join``).
+THREADS_ENDING_S = 0.2
+
+
+def pool_start_method() -> str:
+    """How :class:`LocalPool` starts its workers here and now: ``fork`` on Linux while this
+    process runs one thread only, else ``forkserver`` where there is one, else ``spawn``
+    (module docstring: why)."""
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods:
+        until = time.monotonic() + THREADS_ENDING_S
+        while threads_running() > 1 and threading.active_count() == 1:
+            if time.monotonic() > until:  # a native thread that stays (numpy's, pyarrow's)
+                break
+            time.sleep(0.002)
+        if threads_running() == 1:
+            return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 class LocalPool:
-    """Spawned worker processes on this machine (``workers`` of them), a bounded number of
-    tasks in flight; the entry point must sit under ``if __name__ == "__main__":``."""
+    """Worker processes on this machine (``workers`` of them), started at once, a bounded
+    number of tasks in flight. ``start_method`` None picks one (:func:`pool_start_method`);
+    with ``spawn`` or ``forkserver`` the entry point must sit under
+    ``if __name__ == "__main__":``."""
 
     name = "local pool"
 
@@ -181,15 +269,44 @@ class LocalPool:
         replay: str | Path,
         settings: Settings,
         workers: int,
-        start_method: str = "spawn",
+        start_method: str | None = None,
     ) -> None:
         self.workers = workers
+        self.started_at = time.time()
+        method = start_method or pool_start_method()
+        self.start_method = method
+        data = _local_data(replay)
+        ctx = multiprocessing.get_context(method)
+        if method == "forkserver":  # the server imports these once; its forks inherit them
+            ctx.set_forkserver_preload(["__main__", __name__])
+        self.forked = method == "fork"
+        if self.forked:  # decoded here once, inherited by every worker
+            _preload(data)
+        self.ready = ctx.SimpleQueue()  # (pid, wall clock, CPU s) as each worker is ready
         self.pool = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context(start_method),
+            mp_context=ctx,
             initializer=_init_worker,
-            initargs=(_local_data(replay), settings),
+            initargs=(data, settings, self.ready),
         )
+        if self.forked:
+            gc.freeze()  # the workers' collections leave the inherited objects (and pages) alone
+        try:  # one probe a worker: every worker starts now, not at the first trial
+            for _ in range(workers):
+                self.pool.submit(_noop)
+        finally:
+            if self.forked:
+                gc.unfreeze()
+
+    def startup(self) -> list[tuple[float, float]]:
+        """Each worker's (seconds from the start of this pool's creation until it was ready
+        for trials, CPU seconds it used by then), in the order they were ready; waits for
+        every worker (a figure for benchmarks)."""
+        out = []
+        for _ in range(self.workers):
+            _pid, at, cpu = self.ready.get()
+            out.append((at - self.started_at, cpu))
+        return out
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, Outcome]]:
         todo = iter(tasks)
@@ -212,6 +329,9 @@ class LocalPool:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.ready.close()
+        if self.forked:
+            _cache.clear()
 
 
 def check_cluster_address(address: str) -> None:
@@ -314,10 +434,11 @@ def make_executor(
     *,
     workers: int | None = None,
     cluster: str | None = None,
-    start_method: str = "spawn",
+    start_method: str | None = None,
 ) -> Executor:
     """The executor for a search: Ray when ``cluster`` is given, else the local pool with
-    ``workers`` processes (default one per core), or this process when that is 1."""
+    ``workers`` processes (default one per core; ``start_method`` None: chosen by
+    :func:`pool_start_method`), or this process when that is 1."""
     if cluster:
         return RayCluster(replay, settings, cluster, workers)
     n = workers or default_workers()

@@ -1,11 +1,12 @@
 """Grid and random search over config keys, one backtest per point, in worker processes.
 
 Where the backtests run is :mod:`core.analysis.backtest.executors` (this process, a pool of
-spawned worker processes by default, or a Ray cluster; the replay shared, not shipped with each
-task); the search strategies (grid, random, Optuna TPE), the resumable journal and walk-forward
-windows are :mod:`core.analysis.backtest.search`. Only the overrides go out and only the flat
-metrics come back. The entry point that starts a pool must sit under
-``if __name__ == "__main__":`` (the ``arbtui`` script and ``python -m tui.cli`` do).
+local worker processes by default, forked from this one on Linux while it runs one thread, or a
+Ray cluster; the replay shared, not shipped with each task); the search strategies (grid,
+random, Optuna TPE), the resumable journal and walk-forward windows are
+:mod:`core.analysis.backtest.search`. Only the overrides go out and only the flat metrics come
+back. The entry point that starts a pool must sit under ``if __name__ == "__main__":`` (the
+``arbtui`` script and ``python -m tui.cli`` do): a pool that is not forked imports it again.
 
 A point that fails (a bad combination such as ``ema_fast >= ema_slow``, or an exception in
 the run) is kept with its error; it never stops the search.
@@ -105,7 +106,7 @@ def run_search(
     points: list[dict[str, Any]],
     *,
     workers: int | None = None,
-    start_method: str = "spawn",
+    start_method: str | None = None,
     cluster: str | None = None,
     on_done: Callable[[Trial, int, int], None] | None = None,
 ) -> list[Trial]:
