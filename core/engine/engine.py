@@ -378,7 +378,8 @@ class Engine(Valuation):
         self, pair: PairSettings, spec_a: InstrumentSpec, spec_b: InstrumentSpec
     ) -> str | None:
         """Why ``pair`` (legs ``spec_a``/``spec_b``) cannot be added to this session now, or
-        None: a replay (its file holds no data for an instrument it did not record), a name
+        None: a replay (its file holds no data for an instrument it did not record), a live
+        session (its execution clients and workers know the configured instruments only), a name
         already taken, both legs on one venue, a venue this session is not connected to
         (:attr:`session_venues`), an instrument that already belongs to a pair, an
         instrument id the config uses for another instrument."""
@@ -386,6 +387,12 @@ class Engine(Valuation):
             return (
                 "a replay has no data for an instrument it did not record (add the pair to "
                 "the config and record it in a paper session, or run --paper)"
+            )
+        if self.mode == "live":
+            return (
+                "a live session trades the pairs it started with (its order path knows "
+                "only the configured instruments): write the pair into a config file (w on "
+                "the scanner) and start again with it"
             )
         if any(pr.cfg.name == pair.name for pr in self.pairs):
             return f"the name {pair.name!r} is taken by a pair of this session"
