@@ -19,6 +19,7 @@ import pytest
 from core.domain import commands as cmd
 from core.domain.config import PairSettings, Settings, load_config
 from core.domain.events import InstrumentSpec
+from core.feeds.health import HealthBoard
 from core.runtime.paper_session import build_paper_session
 from tests.conftest import eventually
 from tests.fake_exchange.exchanges import FakeExchanges
@@ -118,4 +119,23 @@ def test_an_added_pair_gets_its_streams_subscribed_and_trades_once_armed(
     finally:
         host.stop()
     assert any(t.startswith("add pair ETHX: added DISARMED") for t in log)
+    added = next(i for i, t in enumerate(log) if t.startswith("add pair ETHX: added"))
+    assert not [t for t in log[added:] if "market data stale" in t]  # the new streams' grace
     assert any("binance ETHUSDT (binance_ethusdt): specs from the venue" in t for t in log)
+
+
+def test_a_stream_added_at_run_time_has_one_stale_period_of_grace_then_counts() -> None:
+    """A new subscription does not mark its venue stale while its first frame is on the way,
+    but one still silent after ``stale_after_s`` does (start-up streams have no grace)."""
+    now = [100.0]
+    board = HealthBoard(monotonic=lambda: now[0])
+    btc = board.stream("binance", "btcusdt@bookTicker", 2.0)
+    btc.seen(100.0)
+    board.added_stream("binance", "ethusdt@bookTicker", 2.0)
+    assert board.stale_venues() == set()
+    now[0] = 102.5
+    btc.seen(102.0)  # the start-up stream is fresh: only the silent new one counts
+    assert board.stale_venues() == {"binance"}
+    assert board.worst("binance") == ("ethusdt@bookTicker", 2.5)
+    board.stream("bybit", "tickers.BTCUSDT", 2.0)  # start-up: stale until its first frame
+    assert "bybit" in board.stale_venues()

@@ -197,7 +197,7 @@ class BinanceFeed:
         self.symbols.extend(new)
         for sock, (path, suffix) in zip((self.market, self.public), PATHS, strict=True):
             names = [f"{s.lower()}@{suffix}" for s in new]
-            streams = [self.board.stream(VENUE, n, self.cfg.stale_after_s) for n in names]
+            streams = [self.board.added_stream(VENUE, n, self.cfg.stale_after_s) for n in names]
             self._streams.update(zip(names, streams, strict=True))
             self.gate.subscribed.update(zip(names, new, strict=True))
             sock.add_streams(streams, url=self._url(path, suffix))

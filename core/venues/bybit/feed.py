@@ -157,7 +157,7 @@ class BybitFeed:
             if self.book_too:
                 self.books[symbol] = BookState(symbol)
             self.gate.subscribed.update((t, symbol) for t in topics)
-            streams = [self.board.stream(VENUE, t, self.cfg.stale_after_s) for t in topics]
+            streams = [self.board.added_stream(VENUE, t, self.cfg.stale_after_s) for t in topics]
             self._streams.update(zip(topics, streams, strict=True))
             sock = self.sockets.get(kind)
             if sock is None:  # no socket of this kind yet: one of its own, run beside
