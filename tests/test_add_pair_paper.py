@@ -10,6 +10,7 @@ scanner does)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,8 @@ from core.domain import commands as cmd
 from core.domain.config import PairSettings, Settings, load_config
 from core.domain.events import InstrumentSpec
 from core.feeds.health import HealthBoard
+from core.observe.audit.store import open_readonly
+from core.observe.statedir import resolve
 from core.runtime.paper_session import build_paper_session
 from tests.conftest import eventually
 from tests.fake_exchange.exchanges import FakeExchanges
@@ -119,6 +122,21 @@ def test_an_added_pair_gets_its_streams_subscribed_and_trades_once_armed(
     finally:
         host.stop()
     assert any(t.startswith("add pair ETHX: added DISARMED") for t in log)
+    db = open_readonly(resolve(eng.settings.audit.path, "paper"))
+    try:
+        rows = db.execute(
+            "SELECT kind, payload FROM audit WHERE kind IN ('pair_added', 'pair_armed') "
+            "ORDER BY seq"
+        ).fetchall()
+    finally:
+        db.close()
+    assert [k for k, _ in rows] == ["pair_added", "pair_armed"]
+    payload = json.loads(rows[0][1])
+    assert payload["pair"] == "ETHX" and payload["armed"] is False
+    assert [(leg["id"], leg["symbol"], leg["tick"], leg["lot"]) for leg in payload["legs"]] == [
+        ("binance_ethusdt", "ETHUSDT", "0.01", "0.001"),
+        ("bybit_btcusdt", "BTCUSDT", "0.1", "0.001"),
+    ]  # what a restart needs to rebuild the pair: its instruments as traded
     added = next(i for i, t in enumerate(log) if t.startswith("add pair ETHX: added"))
     assert not [t for t in log[added:] if "market data stale" in t]  # the new streams' grace
     assert any("binance ETHUSDT (binance_ethusdt): specs from the venue" in t for t in log)
