@@ -121,6 +121,6 @@ async def test_in_a_replay_the_refusal_shows_on_the_scanner_screen() -> None:
 
 def test_help_and_scanner_footer_list_the_key() -> None:
     scanner = next(k for k in keys_for("paper") if k.key == "s")
-    assert "a adds the selected pair to this session" in scanner.does
+    assert "a adds a pair DISARMED (ctrl+p Arm pair)" in scanner.does
     bindings = {b.key: b.description for b in ScannerScreen.BINDINGS if isinstance(b, Binding)}
     assert bindings["a"] == "Add to session"

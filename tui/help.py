@@ -50,14 +50,9 @@ KEYS: tuple[KeyHelp, ...] = (
     KeyHelp("v / 1 / 2 / 3", "switch screen / main / ladders, book and equity / charts"),
     KeyHelp(
         "s",
-        "funding scanner: every perpetual both venues list, ranked by net carry; in it: a adds "
-        "the selected pair to this session (asks, naming both legs; it starts DISARMED: "
-        "ctrl+p Arm pair NAME lets it trade), w writes it to a config file, r refreshes, o "
-        "sorts, esc goes back",
+        "funding scanner by net carry: a adds a pair DISARMED (ctrl+p Arm pair), w writes it",
     ),
-    KeyHelp(
-        "ctrl+p", "command palette: every action by name (Arm pair NAME for a pair added DISARMED)"
-    ),
+    KeyHelp("ctrl+p", "command palette: every action by name"),
     KeyHelp("? / F1", "this help"),
     KeyHelp("q", "quit (asks first while exposure is open)"),
 )
