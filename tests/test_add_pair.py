@@ -205,3 +205,33 @@ def test_an_instrument_the_config_lists_keeps_its_id() -> None:
 
 def _fields(spec: InstrumentSpec) -> dict[str, object]:
     return {f: getattr(spec, f) for f in spec.__struct_fields__}
+
+
+def test_an_added_pair_has_its_metrics_series() -> None:
+    """Prometheus: the added pair's position and spread series exist from when it is added
+    (the ones created at start-up cover the configured pairs only)."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from core.observe.metrics import Metrics
+
+    eng = Engine(eager(), mode="paper")
+    metrics = Metrics(eng)
+    eng.recorders.append(metrics)
+    try:
+        eng.handle(add_eth())
+        text = generate_latest(metrics.registry).decode()
+    finally:
+        metrics.close()
+    labels = {
+        (fam.name, tuple(sorted(s.labels.items())))
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
+    assert ("arbtui_position", (("symbol", "ETHUSDT"), ("unit", "BTC"), ("venue", "bybit"))) in {
+        (n, tuple((k, v) for k, v in lab if k != "state")) for n, lab in labels
+    }
+    assert any(
+        n == "arbtui_funding_spread_per_hour" and ("pair", "ETH") in lab for n, lab in labels
+    )
+    assert metrics.faults._value.get() == 0
