@@ -176,6 +176,14 @@ def test_adding_is_refused_with_the_reason() -> None:
     assert ("bybit", "ETHUSDT") not in eng.specs
     assert not any(isinstance(r, PairAdded) for r in rows.rows)
 
+    ibit = Engine(with_overrides(eager(), ibit={"shares": Decimal(100)}), mode="paper")
+    ibit.handle(add_eth())
+    assert alerts(ibit)[-1].startswith(
+        "add pair ETH: refused: pair BTC hedges the whole book (IBIT shares or the coin margin "
+        "included"
+    )
+    assert len(ibit.pairs) == 1
+
     replay = Engine(eager(), mode="replay")
     replay.handle(add_eth())
     assert alerts(replay)[-1].startswith(

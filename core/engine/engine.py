@@ -379,7 +379,10 @@ class Engine(Valuation):
     ) -> str | None:
         """Why ``pair`` (legs ``spec_a``/``spec_b``) cannot be added to this session now, or
         None: a replay (its file holds no data for an instrument it did not record), a live
-        session (its execution clients and workers know the configured instruments only), a name
+        session (its execution clients and workers know the configured instruments only), a
+        session whose only pair hedges the whole book with IBIT shares or the coin margin in
+        it (beside a second pair each pair hedges its own legs: that exposure would be left
+        unhedged mid-session), a name
         already taken, both legs on one venue, a venue this session is not connected to
         (:attr:`session_venues`), an instrument that already belongs to a pair, an
         instrument id the config uses for another instrument."""
@@ -393,6 +396,13 @@ class Engine(Valuation):
                 "a live session trades the pairs it started with (its order path knows "
                 "only the configured instruments): write the pair into a config file (w on "
                 "the scanner) and start again with it"
+            )
+        ibit, hedge = self.settings.ibit, self.settings.hedge
+        if len(self.pairs) == 1 and (ibit.shares != 0 or hedge.include_coin_margin):
+            return (
+                f"pair {self.pairs[0].cfg.name} hedges the whole book (IBIT shares or the coin "
+                "margin included, [ibit] / [hedge]); beside a second pair it would hedge its "
+                "own legs only and leave that exposure unhedged: add the pair in the config"
             )
         if any(pr.cfg.name == pair.name for pr in self.pairs):
             return f"the name {pair.name!r} is taken by a pair of this session"
