@@ -77,7 +77,11 @@ class AddPair(Command):
 
     The engine refuses (an alert ``add pair NAME: refused: why``) when an instrument already
     belongs to a pair, a venue is not connected in this session, the two legs are on one
-    venue, the name is taken, or in a replay (the file holds no data for a new instrument).
+    venue, the name is taken, the session's only pair hedges IBIT shares or the coin margin,
+    in a replay (the file holds no data for a new instrument) and in a live session (its
+    order path knows the configured instruments only) (:meth:`Engine.add_pair_refusal
+    <core.engine.engine.Engine.add_pair_refusal>`). The pair lasts for this session: the
+    audit log's ``pair_added`` row records it; a restart does not add it again.
     An added pair opens nothing until :class:`ArmPair` names it, whatever the engine's state
     (arming the engine does not arm it)."""
 
