@@ -65,8 +65,6 @@ class PaperSession:
         for iid in self.settings.traded_ids():
             spec = self.settings.instruments[iid]
             by_venue.setdefault(spec.venue, []).append(spec.symbol)
-        eng.session_venues = frozenset(by_venue)  # a pair added later must trade on these
-        host.add_pair = self.add_pair
         tasks: list[Any] = [enforce(self.board, eng, host.observers.metrics)]
         for venue, symbols in by_venue.items():
             build = registry.plugin(venue).feed_tasks
@@ -178,5 +176,9 @@ def build_paper_session(
 
         tasks.append(live_task)
     session.host = EngineHost(engine, None, tasks=tasks, run_id=f"{mode}-{started_s}")
+    session.host.add_pair = session.add_pair  # set before the host's loop takes commands
+    engine.session_venues = frozenset(  # a pair added later must trade on these venues
+        effective.instruments[i].venue for i in effective.traded_ids()
+    )
     session.host.feed_views = lambda: build_feed_views(board)
     return session
