@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from core.analysis.replay import iter_replay
 from core.domain import commands as cmd
 from core.domain.config import PairSettings, Settings, load_config
 from core.domain.events import InstrumentSpec
@@ -70,10 +71,11 @@ ETH_GUESS = InstrumentSpec(
 
 
 def test_an_added_pair_gets_its_streams_subscribed_and_trades_once_armed(
-    fx: tuple[ServerThread, FakeExchanges],
+    fx: tuple[ServerThread, FakeExchanges], tmp_path: Path
 ) -> None:
     _, fakes = fx
-    session = build_paper_session(eager(fakes))
+    recording = tmp_path / "session.jsonl.gz"
+    session = build_paper_session(eager(fakes), record=recording)
     host, eng = session.host, session.engine
     host.start()
     try:
@@ -138,6 +140,14 @@ def test_an_added_pair_gets_its_streams_subscribed_and_trades_once_armed(
         ("bybit_btcusdt", "BTCUSDT", "0.1", "0.001"),
     ]  # what a restart needs to rebuild the pair: its instruments as traded
     added = next(i for i, t in enumerate(log) if t.startswith("add pair ETHX: added"))
+    header, events = iter_replay(recording)
+    assert [(i.venue, i.symbol) for i in header.instruments] == [
+        ("binance", "BTCUSDT"),
+        ("bybit", "BTCUSD"),
+        ("binance", "ETHUSDT"),
+        ("bybit", "BTCUSDT"),
+    ]  # the recording lists the added pair's instruments, whose events it holds
+    assert {(e.venue, e.symbol) for e in events} >= {("binance", "ETHUSDT"), ("bybit", "BTCUSDT")}
     assert not [t for t in log[added:] if "market data stale" in t]  # the new streams' grace
     assert any("binance ETHUSDT (binance_ethusdt): specs from the venue" in t for t in log)
 

@@ -86,8 +86,9 @@ class PaperSession:
         two legs' specs from the venues' REST endpoints as start-up reads them
         (:func:`core.venues.instruments.load_instrument_specs`, off the loop; the command's
         specs are the fallback, each source said in the log); then the engine adds the pair,
-        DISARMED; then each venue's plugin subscribes the new symbols on its running feed
-        and funding pollers (``VenuePlugin.subscribe``). Live sessions refuse: their order
+        DISARMED (a recording's header lists its instruments from then on); then each
+        venue's plugin subscribes the new symbols on its running feed and funding pollers
+        (``VenuePlugin.subscribe``). Live sessions refuse: their order
         path (execution clients, workers) knows the configured instruments only."""
         eng = self.engine
         name = c.pair.name
@@ -112,6 +113,8 @@ class PaperSession:
         if not any(pr.cfg.name == name for pr in eng.pairs):
             return  # refused meanwhile (said by the engine)
         new = [found.specs[ids[0]], found.specs[ids[1]]]
+        if self.recorder is not None:  # the recording's header lists what it holds
+            self.recorder.add_instruments(new)
         for venue in dict.fromkeys(s.venue for s in new):
             subscribe = registry.plugin(venue).subscribe
             if subscribe is None:
