@@ -40,6 +40,7 @@ from textual.widgets import ContentSwitcher, Footer, ProgressBar
 
 from core.domain.commands import (
     Arm,
+    ArmPair,
     Command,
     ExportAudit,
     Flatten,
@@ -371,7 +372,9 @@ class ArbConsole(App[int]):
                 self.notify("The funding scanner is not available in this session.", timeout=3)
                 return
             self.scan_feed = self.scanner()
-        self.push_screen(ScannerScreen(self.scan_feed))
+        self.push_screen(
+            ScannerScreen(self.scan_feed, submit=self.submit, snapshot=lambda: self.snapshot)
+        )
 
     def action_help(self) -> None:
         """``?``/F1: the keys of this mode."""
@@ -402,6 +405,9 @@ class ArbConsole(App[int]):
                             self.action_kill)  # fmt: skip
         yield SystemCommand("Export audit log", "Write this session's audit log to CSV (e)",
                             self.action_export)  # fmt: skip
+        for name in self.disarmed_pairs():
+            what = f"Let pair {name}, added DISARMED, trade as the engine's state allows"
+            yield SystemCommand(f"Arm pair {name}", what, partial(self.arm_pair, name))
         if self.engine_mode == "live":
             for choice, what in RESTART_CHOICES.items():
                 answer = SettleRestart(choice=choice, source=self.source)
@@ -426,12 +432,33 @@ class ArbConsole(App[int]):
                                 "carry (s)", self.action_scanner)  # fmt: skip
         yield SystemCommand("Quit", "Asks first while exposure is open (q)", self.action_quit)
 
+    def disarmed_pairs(self) -> list[str]:
+        """Names of the pairs added at run time and not armed yet (from the snapshot)."""
+        snap = self.snapshot
+        return [] if snap is None else [p.name for p in snap.pairs if not p.armed]
+
+    def arm_pair(self, name: str) -> None:
+        """Palette ``Arm pair NAME``: let a pair added DISARMED trade (arming the engine
+        does not arm it)."""
+        self.submit(ArmPair(pair=name, source=self.source))
+
     def action_arm(self) -> None:
-        """``a``: allow the strategy to open and add; when already ARMED, say so."""
+        """``a``: allow the strategy to open and add; when already ARMED, say so (and name
+        the pairs added at run time that are still DISARMED: arming the engine does not
+        arm them)."""
+        waiting = self.disarmed_pairs()
+        later = (
+            f" Pair{'s' if len(waiting) > 1 else ''} {', '.join(waiting)} stay DISARMED until "
+            "armed (ctrl+p: Arm pair)."
+            if waiting
+            else ""
+        )
         if self._trading_state() == "ARMED":
-            self.notify("Already ARMED: the strategy may open and add.", timeout=3)
+            self.notify("Already ARMED: the strategy may open and add." + later, timeout=4)
             return
         self.submit(Arm(source=self.source))
+        if later:
+            self.notify(later.strip(), timeout=4)
 
     def action_pause_resume(self) -> None:
         """``p``: Pause when ARMED, Resume when PAUSED; otherwise say why nothing happens."""

@@ -48,7 +48,10 @@ KEYS: tuple[KeyHelp, ...] = (
     KeyHelp("space", "replay: pause / continue", REPLAY_ONLY),
     KeyHelp("+ / -", "replay speed up / down", REPLAY_ONLY),
     KeyHelp("v / 1 / 2 / 3", "switch screen / main / ladders, book and equity / charts"),
-    KeyHelp("s", "funding scanner: every perpetual both venues list, ranked by net carry"),
+    KeyHelp(
+        "s",
+        "funding scanner by net carry: a adds a pair DISARMED (ctrl+p Arm pair), w writes it",
+    ),
     KeyHelp("ctrl+p", "command palette: every action by name"),
     KeyHelp("? / F1", "this help"),
     KeyHelp("q", "quit (asks first while exposure is open)"),

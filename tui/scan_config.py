@@ -1,4 +1,5 @@
-"""Write a scanned pair into a config file the operator names (the scanner screen's ``w``).
+"""Write a scanned pair into a config file the operator names (the scanner screen's ``w``),
+or make the command that adds it to this session (``a``: :func:`session_pair`).
 
 The file gets one ``[instruments.<id>]`` table per leg (the venue's own specs as the scan read
 them: kind, tick, lot, minimums, taker fee; contract size 1 for a linear leg, ``contract_usd``
@@ -25,9 +26,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import tomlkit
 
-from core.domain.config import parse_config
+from core.domain.commands import AddPair
+from core.domain.config import PairSettings, parse_config
+from core.domain.events import InstrumentSpec
 from core.domain.scan import Opportunity
 from core.domain.universe import Perp
 
@@ -101,11 +105,7 @@ def add_pair(text: str, o: Opportunity, settings: Any = None) -> tuple[str, str]
     for p in pairs:
         if {str(p.get("leg_a")), str(p.get("leg_b"))} == set(ids):
             return text, str(p.get("name"))  # already there: nothing to add
-    taken = {str(p.get("name")) for p in pairs}
-    name = base = f"{o.asset}-{o.short.perp.venue}-{o.long.perp.venue}"
-    n = 2
-    while name in taken:
-        name, n = f"{base}-{n}", n + 1
+    name = pair_name(o, {str(p.get("name")) for p in pairs})
     pair = tomlkit.table()
     pair.add("name", name)
     pair.add("leg_a", ids[0])
@@ -142,6 +142,47 @@ def hedge_band(o: Opportunity, cap_usd: Decimal) -> str:
         lot = max(lots)
         raw = max(lot, (raw // lot) * lot)
     return format(raw.normalize(), "f")
+
+
+def pair_name(o: Opportunity, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """``<asset>-<short venue>-<long venue>`` (as ``w`` names it), with ``-2``, ``-3``, ...
+    when ``taken`` has it."""
+    name = base = f"{o.asset}-{o.short.perp.venue}-{o.long.perp.venue}"
+    n = 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def session_pair(o: Opportunity, settings: Any = None, taken: set[str] | None = None) -> AddPair:
+    """The :class:`~core.domain.commands.AddPair` that adds ``o`` to this session (the
+    scanner's ``a``): leg a the short leg, leg b the long one (leg a's funding is the
+    higher), each as the running config has it (same venue and symbol: its id and spec),
+    else under :func:`instrument_id` with the scan's specs (:func:`instrument_table`; the
+    runtime reads the venue's own before the pair trades); the name as :func:`pair_name`
+    gives it outside ``taken``; the notional cap of the config's first pair (USD per leg),
+    else the default. Raises ``msgspec.ValidationError`` for a scan row whose specs do not
+    convert."""
+    ids: list[str] = []
+    specs: list[InstrumentSpec] = []
+    known: dict[str, InstrumentSpec] = dict(getattr(settings, "instruments", {}) or {})
+    for p in (o.short.perp, o.long.perp):
+        iid, spec = next(
+            ((i, s) for i, s in known.items() if (s.venue, s.symbol) == (p.venue, p.symbol)),
+            (instrument_id(p), None),
+        )
+        if spec is None:
+            spec = msgspec.convert(instrument_table(p, _maker_fee(settings, p.venue)),
+                                   InstrumentSpec, strict=False)  # fmt: skip
+        ids.append(iid)
+        specs.append(spec)
+    existing = getattr(settings, "pairs", ())
+    cap = {"max_notional_usd": existing[0].max_notional_usd} if existing else {}
+    pair = PairSettings(name=pair_name(o, taken or set()), leg_a=ids[0], leg_b=ids[1], **cap)
+    if o.asset.upper() not in ("BTC", "XBT"):  # [hedge] band_btc is in BTC: a band in its asset
+        band = Decimal(hedge_band(o, pair.max_notional_usd))
+        pair = msgspec.structs.replace(pair, hedge_band=band)
+    return AddPair(pair=pair, spec_a=specs[0], spec_b=specs[1])
 
 
 def write_pair(path: str | os.PathLike[str], o: Opportunity, settings: Any = None) -> str:

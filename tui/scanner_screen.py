@@ -10,7 +10,10 @@ lines on screen, so 500 rows at 2 Hz cost a few percent of a core
 (``bench/scan_screen_bench.py``).
 Clicking a column header sorts by it (again: the other way); ``o`` cycles the sort column,
 ``r`` asks the feed for a refresh at once, ``w`` writes the selected pair into a config file
-the operator names (:mod:`tui.scan_config`), ``escape`` or ``s`` goes back.
+the operator names (:mod:`tui.scan_config`), ``a`` adds it to this session after a
+confirmation naming both legs (an :class:`~core.domain.commands.AddPair` submitted like
+every command; the engine's answer, added DISARMED or refused and why, shows here and in the
+log), ``escape`` or ``s`` goes back.
 
 The detail pane shows both legs: next estimate and last settled rate (kept apart), interval,
 cap and floor, taker fee, mark, 24 h volume and open interest (USD), the next settlement's
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Protocol
 
 from rich.text import Text
@@ -33,15 +37,20 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Sparkline, Static
 
+from core.domain.commands import Command
 from core.domain.errors import ArbtuiError
 from core.domain.scan import HOURS_PER_YEAR, Leg, Opportunity
+from core.domain.snapshot import EngineSnapshot
 from core.domain.timeutil import ms_to_iso
 from core.domain.universe import SettledHistory
-from tui.scan_config import write_pair
+from tui.modals import ConfirmModal
+from tui.scan_config import session_pair, write_pair
 from tui.scan_table import ScanTable
 
 REFRESH_HZ = 2.0
 """How often the screen looks for a new scan result (UI pace)."""
+ANSWER_POLL_S = 0.1
+"""How often the screen looks for the engine's answer to ``a`` while one is awaited."""
 
 
 class ScanView(Protocol):
@@ -199,6 +208,7 @@ class ScannerScreen(Screen[None]):
         Binding("r", "refresh_now", "Refresh"),
         Binding("o", "cycle_sort", "Sort"),
         Binding("w", "write_config", "Write pair"),
+        Binding("a", "add_to_session", "Add to session"),
     ]
 
     DEFAULT_CSS = """
@@ -211,9 +221,24 @@ class ScannerScreen(Screen[None]):
     ScannerScreen Sparkline { width: 1fr; height: 2; }
     """
 
-    def __init__(self, feed: ScanFeed, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        feed: ScanFeed,
+        clock: Callable[[], int] | None = None,
+        *,
+        submit: Callable[[Command], None] | None = None,
+        snapshot: Callable[[], EngineSnapshot | None] | None = None,
+    ) -> None:
         super().__init__()
         self.feed = feed
+        self.submit = submit
+        """Hands a command to the engine (the console's ``submit``); None: ``a`` is not
+        offered."""
+        self.engine_snapshot = snapshot or (lambda: None)
+        """The console's latest engine snapshot (the engine's answer to ``a`` is read
+        there)."""
+        self._awaiting: tuple[str, int] | None = None
+        """(pair name, last log seq when submitted) while ``a``'s answer is awaited."""
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.shown: ScanView | None = None
         """The result on screen."""
@@ -245,6 +270,7 @@ class ScannerScreen(Screen[None]):
     def on_mount(self) -> None:
         self.pull()
         self.set_interval(1 / REFRESH_HZ, self.pull)
+        self.set_interval(ANSWER_POLL_S, self.watch_answer)
 
     # -- data ----------------------------------------------------------------------------
 
@@ -373,6 +399,79 @@ class ScannerScreen(Screen[None]):
 
         question = f"Write {o.key} into the config file (created from this config if new):"
         self.app.push_screen(PathModal(question, DEFAULT_CONFIG_NAME), done)
+
+    def action_add_to_session(self) -> None:
+        """``a``: after a confirmation naming the two legs, add the selected pair to this
+        session (:func:`tui.scan_config.session_pair`: pair settings from ``[strategy]``,
+        ``[ladder]``, ``[sizing]``, limits from ``[risk]``); it appears on the main screen
+        DISARMED until armed (palette: Arm pair NAME). The engine's answer shows here."""
+        o = self.selected()
+        if o is None:
+            self.notify("No pair selected.", timeout=3)
+            return
+        if self.submit is None:
+            self.notify("Adding a pair is not available in this session.", timeout=3)
+            return
+        snap = self.engine_snapshot()
+        taken = {p.name for p in snap.pairs} if snap is not None else set()
+        settings = getattr(self.feed, "settings", None)
+        try:
+            command = session_pair(o, settings, taken)
+        except ValueError as exc:  # msgspec.ValidationError: a scan row that does not convert
+            self.last_message = f"{o.asset} not added: {exc}"
+            self.notify(self.last_message, severity="error", timeout=6)
+            return
+        name = command.pair.name
+        s, lg = o.short.perp, o.long.perp
+        legs = (
+            f"short {s.venue} {s.symbol} ({s.kind}, {s.interval_h:g} h) and "
+            f"long {lg.venue} {lg.symbol} ({lg.kind}, {lg.interval_h:g} h)"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if not yes or self.submit is None:
+                return
+            now = self.engine_snapshot()
+            seq = now.log[-1].seq if now is not None and now.log else 0
+            self._awaiting = (name, seq)
+            self.last_message = f"adding pair {name} ({legs})..."
+            self.submit(replace(command, source=getattr(self.app, "source", "")))
+
+        self.app.push_screen(
+            ConfirmModal(
+                "add-pair",
+                f"Add pair {name} to this session?",
+                f"Legs: {legs}. Strategy, ladder and sizing from the config, limits from "
+                f"[risk], cap {command.pair.max_notional_usd} USD a leg. It starts DISARMED: "
+                f"nothing opens until you arm it (ctrl+p: Arm pair {name}).",
+            ),
+            answered,
+        )
+
+    def watch_answer(self) -> None:
+        """While ``a``'s answer is awaited: the engine's ``add pair NAME: added ...`` or
+        ``... refused: why`` line, once it is in the snapshot's log, becomes a notice here."""
+        if self._awaiting is None:
+            return
+        name, seq = self._awaiting
+        snap = self.engine_snapshot()
+        if snap is None:
+            return
+        prefix = f"add pair {name}: "
+        for e in snap.log:
+            if e.seq <= seq or not e.text.startswith(prefix):
+                continue
+            what = e.text.removeprefix(prefix)
+            if what.startswith("refused"):
+                self._awaiting = None
+                self.last_message = e.text
+                self.notify(e.text, severity="error", timeout=10)
+                return
+            if what.startswith("added"):
+                self._awaiting = None
+                self.last_message = e.text
+                self.notify(e.text, timeout=8)
+                return
 
     def action_refresh_now(self) -> None:
         """``r``: ask the scanner for a refresh now."""

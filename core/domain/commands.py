@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from core.domain.config import PairSettings
+from core.domain.events import InstrumentSpec
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Command:
@@ -58,6 +61,44 @@ class SettleRestart(Command):
     :mod:`core.engine.restart`."""
 
     choice: Literal["adopt", "flatten", "leave"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddPair(Command):
+    """Add a pair of legs to this session at run time (the scanner's ``a``), DISARMED.
+
+    ``pair`` names the pair and its two instrument ids (``leg_a``/``leg_b``, the ids of
+    ``spec_a``/``spec_b``; an id the config already uses for the same venue and symbol is
+    reused) and its notional cap (USD per leg); the strategy, ladder, sizing, hedge and risk
+    settings are the session's (``[strategy]``, ``[ladder]``, ``[sizing]``, ``[hedge]``,
+    ``[risk]``). ``spec_a``/``spec_b`` are the legs' specs as the caller knows them (the
+    scanner's reading); in paper and live the runtime replaces them with the venue's REST
+    specs, loaded the way start-up loads them, before the engine sees the command.
+
+    The engine refuses (an alert ``add pair NAME: refused: why``) when an instrument already
+    belongs to a pair, a venue is not connected in this session, the two legs are on one
+    venue, the name is taken, the session's only pair hedges IBIT shares or the coin margin,
+    in a replay (the file holds no data for a new instrument) and in a live session (its
+    order path knows the configured instruments only) (:meth:`Engine.add_pair_refusal
+    <core.engine.engine.Engine.add_pair_refusal>`). The pair lasts for this session: the
+    audit log's ``pair_added`` row records it; a restart does not add it again.
+    An added pair opens nothing until :class:`ArmPair` names it, whatever the engine's state
+    (arming the engine does not arm it)."""
+
+    pair: PairSettings
+    spec_a: InstrumentSpec
+    spec_b: InstrumentSpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArmPair(Command):
+    """Let the pair named ``pair`` trade: a pair added at run time starts disarmed (no
+    entry, add or hedge of its own) and stays so, whatever the engine's state, until this
+    command names it. It then trades as the engine's state allows (ARMED: opens; DISARMED,
+    PAUSED, REDUCING, HALTED: as those states say). An unknown or already armed pair: the
+    engine says so in its log and changes nothing."""
+
+    pair: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

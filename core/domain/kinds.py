@@ -9,7 +9,9 @@ from core.domain.records import (
     CommandReceived,
     ErrorRaised,
     MarketObserved,
+    PairAdded,
     PairAdopted,
+    PairArmed,
     PositionMismatch,
     StateChanged,
     VenueFundingReported,
@@ -30,6 +32,8 @@ KINDS: dict[type, str] = {
     VenueFundingReported: "venue_funding",
     PositionMismatch: "position_mismatch",
     PairAdopted: "pair_adopted",
+    PairAdded: "pair_added",
+    PairArmed: "pair_armed",
 }
 """Record type -> the ``kind`` of its audit row and file-log line."""
 

@@ -117,6 +117,29 @@ class PairAdopted:
     state: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class PairAdded:
+    """A pair was added to the session at run time (audit row ``pair_added``): ``pair`` its
+    name, ``legs`` the two instruments (``id``, and every :class:`InstrumentSpec` field:
+    venue, symbol, kind, contract_size, tick, lot, min_qty, min_notional, fees, settle
+    currency, quote; Decimals as strings) and ``max_notional_usd`` its cap per leg (USD);
+    ``armed`` False (it starts disarmed)."""
+
+    ts_ms: int
+    pair: str
+    legs: list[dict[str, Any]]
+    max_notional_usd: Decimal
+    armed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PairArmed:
+    """The operator armed a pair added at run time (audit row ``pair_armed``)."""
+
+    ts_ms: int
+    pair: str
+
+
 Record = (
     OrderIntent  # only an order that can only reduce exposure (see the module docstring)
     | OrderUpdate
@@ -131,6 +154,8 @@ Record = (
     | VenueFundingReported
     | PositionMismatch
     | PairAdopted
+    | PairAdded
+    | PairArmed
 )
 
 

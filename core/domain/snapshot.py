@@ -76,6 +76,9 @@ class PairView:
     break_even_days: float | None = None
     """Days the carry at the current spread needs to pay the fees and basis still to pay
     (:meth:`core.domain.signal.PairSignal.break_even_days`); None: never, or unknown."""
+    armed: bool = True
+    """False for a pair added at run time and not yet armed (``ArmPair``): it opens
+    nothing, whatever the engine's state; the console shows it DISARMED."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
+import msgspec
+
 from core.domain import commands as cmd
-from core.domain.config import Settings
+from core.domain.config import PairSettings, Settings
 from core.domain.contracts import ZERO, is_coin
 from core.domain.events import Event, FundingRate, FundingSettled, InstrumentSpec
-from core.domain.ledger import Key, Ledger
+from core.domain.ledger import Key, Ledger, Position
 from core.domain.market import MarketState, mark_decimal
 from core.domain.orders import ClientOrderIds, Fill, OrderIntent, Rejection, Side
 from core.domain.records import (
@@ -30,7 +32,9 @@ from core.domain.records import (
     CommandReceived,
     ErrorRaised,
     MarketObserved,
+    PairAdded,
     PairAdopted,
+    PairArmed,
     Record,
     Recorder,
     StateChanged,
@@ -142,6 +146,10 @@ class Engine(Valuation):
         self.max_net_delta_ts_ms = 0
         self._last_equity: float | None = None
         self._dd_beyond = False
+        self.session_venues: frozenset[str] | None = None
+        """The venues this session is connected to (set by a paper or live session: their
+        feeds run); a pair added at run time on another venue is refused. None: no session
+        says (an engine driven by hand); a replay refuses every added pair."""
         self._missed_checked: dict[Key, int] = {}
         self._missed_next_check_ms = 0
         self.missed_settlements: dict[tuple[str, str, int], Decimal] = {}
@@ -364,6 +372,137 @@ class Engine(Valuation):
             self.set_state(TradingState.HALTED, "kill switch")
         elif isinstance(c, cmd.SettleRestart):
             self.settle_restart(c.choice)
+        elif isinstance(c, cmd.AddPair):
+            self.add_pair(c.pair, c.spec_a, c.spec_b)
+        elif isinstance(c, cmd.ArmPair):
+            self.arm_pair(c.pair)
+
+    # ------------------------------------------------------------- added pairs
+    def add_pair_refusal(
+        self, pair: PairSettings, spec_a: InstrumentSpec, spec_b: InstrumentSpec
+    ) -> str | None:
+        """Why ``pair`` (legs ``spec_a``/``spec_b``) cannot be added to this session now, or
+        None: a replay (its file holds no data for an instrument it did not record), a live
+        session (its execution clients and workers know the configured instruments only), a
+        session whose only pair hedges the whole book with IBIT shares or the coin margin in
+        it (beside a second pair each pair hedges its own legs: that exposure would be left
+        unhedged mid-session), a name
+        already taken, both legs on one venue, a venue this session is not connected to
+        (:attr:`session_venues`), an instrument that already belongs to a pair, an
+        instrument id the config uses for another instrument."""
+        if self.mode == "replay":
+            return (
+                "a replay has no data for an instrument it did not record (add the pair to "
+                "the config and record it in a paper session, or run --paper)"
+            )
+        if self.mode == "live":
+            return (
+                "a live session trades the pairs it started with (its order path knows "
+                "only the configured instruments): write the pair into a config file (w on "
+                "the scanner) and start again with it"
+            )
+        ibit, hedge = self.settings.ibit, self.settings.hedge
+        if len(self.pairs) == 1 and (ibit.shares != 0 or hedge.include_coin_margin):
+            return (
+                f"pair {self.pairs[0].cfg.name} hedges the whole book (IBIT shares or the coin "
+                "margin included, [ibit] / [hedge]); beside a second pair it would hedge its "
+                "own legs only and leave that exposure unhedged: add the pair in the config"
+            )
+        if any(pr.cfg.name == pair.name for pr in self.pairs):
+            return f"the name {pair.name!r} is taken by a pair of this session"
+        if spec_a.venue == spec_b.venue:
+            return "the two legs must be on different venues"
+        for iid, spec in ((pair.leg_a, spec_a), (pair.leg_b, spec_b)):
+            key = (spec.venue, spec.symbol)
+            owners = self._pairs_by_key.get(key)
+            if owners:
+                return (
+                    f"{spec.venue} {spec.symbol} already belongs to pair {owners[0].cfg.name} "
+                    "(an instrument may belong to one pair only)"
+                )
+            venues = self.session_venues
+            if venues is not None and spec.venue not in venues:
+                return (
+                    f"{spec.venue} is not connected in this session (connected: "
+                    f"{', '.join(sorted(venues)) or 'none'}; start a session with a pair on "
+                    "it to trade it)"
+                )
+            other = self.settings.instruments.get(iid)
+            if other is not None and (other.venue, other.symbol) != key:
+                return f"instrument id {iid!r} is the config's {other.venue} {other.symbol}"
+        return None
+
+    def add_pair(self, pair: PairSettings, spec_a: InstrumentSpec, spec_b: InstrumentSpec) -> bool:
+        """Add ``pair`` to this session, disarmed (:class:`~core.domain.commands.AddPair`):
+        its instruments join the ledger, the paper venue and the settings (an instrument the
+        config already has, by venue and symbol, keeps its id and takes ``spec_*``); a
+        ``pair_added`` record goes to the observers. Returns False, with an alert ``add pair
+        NAME: refused: why``, when :meth:`add_pair_refusal` refuses."""
+        name = pair.name
+        why = self.add_pair_refusal(pair, spec_a, spec_b)
+        if why is not None:
+            self.alert(f"add pair {name}: refused: {why}")
+            return False
+        instruments = dict(self.settings.instruments)
+        ids: list[str] = []
+        for iid, spec in ((pair.leg_a, spec_a), (pair.leg_b, spec_b)):
+            key = (spec.venue, spec.symbol)
+            known = [i for i, s in instruments.items() if (s.venue, s.symbol) == key]
+            iid = known[0] if known else iid
+            instruments[iid] = spec
+            ids.append(iid)
+            self.specs[key] = spec
+            pos = self.ledger.positions.get(key)
+            if pos is None:
+                self.ledger.positions[key] = Position(spec)
+            elif pos.qty == 0:
+                pos.spec = spec
+            self.ledger.balances.setdefault((spec.venue, spec.settle_currency), ZERO)
+            self.venue.positions.setdefault(key, ZERO)
+            if self.coin_key is None and spec.kind == "inverse":
+                self.coin_key = key
+                self._coin_state = self.market.get(*key)
+        cfg = msgspec.structs.replace(pair, leg_a=ids[0], leg_b=ids[1])
+        self.settings = msgspec.structs.replace(
+            self.settings, instruments=instruments, pairs=(*self.settings.pairs, cfg)
+        )
+        pr = PairRuntime(self, self.ids, cfg, spec_a, spec_b)
+        pr.armed = False
+        self.pairs.append(pr)
+        for key in (pr.key_a, pr.key_b):
+            self._pairs_by_key.setdefault(key, []).append(pr)
+        self._book_dirty = True
+        self._missed_next_check_ms = 0
+        legs = [
+            {"id": i, **msgspec.to_builtins(s)} for i, s in zip(ids, (spec_a, spec_b), strict=True)
+        ]
+        self._record(PairAdded(self.now, name, legs, cfg.max_notional_usd))
+        self.emit(
+            "state",
+            f"add pair {name}: added DISARMED: {spec_a.venue} {spec_a.symbol} / "
+            f"{spec_b.venue} {spec_b.symbol}, cap {cfg.max_notional_usd} USD a leg; it opens "
+            f"nothing until armed (palette: Arm pair {name})",
+        )
+        return True
+
+    def arm_pair(self, name: str) -> None:
+        """Let a pair added at run time trade (:class:`~core.domain.commands.ArmPair`); the
+        engine's own state still decides what it may send. Unknown or already armed: said
+        in the log, nothing changes; refused while a restart review is pending."""
+        pr = next((p for p in self.pairs if p.cfg.name == name), None)
+        if pr is None:
+            self.emit("state", f"arm pair {name}: no such pair in this session")
+        elif pr.armed:
+            self.emit("state", f"arm pair {name}: already armed")
+        elif self.restart_review is not None or self.restart_left:
+            self.alert(f"arm pair {name}: not armed: settle the restart review first")
+        else:
+            pr.armed = True
+            self._record(PairArmed(self.now, name))
+            self.emit(
+                "state",
+                f"pair {name} armed: it trades as the engine's state allows (now {self.state})",
+            )
 
     # ----------------------------------------------------------------- restart
     def begin_restart(self, plan: restart.RestartPlan) -> None:

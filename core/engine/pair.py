@@ -108,8 +108,19 @@ class PairRuntime:
         an instant's decisions while the pair held anything, and when
         (``max_abs_net_delta_ts_ms``); the engine measures it (:meth:`track_net_delta`)."""
         self.max_abs_net_delta_ts_ms = 0
+        self.armed = True
+        """False for a pair added at run time until the operator arms it
+        (:class:`~core.domain.commands.ArmPair`): it then sends no order of its own (entry,
+        ladder add, hedge, exit), whatever the engine's state; the engine's own closes
+        (flatten, kill) still reach its legs."""
 
     # ---------------------------------------------------------------- helpers
+    @property
+    def state(self) -> TradingState:
+        """The trading state this pair acts in: the engine's, or DISARMED while the pair
+        itself is not armed (:attr:`armed`)."""
+        return self.view.state if self.armed else TradingState.DISARMED
+
     @property
     def alone(self) -> bool:
         """True when this is the engine's only pair."""
@@ -187,7 +198,7 @@ class PairRuntime:
         self.signal.observe(a, b, held)
         if self.status == "flat":
             d = self.signal.wants_entry()
-            if d and self.view.state is TradingState.ARMED and not self._stale():
+            if d and self.state is TradingState.ARMED and not self._stale():
                 yield from self.enter(d)
         elif self.status == "open" and self.opened_ts_ms is not None:
             if self.signal.wants_exit((self.view.now - self.opened_ts_ms) / 3_600_000):
@@ -250,7 +261,7 @@ class PairRuntime:
             qty_for_btc(second[1], btc_delta(first[1], q1, prices[first[0]]), prices[second[0]]),
         )
         for (key, spec), q in ((first, q1), (second, q2)):
-            why = gate(eng.state, "entry", False) or check_leg(spec, q, prices[key], False)
+            why = gate(self.state, "entry", False) or check_leg(spec, q, prices[key], False)
             if why:
                 yield from self._refuse(why)
                 return
@@ -381,7 +392,7 @@ class PairRuntime:
     # ---------------------------------------------------------------- ladder
     def _ladder_adds(self) -> Actions:
         eng = self.view
-        if gate(eng.state, "ladder", False) or self._stale():
+        if gate(self.state, "ladder", False) or self._stale():
             return
         r = self.signal.last
         if r.direction != self.direction or not self.signal.ema_confirms(self.direction):
@@ -470,7 +481,7 @@ class PairRuntime:
             side: Side = "buy" if want > 0 else "sell"
             pos = eng.ledger.position(*key).qty
             reduce_only = pos != 0 and (pos > 0) != (want > 0) and qty <= abs(pos)
-            if gate(eng.state, "hedge", reduce_only) or check_leg(spec, qty, price, reduce_only):
+            if gate(self.state, "hedge", reduce_only) or check_leg(spec, qty, price, reduce_only):
                 continue
             signed = qty if side == "buy" else -qty
             after = net + btc_delta(spec, signed, price)

@@ -107,6 +107,7 @@ def build_snapshot(
                 break_even_days=pr.signal.break_even_days(
                     *pr.states(), pr.direction if pr.status == "open" else 0
                 ),
+                armed=pr.armed,
             )
         )
         for lad in pr.ladders.values():

@@ -61,6 +61,30 @@ class SettledRatePoller:
         self.intervals: dict[str, int] = {}
         self.baseline: dict[str, int] = {}
         self.polls = 0
+        self._wakes: tuple[asyncio.Event, asyncio.Event] | None = None
+
+    def add_symbols(self, symbols: Sequence[str]) -> None:
+        """Poll ``symbols`` too from now on (a pair added at run time): their intervals and
+        a baseline of settled rates are read at once, not at the next period. Call on the
+        poller's loop."""
+        new = [s for s in symbols if s not in self.symbols]
+        self.symbols.extend(new)
+        if new and self._wakes is not None:
+            for wake in self._wakes:
+                wake.set()
+
+    async def _sleep(self, delay: float, loop: int) -> None:
+        """Sleep ``delay`` seconds, or until :meth:`add_symbols` wakes the loop (0: the
+        intervals, 1: the settled rates)."""
+        if self._wakes is None:
+            await asyncio.sleep(delay)
+            return
+        wake = self._wakes[loop]
+        try:
+            await asyncio.wait_for(wake.wait(), delay)
+        except TimeoutError:
+            return
+        wake.clear()
 
     def interval_ms(self, symbol: str) -> int | None:
         """The symbol's funding interval (ms); None until the intervals were read once."""
@@ -90,6 +114,7 @@ class SettledRatePoller:
     async def run(self) -> None:
         """Poll until cancelled."""
         client = self.client_factory()
+        self._wakes = (asyncio.Event(), asyncio.Event())
         try:
             await run_together(self._info_loop(client), self._rate_loop(client))
         finally:
@@ -123,7 +148,7 @@ class SettledRatePoller:
             except Exception as exc:  # network, ccxt or bad rows: counted, said, retried
                 self._failed(self.info_name, exc)
                 delay = min(RETRY_S, self.cfg.funding_info_refresh_s)
-            await asyncio.sleep(delay)
+            await self._sleep(delay, 0)
 
     async def _rate_loop(self, client: Any) -> None:
         while True:
@@ -135,7 +160,7 @@ class SettledRatePoller:
             except Exception as exc:
                 self._failed(self.rate_name, exc)
                 delay = min(RETRY_S, self.cfg.funding_rate_poll_s)
-            await asyncio.sleep(delay)
+            await self._sleep(delay, 1)
 
     def _next_poll_s(self) -> float:
         delay = self.cfg.funding_rate_poll_s

@@ -72,6 +72,11 @@ class StreamHealth:
     messages: int = 0
     last_msg: float | None = None
     reconnects: int = 0
+    grace_until: float | None = None
+    """A stream subscribed at run time (a pair added to the session) counts as fresh until
+    this instant while its first message is on the way, so that adding a pair does not
+    mark its venue stale; one still silent then is stale. None: no grace (start-up: nothing
+    is opened before data arrives)."""
 
     def seen(self, now: float) -> None:
         """A message of this stream arrived at ``now``."""
@@ -87,7 +92,7 @@ class StreamHealth:
     def fresh(self, now: float) -> bool:
         """True while live and, if watched, not silent for longer than ``stale_after_s``."""
         if self.state != "live":
-            return False
+            return self.grace_until is not None and now <= self.grace_until
         return self.stale_after_s is None or self.silent_s(now) <= self.stale_after_s
 
 
@@ -144,6 +149,14 @@ class HealthBoard:
         if st is None:
             st = self.streams[key] = StreamHealth(venue, name, stale_after_s, self.monotonic())
             self.venue(venue)
+        return st
+
+    def added_stream(self, venue: str, name: str, stale_after_s: float | None) -> StreamHealth:
+        """Register a stream subscribed at run time: :meth:`stream`, with ``stale_after_s``
+        of grace from now for its first message (:attr:`StreamHealth.grace_until`)."""
+        st = self.stream(venue, name, stale_after_s)
+        if st.last_msg is None and stale_after_s is not None:
+            st.grace_until = self.monotonic() + stale_after_s
         return st
 
     def venue(self, venue: str) -> VenueStats:

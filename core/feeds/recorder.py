@@ -41,6 +41,15 @@ class ReplayRecorder:
         self.last_ts_ms = 0
         self.closed = False
 
+    def add_instruments(self, specs: list[InstrumentSpec]) -> None:
+        """List ``specs`` in the header too (instruments of a pair added at run time, whose
+        events are recorded from now on); one already listed (venue, symbol) is kept."""
+        have = {(s.venue, s.symbol) for s in self.instruments}
+        self.instruments = [
+            *self.instruments,
+            *(s for s in specs if (s.venue, s.symbol) not in have),
+        ]
+
     def write(self, ev: Event) -> None:
         """Append one event (already in replay order)."""
         self._buf.append(encode(ev) + b"\n")

@@ -118,6 +118,7 @@ class ManagedSocket:
         self._got_data = False
         self._rotation: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._added_at: dict[str, float] = {}
 
     # ------------------------------------------------------------------ running
     async def run(self) -> None:
@@ -142,6 +143,24 @@ class ManagedSocket:
         if self._ws is not None:
             with contextlib.suppress(ConnectionClosed, TimeoutError):
                 await asyncio.wait_for(self._ws.send(text), self.pong_timeout_s)
+
+    def add_streams(self, streams: Sequence[StreamHealth], url: str | None = None) -> None:
+        """Watch ``streams`` too from now on (subscribed at run time on the open connection
+        by the feed); each gets ``stale_after_s`` from now before its silence counts against
+        the connection. ``url``: the URL that subscribes every stream on the next connect
+        (Binance combined streams name them in the URL; None keeps it)."""
+        now = self._mono()
+        for st in streams:
+            if st not in self.streams:
+                self.streams.append(st)
+                self._added_at[st.name] = now
+        if url is not None:
+            self.url = url
+
+    @property
+    def connected(self) -> bool:
+        """True while a connection is open (a subscription sent now reaches the venue)."""
+        return self._ws is not None
 
     async def _connect(self) -> ClientConnection:
         while True:
@@ -305,7 +324,7 @@ class ManagedSocket:
             if st.state == "live" and st.silent_s(now) > limit:
                 st.state = "stale"
                 self.stats.stale_events += 1
-            since = max(st.last_msg or 0.0, self._connected_at)
+            since = max(st.last_msg or 0.0, self._connected_at, self._added_at.get(st.name, 0.0))
             if self.heartbeat and self._ping_sent is not None:
                 continue  # the pong decides first whether the peer is gone
             if now - since > limit + grace:

@@ -28,7 +28,7 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from core.domain.contracts import is_coin
 from core.domain.ledger import FundingPayment, Position
 from core.domain.orders import Fill, OrderIntent, Rejection
-from core.domain.records import AlertRaised, ErrorRaised, MarketObserved, Record
+from core.domain.records import AlertRaised, ErrorRaised, MarketObserved, PairAdded, Record
 from core.domain.risk import TradingState
 
 if TYPE_CHECKING:
@@ -147,33 +147,43 @@ class Metrics:
         and bind the scrape-time readings."""
         eng = self.engine
         venues = sorted({v for v, _ in eng.specs})
-        for (venue, symbol), spec in eng.specs.items():
-            self.funding_rate.labels(venue, symbol)
-            unit = "contracts" if spec.kind == "inverse" or spec.contract_size != 1 else "BTC"
-            pos = eng.ledger.positions[(venue, symbol)]
-            self.position.labels(venue, symbol, unit).set_function(_reader_qty(pos))
-            for purpose in PURPOSES:
-                self._trades[(venue, symbol, purpose)] = self.trades.labels(venue, symbol, purpose)
-            self.funding_received.labels(venue, symbol)
-            self.funding_paid.labels(venue, symbol)
+        for key in eng.specs:
+            self._instrument(key)
         for venue in venues:
             for metric in (self.fees, self.rebates, self.rejects, self.reconnects):
                 metric.labels(venue)
             self.feed_staleness.labels(venue)
             self.order_latency.labels(venue)
         for pr in eng.pairs:
-            name = pr.cfg.name
-            self._pair_children[name] = (
-                self.funding_rate.labels(*pr.key_a),
-                self.funding_rate.labels(*pr.key_b),
-                self.funding_spread.labels(name),
-                self.price_spread.labels(name),
-            )
+            self._pair(pr.cfg.name)
         self.equity.set_function(lambda: eng.equity_usd)
         self.drawdown.set_function(lambda: eng.dd.drawdown_pct / 100)
         self.drawdown_limit.set(eng.dd.limit_pct / 100)
         for state in TradingState:
             self.trading_state.labels(str(state)).set_function(_reader_state(eng, state))
+
+    def _instrument(self, key: tuple[str, str]) -> None:
+        """The series of one instrument (funding, position, trades by purpose)."""
+        venue, symbol = key
+        spec = self.engine.specs[key]
+        self.funding_rate.labels(venue, symbol)
+        unit = "contracts" if spec.kind == "inverse" or spec.contract_size != 1 else "BTC"
+        pos = self.engine.ledger.positions[key]
+        self.position.labels(venue, symbol, unit).set_function(_reader_qty(pos))
+        for purpose in PURPOSES:
+            self._trades[(venue, symbol, purpose)] = self.trades.labels(venue, symbol, purpose)
+        self.funding_received.labels(venue, symbol)
+        self.funding_paid.labels(venue, symbol)
+
+    def _pair(self, name: str) -> None:
+        """The series of one pair (its legs' rates, the spread, the basis)."""
+        pr = next(p for p in self.engine.pairs if p.cfg.name == name)
+        self._pair_children[name] = (
+            self.funding_rate.labels(*pr.key_a),
+            self.funding_rate.labels(*pr.key_b),
+            self.funding_spread.labels(name),
+            self.price_spread.labels(name),
+        )
 
     def serve(self, host: str = "127.0.0.1", port: int = 9464) -> int:
         """Serve ``/metrics`` on ``host:port`` (``port`` 0: any free port) from a daemon
@@ -210,6 +220,11 @@ class Metrics:
     def _record(self, rec: Record) -> None:
         if isinstance(rec, MarketObserved):
             self._observed(rec)
+        elif isinstance(rec, PairAdded):  # a pair added at run time: its series from now on
+            pr = next(p for p in self.engine.pairs if p.cfg.name == rec.pair)
+            for leg in (pr.key_a, pr.key_b):
+                self._instrument(leg)
+            self._pair(rec.pair)
         elif isinstance(rec, Fill):
             key = (rec.venue, rec.symbol, rec.purpose)
             child = self._trades.get(key)

@@ -87,6 +87,12 @@ class EngineHost:
         bad line (bad input), 1 when the engine died, else 0."""
         self.feed_views: Callable[[], tuple[FeedView, ...]] = lambda: ()
         """Live feed streams for the snapshot (set by a paper/live session)."""
+        self.add_pair: Callable[[cmd.AddPair], Coroutine[Any, Any, None]] | None = None
+        """Set by a paper or live session: carries out an
+        :class:`~core.domain.commands.AddPair` on the engine's loop (specs from the venues,
+        then the engine, then the feeds' subscriptions). None: the engine answers it alone
+        (a replay refuses it)."""
+        self._side: set[asyncio.Task[None]] = set()
         self._commands: queue.SimpleQueue[cmd.Command] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -248,9 +254,9 @@ class EngineHost:
         except Exception as exc:  # the engine died: record it while the audit log is open
             self._died(exc)
         finally:
-            for task in background:
+            for task in [*background, *self._side]:
                 task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await asyncio.gather(*background, *self._side, return_exceptions=True)
             self._drive.close(  # a closer that fails is an alert; the others still close
                 lambda close, exc: self.engine.alert(f"closing {close!r} failed: {exc}")
             )
@@ -289,8 +295,18 @@ class EngineHost:
                 self._sim_anchor = None
             elif isinstance(c, cmd.ReplaySpeed):
                 self._step_speed(c.step)
+            elif isinstance(c, cmd.AddPair) and self.add_pair is not None:
+                task = asyncio.get_running_loop().create_task(self.add_pair(c))
+                self._side.add(task)
+                task.add_done_callback(self._side_done)
             else:
                 self.engine.handle(c)
+
+    def _side_done(self, task: asyncio.Task[None]) -> None:
+        self._side.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.engine.alert(f"adding a pair failed: {type(exc).__name__}: {exc}")
 
     def _step_speed(self, step: int) -> None:
         steps = list(SPEED_STEPS)

@@ -12,15 +12,17 @@ events' ``ts_ms``).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from core.domain.commands import AddPair
 from core.domain.config import ConfigError, Settings
 from core.domain.orders import run_tag
 from core.engine.engine import Engine
@@ -78,6 +80,50 @@ class PaperSession:
                 path = self.recorder.close()
                 eng.emit("state", f"recorded {self.recorder.events} events to {path}")
 
+    async def add_pair(self, c: AddPair) -> None:
+        """Carry out :class:`~core.domain.commands.AddPair` (the host runs it on the engine's
+        loop): the engine's checks first (a refusal is said at once, naming why); then the
+        two legs' specs from the venues' REST endpoints as start-up reads them
+        (:func:`core.venues.instruments.load_instrument_specs`, off the loop; the command's
+        specs are the fallback, each source said in the log); then the engine adds the pair,
+        DISARMED (a recording's header lists its instruments from then on); then each
+        venue's plugin subscribes the new symbols on its running feed and funding pollers
+        (``VenuePlugin.subscribe``). Live sessions refuse: their order
+        path (execution clients, workers) knows the configured instruments only."""
+        eng = self.engine
+        name = c.pair.name
+        if eng.add_pair_refusal(c.pair, c.spec_a, c.spec_b) is not None:
+            eng.handle(c)  # refuses, saying why
+            return
+        legs = f"{c.spec_a.venue} {c.spec_a.symbol} / {c.spec_b.venue} {c.spec_b.symbol}"
+        eng.emit("state", f"add pair {name}: reading the specs of {legs} from the venues")
+        staged = msgspec.structs.replace(
+            eng.settings,
+            instruments={
+                **eng.settings.instruments,
+                c.pair.leg_a: c.spec_a,
+                c.pair.leg_b: c.spec_b,
+            },
+        )
+        ids = [c.pair.leg_a, c.pair.leg_b]
+        found = await asyncio.to_thread(load_instrument_specs, staged, ids=ids)
+        for note in found.notes:
+            eng.emit("state", note)
+        eng.handle(replace(c, spec_a=found.specs[ids[0]], spec_b=found.specs[ids[1]]))
+        if not any(pr.cfg.name == name for pr in eng.pairs):
+            return  # refused meanwhile (said by the engine)
+        new = [found.specs[ids[0]], found.specs[ids[1]]]
+        if self.recorder is not None:  # the recording's header lists what it holds
+            self.recorder.add_instruments(new)
+        for venue in dict.fromkeys(s.venue for s in new):
+            subscribe = registry.plugin(venue).subscribe
+            if subscribe is None:
+                eng.alert(f"add pair {name}: {venue} cannot subscribe at run time")
+                continue
+            await subscribe(self.feeds, [s for s in new if s.venue == venue])
+            symbols = ", ".join(s.symbol for s in new if s.venue == venue)
+            eng.emit("state", f"add pair {name}: {venue} {symbols} subscribed")
+
 
 def check_tradeable(settings: Settings, mode: str) -> None:
     """Refuse, before anything connects or asks, a paper or live run on a venue that can no
@@ -133,5 +179,9 @@ def build_paper_session(
 
         tasks.append(live_task)
     session.host = EngineHost(engine, None, tasks=tasks, run_id=f"{mode}-{started_s}")
+    session.host.add_pair = session.add_pair  # set before the host's loop takes commands
+    engine.session_venues = frozenset(  # a pair added later must trade on these venues
+        effective.instruments[i].venue for i in effective.traded_ids()
+    )
     session.host.feed_views = lambda: build_feed_views(board)
     return session

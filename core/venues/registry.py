@@ -105,6 +105,13 @@ class VenuePlugin:
     feed_tasks: Callable[[FeedContext], list[Coroutine[Any, Any, None]]] | None = None
     make_venue: Callable[[ExecContext], LiveVenue] | None = None
     load_specs: Callable[[Settings, list[InstrumentSpec]], list[InstrumentSpec]] | None = None
+    subscribe: (
+        Callable[[dict[str, Any], list[InstrumentSpec]], Coroutine[Any, Any, None]] | None
+    ) = None
+    """Add instruments to this venue's running feed (a pair added at run time):
+    ``subscribe(feeds, specs)`` with the feed objects its ``feed_tasks`` put in
+    ``FeedContext.feeds`` and the new instruments' specs; their market data and settled
+    rates flow from then on. Call on the feed's loop. None for a venue that is history."""
     open_universe: Callable[[FeedSettings, float | None], UniverseSource] | None = None
     """The funding scanner's source (``core/venues/<name>/universe.py``): called with the
     ``[feeds]`` settings (REST host) and the account's taker fee (None = the venue's base

@@ -38,6 +38,22 @@ def binance_book_ticker() -> str:
 
 
 @cache
+def binance_eth_frames() -> dict[str, str]:
+    """Real ETHUSDT frames by stream: ``ethusdt@markPrice@1s`` is the real ETHUSDT row of the
+    recorded ``!markPrice@arr`` frame (crypto-msg-parser ``funding_rate.linear_swap_all``,
+    2021-04-01) in the per-symbol combined envelope (the same markPriceUpdate object the
+    symbol's own stream carries); ``ethusdt@bookTicker`` is the recorded frame
+    (``bbo.linear_swap``, 2022-05-29), verbatim."""
+    got = crypto_msg_parser("binance_ws_crypto_msg_parser_usdm.jsonl")
+    rows = json.loads(got["funding_rate.linear_swap_all"])["data"]
+    eth = next(r for r in rows if r["s"] == "ETHUSDT")
+    return {
+        "ethusdt@markPrice@1s": compact({"stream": "ethusdt@markPrice@1s", "data": eth}),
+        "ethusdt@bookTicker": got["bbo.linear_swap"],
+    }
+
+
+@cache
 def crypto_msg_parser(name: str) -> dict[str, str]:
     """test name -> raw frame text of a crypto-msg-parser jsonl subset."""
     out = {}

@@ -122,8 +122,16 @@ def flat_status(p: PairView, state: str = "ARMED") -> str:
 
 
 def pair_row(p: PairView, state: str = "ARMED") -> tuple[str, tuple[Cell, ...]]:
-    """Row key and cells of one pair; leg-risk rows are red and show the unhedged BTC."""
-    if p.status == "leg-risk":
+    """Row key and cells of one pair; leg-risk rows are red and show the unhedged BTC; a
+    pair added at run time and not armed yet says ``DISARMED`` (with its edge, once known)
+    in yellow."""
+    if not p.armed and p.status == "flat":  # added at run time, not armed yet: opens nothing
+        status = Text(
+            "DISARMED (arm pair)" if p.edge_pct is None else f"DISARMED {p.edge_pct:+.2f}%"[:20],
+            style="bold yellow",
+        )
+        name = Text(p.name, style="yellow")
+    elif p.status == "leg-risk":
         status = Text(f"LEG-RISK {fmt.btc(p.unhedged_btc)} BTC", style="bold white on red")
         name = Text(p.name, style="bold red")
     elif p.status == "flat":

@@ -33,6 +33,9 @@ position_       ts_ms, venue, symbol, ledger_qty, venue_qty, source, action (a v
 mismatch        another size than the ledger; see core.engine.reconcile)
 pair_adopted    ts_ms, pair, state (direction, opened_ts_ms, legs: qty, entry_price, anchor,
                 levels_filled; a live run took over what the last run left: core.engine.restart)
+pair_added      ts_ms, pair, legs (id and every instrument spec field), max_notional_usd,
+                armed (false): a pair added to the session at run time (scanner ``a``)
+pair_armed      ts_ms, pair: the operator armed a pair added at run time
 alert, error    text (and traceback), with API keys and signatures redacted
 run_end         rows: every row of this run, this one included
 ==============  ============================================================================

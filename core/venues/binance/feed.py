@@ -40,6 +40,8 @@ from core.feeds.together import run_together
 from core.venues.history import funding_caps
 
 VENUE: Final = "binance"
+PATHS: Final = (("market", "markPrice@1s"), ("public", "bookTicker"))
+"""(stream host path, stream suffix) of the two sockets."""
 
 
 class MarkPriceUpdate(msgspec.Struct, tag="markPriceUpdate", tag_field="e"):
@@ -149,9 +151,15 @@ class BinanceFeed:
             {f"{s.lower()}@{x}": s for s in symbols for x in ("markPrice@1s", "bookTicker")},
             self._log,
         )
-        base = settings.binance_ws_url.rstrip("/")
+        self.board = board
+        self.cfg = settings
+        self.symbols = list(symbols)
+        self._base = settings.binance_ws_url.rstrip("/")
+        self._req = 0
+        self.acks: dict[int, object] = {}
+        """Answers to our SUBSCRIBE requests by id (``result`` None = accepted)."""
         sockets = []
-        for path, suffix in (("market", "markPrice@1s"), ("public", "bookTicker")):
+        for path, suffix in PATHS:
             names = [f"{s.lower()}@{suffix}" for s in symbols]
             streams = [board.stream(VENUE, n, settings.stale_after_s) for n in names]
             self._streams.update(zip(names, streams, strict=True))
@@ -159,7 +167,7 @@ class BinanceFeed:
                 ManagedSocket(
                     venue=VENUE,
                     name=path,
-                    url=f"{base}/{path}/stream?streams={'/'.join(names)}",
+                    url=self._url(path, suffix),
                     streams=streams,
                     stats=self.stats,
                     settings=settings,
@@ -171,6 +179,31 @@ class BinanceFeed:
                 )
             )
         self.market, self.public = sockets
+
+    def _url(self, path: str, suffix: str) -> str:
+        names = "/".join(f"{s.lower()}@{suffix}" for s in self.symbols)
+        return f"{self._base}/{path}/stream?streams={names}"
+
+    async def add_symbols(self, symbols: Sequence[str]) -> None:
+        """Subscribe ``symbols`` too, at run time (a pair added to the session): their
+        markPrice and bookTicker streams are admitted by the feed rules and watched for
+        staleness from now on, a ``SUBSCRIBE`` request (Binance "Live Subscribing":
+        ``{"method": "SUBSCRIBE", "params": [stream, ...], "id": n}``, answered
+        ``{"result": null, "id": n}``) goes on each open connection, and every later
+        connect names them in its URL. Symbols already subscribed are skipped."""
+        new = [s for s in symbols if s not in self.symbols]
+        if not new:
+            return
+        self.symbols.extend(new)
+        for sock, (path, suffix) in zip((self.market, self.public), PATHS, strict=True):
+            names = [f"{s.lower()}@{suffix}" for s in new]
+            streams = [self.board.added_stream(VENUE, n, self.cfg.stale_after_s) for n in names]
+            self._streams.update(zip(names, streams, strict=True))
+            self.gate.subscribed.update(zip(names, new, strict=True))
+            sock.add_streams(streams, url=self._url(path, suffix))
+            self._req += 1
+            req = {"method": "SUBSCRIBE", "params": names, "id": self._req}
+            await sock.send(json.dumps(req))  # no connection now: the next one's URL has them
 
     def _resetter(self, names: list[str]) -> Callable[[], None]:
         def reset() -> None:
@@ -213,13 +246,18 @@ class BinanceFeed:
 
     def _venue_error(self, frame: bytes) -> bool:
         """An error frame of the venue (``{"error": {"code", "msg"}, "id"}`` for a request,
-        ``{"code", "msg"}``): logged with its text. False when the frame is not one."""
+        ``{"code", "msg"}``): logged with its text; the answer to a SUBSCRIBE request
+        (``{"result": null, "id": n}``) is kept in :attr:`acks`. False when the frame is
+        neither."""
         try:
             obj = json.loads(frame)
         except ValueError:
             return False
         if not isinstance(obj, dict):
             return False
+        if "result" in obj and "id" in obj and "error" not in obj:
+            self.acks[obj["id"]] = obj["result"]
+            return True
         err = obj.get("error", obj)
         if not isinstance(err, dict) or "msg" not in err:
             return False

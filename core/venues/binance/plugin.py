@@ -86,6 +86,14 @@ def feed_tasks(ctx: FeedContext) -> list[Coroutine[Any, Any, None]]:
     return [feed.run(), funding.run()]
 
 
+async def subscribe(feeds: dict[str, Any], specs: list[InstrumentSpec]) -> None:
+    """Add ``specs``' symbols to the running feed (``SUBSCRIBE`` on both sockets) and to
+    the funding pollers (fundingInfo and fundingRate read at once)."""
+    symbols = [s.symbol for s in specs if s.venue == NAME]
+    feeds[f"{NAME}_funding"].add_symbols(symbols)
+    await feeds[NAME].add_symbols(symbols)
+
+
 def make_venue(ctx: ExecContext) -> Any:
     """The live execution client (ccxt ``binanceusdm``; keys from ``ARBTUI_BINANCE_*``)."""
     from core.venues.binance.execution import BinanceVenue
@@ -115,5 +123,6 @@ PLUGIN = VenuePlugin(
     feed_tasks=feed_tasks,
     make_venue=make_venue,
     load_specs=load_specs,
+    subscribe=subscribe,
     open_universe=open_universe,
 )

@@ -23,6 +23,7 @@ Reconnect, staleness and backoff are :mod:`core.feeds.socket`'s, as for Binance;
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -89,6 +90,11 @@ class BybitFeed:
         self.next_settlement_ms: dict[str, int] = {}
         self._last_rate: dict[str, tuple[str, int, int]] = {}
         self._req = 0
+        self.board = board
+        self.cfg = settings
+        self.book_too = book
+        self._mono = monotonic
+        self._extra: list[asyncio.Task[None]] = []
         subscribed: dict[str, str] = {}
         topics_of: dict[str, list[str]] = {}
         for symbol, kind in instruments.items():
@@ -102,27 +108,67 @@ class BybitFeed:
         self.gate = StreamGate(self.stats, subscribed, self._log)
         self._streams = {t: board.stream(VENUE, t, settings.stale_after_s) for t in subscribed}
         self.sockets: dict[str, ManagedSocket] = {}
+        self.topics_of = topics_of
+        """Topics per socket kind (the lists each socket subscribes on every connect)."""
         for kind, topics in topics_of.items():
-            sock = ManagedSocket(
-                venue=VENUE,
-                name=kind,
-                url=ws_url(settings.bybit_ws_url, kind),
-                streams=[self._streams[t] for t in topics],
-                stats=self.stats,
-                settings=settings,
-                on_message=self._handler(kind),
-                on_open=self._subscriber(topics),
-                on_connect=self._resetter(topics),
-                ping_every_s=settings.bybit_ping_s,
-                ping_text=self._ping_text,
-                log=self._log,
-                monotonic=monotonic,
-            )
-            self.sockets[kind] = sock
+            self.sockets[kind] = self._socket(kind, topics)
+
+    def _socket(self, kind: str, topics: list[str]) -> ManagedSocket:
+        return ManagedSocket(
+            venue=VENUE,
+            name=kind,
+            url=ws_url(self.cfg.bybit_ws_url, kind),
+            streams=[self._streams[t] for t in topics],
+            stats=self.stats,
+            settings=self.cfg,
+            on_message=self._handler(kind),
+            on_open=self._subscriber(topics),
+            on_connect=self._resetter(topics),
+            ping_every_s=self.cfg.bybit_ping_s,
+            ping_text=self._ping_text,
+            log=self._log,
+            monotonic=self._mono,
+        )
 
     async def run(self) -> None:
-        """Run every socket until cancelled."""
-        await run_together(*(s.run() for s in self.sockets.values()))
+        """Run every socket until cancelled (those opened by :meth:`add_symbols` too)."""
+        try:
+            await run_together(*(s.run() for s in list(self.sockets.values())))
+        finally:
+            for task in self._extra:
+                task.cancel()
+            await asyncio.gather(*self._extra, return_exceptions=True)
+
+    async def add_symbols(self, instruments: Mapping[str, str]) -> None:
+        """Subscribe ``instruments`` (symbol -> ``linear``/``inverse``) too, at run time (a
+        pair added to the session): their topics are admitted by the feed rules and watched
+        for staleness from now on; a ``{"req_id", "op": "subscribe", "args": [topic, ...]}``
+        request goes on the open socket of that kind (the socket re-subscribes them on every
+        later connect), or a socket of that kind is opened when none is in use. Symbols
+        already subscribed are skipped. Raises ValueError for a kind without a public v5
+        stream."""
+        for symbol, kind in instruments.items():
+            ws_url("", kind)  # refuses a kind without a public v5 stream here
+            topic = f"{TICKERS}{symbol}"
+            if topic in self.gate.subscribed:
+                continue
+            topics = [topic] + ([f"{BOOK1}{symbol}"] if self.book_too else [])
+            self.state[symbol] = TickerState(symbol)
+            if self.book_too:
+                self.books[symbol] = BookState(symbol)
+            self.gate.subscribed.update((t, symbol) for t in topics)
+            streams = [self.board.added_stream(VENUE, t, self.cfg.stale_after_s) for t in topics]
+            self._streams.update(zip(topics, streams, strict=True))
+            sock = self.sockets.get(kind)
+            if sock is None:  # no socket of this kind yet: one of its own, run beside
+                self.topics_of[kind] = list(topics)
+                sock = self.sockets[kind] = self._socket(kind, self.topics_of[kind])
+                self._extra.append(asyncio.create_task(sock.run()))
+                continue
+            self.topics_of[kind].extend(topics)  # the next connect subscribes them too
+            sock.add_streams(streams)
+            req = {"req_id": self._next_req("sub"), "op": "subscribe", "args": topics}
+            await sock.send(json.dumps(req))
 
     # ------------------------------------------------------------------ control
     def _next_req(self, what: str) -> str:

@@ -100,9 +100,15 @@ class BybitFunding(SettledRatePoller):
         """instruments-info ``status`` per symbol (an alert when it is not ``Trading``)."""
         self.info_reads = 0
 
+    def add_instruments(self, instruments: Mapping[str, str]) -> None:
+        """Poll ``instruments`` (symbol -> ``linear``/``inverse``) too from now on (a pair
+        added at run time); read at once (:meth:`SettledRatePoller.add_symbols`)."""
+        self.instruments.update(instruments)
+        self.add_symbols(list(instruments))
+
     async def refresh_intervals(self, client: Any) -> None:
         """Read instruments-info for every kind in use (one request per symbol)."""
-        for symbol, kind in self.instruments.items():
+        for symbol, kind in list(self.instruments.items()):
             body = await client.public_get_v5_market_instruments_info(
                 {"category": kind, "symbol": symbol}
             )

@@ -14,6 +14,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from core.domain.config import FeedSettings
+from core.domain.events import InstrumentSpec
 from core.venues.bybit.specs import load_specs, make_exchange
 from core.venues.registry import ExecContext, FeedContext, Lifecycle, VenuePlugin
 
@@ -51,6 +52,15 @@ def feed_tasks(ctx: FeedContext) -> list[Coroutine[Any, Any, None]]:
     return [feed.run(), funding.run()]
 
 
+async def subscribe(feeds: dict[str, Any], specs: list[InstrumentSpec]) -> None:
+    """Add ``specs``' symbols to the running feed (``{"op": "subscribe"}`` on the socket of
+    their kind, or a socket of that kind opened) and to the funding pollers
+    (instruments-info and funding/history read at once)."""
+    kinds = {s.symbol: s.kind for s in specs if s.venue == NAME}
+    feeds[f"{NAME}_funding"].add_instruments(kinds)
+    await feeds[NAME].add_symbols(kinds)
+
+
 def make_venue(ctx: ExecContext) -> Any:
     """The live execution client of ``core.venues.bybit.execution`` (imported on first use;
     its ``make_venue(ctx)`` builds it)."""
@@ -72,5 +82,6 @@ PLUGIN = VenuePlugin(
     feed_tasks=feed_tasks,
     make_venue=make_venue,
     load_specs=load_specs,
+    subscribe=subscribe,
     open_universe=open_universe,
 )
