@@ -4,8 +4,9 @@ Equity in USD (marked to market, funding and fees included) with its peak; the c
 ``snapshot.equity_curve_usd`` drawn as a sparkline (each bar the last value of its bucket).
 Drawdown and its limit are in percent of peak equity. Net delta is in BTC against the hedge
 band (± BTC); with several pairs, one line per pair in its own base asset against its own
-band (BTC and XRP are never added). A stale-data marker shows when the engine flags its market data as stale; in
-paper and live modes each feed stream that is not live is listed with how long it is silent.
+band (BTC and XRP are never added). A stale-data marker shows when the engine flags its
+market data as stale; in paper and live modes each feed stream that is not live is listed with
+how long it is silent.
 """
 
 from __future__ import annotations
