@@ -143,7 +143,7 @@ def test_an_export_streams_rather_than_loading_the_log(tmp_path: Path) -> None:
             Fill(f"f-{i:08d}", "BTC", "binance", "BTCUSDT", "buy", Decimal("0.413"),
                  Decimal("5123.4"), Decimal("0.00105"), "USDT", False, "hedge", i)
         )  # fmt: skip
-    w.close()
+    w.close(timeout_s=30)  # 20,000 rows: on a loaded machine the last commits take seconds
     size = sum(len(r.payload) + 200 for r in stored(db))  # the table's text, ~7 MB in memory
     tracemalloc.start()
     n = export_rows(db, tmp_path / "big.jsonl", "jsonl")

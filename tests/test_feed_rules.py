@@ -159,3 +159,32 @@ def test_a_binance_estimate_beyond_the_symbols_cap_is_kept_and_flagged_once() ->
         "March 2020 touched the -0.30 % floor (shared data README)): check the venue's status "
         "before trading on it"
     ]  # once per period, not on every frame
+
+
+def test_the_door_refuses_a_price_of_zero_or_less_and_says_why() -> None:
+    """A live event with a 0 or negative price is neither applied nor recorded; the session
+    is told why (it alerts once per instrument) and the refusals are counted."""
+    from core.domain.events import Bar, Quote
+
+    applied: list[object] = []
+    recorded: list[object] = []
+    told: list[str] = []
+
+    class Rec:
+        def write(self, ev: object) -> None:
+            recorded.append(ev)
+
+    sink = EventSink(applied.append, recorder=Rec(), on_bad=lambda ev, why: told.append(why))
+    good = Quote(ts_ms=1, venue="binance", symbol="BTCUSDT", mark=83_084.3)
+    sink.publish_quote(good)
+    sink.publish_quote(Quote(ts_ms=2, venue="binance", symbol="BTCUSDT", mark=0.0))
+    sink.publish(Quote(ts_ms=3, venue="binance", symbol="BTCUSDT", bid=-1.0))
+    sink.publish(Bar(ts_ms=4, venue="bybit", symbol="BTCUSDT", open_ts_ms=0, interval_ms=60_000,
+                     open=1.0, high=1.0, low=1.0, close=float("nan")))  # fmt: skip
+    assert applied == recorded == [good]
+    assert told == [
+        "mark 0.0 is not a price > 0",
+        "bid -1.0 is not a price > 0",
+        "close nan is not a price > 0",
+    ]
+    assert sink.dropped == 3 and sink.events == 1

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from core.domain import commands as cmd
 from core.domain.config import Settings
+from core.domain.events import Event
+from core.domain.risk import TradingState
 from core.runtime.host import EngineHost
 from tests.conftest import SHIPPED_REPLAY, eventually
 from tests.helpers import ts
@@ -97,14 +100,51 @@ def test_a_console_hold_stops_replay_events_but_not_commands(settings: Settings)
     host.start()
     try:
         eventually(lambda: host.snapshot().exposure_open, timeout_s=20)
-        host.hold_replay(2.0)
-        time.sleep(0.05)  # the batch in hand when the hold began is finished
-        held_at = host.snapshot().replay.events_done  # type: ignore[union-attr]
+        host.hold_replay(3.0)
+
+        def done() -> int:
+            return host.snapshot().replay.events_done  # type: ignore[union-attr]
+
+        seen = [-1]
+
+        def settled() -> bool:  # the batch in hand when the hold began is finished
+            before, seen[0] = seen[0], done()
+            return before == seen[0]
+
+        eventually(settled, every_s=0.1)
+        held_at = seen[0]
         host.submit(cmd.Kill(source="test"))
         eventually(lambda: host.snapshot().risk.trading_state == "HALTED", every_s=0.001)
         snap = host.snapshot()
         assert not snap.exposure_open
         assert snap.replay is not None and snap.replay.events_done == held_at  # still held
-        eventually(lambda: host.snapshot().replay.events_done > held_at, timeout_s=5)  # type: ignore[union-attr]
+        eventually(lambda: done() > held_at, timeout_s=6)
+    finally:
+        host.stop()
+
+
+def test_an_engine_that_dies_is_halted_and_says_why(settings: Settings) -> None:
+    """Whatever stops the engine thread (here its event source raising mid-run), the state is
+    HALTED and the banner's message says so, never a replay that "finished" ARMED."""
+    from core.analysis.replay import load_replay
+    from core.engine.engine import Engine
+
+    header, events = load_replay(SHIPPED_REPLAY)
+
+    def source() -> Iterator[Event]:
+        yield from events[:2000]
+        raise ValueError("math domain error")
+
+    engine = Engine(settings, mode="replay")
+    engine.set_state(TradingState.ARMED, "test")
+    host = EngineHost(engine, source(), events_total=len(events), header=header)
+    host.start()
+    try:
+        eventually(lambda: host.finished)
+        snap = host.snapshot()
+        assert snap.risk.trading_state == "HALTED"
+        assert host.failed == "engine stopped: ValueError: math domain error"
+        assert host.exit_code == 1
+        assert any("engine stopped" in a.text for a in snap.alarms)
     finally:
         host.stop()

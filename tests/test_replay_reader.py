@@ -38,6 +38,22 @@ def test_a_broken_line_names_file_and_line(tmp_path: Path) -> None:
         list(events)
 
 
+@pytest.mark.parametrize("close", [b"0", b"-5", b"0.0"])
+def test_a_price_of_zero_or_less_names_file_line_and_field(tmp_path: Path, close: bytes) -> None:
+    """A bar closing at 0 or below never reaches the engine (it crashed on the log return
+    with "math domain error", naming nothing): the line is refused with its field."""
+    lines = first_lines(6)
+    head, _, tail = lines[3].partition(b'"close":')
+    lines[3] = head + b'"close":' + close + tail[tail.index(b",") :]
+    bad = tmp_path / "zero.jsonl"
+    bad.write_bytes(b"".join(lines))
+    _, events = iter_replay(bad)
+    with pytest.raises(
+        ReplayError, match=r"zero\.jsonl:4: Expected `float` > 0\.0 - at `\$\.close`"
+    ):
+        list(events)
+
+
 def test_events_out_of_order_are_refused(tmp_path: Path) -> None:
     lines = first_lines(6)
     lines[2], lines[4] = lines[4], lines[2]

@@ -27,13 +27,21 @@ settlement instant with exchange jitter removed; ``raw_ts`` keeps the exchange's
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 Venue = str
 """A registered venue's name (``core.venues.registry``); the domain never names one."""
+
+Price = Annotated[float, msgspec.Meta(gt=0)]
+"""A price in quote currency: decoding refuses 0, a negative or an out-of-range number with
+the field named (a price of 0 would reach the engine's log returns and valuations)."""
+
+IntervalMs = Annotated[int, msgspec.Meta(gt=0)]
+"""A bar's or a funding interval's length in ms: decoding refuses 0 or less."""
 
 #: Tie-break at equal ``ts_ms``: prices first, then settlements, then next-rate announcements.
 ORDER: dict[str, int] = {"bar": 0, "quote": 0, "funding": 1, "funding_rate": 2}
@@ -97,11 +105,11 @@ class Bar(msgspec.Struct, frozen=True, kw_only=True, tag="bar", tag_field="type"
     venue: Venue
     symbol: str
     open_ts_ms: int
-    interval_ms: int
-    open: float
-    high: float
-    low: float
-    close: float
+    interval_ms: IntervalMs
+    open: Price
+    high: Price
+    low: Price
+    close: Price
     volume: float | None = None
 
 
@@ -112,10 +120,10 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True, tag="quote", tag_field="t
     ts_ms: int
     venue: Venue
     symbol: str
-    mark: float | None = None
-    index: float | None = None
-    bid: float | None = None
-    ask: float | None = None
+    mark: Price | None = None
+    index: Price | None = None
+    bid: Price | None = None
+    ask: Price | None = None
 
 
 class FundingSettled(msgspec.Struct, frozen=True, kw_only=True, tag="funding", tag_field="type"):
@@ -130,7 +138,7 @@ class FundingSettled(msgspec.Struct, frozen=True, kw_only=True, tag="funding", t
     venue: Venue
     symbol: str
     rate: Decimal
-    interval_ms: int
+    interval_ms: IntervalMs
     mark_price: Decimal | None = None
     raw_ts: str = ""
     raw_rate: str = ""
@@ -149,12 +157,29 @@ class FundingRate(msgspec.Struct, frozen=True, kw_only=True, tag="funding_rate",
     symbol: str
     rate: Decimal
     settlement_ts_ms: int
-    interval_ms: int
+    interval_ms: IntervalMs
     fixed: bool
 
 
 Event = Bar | Quote | FundingSettled | FundingRate
 ReplayLine = ReplayHeader | Bar | Quote | FundingSettled | FundingRate
+
+
+def bad_price(ev: Event) -> str | None:
+    """Why a live event may not reach the engine (None = it may): a price of 0 or less, or
+    not finite. Decoding a replay line checks the same (:data:`Price`); an event built in
+    code (a live feed's parser) is checked here, at the one door into the engine."""
+    if type(ev) is Quote:
+        for name in ("mark", "index", "bid", "ask"):
+            v = getattr(ev, name)
+            if v is not None and not 0 < v < math.inf:
+                return f"{name} {v!r} is not a price > 0"
+    elif type(ev) is Bar:
+        for name in ("open", "high", "low", "close"):
+            v = getattr(ev, name)
+            if not 0 < v < math.inf:
+                return f"{name} {v!r} is not a price > 0"
+    return None
 
 
 def sort_key(ev: Event) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import msgspec
 
-from core.domain.events import ORDER, Event, Quote
+from core.domain.events import ORDER, Event, Quote, bad_price
 
 FLUSH_AFTER_S = 0.002
 """Held (non-quote) events are flushed this long after the first of them arrived."""
@@ -49,8 +49,12 @@ class EventSink:
         *,
         recorder: EventWriter | None = None,
         clock_ms: Callable[[], int] = wall_ms,
+        on_bad: Callable[[Event, str], None] | None = None,
     ) -> None:
         self._apply = apply
+        self._on_bad = on_bad
+        self.dropped = 0
+        """Events refused at the door (a price of 0 or less: :func:`bad_price`)."""
         self.recorder = recorder
         self._clock_ms = clock_ms
         self._last_ts = 0
@@ -66,8 +70,22 @@ class EventSink:
         t = self._clock_ms()
         return t if t > self._last_ts else self._last_ts
 
+    def _refused(self, ev: Event) -> bool:
+        """True (and ``on_bad`` told why) when ``ev`` carries a price of 0 or less: it is
+        neither applied nor recorded."""
+        why = bad_price(ev)
+        if why is None:
+            return False
+        self.dropped += 1
+        if self._on_bad is not None:
+            self._on_bad(ev, why)
+        return True
+
     def publish(self, ev: Event) -> None:
-        """Apply ``ev`` now (quotes, bars) or hold it until its millisecond is over."""
+        """Apply ``ev`` now (quotes, bars) or hold it until its millisecond is over; an event
+        with a price of 0 or less is refused (:meth:`_refused`)."""
+        if self._refused(ev):
+            return
         if self._held and ev.ts_ms > self._held_ts:
             self.flush()
         if type(ev) is Quote or ORDER[ev.__struct_config__.tag] == 0:  # type: ignore[index]
@@ -85,6 +103,8 @@ class EventSink:
 
     def publish_quote(self, ev: Quote) -> None:
         """:meth:`publish` for a :class:`Quote` (the hot path: applied at once)."""
+        if self._refused(ev):
+            return
         if self._held and ev.ts_ms > self._held_ts:
             self.flush()
         ts = ev.ts_ms

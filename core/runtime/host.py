@@ -225,6 +225,12 @@ class EngineHost:
             return
         self.error = self._drive.record_failure("engine stopped", exc)
         self.exit_code = max(self.exit_code, EXIT_FAILED)
+        # the banner and the status line say it; the state is HALTED, never a finished ARMED
+        self.failed = f"engine stopped: {type(exc).__name__}: {exc}"
+        try:
+            self.engine.set_state(TradingState.HALTED, "engine stopped")
+        except Exception:  # the engine is broken: the banner still says so
+            pass
         self.finished = True
         self._publish()
 

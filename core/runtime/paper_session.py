@@ -24,6 +24,7 @@ import msgspec
 
 from core.domain.commands import AddPair
 from core.domain.config import ConfigError, Settings
+from core.domain.events import Event
 from core.domain.orders import run_tag
 from core.engine.engine import Engine
 from core.feeds.health import HealthBoard, build_feed_views
@@ -53,7 +54,14 @@ class PaperSession:
     async def run(self, host: EngineHost) -> None:
         """The host task: feeds, pollers and the health rule, until cancelled."""
         eng = self.engine
-        self.sink = sink = EventSink(host.feed, recorder=self.recorder)
+        refused: set[tuple[str, str]] = set()
+
+        def bad(ev: Event, why: str) -> None:  # said once per instrument, every one counted
+            if (ev.venue, ev.symbol) not in refused:
+                refused.add((ev.venue, ev.symbol))
+                eng.alert(f"{ev.venue} {ev.symbol}: event refused, {why} (further ones counted)")
+
+        self.sink = sink = EventSink(host.feed, recorder=self.recorder, on_bad=bad)
 
         def log(kind: str, text: str) -> None:
             if kind == "alert":
