@@ -6,6 +6,7 @@ tests say what must hold in words."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,36 @@ async def test_everything_needed_is_on_screen(host: EngineHost, size: tuple[int,
         assert legs.row_count == len(app.snapshot.legs) == 2
         ladders_on_main = app.query_one("#ladders").region.height > 0
         assert ladders_on_main == (height >= 34)
+
+
+async def test_log_entries_that_came_while_another_view_was_up_fit_the_panel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries logged while the charts view hid the log were drawn at its hidden width (0):
+    about 5 cells a line, for good. They are drawn at the panel's width once it shows."""
+    from tui.widgets import EventLog
+
+    monkeypatch.setenv("ARBTUI_STATE_DIR", str(tmp_path))
+    s = load_config(ROOT / "config.toml")
+    h = EngineHost.for_replay(
+        s, ROOT / "replays" / "btc_binance_bybit_2024-03.jsonl.gz", speed=None
+    )
+    app = ArbConsole(h, s)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("3")
+            h.start()  # flat out (speed None): every entry is logged while the log is hidden
+            await eventually(pilot, lambda: h.finished, timeout=30, what="replay done")
+            await eventually(
+                pilot, lambda: app.snapshot.log and app.snapshot.log[-1].text == "replay finished"
+            )
+            await pilot.press("1")
+            log = app.query_one(EventLog)
+            await eventually(pilot, lambda: "replay finished" in log.lines[-1].text, what="drawn")
+            width = log.scrollable_content_region.width
+            assert width > 30
+            texts = [line.text.rstrip() for line in log.lines]
+            assert all(len(t) <= width for t in texts)
+            assert sum(len(t) > width - 12 for t in texts) > len(texts) // 4  # lines use the width
+    finally:
+        h.stop(timeout_s=2.0)
