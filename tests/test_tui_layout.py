@@ -89,3 +89,39 @@ async def test_log_entries_that_came_while_another_view_was_up_fit_the_panel(
             assert sum(len(t) > width - 12 for t in texts) > len(texts) // 4  # lines use the width
     finally:
         h.stop(timeout_s=2.0)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=str)
+async def test_three_pairs_keep_the_drawdown_panel_and_the_log_on_screen(
+    size: tuple[int, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three pairs (30 ladder levels, 6 legs): the ladders leave the main view for view 2
+    and, on a short terminal, funding and legs are capped and say how many rows are cut,
+    so that the drawdown panel (net delta per pair) and the log stay on screen."""
+    data = ROOT / "tests" / "data"
+    monkeypatch.setenv("ARBTUI_STATE_DIR", str(tmp_path))
+    s = load_config(data / "three_pairs.toml")
+    h = EngineHost.for_replay(
+        s, data / "three_pairs_2024-03-01_04_partly_generated.jsonl", speed=None
+    )
+    h.start()
+    app = ArbConsole(h, s)
+    width, height = size
+    try:
+        async with app.run_test(size=size) as pilot:
+            await eventually(pilot, lambda: h.finished and app.snapshot.legs, timeout=30)
+            await pilot.pause(0.3)
+            for panel in ("#risk", "#log"):
+                region = app.query_one(panel).region
+                assert region.height >= 4 and region.bottom <= height - 1, (panel, region)
+            assert app.query_one("#ladders").region.height == 0  # on view 2
+            funding, legs = app.query_one("#funding"), app.query_one("#legs")
+            if height < 34:
+                assert str(funding.border_subtitle).startswith("+")
+                assert "rows: a taller terminal shows them" in str(legs.border_subtitle)
+            else:
+                assert funding.border_subtitle == ""
+            await pilot.press("2")
+            assert app.query_one("#ladders-detail").region.height > 0
+    finally:
+        h.stop(timeout_s=2.0)

@@ -300,6 +300,10 @@ class ArbConsole(App[int]):
         if snap is None or (snap is self.snapshot and not (self._behind and not quick)):
             return
         mode_changed = self.engine_mode != snap.mode
+        # several pairs: the ladders leave the main view (view 2 has them) and, on a short
+        # terminal, the funding and legs tables are capped, so the drawdown panel and the
+        # log always keep their room (app.tcss, #main.-multi)
+        self.query_one("#main").set_class(len(snap.pairs) > 1, "-multi")
         self.snapshot = snap
         if mode_changed:
             self.refresh_bindings()  # the footer's keys depend on the mode

@@ -19,7 +19,7 @@ from textual.containers import Vertical
 
 from core.domain.snapshot import EngineSnapshot, FundingView, PairView
 from tui import format as fmt
-from tui.widgets.table import Cell, ColumnSpec, KeyedTable, right
+from tui.widgets.table import Cell, ColumnSpec, KeyedTable, cut_note, right
 
 VENUE_COLUMNS = (
     ColumnSpec("venue", "Venue", 7),
@@ -178,3 +178,11 @@ class FundingPanel(Vertical):
         self._venues.sync([venue_row(f) for f in snap.funding])
         state = snap.risk.trading_state
         self._pairs.sync([pair_row(p, state) for p in snap.pairs])
+        self.border_subtitle = cut_note(self.size.height, self._venues, self._pairs)
+
+    def on_resize(self) -> None:
+        """Capped or freed (a resize, several pairs): say again how many rows are cut."""
+        self.call_after_refresh(self._note_cut)
+
+    def _note_cut(self) -> None:
+        self.border_subtitle = cut_note(self.size.height, self._venues, self._pairs)

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 
 from core.domain.snapshot import EngineSnapshot, LegView
 from tui import format as fmt
-from tui.widgets.table import Cell, ColumnSpec, KeyedTable, right
+from tui.widgets.table import Cell, ColumnSpec, KeyedTable, cut_note, right
 
 LEG_COLUMNS = (
     ColumnSpec("venue", "Venue", 7),
@@ -74,6 +74,7 @@ class LegsPanel(Vertical):
 
     def on_mount(self) -> None:
         self._table = self.query_one(KeyedTable)
+        self._legs = False
         self.border_title = "Legs"
 
     def set_compact(self, compact: bool) -> None:
@@ -83,4 +84,13 @@ class LegsPanel(Vertical):
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.legs``; the border subtitle says when there is no position."""
         self._table.sync([leg_row(leg) for leg in snap.legs])
-        self.border_subtitle = "" if snap.legs else "no position"
+        self._legs = bool(snap.legs)
+        self._note_cut()
+
+    def on_resize(self) -> None:
+        """Capped or freed (a resize, several pairs): say again how many rows are cut."""
+        self.call_after_refresh(self._note_cut)
+
+    def _note_cut(self) -> None:
+        cut = cut_note(self.size.height, self._table)
+        self.border_subtitle = cut or ("" if self._legs else "no position")

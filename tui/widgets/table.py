@@ -226,3 +226,16 @@ class KeyedTable(Widget):
         """The theme changed: the header's style is read again at the next draw."""
         super().notify_style_update()
         self._header = None
+
+
+def cut_note(height: int, *tables: KeyedTable) -> str:
+    """A panel's note when its tables, stacked in ``height`` lines (the panel's content
+    height; 0 = not laid out), hold more rows than it shows (a panel capped on a short
+    terminal; a table hidden there counts whole): ``"+N rows: a taller terminal shows them"``,
+    else ``""``."""
+    if height <= 0:
+        return ""
+    hidden = sum(1 + t.row_count for t in tables if not t.display)
+    wanted = sum(1 + t.row_count for t in tables if t.display)
+    cut = hidden + max(0, wanted - height)
+    return f"+{cut} rows: a taller terminal shows them" if cut else ""
