@@ -145,8 +145,8 @@ async def test_palette_offers_every_action_and_runs_them(replay_host: RecordingH
             "Flatten",
             "KILL",
             "Export",
-            "Replay: faster",
-            "Replay: slower",
+            "Replay speed: faster",
+            "Replay speed: slower",
             "Replay: pause",
             "Screen: main",
             "Screen: ladders",
@@ -161,7 +161,7 @@ async def test_palette_offers_every_action_and_runs_them(replay_host: RecordingH
             await pilot.press("enter")
             await eventually(pilot, lambda: not isinstance(app.screen, CommandPalette))
 
-        await run("replay: faster")
+        await run("speed: faster")
         await eventually(pilot, lambda: replay_host.commands_of(ReplaySpeed), what="speed")
         assert replay_host.commands_of(ReplaySpeed)[-1][1].step == 1
         await run("screen: ladders")

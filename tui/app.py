@@ -420,9 +420,9 @@ class ArbConsole(App[int]):
         if self.engine_mode in (None, "replay"):
             yield SystemCommand("Replay: pause / continue", "The replay clock (space)",
                                 self.action_replay_toggle)  # fmt: skip
-            yield SystemCommand("Replay: faster", "Next speed step (+)",
+            yield SystemCommand("Replay speed: faster", "Next speed step (+)",
                                 partial(self.action_replay_speed, 1))  # fmt: skip
-            yield SystemCommand("Replay: slower", "Previous speed step (-)",
+            yield SystemCommand("Replay speed: slower", "Previous speed step (-)",
                                 partial(self.action_replay_speed, -1))  # fmt: skip
         yield SystemCommand("Screen: main", "Funding, legs, drawdown, log (1)",
                             partial(self.action_show_view, "main"))  # fmt: skip
