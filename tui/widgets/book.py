@@ -1,6 +1,6 @@
 """The book panel (second view, ``2``): what the run has earned and paid so far, as the headless
 report gives it: hedge turnover, fees per purpose, funding per venue, days to break even per
-pair at the current spread, and the last round trips (holding time, funding, fees, basis,
+pair held at the current spread, and the last round trips, newest first (holding time, funding, fees, basis,
 net). All money in USD; times UTC."""
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def book_text(snap: EngineSnapshot) -> Text:
         t.append("\nfunding USD ", "bold")
         t.append(", ".join(f"{v} {fmt.usd(a, sign=True)}" for v, a in book.funding_usd_by_venue))
     for p in snap.pairs:
+        if p.status == "flat":
+            continue  # nothing held: no cost to earn back
         t.append(f"\nbreak-even {p.name} ", "bold")
         days = p.break_even_days
         t.append("not at this spread" if days is None else f"{days:,.1f} days at this spread")
@@ -33,8 +35,9 @@ def book_text(snap: EngineSnapshot) -> Text:
         shown = len(book.round_trips)
         more = book.round_trips_total - shown
         t.append("\nround trips", "bold")
-        t.append(f" (last {shown} of {book.round_trips_total})" if more else "", "dim")
-        for rt in book.round_trips:
+        t.append(f" (last {shown} of {book.round_trips_total}" if more else " (", "dim")
+        t.append("newest first)", "dim")
+        for rt in reversed(book.round_trips):  # a short terminal cuts the oldest
             end = fmt.hhmm(rt.close_ts_ms) if rt.close_ts_ms is not None else "open"
             hours = rt.holding_hours(snap.ts_ms)
             t.append(
