@@ -317,10 +317,12 @@ def test_the_console_shows_each_pairs_net_delta_in_its_own_asset(
         risk = host.snapshot().risk
     finally:
         host.stop()
-    names = [(name, band) for name, _, band in risk.pair_deltas]
-    assert names == [("BTC", 0.0005), ("BTC-COINM", 0.001), ("XRP", 100.0)]  # [hedge] band_btc
-    assert all(abs(delta) <= band for _, delta, band in risk.pair_deltas)
+    names = [(name, asset, band) for name, asset, _, band in risk.pair_deltas]
+    assert names == [("BTC", "BTC", 0.0005), ("BTC-COINM", "BTC", 0.001), ("XRP", "XRP", 100.0)]
+    assert all(abs(delta) <= band for _, _, delta, band in risk.pair_deltas)
     text = risk_text(risk).plain
-    for name, delta, band in risk.pair_deltas:
-        assert f"{name} {delta:+,.4f} ±{band:,.4f} ok" in text
+    for name, asset, delta, band in risk.pair_deltas:
+        assert f"{name} {delta:+,.4f} {asset} ±{band:,.4f} ok" in text
+    xrp = [leg for leg in host.snapshot().legs if leg.symbol == "XRPUSDT"]
+    assert [(leg.unit, leg.asset) for leg in xrp] == [("XRP", "XRP")] * 2  # it said BTC
     assert "BTC  band" not in text  # not the one-pair row in BTC

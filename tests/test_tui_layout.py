@@ -106,7 +106,7 @@ async def test_three_pairs_keep_the_drawdown_panel_and_the_log_on_screen(
     )
     h.start()
     app = ArbConsole(h, s)
-    width, height = size
+    height = size[1]
     try:
         async with app.run_test(size=size) as pilot:
             await eventually(pilot, lambda: h.finished and app.snapshot.legs, timeout=30)

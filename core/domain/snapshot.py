@@ -99,6 +99,9 @@ class LegView:
     funding: Decimal
     funding_usd: float
     settle_currency: str
+    asset: str = "BTC"
+    """The asset the instrument trades (``qty_btc`` is its delta in that asset: BTC's only
+    for a BTC instrument)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +137,9 @@ class RiskView:
     net_delta_btc: float
     hedge_band_btc: float
     data_stale: bool
-    pair_deltas: tuple[tuple[str, float, float], ...] = ()
-    """With several pairs (which may trade different assets): each pair's ``(name, net
-    delta, hedge band)`` in its own base asset's units (the book's ``net_delta_btc`` would
+    pair_deltas: tuple[tuple[str, str, float, float], ...] = ()
+    """With several pairs (which may trade different assets): each pair's ``(name, asset,
+    net delta, hedge band)`` in its own base asset's units (the book's ``net_delta_btc`` would
     add BTC to XRP); empty with one pair."""
 
 

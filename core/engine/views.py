@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from core.domain.contracts import btc_delta, floor_to_lot, is_coin, qty_for_notional
+from core.domain.contracts import base_asset, btc_delta, floor_to_lot, is_coin, qty_for_notional
 from core.domain.events import InstrumentSpec
 from core.domain.market import HOUR_MS, HOURS_PER_YEAR
 from core.domain.signal import PairSignal
@@ -144,12 +144,13 @@ def build_snapshot(
             qty_btc = float(btc_delta(spec, pos.qty, m))
             upnl = float(pos.unrealised(m))
         to_usd = xbt if is_coin(spec.settle_currency) else 1.0
+        asset = base_asset(spec)
         legs.append(
             LegView(
                 key[0],
                 key[1],
                 pos.qty,
-                "contracts" if spec.kind == "inverse" or spec.contract_size != 1 else "BTC",
+                "contracts" if spec.kind == "inverse" or spec.contract_size != 1 else asset,
                 qty_btc,
                 pos.entry_price,
                 mark,
@@ -158,6 +159,7 @@ def build_snapshot(
                 pos.funding,
                 float(pos.funding) * to_usd,
                 spec.settle_currency,
+                asset,
             )
         )
     dd = engine.dd
@@ -171,7 +173,10 @@ def build_snapshot(
         float(engine.net_delta_btc()) if engine.ledger.has_exposure() else 0.0,
         float(engine.settings.hedge.band_btc),
         bool(engine.stale_venues),
-        tuple((p.cfg.name, float(p.net_delta()), float(p.band)) for p in engine.pairs)
+        tuple(
+            (p.cfg.name, base_asset(p.spec_a), float(p.net_delta()), float(p.band))
+            for p in engine.pairs
+        )
         if len(engine.pairs) > 1
         else (),
     )

@@ -1,7 +1,7 @@
 """The book panel (second view, ``2``): what the run has earned and paid so far, as the headless
 report gives it: hedge turnover, fees per purpose, funding per venue, days to break even per
-pair held at the current spread, and the last round trips, newest first (holding time, funding, fees, basis,
-net). All money in USD; times UTC."""
+pair held at the current spread, and the last round trips, newest first (holding time,
+funding, fees, basis, net). All money in USD; times UTC."""
 
 from __future__ import annotations
 

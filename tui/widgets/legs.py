@@ -55,7 +55,7 @@ def leg_row(leg: LegView) -> tuple[str, tuple[Cell, ...]]:
             leg.venue,
             leg.symbol,
             right(f"{fmt.qty(leg.qty, leg.unit)} {unit}"),
-            right(fmt.btc(leg.qty_btc)),
+            right(fmt.btc(leg.qty_btc) if leg.asset == "BTC" else "—"),  # an XRP leg: no BTC
             right(fmt.price(leg.entry_price)),
             right(fmt.price(leg.mark)),
             right(f"{fmt.amount(leg.upnl, cur)} {cur}", _style(leg.upnl)),

@@ -101,10 +101,10 @@ def risk_rows(
         rows.append(("State", state_text(risk.trading_state)))
     if risk.pair_deltas:  # several pairs: each in its own asset, against its own band
         delta = Text()
-        for i, (name, value, band) in enumerate(risk.pair_deltas):
+        for i, (name, asset, value, band) in enumerate(risk.pair_deltas):
             outside = abs(value) > band
             delta.append("\n" if i else "")
-            delta.append(f"{name} {value:+,.4f}", style="bold red" if outside else "")
+            delta.append(f"{name} {value:+,.4f} {asset}", style="bold red" if outside else "")
             delta.append(f" ±{band:,.4f}")
             delta.append(" OUTSIDE" if outside else " ok", style="bold red" if outside else "green")
         rows.append(("Net Δ", delta))
