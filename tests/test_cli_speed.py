@@ -22,7 +22,7 @@ def test_a_speed_below_zero_or_not_finite_is_refused_naming_the_flag(
     value = given[-1].removeprefix("--speed=")
     assert err == (
         f"arbtui: error: argument --speed: {value!r} is not a replay speed: sim seconds per"
-        " wall second, a finite number > 0 (0 = as fast as possible)"
+        " wall second, a finite number >= 0 (0 = as fast as possible)"
     )
 
 

@@ -79,7 +79,7 @@ def speed(text: str) -> float:
         value = math.nan
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a replay speed: sim seconds per wall second, a finite number > 0"
+            f"{text!r} is not a replay speed: sim seconds per wall second, a finite number >= 0"
             " (0 = as fast as possible)"
         )
     return value
