@@ -51,7 +51,54 @@ def test_an_unknown_key_names_the_file_and_the_section() -> None:
     with pytest.raises(ConfigError) as err:
         load_config(BAD / "extra_key.toml")
     assert str(err.value) == (
-        f"{BAD / 'extra_key.toml'}: strategy: Object contains unknown field `entry_threshold`"
+        f"{BAD / 'extra_key.toml'}: [strategy] unknown key 'entry_threshold'"
+    )  # nothing of [strategy] is close enough to suggest
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "message"),
+    [
+        ("entry_edge_pct =", "entry_edge_pc =",
+         "[strategy] unknown key 'entry_edge_pc' (did you mean 'entry_edge_pct'?)"),
+        ("[[pairs]]\n", "[[pairs]]\nleg_aa = 1\n",
+         "[[pairs]] #1 unknown key 'leg_aa' (did you mean 'leg_a'?)"),
+        ("[instruments.bybit_btcusd]\n", "[instruments.bybit_btcusd]\nlots = 1\n",
+         "[instruments.bybit_btcusd] unknown key 'lots' (did you mean 'lot'?)"),
+        ("[venues.bybit]\n", "[venues.bybit]\nenvv = 1\n",
+         "[venues.bybit] unknown key 'envv' (did you mean 'env'?)"),
+        ("[capital.binance]\n", "pairz = 1\n[capital.binance]\n",
+         "top level (outside any [section]) unknown key 'pairz' (did you mean 'pairs'?)"),
+        ("[risk]\n", "[risk]\nqqqqqqqq = 2\n", "[risk] unknown key 'qqqqqqqq'"),
+    ],
+)  # fmt: skip
+def test_a_typo_names_the_key_the_section_the_file_and_the_closest_key(
+    before: str, after: str, message: str
+) -> None:
+    text = (ROOT / "config.toml").read_text()
+    assert before in text
+    with pytest.raises(ConfigError) as err:
+        parse_config(text.replace(before, after, 1), "config.toml")
+    assert str(err.value) == f"config.toml: {message}"
+
+
+def test_a_typo_in_the_config_file_exits_2_naming_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "config.toml"
+    bad.write_text(
+        (ROOT / "config.toml").read_text().replace("entry_edge_pct =", "entry_edge_pc =")
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--config", "config.toml", "--replay", "x.jsonl",
+         "--headless"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "arbtui: config.toml: [strategy] unknown key 'entry_edge_pc'"
+        " (did you mean 'entry_edge_pct'?)"
     )
 
 

@@ -146,3 +146,27 @@ def test_text_report_is_for_a_person() -> None:
     text = headless("text")
     assert "PnL (USD)" in text
     assert "2020-03-13T04:00:00Z bitmex  XBTUSD   rate    -0.00375" in text
+
+
+def test_one_pair_reports_keep_their_form_and_a_flat_pair_gives_no_break_even(
+    tmp_path: Any,
+) -> None:
+    """The 2024 replay on config.toml ends flat, the spread paying for an entry at once:
+    ``— (flat)``, not ``0.0 days``; a one-pair BTC report gains no per-asset keys."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--config", "config.toml",
+         "--replay", "replays/btc_binance_bybit_2024-03.jsonl.gz", "--headless"],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
+        env={**__import__("os").environ, "ARBTUI_STATE_DIR": str(tmp_path)},
+    ).stdout  # fmt: skip
+    assert "break even        BTC: — (flat)\n" in out
+    assert "0.0 days" not in out
+    assert "final state       ARMED  open none\n" in out
+    assert (
+        "hedges            0 fills, 0.0000 BTC, fees 0.00 USD; max |net delta| 0.0000 BTC\n"
+    ) in out
+
+
+def test_the_one_pair_json_report_has_no_per_asset_keys(report: dict[str, Any]) -> None:
+    assert "by_asset" not in report["hedge_turnover"]
+    assert "open_legs" not in report and "alert_ts_ms" not in report

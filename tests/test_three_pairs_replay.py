@@ -326,3 +326,94 @@ def test_the_console_shows_each_pairs_net_delta_in_its_own_asset(
     xrp = [leg for leg in host.snapshot().legs if leg.symbol == "XRPUSDT"]
     assert [(leg.unit, leg.asset) for leg in xrp] == [("XRP", "XRP")] * 2  # it said BTC
     assert "BTC  band" not in text  # not the one-pair row in BTC
+
+
+@pytest.fixture(scope="module")
+def text(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The same run's text report."""
+    state = tmp_path_factory.mktemp("state")
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--config", str(CONFIG), "--replay", str(REPLAY),
+         "--headless", "--report", "text"],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
+        env={**os.environ, "ARBTUI_STATE_DIR": str(state)},
+    )  # fmt: skip
+    return out.stdout
+
+
+def test_the_books_hedges_are_per_asset_never_btc_and_xrp_summed(
+    report: dict[str, Any],
+    text: str,
+    file: tuple[dict[Key, dict[str, Any]], dict[Key, list[Any]]],
+) -> None:
+    """The book's largest |net BTC delta| counts BTC positions only (it was 0.7005 "BTC":
+    XRP's 0.7 XRP in it), recomputed here at every instant of the file from the positions
+    the trades left and the closes; XRP's own, and each asset's hedges, beside it."""
+    specs, closes = file
+    instants = sorted({ts for series in closes.values() for ts, _ in series})
+    held: dict[Key, Decimal] = defaultdict(Decimal)
+    trades = iter(report["trades"])
+    pending = next(trades, None)
+    most = {"BTC": (D(0), 0), "XRP": (D(0), 0)}
+    for ts in instants:
+        while pending is not None and pending["ts_ms"] <= ts:
+            key = (pending["venue"], pending["symbol"])
+            held[key] += D(pending["qty"]) * (1 if pending["side"] == "buy" else -1)
+            pending = next(trades, None)
+        net = {"BTC": D(0), "XRP": D(0)}
+        for key, qty in held.items():
+            spec, asset = specs[key], ("XRP" if OWNER[key] == "XRP" else "BTC")
+            cs = D(spec["contract_size"])
+            net[asset] += qty * cs / last_close(closes[key], ts) if spec["kind"] == "inverse" \
+                else qty * cs  # fmt: skip
+        for asset, n in net.items():
+            if abs(n) > most[asset][0]:
+                most[asset] = (abs(n), ts)
+    assert most["BTC"][1] == 1_709_351_999_999  # 2024-03-02T03:59:59.999Z
+    assert most["XRP"] == (D("0.7"), 1_709_488_799_999)  # 2024-03-03T17:59:59.999Z
+    h = report["hedge_turnover"]
+    assert h["max_abs_net_delta_btc"] == pytest.approx(float(most["BTC"][0]), rel=1e-9)
+    assert round(h["max_abs_net_delta_btc"], 8) == 0.00107648  # not 0.7005
+    assert h["max_abs_net_delta_ts_ms"] == 1_709_351_999_999
+    assert (h["count"], h["btc"]) == (11, "0.01386412")  # 11: every asset's hedge fills
+    by = {a: {k: v for k, v in f.items() if k != "fees_usd"} for a, f in h["by_asset"].items()}
+    assert by == {
+        "BTC": {"count": 8, "qty": "0.01386412", "max_abs_net_delta": "0.00107648",
+                "max_abs_net_delta_ts_ms": 1_709_351_999_999},
+        "XRP": {"count": 3, "qty": "6808.00000000", "max_abs_net_delta": "0.70000000",
+                "max_abs_net_delta_ts_ms": 1_709_488_799_999},
+    }  # fmt: skip
+    # each asset's hedge fees, summed: the book's (every asset's) hedge fees
+    assert h["by_asset"]["BTC"]["fees_usd"] + h["by_asset"]["XRP"]["fees_usd"] == (
+        pytest.approx(h["fees_usd"], abs=1e-9)
+    )
+    assert (
+        "hedges            11 fills, fees 4.52 USD: BTC 8 fills, 0.0139 BTC, max |net delta|"
+        " 0.0011 BTC (2024-03-02T03:59:59Z); XRP 3 fills, 6,808.0000 XRP, max |net delta|"
+        " 0.7000 XRP (2024-03-03T17:59:59Z)\n"
+    ) in text
+
+
+def test_the_text_report_lists_open_legs_with_units_alert_times_and_no_flat_break_even(
+    report: dict[str, Any], text: str
+) -> None:
+    assert report["open_legs"] == [
+        {"pair": "BTC-COINM", "venue": "bybit", "symbol": "BTCUSDT", "qty": "-0.136",
+         "unit": "BTC"},
+        {"pair": "BTC-COINM", "venue": "binance", "symbol": "BTCUSD_PERP", "qty": "90",
+         "unit": "contracts"},
+        {"pair": "XRP", "venue": "binance", "symbol": "XRPUSDT", "qty": "14661.0", "unit": "XRP"},
+        {"pair": "XRP", "venue": "bybit", "symbol": "XRPUSDT", "qty": "-14661", "unit": "XRP"},
+    ]  # fmt: skip
+    assert report["alert_ts_ms"] == [1_709_517_599_999]  # 2024-03-04T01:59:59.999Z
+    assert (
+        "final state       ARMED  open legs:\n"
+        "  BTC-COINM       bybit BTCUSDT -0.136 BTC; binance BTCUSD_PERP 90 contracts\n"
+        "  XRP             binance XRPUSDT 14661.0 XRP; bybit XRPUSDT -14661 XRP\n"
+        "alert             2024-03-04T01:59:59Z pair BTC not started: book limit"
+        " risk.max_book_notional_usd: gross notional 47,379.39 + 16,883.92 = 64,263.30 USD"
+        " > 50,000.00 USD\n"
+    ) in text
+    assert "{'" not in text  # no Python dict
+    # the BTC pair is flat with an entry paying back in 20 days: that figure stays
+    assert "break even        BTC (flat): 20.0 days" in text

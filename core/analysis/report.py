@@ -17,8 +17,14 @@ and the gross notional held at the end. The text report lists them when more tha
 paid (entry, ladder, hedge, exit), basis PnL and net (:mod:`core.domain.tradestats`).
 ``missed_settlements``: settlements the schedule expected while a position was held and no
 rate came for (never booked as 0; :meth:`core.engine.engine.Engine._check_missed_settlements`).
-``hedge_turnover``: the hedger's fills (count, BTC traded, fees in USD) and the largest
-|net BTC delta| left after any instant's decisions, with its instant.
+``hedge_turnover``: the hedgers' fills (count and fees in USD: every asset's; BTC traded: BTC
+instruments only) and the book's largest |net BTC delta| left after any instant's decisions
+(BTC positions only), with its instant; beside other pairs or for another asset than BTC also
+``by_asset``: per asset (BTC, XRP) its hedge fills, the quantity they traded and their fees,
+and the book's largest |net delta| in that asset's units, with its instant: BTC and another
+asset are never summed. ``open_legs`` (when any leg is open at the end): each open position
+as pair, venue, symbol, qty and its unit (the asset for a linear instrument of size 1, else
+``contracts``), in the pairs' order; ``open_positions`` the same by ``venue:symbol``.
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ from typing import Any
 
 from core.domain.contracts import ZERO, base_asset, is_coin, wire
 from core.domain.equity import daily_returns, sharpe_ratio
+from core.domain.events import InstrumentSpec
 from core.domain.market import mark_decimal
 from core.domain.tradestats import (
     fees_by_venue_and_purpose,
     hedge_turnover,
+    hedges_by_asset,
     pair_figures,
     round_trips,
 )
@@ -116,7 +124,17 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
     for t in led.trades:
         counts[t.fill.purpose] += 1
     hedges = hedge_turnover(led.trades, engine.specs)
-    return {
+    turnover: dict[str, Any] = {
+        "count": hedges.count,
+        "btc": wire(hedges.btc.quantize(Decimal("0.00000001"))),
+        "fees_usd": _num(hedges.fees_usd),
+        "max_abs_net_delta_btc": engine.max_net_delta_btc,
+        "max_abs_net_delta_ts_ms": engine.max_net_delta_ts_ms,
+    }
+    assets = list(dict.fromkeys(base_asset(pr.spec_a) for pr in engine.pairs))
+    if len(engine.pairs) > 1 or any(a != "BTC" for a in assets):
+        turnover["by_asset"] = _hedges_by_asset(engine, assets)
+    report: dict[str, Any] = {
         "events": engine.events,
         "trades": trades,
         "trade_count": len(trades),
@@ -150,13 +168,7 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
             {"venue": v, "symbol": sym, "settlement_ts_ms": ts, "position": wire(q)}
             for (v, sym, ts), q in engine.missed_settlements.items()
         ],
-        "hedge_turnover": {
-            "count": hedges.count,
-            "btc": wire(hedges.btc.quantize(Decimal("0.00000001"))),
-            "fees_usd": _num(hedges.fees_usd),
-            "max_abs_net_delta_btc": engine.max_net_delta_btc,
-            "max_abs_net_delta_ts_ms": engine.max_net_delta_ts_ms,
-        },
+        "hedge_turnover": turnover,
         "equity_start_usd": start,
         "equity_end_usd": end,
         "collateral_revaluation_usd": end - start - float(total),
@@ -172,6 +184,57 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
         "wall_s": wall_s,
         "events_per_s": engine.events / wall_s if wall_s > 0 else None,
     }
+    legs = _open_legs(engine)
+    if legs:
+        report["open_legs"] = legs
+    return report
+
+
+def _hedges_by_asset(engine: Engine, assets: list[str]) -> dict[str, dict[str, Any]]:
+    """``hedge_turnover.by_asset``: each asset's hedge fills, quantity (its units) and fees,
+    and the book's largest |net delta| in it (:attr:`Engine.max_net_delta`)."""
+    done = hedges_by_asset(engine.ledger.trades, engine.specs)
+    out: dict[str, dict[str, Any]] = {}
+    for asset in dict.fromkeys([*assets, *done, *engine.max_net_delta]):
+        h = done.get(asset)
+        most, ts = engine.max_net_delta.get(asset, (0.0, 0))
+        out[asset] = {
+            "count": h.count if h else 0,
+            "qty": wire((h.qty if h else ZERO).quantize(Decimal("0.00000001"))),
+            "fees_usd": _num(h.fees_usd) if h else 0.0,
+            "max_abs_net_delta": wire(Decimal(repr(most)).quantize(Decimal("0.00000001"))),
+            "max_abs_net_delta_ts_ms": ts,
+        }
+    return out
+
+
+def _open_legs(engine: Engine) -> list[dict[str, str]]:
+    """Each position open at the end, in the pairs' order (then any no pair trades)."""
+    order = {
+        key: (2 * i + j, pr.cfg.name)
+        for i, pr in enumerate(engine.pairs)
+        for j, key in enumerate((pr.key_a, pr.key_b))
+    }
+    held = [(key, pos) for key, pos in engine.ledger.positions.items() if pos.qty != 0]
+    held.sort(key=lambda kp: order.get(kp[0], (len(order), "none"))[0])
+    return [
+        {
+            "pair": order.get(key, (0, "none"))[1],
+            "venue": key[0],
+            "symbol": key[1],
+            "qty": wire(pos.qty),
+            "unit": qty_unit(pos.spec),
+        }
+        for key, pos in held
+    ]
+
+
+def qty_unit(spec: InstrumentSpec) -> str:
+    """The unit of an instrument's quantity: its asset (BTC, XRP) for a linear instrument of
+    contract size 1, else ``contracts`` (inverse: USD each; linear: ``contract_size`` each)."""
+    if spec.kind == "linear" and spec.contract_size == 1:
+        return base_asset(spec)
+    return "contracts"
 
 
 def _per_pair(
@@ -240,7 +303,6 @@ def format_text(report: dict[str, Any]) -> str:
     p = report["pnl_usd"]
     sharpe_s = "n/a" if report["sharpe"] is None else f"{report['sharpe']:.2f} (account equity)"
     by_purpose = ", ".join(f"{k} {v}" for k, v in report["trades_by_purpose"].items())
-    open_s = report["open_positions"] or "none"
     h = report["hedge_turnover"]
     lines = [
         f"events            {report['events']:,} in {report['wall_s']:.2f} s "
@@ -256,16 +318,15 @@ def format_text(report: dict[str, Any]) -> str:
         f"fees {p['fees']:,.2f}  total {p['total']:,.2f}",
         f"equity (USD)      {report['equity_start_usd']:,.2f} -> {report['equity_end_usd']:,.2f} "
         f"(collateral revaluation {report['collateral_revaluation_usd']:,.2f})",
-        f"hedges            {h['count']} fills, {float(h['btc']):.4f} BTC,"
-        f" fees {h['fees_usd']:,.2f} USD;"
-        f" max |net delta| {h['max_abs_net_delta_btc']:.4f} BTC"
-        + (f" ({_iso(h['max_abs_net_delta_ts_ms'])})" if h["max_abs_net_delta_ts_ms"] else ""),
+        _hedges_text(h),
         f"max drawdown      {report['max_drawdown_pct']:.2f} %",
         f"sharpe            {sharpe_s}",
-        f"final state       {report['final_trading_state']}  open {open_s}",
+        *_final_state_text(report),
     ]
-    for alert in report.get("alerts", []):
-        lines.append(f"alert             {alert}")
+    times = report.get("alert_ts_ms") or []
+    for i, alert in enumerate(report.get("alerts", [])):
+        when = f"{_iso(times[i])} " if i < len(times) else ""
+        lines.append(f"alert             {when}{alert}")
     for venue, v in sorted(report["per_venue"].items()):
         parts = ", ".join(f"{k} {f:,.2f}" for k, f in v["fees_by_purpose_usd"].items())
         lines.append(
@@ -288,6 +349,10 @@ def format_text(report: dict[str, Any]) -> str:
         )
     for pr in report["pairs"]:
         days = pr["break_even_days"]
+        if pr["status"] == "flat" and days is not None and round(days, 1) == 0:
+            # nothing held, and an entry now would pay for itself at once: no figure to give
+            lines.append(f"break even        {pr['pair']}: — (flat)")
+            continue
         lines.append(
             f"break even        {pr['pair']} ({pr['status']}): "
             + ("never at the current spread" if days is None else f"{days:,.1f} days")
@@ -324,6 +389,49 @@ def format_text(report: dict[str, Any]) -> str:
             f" {f['currency']} ({f['amount_usd']:+,.2f} USD)"
         )
     return "\n".join(lines)
+
+
+def _hedges_text(h: dict[str, Any]) -> str:
+    """The ``hedges`` line: one BTC figure for a BTC book; per asset beside other pairs or
+    assets (``by_asset``), each in its own units, never BTC and XRP summed."""
+    by_asset = h.get("by_asset")
+    if not by_asset:
+        return (
+            f"hedges            {h['count']} fills, {float(h['btc']):.4f} BTC,"
+            f" fees {h['fees_usd']:,.2f} USD;"
+            f" max |net delta| {h['max_abs_net_delta_btc']:.4f} BTC"
+            + (f" ({_iso(h['max_abs_net_delta_ts_ms'])})" if h["max_abs_net_delta_ts_ms"] else "")
+        )
+    parts = [
+        f"{asset} {a['count']} fills, {float(a['qty']):,.4f} {asset},"
+        f" max |net delta| {float(a['max_abs_net_delta']):,.4f} {asset}"
+        + (f" ({_iso(a['max_abs_net_delta_ts_ms'])})" if a["max_abs_net_delta_ts_ms"] else "")
+        for asset, a in by_asset.items()
+    ]
+    return f"hedges            {h['count']} fills, fees {h['fees_usd']:,.2f} USD: " + "; ".join(
+        parts
+    )
+
+
+def _final_state_text(report: dict[str, Any]) -> list[str]:
+    """``final state`` and, under it, each pair's open legs as ``venue symbol qty unit``."""
+    state = f"final state       {report['final_trading_state']}"
+    legs = report.get("open_legs")
+    if legs is None:  # a report without units: the positions as they are
+        legs = [
+            {"pair": "", "venue": k.partition(":")[0], "symbol": k.partition(":")[2],
+             "qty": q, "unit": ""}
+            for k, q in report["open_positions"].items()
+        ]  # fmt: skip
+    if not legs:
+        return [f"{state}  open none"]
+    by_pair: dict[str, list[str]] = {}
+    for leg in legs:
+        text = f"{leg['venue']} {leg['symbol']} {leg['qty']} {leg['unit']}".rstrip()
+        by_pair.setdefault(leg["pair"], []).append(text)
+    return [f"{state}  open legs:"] + [
+        f"  {pair or '?':15s} " + "; ".join(held) for pair, held in by_pair.items()
+    ]
 
 
 def _iso(ts_ms: int) -> str:

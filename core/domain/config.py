@@ -10,7 +10,9 @@ Errors: :class:`ConfigError`, whose message names the file and the dotted key, e
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from decimal import Decimal
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
+import msgspec.inspect
 
 from core.domain.contracts import base_asset, is_coin
 from core.domain.errors import BadInput
@@ -350,7 +353,7 @@ def settings_from_dict(raw: dict[str, object], name: str = "<config>") -> Settin
         _check_capital(raw, name)
         settings = msgspec.convert(raw, Settings, str_keys=True)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{name}: {_keyed(str(exc))}") from None
+        raise ConfigError(f"{name}: {_unknown_key(str(exc), raw) or _keyed(str(exc))}") from None
     _check(settings, name)
     return msgspec.structs.replace(settings, source=name)
 
@@ -371,6 +374,91 @@ def _check_capital(raw: dict[str, object], name: str) -> None:
                 raise ConfigError(
                     f"{name}: capital.{venue}.{currency}: expected a number, got {amount!r}"
                 ) from None
+
+
+_UNKNOWN = re.compile(
+    r"^Object contains unknown field `(?P<key>[^`]*)`(?: - at `\$(?P<path>.*)`)?$"
+)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+_Step = str | int
+"""A step of a path into the config: a table's key, or an array's index."""
+
+
+def _unknown_key(msg: str, raw: object) -> str | None:
+    """msgspec's ``Object contains unknown field `k` - at `$.strategy``` as ``[strategy]
+    unknown key 'k' (did you mean 'key'?)``: the section, the key, and the closest valid key
+    of that section (:mod:`difflib`); None for any other error. ``raw``, the parsed file,
+    names the table msgspec leaves as ``[...]`` (a key of ``[instruments]``)."""
+    m = _UNKNOWN.match(msg)
+    if m is None:
+        return None
+    key = m["key"]
+    t: msgspec.inspect.Type = msgspec.inspect.type_info(Settings)
+    steps: list[_Step] = []
+    for name, index in _STEP.findall(m["path"] or ""):
+        t = _container(t)
+        if isinstance(t, msgspec.inspect.StructType) and name:
+            t = next((f.type for f in t.fields if f.encode_name == name), t)
+            steps.append(name)
+        elif isinstance(t, msgspec.inspect.ListType | msgspec.inspect.VarTupleType) and index:
+            t = t.item_type
+            steps.append(int(index) if index.isdigit() else 0)
+        elif isinstance(t, msgspec.inspect.DictType):
+            t = t.value_type
+            steps.append(name or _table_holding(raw, steps, key, _fields(t)))
+        else:
+            return None
+        raw = _at(raw, steps[-1])
+    valid = _fields(t)
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{_section(steps)} unknown key {key!r}{hint}"
+
+
+def _at(raw: object, step: _Step) -> object:
+    if isinstance(step, int):
+        return raw[step] if isinstance(raw, list) and step < len(raw) else None
+    return raw.get(step) if isinstance(raw, dict) else None
+
+
+def _table_holding(raw: object, steps: list[_Step], key: str, valid: list[str]) -> str:
+    """The name of the table of ``raw`` (a table of tables) that holds the unknown ``key``."""
+    if isinstance(raw, dict):
+        for name, table in raw.items():
+            if isinstance(table, dict) and key in table and key not in valid:
+                return str(name)
+    return "..."
+
+
+def _section(steps: list[_Step]) -> str:
+    """The TOML section of a path: ``[strategy]``, ``[[pairs]] #2``,
+    ``[instruments.binance_btcusdt]``; the file's top level outside any section."""
+    if not steps:
+        return "top level (outside any [section])"
+    if len(steps) == 2 and isinstance(steps[1], int):
+        return f"[[{steps[0]}]] #{steps[1] + 1}"
+    return "[" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)[1:] + "]"
+
+
+def _fields(t: msgspec.inspect.Type) -> list[str]:
+    """The keys a struct type accepts ([] if ``t`` is not a struct)."""
+    t = _container(t)
+    return [f.encode_name for f in t.fields] if isinstance(t, msgspec.inspect.StructType) else []
+
+
+def _container(t: msgspec.inspect.Type) -> msgspec.inspect.Type:
+    """The struct, dict or list inside an optional or union type (else ``t`` itself)."""
+    if isinstance(t, msgspec.inspect.UnionType):
+        for u in t.types:
+            if isinstance(
+                u,
+                msgspec.inspect.StructType
+                | msgspec.inspect.DictType
+                | msgspec.inspect.ListType
+                | msgspec.inspect.VarTupleType,
+            ):
+                return u
+    return t
 
 
 def _keyed(msg: str) -> str:

@@ -46,6 +46,36 @@ def hedge_turnover(
 
 
 @dataclass(frozen=True, slots=True)
+class AssetHedges:
+    """The hedge fills of one asset's instruments in one run: ``count``, ``qty`` the asset
+    they traded (|delta| in its own units: BTC, XRP; inverse contracts / price) and
+    ``fees_usd`` their fees (USD, as booked)."""
+
+    count: int = 0
+    qty: Decimal = ZERO
+    fees_usd: Decimal = ZERO
+
+
+def hedges_by_asset(
+    trades: Iterable[TradeRecord], specs: Mapping[Key, InstrumentSpec]
+) -> dict[str, AssetHedges]:
+    """The ``hedge`` fills summed per asset (:func:`~core.domain.contracts.base_asset`), in
+    the order first hedged: never BTC and another asset in one figure."""
+    out: dict[str, AssetHedges] = {}
+    for t in trades:
+        f = t.fill
+        if f.purpose != "hedge":
+            continue
+        spec = specs[(f.venue, f.symbol)]
+        asset = base_asset(spec)
+        h = out.get(asset, AssetHedges())
+        out[asset] = AssetHedges(
+            h.count + 1, h.qty + abs(btc_delta(spec, f.qty, f.price)), h.fees_usd + t.fee_usd
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class RoundTrip:
     """One pair's position from flat to flat. ``close_ts_ms`` None while still open (then
     ``basis_usd`` holds only what was realised). USD figures: ``funding_usd`` the settlements

@@ -22,7 +22,7 @@ import msgspec
 
 from core.domain import commands as cmd
 from core.domain.config import PairSettings, Settings
-from core.domain.contracts import ZERO, is_coin
+from core.domain.contracts import ZERO, base_asset, is_coin
 from core.domain.events import Event, FundingRate, FundingSettled, InstrumentSpec
 from core.domain.ledger import Key, Ledger, Position
 from core.domain.market import MarketState, mark_decimal
@@ -140,10 +140,13 @@ class Engine(Valuation):
         self.on_position_doubt: Callable[[Key], None] | None = None
         """Called (engine thread) when a position must be read again from its venue."""
         self._sweep_purpose = ""
-        self.max_net_delta_btc = 0.0
-        """The largest |net BTC delta| left after an instant's decisions (the hedger's work
-        measured at every instant of the run), and when (``max_net_delta_ts_ms``)."""
-        self.max_net_delta_ts_ms = 0
+        self.max_net_delta: dict[str, tuple[float, int]] = {}
+        """The book's largest |net delta| in each asset it trades (that asset's units: BTC,
+        XRP) left after an instant's decisions (the hedgers' work measured at every instant
+        of the run), and when. Alone, the one pair's hedged delta
+        (:meth:`net_delta_btc_float`: IBIT and coin margin included when configured), under
+        its asset; beside other pairs, every position of each asset
+        (:meth:`net_delta_by_asset`): BTC never mixed with another asset."""
         self._last_equity: float | None = None
         self._dd_beyond = False
         self.session_venues: frozenset[str] | None = None
@@ -220,14 +223,30 @@ class Engine(Valuation):
             if pr.status != "flat":  # a flat pair has nothing to do on a price (on_price)
                 self.drive(pr, pr.on_price())
         if self._open or self._book_dirty:
-            net = abs(self.net_delta_btc_float())
-            if net > self.max_net_delta_btc:
-                self.max_net_delta_btc = net
-                self.max_net_delta_ts_ms = self.now
-            if len(self.pairs) > 1:  # each pair's own, in its own asset's units
+            if len(self.pairs) > 1:  # the book's in each asset; each pair's own, in its units
+                for asset, net in self.net_delta_by_asset().items():
+                    self._track_net_delta(asset, abs(float(net)))
                 for pr in self.pairs:
                     if pr.status != "flat":
                         pr.track_net_delta()
+            else:
+                asset = base_asset(self.pairs[0].spec_a) if self.pairs else "BTC"
+                self._track_net_delta(asset, abs(self.net_delta_btc_float()))
+
+    def _track_net_delta(self, asset: str, net: float) -> None:
+        """Keep ``net`` as ``asset``'s largest |net delta| if it is (:attr:`max_net_delta`)."""
+        if net > self.max_net_delta.get(asset, (0.0, 0))[0]:
+            self.max_net_delta[asset] = (net, self.now)
+
+    @property
+    def max_net_delta_btc(self) -> float:
+        """The book's largest |net BTC delta| after an instant (BTC positions only)."""
+        return self.max_net_delta.get("BTC", (0.0, 0))[0]
+
+    @property
+    def max_net_delta_ts_ms(self) -> int:
+        """When :attr:`max_net_delta_btc` was seen (0: never above 0)."""
+        return self.max_net_delta.get("BTC", (0.0, 0))[1]
 
     def _check_missed_settlements(self) -> None:
         """Count each settlement the instrument's schedule (a rate announced for it, else the

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from core.domain.config import Settings
-from core.domain.contracts import ZERO, btc_delta, is_coin, notional_usd
+from core.domain.contracts import ZERO, base_asset, btc_delta, is_coin, notional_usd
 from core.domain.events import InstrumentSpec
 from core.domain.ledger import Key, Ledger
 from core.domain.market import HOUR_MS, InstrumentState, MarketState, mark_decimal
@@ -132,6 +132,23 @@ class Valuation:
             total += self.coin_margin()
         ibit = self.settings.ibit
         return total + ibit.shares * ibit.btc_per_share
+
+    def net_delta_by_asset(self) -> dict[str, Decimal]:
+        """The book's net delta in each asset it holds, in that asset's units (BTC, XRP; by
+        :func:`~core.domain.contracts.base_asset`; inverse at the mark): BTC with the coin
+        margin if ``hedge.include_coin_margin`` and the IBIT shares, as :meth:`net_delta_btc`."""
+        out: dict[str, Decimal] = {}
+        for key, pos in self.ledger.positions.items():
+            st = self.market.get(*key)
+            if pos.qty != 0 and st.mark is not None:
+                asset = base_asset(pos.spec)
+                out[asset] = out.get(asset, ZERO) + btc_delta(pos.spec, pos.qty, mark_decimal(st))
+        extra = self.settings.ibit.shares * self.settings.ibit.btc_per_share
+        if self.settings.hedge.include_coin_margin:
+            extra += self.coin_margin()
+        if extra:
+            out["BTC"] = out.get("BTC", ZERO) + extra
+        return out
 
     def gross_notional_usd(self) -> Decimal:
         """Sum of |notional| of all positions in USD at their marks."""

@@ -223,5 +223,8 @@ class Drive:
     def report(self) -> dict[str, Any]:
         """The run's report (:func:`core.analysis.report.build_report`) with its last alerts."""
         report = build_report(self.engine, self.wall_s)
-        report["alerts"] = [e.text for e in self.engine.log if e.kind == "alert"][-REPORT_ALERTS:]
+        alerts = [e for e in self.engine.log if e.kind == "alert"][-REPORT_ALERTS:]
+        report["alerts"] = [e.text for e in alerts]
+        if alerts:  # when each was raised (UTC ms of the event), for the text report
+            report["alert_ts_ms"] = [e.ts_ms for e in alerts]
         return report

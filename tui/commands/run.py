@@ -10,6 +10,7 @@ console.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import msgspec
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--speed",
-        type=float,
+        type=speed,
         metavar="X",
         help="console replay speed, sim seconds per wall second (0 = max)",
     )
@@ -67,6 +68,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--duration", type=float, metavar="S", help="--paper --headless: stop after S seconds"
     )
+
+
+def speed(text: str) -> float:
+    """``--speed X``: a finite number >= 0 (0 = as fast as possible); anything else is refused
+    (argparse: ``argument --speed: ...``, exit 2), never run at the default."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a replay speed: sim seconds per wall second, a finite number >= 0"
+            " (0 = as fast as possible)"
+        )
+    return value
 
 
 def given(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
