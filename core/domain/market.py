@@ -99,7 +99,9 @@ class MarketState:
     def apply(self, ev: Bar | Quote | FundingSettled | FundingRate) -> InstrumentState:
         """Update from one event and return the instrument's state."""
         self.ts_ms = ev.ts_ms
-        st = self.get(ev.venue, ev.symbol)
+        st = self.instruments.get((ev.venue, ev.symbol))  # get() inlined: most calls find it
+        if st is None:
+            st = self.get(ev.venue, ev.symbol)
         if isinstance(ev, Bar):
             _set_mark(st, ev.close, ev.ts_ms)
         elif isinstance(ev, Quote):

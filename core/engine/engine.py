@@ -14,7 +14,7 @@ one class on purpose: every change of trading state is visible in one place.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -110,6 +110,10 @@ class Engine(Valuation):
         for pr in self.pairs:
             for key in (pr.key_a, pr.key_b):
                 self._pairs_by_key.setdefault(key, []).append(pr)
+        self._due_by_key: dict[Key, tuple[PairRuntime, ...]] = {
+            key: tuple(dict.fromkeys(prs)) for key, prs in self._pairs_by_key.items()
+        }
+        """The pairs an instant that moved only ``key`` runs (each once, in config order)."""
         self.events = 0
         self.log: deque[LogEntry] = deque(maxlen=LOG_KEEP)
         self._seq = 0
@@ -167,25 +171,28 @@ class Engine(Valuation):
         live events come one by one (:meth:`on_event`)."""
         if not events:
             return
-        settlements: list[FundingSettled] = []
-        moved: dict[Key, None] = {}
         apply = self.market.apply
+        moved: dict[Key, None] = {}
+        settles = False
         for ev in events:
             st = apply(ev)
             kind = type(ev)
-            if kind is FundingSettled:
-                settlements.append(ev)  # type: ignore[arg-type]
+            if kind is FundingRate:
                 self._missed_next_check_ms = 0  # a schedule may have moved: check again
-            elif kind is FundingRate:
-                self._missed_next_check_ms = 0
                 continue
+            if kind is FundingSettled:
+                settles = True
+                self._missed_next_check_ms = 0
             moved[(st.venue, st.symbol)] = None
         self.events += len(events)
         self.now = events[-1].ts_ms
-        for ev in settlements:
-            self._settle(ev)
-        self._check_missed_settlements()
-        if moved:
+        if settles:
+            for ev in events:
+                if type(ev) is FundingSettled:
+                    self._settle(ev)
+        if self.now >= self._missed_next_check_ms:
+            self._check_missed_settlements()
+        if moved and self._value_may_move(moved):
             self._mark_to_market()
         if self.now >= self._next_obs_ts and self._obs_ms > 0:
             self._next_obs_ts = (self.now // self._obs_ms + 1) * self._obs_ms
@@ -204,11 +211,15 @@ class Engine(Valuation):
                             r.basis,
                         )
                     )
-        due: dict[int, PairRuntime] = {}
-        for key in moved:
-            for pr in self._pairs_by_key.get(key, ()):
-                due[id(pr)] = pr
-        for pr in due.values():
+        if len(moved) == 1:  # most instants: one instrument moved, its pairs in order
+            due: Iterable[PairRuntime] = self._due_by_key.get(next(iter(moved)), ())
+        else:
+            by_id: dict[int, PairRuntime] = {}
+            for key in moved:
+                for pr in self._pairs_by_key.get(key, ()):
+                    by_id[id(pr)] = pr
+            due = by_id.values()
+        for pr in due:
             if pr.status != "flat":  # a flat pair has nothing to do on a price (on_price)
                 self.drive(pr, pr.on_price())
         if self._open or self._book_dirty:
@@ -546,9 +557,9 @@ class Engine(Valuation):
     def drive(self, owner: PairRuntime, actions: Actions) -> None:
         """Carry out a pair's actions as it yields them (:mod:`core.engine.actions`), sending
         each one's result back into the generator before it goes on."""
+        act = next(actions, None)  # most calls yield nothing: no StopIteration to catch then
         try:
-            act = next(actions)
-            while True:
+            while act is not None:
                 act = actions.send(self._act(owner, act))
         except StopIteration:
             return

@@ -26,6 +26,7 @@ class Valuation:
     ledger: Ledger
     market: MarketState
     now: int
+    _dd_beyond: bool
 
     def __init__(self) -> None:
         traded = [self.settings.instruments[i] for i in self.settings.traded_ids()]
@@ -47,6 +48,11 @@ class Valuation:
         self._book_dirty = True
         self._cash_usd = self._cash_xbt = self._extra_delta = 0.0
         self._open: list[tuple[InstrumentState, bool, float, float, bool]] = []
+        self._valued: frozenset[Key] = frozenset()
+        """The instruments whose price moves the equity: those of open positions, and the coin
+        instrument while a coin amount is held (rebuilt with the book)."""
+        self._equity_due = True
+        """The book changed since the equity was last computed."""
 
     def coin_usd(self) -> float:
         """USD per coin (XBT, BTC): the mark of the first inverse instrument (0 if none yet or
@@ -68,17 +74,26 @@ class Valuation:
             else:
                 usd += float(bal)
         self._cash_usd, self._cash_xbt = usd, xbt_bal
+        held = [
+            (key, pos)
+            for key, pos in self.ledger.positions.items()
+            if pos.qty != 0 and pos.entry_price is not None
+        ]
         self._open = [
             (
                 self.market.get(*key),
                 pos.spec.kind == "inverse",
                 float(pos.qty * pos.spec.contract_size),
-                float(pos.entry_price),
+                float(pos.entry_price),  # type: ignore[arg-type]
                 is_coin(pos.spec.settle_currency),
             )
-            for key, pos in self.ledger.positions.items()
-            if pos.qty != 0 and pos.entry_price is not None
+            for key, pos in held
         ]
+        valued = {key for key, _ in held}
+        if self.coin_key is not None and (xbt_bal != 0.0 or any(c for *_, c in self._open)):
+            valued.add(self.coin_key)
+        self._valued = frozenset(valued)
+        self._equity_due = True
         extra = self.settings.ibit.shares * self.settings.ibit.btc_per_share
         if self.settings.hedge.include_coin_margin:
             extra += self.coin_margin()
@@ -95,12 +110,25 @@ class Valuation:
                 total += size / st.mark if inverse else size
         return total
 
+    def _value_may_move(self, moved: dict[Key, None]) -> bool:
+        """False when marking to market now would find the equity it found last time, with
+        nothing else to do: the book unchanged, no price it depends on moved, the hour's
+        curve point taken and the drawdown within the limit (while flat, most prices)."""
+        return (
+            self._book_dirty
+            or self._equity_due
+            or self._dd_beyond
+            or self.now // HOUR_MS != self._last_curve_hour
+            or not self._valued.isdisjoint(moved)
+        )
+
     def _revalue(self) -> float | None:
         """Mark the book to market: the equity now in USD (also kept in ``equity_usd`` and,
         once per hour, in ``equity_curve``), or None while a coin balance has no price yet."""
         if self._book_dirty:
             self._refresh_book()
-        xbt = self.coin_usd()
+        st = self._coin_state  # coin_usd() inlined: one call less per event
+        xbt = (st.mark or 0.0) if st is not None else 0.0
         equity = self._cash_usd + self._cash_xbt * xbt
         for st, inverse, size, entry, in_xbt in self._open:
             mark = st.mark
@@ -111,6 +139,7 @@ class Valuation:
         if xbt == 0.0 and (self._cash_xbt != 0.0 or any(c for *_, c in self._open)):
             return None  # coin amounts not valued yet: no equity reading
         self.equity_usd = equity
+        self._equity_due = False
         if self.start_equity_usd is None:
             self.start_equity_usd = equity
         hour = self.now // HOUR_MS
