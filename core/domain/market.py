@@ -20,9 +20,10 @@ HOUR_MS = 3_600_000
 HOURS_PER_YEAR = 24 * 365
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class InstrumentState:
-    """What is known about one instrument now."""
+    """What is known about one instrument now. One object per instrument, kept and updated
+    by :class:`MarketState`: compared and hashed by identity."""
 
     venue: str
     symbol: str

@@ -23,7 +23,7 @@ from core.domain.config import Settings
 from core.domain.contracts import ZERO, is_coin
 from core.domain.events import Event, FundingRate, FundingSettled, InstrumentSpec
 from core.domain.ledger import Key, Ledger
-from core.domain.market import MarketState, mark_decimal
+from core.domain.market import InstrumentState, MarketState, mark_decimal
 from core.domain.orders import ClientOrderIds, Fill, OrderIntent, Rejection, Side
 from core.domain.records import (
     AlertRaised,
@@ -110,10 +110,11 @@ class Engine(Valuation):
         for pr in self.pairs:
             for key in (pr.key_a, pr.key_b):
                 self._pairs_by_key.setdefault(key, []).append(pr)
-        self._due_by_key: dict[Key, tuple[PairRuntime, ...]] = {
-            key: tuple(dict.fromkeys(prs)) for key, prs in self._pairs_by_key.items()
+        self._due_by_state: dict[InstrumentState, tuple[PairRuntime, ...]] = {
+            self.market.get(*key): tuple(dict.fromkeys(prs))
+            for key, prs in self._pairs_by_key.items()
         }
-        """The pairs an instant that moved only ``key`` runs (each once, in config order)."""
+        """The pairs an instant that moved only that instrument runs, in config order."""
         self.events = 0
         self.log: deque[LogEntry] = deque(maxlen=LOG_KEEP)
         self._seq = 0
@@ -172,7 +173,7 @@ class Engine(Valuation):
         if not events:
             return
         apply = self.market.apply
-        moved: dict[Key, None] = {}
+        moved: dict[InstrumentState, None] = {}  # the instruments this instant moved, in order
         settles = False
         for ev in events:
             st = apply(ev)
@@ -183,7 +184,8 @@ class Engine(Valuation):
             if kind is FundingSettled:
                 settles = True
                 self._missed_next_check_ms = 0
-            moved[(st.venue, st.symbol)] = None
+            moved[st] = None
+            last_moved = st
         self.events += len(events)
         self.now = events[-1].ts_ms
         if settles:
@@ -212,11 +214,11 @@ class Engine(Valuation):
                         )
                     )
         if len(moved) == 1:  # most instants: one instrument moved, its pairs in order
-            due: Iterable[PairRuntime] = self._due_by_key.get(next(iter(moved)), ())
+            due: Iterable[PairRuntime] = self._due_by_state.get(last_moved, ())
         else:
             by_id: dict[int, PairRuntime] = {}
-            for key in moved:
-                for pr in self._pairs_by_key.get(key, ()):
+            for moved_st in moved:
+                for pr in self._pairs_by_key.get((moved_st.venue, moved_st.symbol), ()):
                     by_id[id(pr)] = pr
             due = by_id.values()
         for pr in due:

@@ -8,6 +8,7 @@ rebuilt only after a fill or a settlement (``_book_dirty``); the Decimal methods
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 
 from core.domain.config import Settings
@@ -44,11 +45,12 @@ class Valuation:
         self.equity_curve: list[tuple[int, float]] = []
         """(ts_ms, equity USD), one point per hour of event time."""
         self.start_equity_usd: float | None = None
-        self._last_curve_hour = -1
+        self._curve_hour_ms = (1, 0)
+        """[start, end) ms of the hour of the last curve point (none yet: an empty range)."""
         self._book_dirty = True
         self._cash_usd = self._cash_xbt = self._extra_delta = 0.0
         self._open: list[tuple[InstrumentState, bool, float, float, bool]] = []
-        self._valued: frozenset[Key] = frozenset()
+        self._valued: frozenset[InstrumentState] = frozenset()
         """The instruments whose price moves the equity: those of open positions, and the coin
         instrument while a coin amount is held (rebuilt with the book)."""
         self._equity_due = True
@@ -89,9 +91,9 @@ class Valuation:
             )
             for key, pos in held
         ]
-        valued = {key for key, _ in held}
-        if self.coin_key is not None and (xbt_bal != 0.0 or any(c for *_, c in self._open)):
-            valued.add(self.coin_key)
+        valued = {st for st, *_ in self._open}
+        if self._coin_state is not None and (xbt_bal != 0.0 or any(c for *_, c in self._open)):
+            valued.add(self._coin_state)
         self._valued = frozenset(valued)
         self._equity_due = True
         extra = self.settings.ibit.shares * self.settings.ibit.btc_per_share
@@ -110,15 +112,17 @@ class Valuation:
                 total += size / st.mark if inverse else size
         return total
 
-    def _value_may_move(self, moved: dict[Key, None]) -> bool:
+    def _value_may_move(self, moved: Collection[InstrumentState]) -> bool:
         """False when marking to market now would find the equity it found last time, with
-        nothing else to do: the book unchanged, no price it depends on moved, the hour's
-        curve point taken and the drawdown within the limit (while flat, most prices)."""
+        nothing else to do: the book unchanged, no price it depends on moved (``moved``: the
+        instruments whose prices just moved), the hour's curve point taken and the drawdown
+        within the limit (while flat: every price but the coin's, if a coin is held)."""
+        start, end = self._curve_hour_ms
         return (
             self._book_dirty
             or self._equity_due
             or self._dd_beyond
-            or self.now // HOUR_MS != self._last_curve_hour
+            or not start <= self.now < end
             or not self._valued.isdisjoint(moved)
         )
 
@@ -142,9 +146,10 @@ class Valuation:
         self._equity_due = False
         if self.start_equity_usd is None:
             self.start_equity_usd = equity
-        hour = self.now // HOUR_MS
-        if hour != self._last_curve_hour:
-            self._last_curve_hour = hour
+        start, end = self._curve_hour_ms
+        if not start <= self.now < end:  # a new hour: its curve point
+            start = self.now // HOUR_MS * HOUR_MS
+            self._curve_hour_ms = (start, start + HOUR_MS)
             self.equity_curve.append((self.now, equity))
         return equity
 
