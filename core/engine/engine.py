@@ -194,7 +194,18 @@ class Engine(Valuation):
                     self._settle(ev)
         if self.now >= self._missed_next_check_ms:
             self._check_missed_settlements()
-        if moved and self._value_may_move(moved):
+        # Mark to market unless it would find the equity it found last time with nothing else
+        # to do: no price the book depends on moved (while flat, every price but the coin's,
+        # if a coin is held), the book unchanged, the drawdown within the limit and the
+        # hour's curve point taken. (Written out here, not in a method: it runs every instant.)
+        start, end = self._curve_hour_ms
+        if moved and (
+            not self._valued.isdisjoint(moved)
+            or self._book_dirty
+            or self._equity_due
+            or self._dd_beyond
+            or not start <= self.now < end
+        ):
             self._mark_to_market()
         if self.now >= self._next_obs_ts and self._obs_ms > 0:
             self._next_obs_ts = (self.now // self._obs_ms + 1) * self._obs_ms

@@ -8,7 +8,6 @@ rebuilt only after a fill or a settlement (``_book_dirty``); the Decimal methods
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from decimal import Decimal
 
 from core.domain.config import Settings
@@ -111,20 +110,6 @@ class Valuation:
             if st.mark is not None:
                 total += size / st.mark if inverse else size
         return total
-
-    def _value_may_move(self, moved: Collection[InstrumentState]) -> bool:
-        """False when marking to market now would find the equity it found last time, with
-        nothing else to do: the book unchanged, no price it depends on moved (``moved``: the
-        instruments whose prices just moved), the hour's curve point taken and the drawdown
-        within the limit (while flat: every price but the coin's, if a coin is held)."""
-        start, end = self._curve_hour_ms
-        return (
-            self._book_dirty
-            or self._equity_due
-            or self._dd_beyond
-            or not start <= self.now < end
-            or not self._valued.isdisjoint(moved)
-        )
 
     def _revalue(self) -> float | None:
         """Mark the book to market: the equity now in USD (also kept in ``equity_usd`` and,
