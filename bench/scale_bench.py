@@ -8,7 +8,8 @@ the best of each is quoted, so that load on a shared machine hits both sides ali
         engine-only (events decoded first) and end-to-end (decode included, JSON lines and the
         columnar form) events/s of the full two-leg engine through the one drive loop, on the
         shipped file and on the one-year file, beside backtesting.py's ``Backtest.run`` bars/s
-        (EMA 10/30 cross) on the BitMEX 1 m bars of the same file, and the ratios;
+        (EMA 10/30 cross) on the BitMEX 1 m bars of the same file, and the ratios; and a
+        bare Python loop over the same decoded events (the floor of any per-event engine);
     .venv/bin/python bench/scale_bench.py optimize [--points N] [--runs N] [--workers N]
                                                    [--start-method fork|forkserver|spawn]
         trials per minute on the shipped file: serial, the local pool (2 workers), and
@@ -64,6 +65,7 @@ from core.analysis.backtest.runner import run_events  # noqa: E402
 from core.analysis.backtest.search import run_points  # noqa: E402
 from core.analysis.replay import convert_replay, iter_replay, load_replay  # noqa: E402
 from core.domain.config import load_config  # noqa: E402
+from core.domain.events import Bar  # noqa: E402
 
 SHIPPED = ROOT / "replays" / "btc_2020-03.jsonl.gz"
 SETTINGS = load_config(ROOT / "configs" / "binance_bitmex_2020.toml")
@@ -110,9 +112,23 @@ def replay(args: argparse.Namespace) -> None:
         def bt_run(df: Any = df) -> None:
             Backtest(df, strategy, cash=10_000_000, commission=0.00075).run()
 
+        def bare(events: list[Any] = events) -> None:
+            """The floor: a Python loop over the same decoded events keeping each venue's
+            last close (what any per-event engine in Python pays before doing anything)."""
+            last: dict[str, float] = {}
+            for ev in events:
+                if type(ev) is Bar:
+                    last[ev.venue] = ev.close
+
         best = best_of(
             args.runs,
-            {"engine": engine_only, "e2e": e2e, "e2e_arrow": e2e_arrow, "bt": bt_run},
+            {
+                "engine": engine_only,
+                "e2e": e2e,
+                "e2e_arrow": e2e_arrow,
+                "bt": bt_run,
+                "bare": bare,
+            },
         )
         n, bars = len(events), len(df)
         bt_rate = bars / best["bt"]
@@ -130,6 +146,11 @@ def replay(args: argparse.Namespace) -> None:
                 f"{(minutes / best[k]) / (bars / best['bt']):5.2f}x"
             )
         print(f"  {'backtesting.py run':<24} {bt_rate:>10,.0f} bars/s    {best['bt']:6.2f} s")
+        bare_rate = n / best["bare"]
+        print(
+            f"  {'bare Python loop':<24} {bare_rate:>10,.0f} events/s  {best['bare']:6.2f} s  "
+            f"(the engine only: {bare_rate / (n / best['engine']):.0f}x slower)"
+        )
         del events, df
 
 

@@ -13,6 +13,7 @@ import gzip
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from itertools import chain
 from pathlib import Path
 from typing import IO, get_args
 
@@ -93,7 +94,7 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
         fh.close()
         raise _bad(p, 1, f"replay format version {header.version} is not supported")
 
-    def events() -> Iterator[Event]:
+    def blocks() -> Iterator[list[Event]]:
         last = -1  # sort key of the last event: ts_ms * 4 + ORDER[type]
         count = 0
         lineno = 1  # the line number of the last line already yielded or checked
@@ -120,8 +121,8 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
                     rest = data
                     continue
                 rest = data[cut:]
-                body = data[:cut]
-                n_lines = body.count(b"\n")
+                body = memoryview(data)[:cut]  # a view: the block is not copied again
+                n_lines = data.count(b"\n", 0, cut)
                 try:
                     batch = decode_lines(body)
                 except (msgspec.DecodeError, msgspec.ValidationError):
@@ -129,7 +130,7 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
                 if batch is not None and len(batch) == n_lines:
                     line_of = _dense(lineno)
                 else:  # a bad or blank line: decode line by line for its number
-                    lines = body.splitlines(keepends=True)
+                    lines = bytes(body).splitlines(keepends=True)
                     batch = _decode_each(p, lines, lineno)
                     line_of = _sparse(lines, lineno)
                 try:
@@ -147,7 +148,7 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
                 last = keys[-1]
                 count += len(batch)
                 lineno += n_lines
-                yield from batch  # type: ignore[misc]
+                yield batch  # type: ignore[misc]
         except (OSError, EOFError) as exc:
             why = f"cannot read: {exc} (cut short after line {lineno}?)"
             raise _bad(p, lineno + 1, why) from None
@@ -156,7 +157,9 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
                 blocks.stop()
             fh.close()
 
-    return header, events()
+    # the events of each block, handed on by C-level iteration (one generator step a block,
+    # not one an event)
+    return header, chain.from_iterable(blocks())
 
 
 class _Prefetch:

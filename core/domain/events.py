@@ -206,7 +206,7 @@ def encode(obj: ReplayLine) -> bytes:
     return data
 
 
-def decode_lines(data: bytes) -> list[ReplayLine]:
+def decode_lines(data: bytes | memoryview) -> list[ReplayLine]:
     """Decode newline-delimited replay lines in one call (fast path of the replay reader)."""
     return _decoder.decode_lines(data)
 

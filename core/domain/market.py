@@ -20,9 +20,10 @@ HOUR_MS = 3_600_000
 HOURS_PER_YEAR = 24 * 365
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class InstrumentState:
-    """What is known about one instrument now."""
+    """What is known about one instrument now. One object per instrument, kept and updated
+    by :class:`MarketState`: compared and hashed by identity."""
 
     venue: str
     symbol: str
@@ -99,7 +100,9 @@ class MarketState:
     def apply(self, ev: Bar | Quote | FundingSettled | FundingRate) -> InstrumentState:
         """Update from one event and return the instrument's state."""
         self.ts_ms = ev.ts_ms
-        st = self.get(ev.venue, ev.symbol)
+        st = self.instruments.get((ev.venue, ev.symbol))  # get() inlined: most calls find it
+        if st is None:
+            st = self.get(ev.venue, ev.symbol)
         if isinstance(ev, Bar):
             _set_mark(st, ev.close, ev.ts_ms)
         elif isinstance(ev, Quote):

@@ -14,7 +14,7 @@ one class on purpose: every change of trading state is visible in one place.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -25,7 +25,7 @@ from core.domain.config import PairSettings, Settings
 from core.domain.contracts import ZERO, base_asset, is_coin
 from core.domain.events import Event, FundingRate, FundingSettled, InstrumentSpec
 from core.domain.ledger import Key, Ledger, Position
-from core.domain.market import MarketState, mark_decimal
+from core.domain.market import InstrumentState, MarketState, mark_decimal
 from core.domain.orders import ClientOrderIds, Fill, OrderIntent, Rejection, Side
 from core.domain.records import (
     AlertRaised,
@@ -114,6 +114,11 @@ class Engine(Valuation):
         for pr in self.pairs:
             for key in (pr.key_a, pr.key_b):
                 self._pairs_by_key.setdefault(key, []).append(pr)
+        self._due_by_state: dict[InstrumentState, tuple[PairRuntime, ...]] = {
+            self.market.get(*key): tuple(dict.fromkeys(prs))
+            for key, prs in self._pairs_by_key.items()
+        }
+        """The pairs an instant that moved only that instrument runs, in config order."""
         self.events = 0
         self.log: deque[LogEntry] = deque(maxlen=LOG_KEEP)
         self._seq = 0
@@ -178,25 +183,40 @@ class Engine(Valuation):
         live events come one by one (:meth:`on_event`)."""
         if not events:
             return
-        settlements: list[FundingSettled] = []
-        moved: dict[Key, None] = {}
         apply = self.market.apply
+        moved: dict[InstrumentState, None] = {}  # the instruments this instant moved, in order
+        settles = False
         for ev in events:
             st = apply(ev)
             kind = type(ev)
-            if kind is FundingSettled:
-                settlements.append(ev)  # type: ignore[arg-type]
+            if kind is FundingRate:
                 self._missed_next_check_ms = 0  # a schedule may have moved: check again
-            elif kind is FundingRate:
-                self._missed_next_check_ms = 0
                 continue
-            moved[(st.venue, st.symbol)] = None
+            if kind is FundingSettled:
+                settles = True
+                self._missed_next_check_ms = 0
+            moved[st] = None
+            last_moved = st
         self.events += len(events)
         self.now = events[-1].ts_ms
-        for ev in settlements:
-            self._settle(ev)
-        self._check_missed_settlements()
-        if moved:
+        if settles:
+            for ev in events:
+                if type(ev) is FundingSettled:
+                    self._settle(ev)
+        if self.now >= self._missed_next_check_ms:
+            self._check_missed_settlements()
+        # Mark to market unless it would find the equity it found last time with nothing else
+        # to do: no price the book depends on moved (while flat, every price but the coin's,
+        # if a coin is held), the book unchanged, the drawdown within the limit and the
+        # hour's curve point taken. (Written out here, not in a method: it runs every instant.)
+        start, end = self._curve_hour_ms
+        if moved and (
+            not self._valued.isdisjoint(moved)
+            or self._book_dirty
+            or self._equity_due
+            or self._dd_beyond
+            or not start <= self.now < end
+        ):
             self._mark_to_market()
         if self.now >= self._next_obs_ts and self._obs_ms > 0:
             self._next_obs_ts = (self.now // self._obs_ms + 1) * self._obs_ms
@@ -215,11 +235,15 @@ class Engine(Valuation):
                             r.basis,
                         )
                     )
-        due: dict[int, PairRuntime] = {}
-        for key in moved:
-            for pr in self._pairs_by_key.get(key, ()):
-                due[id(pr)] = pr
-        for pr in due.values():
+        if len(moved) == 1:  # most instants: one instrument moved, its pairs in order
+            due: Iterable[PairRuntime] = self._due_by_state.get(last_moved, ())
+        else:
+            by_id: dict[int, PairRuntime] = {}
+            for moved_st in moved:
+                for pr in self._pairs_by_key.get((moved_st.venue, moved_st.symbol), ()):
+                    by_id[id(pr)] = pr
+            due = by_id.values()
+        for pr in due:
             if pr.status != "flat":  # a flat pair has nothing to do on a price (on_price)
                 self.drive(pr, pr.on_price())
         if self._open or self._book_dirty:
@@ -490,6 +514,9 @@ class Engine(Valuation):
         self.pairs.append(pr)
         for key in (pr.key_a, pr.key_b):
             self._pairs_by_key.setdefault(key, []).append(pr)
+            self._due_by_state[self.market.get(*key)] = tuple(
+                dict.fromkeys(self._pairs_by_key[key])
+            )
         self._book_dirty = True
         self._missed_next_check_ms = 0
         legs = [
@@ -708,9 +735,9 @@ class Engine(Valuation):
     def drive(self, owner: PairRuntime, actions: Actions) -> None:
         """Carry out a pair's actions as it yields them (:mod:`core.engine.actions`), sending
         each one's result back into the generator before it goes on."""
+        act = next(actions, None)  # most calls yield nothing: no StopIteration to catch then
         try:
-            act = next(actions)
-            while True:
+            while act is not None:
                 act = actions.send(self._act(owner, act))
         except StopIteration:
             return

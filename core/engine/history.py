@@ -54,7 +54,8 @@ class History:
         self._view: HistoryView | None = None
 
     def after(self, ev: Event) -> None:
-        """Called after each applied event: take a point when the engine's hour turns."""
+        """Called after each applied instant (``ev``: one of its events): take a point when
+        the engine's hour turns."""
         if ev.ts_ms >= self._next_ms:
             self.sample()
 

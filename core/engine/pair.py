@@ -90,6 +90,11 @@ class PairRuntime:
         self.band, self.target, self.wide_band = cfg.band(view.settings.hedge)
         """This pair's hedge band, target and wide band, in its base asset's units
         (:meth:`core.domain.config.PairSettings.band`)."""
+        self._states = (view.market.get(*self.key_a), view.market.get(*self.key_b))
+        """The legs' market states (the market's own objects, kept current by it)."""
+        self._fresh_ms = view.settings.hedge.fresh_price_s * 1000
+        self._within_band = float(self.band) * 0.999
+        """|net delta| at or below this (float) needs no hedge: the exact check is skipped."""
         self.status = "flat"
         self.direction = 0
         self.ladders: dict[Key, Ladder] = {}
@@ -150,8 +155,7 @@ class PairRuntime:
 
     def states(self) -> tuple[InstrumentState, InstrumentState]:
         """Market states of leg a and leg b."""
-        m = self.view.market
-        return m.get(*self.key_a), m.get(*self.key_b)
+        return self._states
 
     def legs(self) -> tuple[tuple[Key, InstrumentSpec], tuple[Key, InstrumentSpec]]:
         """((key, spec) of leg a, (key, spec) of leg b)."""
@@ -162,7 +166,8 @@ class PairRuntime:
         return self.spec_a if key == self.key_a else self.spec_b
 
     def _stale(self) -> bool:
-        return bool({self.key_a[0], self.key_b[0]} & self.view.stale_venues)
+        stale = self.view.stale_venues
+        return bool(stale) and (self.key_a[0] in stale or self.key_b[0] in stale)
 
     def _flat(self) -> bool:
         led = self.view.ledger
@@ -392,15 +397,15 @@ class PairRuntime:
     # ---------------------------------------------------------------- ladder
     def _ladder_adds(self) -> Actions:
         eng = self.view
+        for st in self._states:  # the add's hedge fills on the other leg: both priced now
+            # (checked first: the cheapest check, and the one that most often says no)
+            if st.last_ts_ms is None or eng.now - st.last_ts_ms > self._fresh_ms:
+                return
         if gate(self.state, "ladder", False) or self._stale():
             return
         r = self.signal.last
         if r.direction != self.direction or not self.signal.ema_confirms(self.direction):
             return
-        fresh_ms = eng.settings.hedge.fresh_price_s * 1000
-        for st in self.states():  # the add's hedge fills on the other leg: both priced now
-            if st.last_ts_ms is None or eng.now - st.last_ts_ms > fresh_ms:
-                return
         busy = {key for key, _ in self.adding.values()}
         for key, lad in self.ladders.items():
             st = eng.market.get(*key)
@@ -454,7 +459,7 @@ class PairRuntime:
             return
         cfg = eng.settings.hedge
         band = self.band
-        if self.alone and abs(eng.net_delta_btc_float()) <= float(band) * 0.999:
+        if self.alone and abs(eng.net_delta_btc_float()) <= self._within_band:
             return
         net = self.net_delta()
         if abs(net) <= band:

@@ -28,6 +28,7 @@ class Valuation:
     ledger: Ledger
     market: MarketState
     now: int
+    _dd_beyond: bool
 
     def __init__(self) -> None:
         traded = [self.settings.instruments[i] for i in self.settings.traded_ids()]
@@ -45,10 +46,16 @@ class Valuation:
         self.equity_curve: list[tuple[int, float]] = []
         """(ts_ms, equity USD), one point per hour of event time."""
         self.start_equity_usd: float | None = None
-        self._last_curve_hour = -1
+        self._curve_hour_ms = (1, 0)
+        """[start, end) ms of the hour of the last curve point (none yet: an empty range)."""
         self._book_dirty = True
         self._cash_usd = self._cash_xbt = self._extra_delta = 0.0
         self._open: list[tuple[InstrumentState, bool, float, float, bool]] = []
+        self._valued: frozenset[InstrumentState] = frozenset()
+        """The instruments whose price moves the equity: those of open positions, and the coin
+        instrument while a coin amount is held (rebuilt with the book)."""
+        self._equity_due = True
+        """The book changed since the equity was last computed."""
 
     def coin_usd(self) -> float:
         """USD per coin (XBT, BTC): the mark of the first inverse instrument (0 if none yet or
@@ -70,17 +77,26 @@ class Valuation:
             else:
                 usd += float(bal)
         self._cash_usd, self._cash_xbt = usd, xbt_bal
+        held = [
+            (key, pos)
+            for key, pos in self.ledger.positions.items()
+            if pos.qty != 0 and pos.entry_price is not None
+        ]
         self._open = [
             (
                 self.market.get(*key),
                 pos.spec.kind == "inverse",
                 float(pos.qty * pos.spec.contract_size),
-                float(pos.entry_price),
+                float(pos.entry_price),  # type: ignore[arg-type]
                 is_coin(pos.spec.settle_currency),
             )
-            for key, pos in self.ledger.positions.items()
-            if pos.qty != 0 and pos.entry_price is not None
+            for key, pos in held
         ]
+        valued = {st for st, *_ in self._open}
+        if self._coin_state is not None and (xbt_bal != 0.0 or any(c for *_, c in self._open)):
+            valued.add(self._coin_state)
+        self._valued = frozenset(valued)
+        self._equity_due = True
         extra = self.settings.ibit.shares * self.settings.ibit.btc_per_share
         if self.settings.hedge.include_coin_margin:
             extra += self.coin_margin()
@@ -102,7 +118,8 @@ class Valuation:
         once per hour, in ``equity_curve``), or None while a coin balance has no price yet."""
         if self._book_dirty:
             self._refresh_book()
-        xbt = self.coin_usd()
+        st = self._coin_state  # coin_usd() inlined: one call less per event
+        xbt = (st.mark or 0.0) if st is not None else 0.0
         equity = self._cash_usd + self._cash_xbt * xbt
         for st, inverse, size, entry, in_xbt in self._open:
             mark = st.mark
@@ -113,11 +130,13 @@ class Valuation:
         if xbt == 0.0 and (self._cash_xbt != 0.0 or any(c for *_, c in self._open)):
             return None  # coin amounts not valued yet: no equity reading
         self.equity_usd = equity
+        self._equity_due = False
         if self.start_equity_usd is None:
             self.start_equity_usd = equity
-        hour = self.now // HOUR_MS
-        if hour != self._last_curve_hour:
-            self._last_curve_hour = hour
+        start, end = self._curve_hour_ms
+        if not start <= self.now < end:  # a new hour: its curve point
+            start = self.now // HOUR_MS * HOUR_MS
+            self._curve_hour_ms = (start, start + HOUR_MS)
             self.equity_curve.append((self.now, equity))
         return equity
 

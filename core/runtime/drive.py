@@ -140,15 +140,14 @@ class Drive:
         venues and kinds, handed to :meth:`Engine.on_instant` together: one instant, one
         state), at least ``max_events`` events' worth unless the file ends first (an instant
         is never split, so a batch may run over), and none later than ``until_ts_ms`` (the
-        first such event stays :attr:`pending`). ``after(ev)`` runs after each instant, for
-        each of its events. Returns how many events were applied; sets :attr:`finished`
-        at the end."""
+        first such event stays :attr:`pending`). ``after(ev)`` runs once after each instant,
+        with its last event (every event of an instant has its ``ts_ms``). Returns how many
+        events were applied; sets :attr:`finished` at the end."""
         if self.events is None or self.finished:
             return 0
         events = self.events
         on_instant = self.engine.on_instant
         n = 0
-        batch: list[Event] = []
         while max_events is None or n < max_events:
             ev = self.pending
             if ev is None:
@@ -160,21 +159,21 @@ class Drive:
                 self.pending = ev
                 break
             self.pending = None
-            batch.append(ev)
+            batch = [ev]
             ts = ev.ts_ms
-            while True:  # the rest of this instant
-                nxt = next(events, None)
-                if nxt is None or nxt.ts_ms != ts:
-                    self.pending = nxt
+            nxt: Event | None = None
+            for nxt in events:  # the rest of this instant, and the first event after it
+                if nxt.ts_ms != ts:
                     break
                 batch.append(nxt)
+            else:
+                nxt = None
+            self.pending = nxt
             on_instant(batch)
             n += len(batch)
             if after is not None:
-                for done in batch:
-                    after(done)
-            batch = []
-            if self.pending is None:
+                after(batch[-1])
+            if nxt is None:
                 self.finished = True
                 break
         self.done += n
