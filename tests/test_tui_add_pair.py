@@ -41,12 +41,19 @@ async def open_scanner_on_eth(app: ArbConsole, pilot: Pilot[Any]) -> ScannerScre
     return screen
 
 
-async def test_a_adds_the_selected_pair_disarmed_and_the_palette_arms_it() -> None:
+def scanner_app(mode: str) -> tuple[RecordingHost, ArbConsole]:
+    """A started host of ``mode`` on the shipped config, and its console whose scanner holds
+    the fixed scan (BTC, SOL, ETH on both venues)."""
     settings = load_config(ROOT / "config.toml")
-    host = RecordingHost(Engine(settings, mode="paper"))
+    host = RecordingHost(Engine(settings, mode=mode))
     feed = HeldFeed(result([BTC_BY, SOL_BY, ETH_BY, BTC_BN, SOL_BN, ETH_BN]))
     app = ArbConsole(host, settings, scanner=lambda: feed)
     host.start()
+    return host, app
+
+
+async def test_a_adds_the_selected_pair_disarmed_and_the_palette_arms_it() -> None:
+    host, app = scanner_app("paper")
     try:
         async with app.run_test(size=(160, 40)) as pilot:
             screen = await open_scanner_on_eth(app, pilot)
@@ -96,11 +103,7 @@ async def test_a_adds_the_selected_pair_disarmed_and_the_palette_arms_it() -> No
 
 
 async def test_in_a_replay_the_refusal_shows_on_the_scanner_screen() -> None:
-    settings = load_config(ROOT / "config.toml")
-    host = RecordingHost(Engine(settings, mode="replay"))
-    feed = HeldFeed(result([BTC_BY, SOL_BY, ETH_BY, BTC_BN, SOL_BN, ETH_BN]))
-    app = ArbConsole(host, settings, scanner=lambda: feed)
-    host.start()
+    host, app = scanner_app("replay")
     try:
         async with app.run_test(size=(160, 40)) as pilot:
             screen = await open_scanner_on_eth(app, pilot)

@@ -54,6 +54,9 @@ class StaticHost:
     def hold_replay(self, seconds: float = 0.1) -> None:
         pass
 
+    def release_replay(self) -> None:
+        pass
+
 
 @pytest.fixture
 def replay_host() -> Iterator[RecordingHost]:

@@ -72,6 +72,12 @@ from tui.widgets import (
 REFRESH_HZ = 8
 """Snapshot pulls per second (DESIGN: coalesce to about 10 frames a second)."""
 
+REFRESH_HOLD_S = 0.1
+"""At each full refresh a replay's events wait until the frame is drawn (at most this long),
+so that applying and drawing it does not share the interpreter with a replay running flat
+out (a key pressed meanwhile is answered sooner); a flat-out replay in the console runs
+slower by the console's share, a headless one not at all."""
+
 ANSWER_POLL_S = 0.005
 """After a command, the snapshot is pulled this often until it shows the engine's answer."""
 
@@ -114,6 +120,8 @@ class Host(Protocol):
     def stop(self, timeout_s: float = 2.0) -> None: ...
 
     def hold_replay(self, seconds: float = ...) -> None: ...
+
+    def release_replay(self) -> None: ...
 
 
 def view_of(widget: Any) -> str | None:
@@ -307,6 +315,9 @@ class ArbConsole(App[int]):
         self.snapshot = snap
         if mode_changed:
             self.refresh_bindings()  # the footer's keys depend on the mode
+        if not quick:  # the frame is drawn with the interpreter to itself (a replay waits)
+            self.host.hold_replay(REFRESH_HOLD_S)
+            self.call_after_refresh(self.host.release_replay)  # drawn: the replay goes on
         panels = self._panels[:2] if quick else self._shown_panels()
         self._behind = quick
         with self.batch_update():

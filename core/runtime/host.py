@@ -163,6 +163,10 @@ class EngineHost:
         kill never waits on this), and a live session's events never wait."""
         self._hold_until = time.monotonic() + seconds
 
+    def release_replay(self) -> None:
+        """End a :meth:`hold_replay` early (the console has drawn its frame)."""
+        self._hold_until = 0.0
+
     @property
     def observers(self) -> Observers:
         """The run's observers (audit log, metrics)."""
