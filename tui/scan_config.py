@@ -115,7 +115,7 @@ def add_pair(text: str, o: Opportunity, settings: Any = None) -> tuple[str, str]
     if existing:
         cap = existing[0].max_notional_usd
         pair.add("max_notional_usd", int(cap))
-    if o.asset.upper() not in ("BTC", "XBT"):
+    if needs_own_band(o):
         pair.add("hedge_band", hedge_band(o, cap))
     pair.add(tomlkit.nl())
     pairs.append(pair)
@@ -128,6 +128,12 @@ HEDGE_BAND_SHARE = Decimal("0.05")
 """A scanned pair of another asset than BTC gets a hedge band worth this share of its leg
 cap at the scanned mark (``[hedge] band_btc`` is in BTC: 0.1 BTC is about 5-10 % of the
 default 60,000 USD cap at 2024's prices)."""
+
+
+def needs_own_band(o: Opportunity) -> bool:
+    """True when ``o`` trades another asset than BTC (XBT): ``[hedge] band_btc`` is in BTC,
+    so the pair needs a ``hedge_band`` in its own asset (:func:`hedge_band`)."""
+    return o.asset.upper() not in ("BTC", "XBT")
 
 
 def hedge_band(o: Opportunity, cap_usd: Decimal) -> str:
@@ -179,7 +185,7 @@ def session_pair(o: Opportunity, settings: Any = None, taken: set[str] | None = 
     existing = getattr(settings, "pairs", ())
     cap = {"max_notional_usd": existing[0].max_notional_usd} if existing else {}
     pair = PairSettings(name=pair_name(o, taken or set()), leg_a=ids[0], leg_b=ids[1], **cap)
-    if o.asset.upper() not in ("BTC", "XBT"):  # [hedge] band_btc is in BTC: a band in its asset
+    if needs_own_band(o):
         band = Decimal(hedge_band(o, pair.max_notional_usd))
         pair = msgspec.structs.replace(pair, hedge_band=band)
     return AddPair(pair=pair, spec_a=specs[0], spec_b=specs[1])

@@ -22,7 +22,7 @@ import msgspec
 
 from core.domain import commands as cmd
 from core.domain.config import PairSettings, Settings
-from core.domain.contracts import ZERO, base_asset, is_coin
+from core.domain.contracts import ZERO, is_coin
 from core.domain.events import Event, FundingRate, FundingSettled, InstrumentSpec
 from core.domain.ledger import Key, Ledger, Position
 from core.domain.market import InstrumentState, MarketState, mark_decimal
@@ -111,14 +111,10 @@ class Engine(Valuation):
             for p in settings.pairs
         ]
         self._pairs_by_key: dict[Key, list[PairRuntime]] = {}
-        for pr in self.pairs:
-            for key in (pr.key_a, pr.key_b):
-                self._pairs_by_key.setdefault(key, []).append(pr)
-        self._due_by_state: dict[InstrumentState, tuple[PairRuntime, ...]] = {
-            self.market.get(*key): tuple(dict.fromkeys(prs))
-            for key, prs in self._pairs_by_key.items()
-        }
+        self._due_by_state: dict[InstrumentState, tuple[PairRuntime, ...]] = {}
         """The pairs an instant that moved only that instrument runs, in config order."""
+        for pr in self.pairs:
+            self._index_pair(pr)
         self.events = 0
         self.log: deque[LogEntry] = deque(maxlen=LOG_KEEP)
         self._seq = 0
@@ -254,8 +250,16 @@ class Engine(Valuation):
                     if pr.status != "flat":
                         pr.track_net_delta()
             else:
-                asset = base_asset(self.pairs[0].spec_a) if self.pairs else "BTC"
+                asset = self.pairs[0].asset if self.pairs else "BTC"
                 self._track_net_delta(asset, abs(self.net_delta_btc_float()))
+
+    def _index_pair(self, pr: PairRuntime) -> None:
+        """Make ``pr`` one of the pairs its two instruments' prices drive (at construction,
+        and for a pair added at run time)."""
+        for key in (pr.key_a, pr.key_b):
+            prs = self._pairs_by_key.setdefault(key, [])
+            prs.append(pr)
+            self._due_by_state[self.market.get(*key)] = tuple(dict.fromkeys(prs))
 
     def _track_net_delta(self, asset: str, net: float) -> None:
         """Keep ``net`` as ``asset``'s largest |net delta| if it is (:attr:`max_net_delta`)."""
@@ -512,11 +516,7 @@ class Engine(Valuation):
         pr = PairRuntime(self, self.ids, cfg, spec_a, spec_b)
         pr.armed = False
         self.pairs.append(pr)
-        for key in (pr.key_a, pr.key_b):
-            self._pairs_by_key.setdefault(key, []).append(pr)
-            self._due_by_state[self.market.get(*key)] = tuple(
-                dict.fromkeys(self._pairs_by_key[key])
-            )
+        self._index_pair(pr)
         self._book_dirty = True
         self._missed_next_check_ms = 0
         legs = [

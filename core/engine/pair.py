@@ -30,6 +30,7 @@ from decimal import Decimal
 
 from core.domain.config import PairSettings
 from core.domain.contracts import (
+    base_asset,
     btc_delta,
     floor_to_lot,
     notional_usd,
@@ -86,6 +87,8 @@ class PairRuntime:
         self.spec_a, self.spec_b = spec_a, spec_b
         self.key_a: Key = (spec_a.venue, spec_a.symbol)
         self.key_b: Key = (spec_b.venue, spec_b.symbol)
+        self.asset = base_asset(spec_a)
+        """The asset the pair trades (BTC, XRP...): the unit of its net delta and band."""
         self.signal = PairSignal(view.settings.strategy, spec_a, spec_b)
         self.band, self.target, self.wide_band = cfg.band(view.settings.hedge)
         """This pair's hedge band, target and wide band, in its base asset's units

@@ -173,10 +173,7 @@ def build_snapshot(
         float(engine.net_delta_btc()) if engine.ledger.has_exposure() else 0.0,
         float(engine.settings.hedge.band_btc),
         bool(engine.stale_venues),
-        tuple(
-            (p.cfg.name, base_asset(p.spec_a), float(p.net_delta()), float(p.band))
-            for p in engine.pairs
-        )
+        tuple((p.cfg.name, p.asset, float(p.net_delta()), float(p.band)) for p in engine.pairs)
         if len(engine.pairs) > 1
         else (),
     )
