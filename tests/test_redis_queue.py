@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.domain.config import ConfigError, parse_config
 from core.execution.redis_queue import (
@@ -165,3 +167,65 @@ async def test_a_client_id_is_busy_for_one_executor_until_acknowledged(prefix: s
         assert await q.take_busy("cid-1", "w2", 1.0) is True
     finally:
         await r.aclose()
+
+
+async def kill_connections(admin: Any, name: str) -> int:
+    """``CLIENT KILL`` every connection named ``name`` (as a server ``timeout`` would)."""
+    listing = (await admin.execute_command("CLIENT", "LIST")).decode()
+    ids = [
+        f.split("=")[1]
+        for line in listing.splitlines()
+        if f" name={name} " in line
+        for f in line.split()
+        if f.startswith("id=")
+    ]
+    for i in ids:
+        await admin.execute_command("CLIENT", "KILL", "ID", i)
+    return len(ids)
+
+
+async def test_h20_an_idle_connection_the_server_dropped_is_replaced_and_the_intent_pushed_once(
+    prefix: str,
+) -> None:
+    r = make_client(REDIS, 2.0, name=prefix)
+    admin = make_client(REDIS, 2.0)
+    q = ReliableQueue(r, prefix, block_timeout_s=1.0, socket_timeout_s=2.0, idle_ping_s=0.5)
+    try:
+        await q.push([b"first"])
+        # a worker idling on the empty queue (after the first item): no timeout error
+        assert await q.claim("w1") == b"first"
+        for _ in range(3):
+            assert await q.claim("w1") is None
+        # the server drops the idle pooled connection (as `timeout` or CLIENT KILL does)
+        assert await kill_connections(admin, prefix) == 1
+        # redis-py 8.1 fails the next command on it: the hazard is real on this client
+        with pytest.raises(RedisConnectionError, match="Connection closed by server"):
+            await r.lpush(f"{prefix}:probe", b"x")
+        await r.ping()
+        assert await kill_connections(admin, prefix) == 1
+        await asyncio.sleep(0.6)  # idle longer than idle_ping_s
+        await q.push([b"flatten"])  # no error: checked, reconnected, pushed
+        assert await admin.lrange(q.pending, 0, -1) == [b"flatten"]  # once
+    finally:
+        await r.aclose()
+        await admin.aclose()
+
+
+async def test_h20_a_workers_acknowledgement_after_a_quiet_night_is_not_lost(prefix: str) -> None:
+    r = make_client(REDIS, 2.0, name=prefix)
+    admin = make_client(REDIS, 2.0)
+    q = ReliableQueue(r, prefix, block_timeout_s=1.0, socket_timeout_s=2.0, idle_ping_s=0.5)
+    try:
+        # two connections in the pool: one blocks in BLMOVE while the other acknowledges
+        item = encode(Envelope("eng1", time.time(), intent("cid-1")))
+        await q.push([item])
+        claimed, _ = await asyncio.gather(q.claim("w1"), r.ping())
+        assert claimed == item
+        assert await kill_connections(admin, prefix) >= 1  # every idle one dropped
+        await asyncio.sleep(0.6)
+        await q.finish("w1", item, "eng1", [b"report-filled"], "cid-1")
+        assert await admin.lrange(q.processing("w1"), 0, -1) == []
+        assert await admin.lrange(q.updates("eng1"), 0, -1) == [b"report-filled"]
+    finally:
+        await r.aclose()
+        await admin.aclose()

@@ -22,6 +22,14 @@ that connection (it is never reused) and nothing is retried silently (``retries=
 blind retry of BLMOVE or LPUSH could lose or duplicate an intent. A worker whose lease has
 expired is dead: a watcher moves its processing list back onto the pending list, marked
 redelivered, so the next executor looks the order up before sending anything.
+
+HAZARDS H20: a server (or a NAT, a proxy, ``CLIENT KILL``) may drop a pooled connection while
+it is idle; redis-py 8.1 then fails the next command on it with "Connection closed by
+server" instead of reconnecting. A push, a batch claim or an acknowledgement after
+:data:`IDLE_PING_S` without a command first PINGs (a command safe to repeat) and, when that
+fails, drops the idle connections and PINGs once more on a fresh one, so the intent (a
+flatten after a quiet night) is pushed once, at once, and its fill's acknowledgement is not
+lost.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.domain.config import QueueSettings
 from core.domain.errors import BadInput
@@ -42,6 +51,8 @@ from core.domain.orders import OrderIntent
 from core.execution.state import Report
 
 UPDATES_TTL_S = 86_400
+#: Seconds without a push after which the next push first checks its connection (PING).
+IDLE_PING_S = 5.0
 REDELIVERED = b"R"
 #: Move every item of KEYS[1] (a dead worker's processing list) onto KEYS[2] (pending, the
 #: consumer end), marking it redelivered; atomic. Returns the number moved.
@@ -95,11 +106,13 @@ def check_timeouts(block_timeout_s: float, socket_timeout_s: float) -> None:
         )
 
 
-def make_client(url: str, socket_timeout_s: float) -> Any:
-    """A redis-py asyncio client: bytes replies, no silent retries, the given socket timeout.
-    Typed ``Any`` (redis-py's async return types are unions with awaitables)."""
+def make_client(url: str, socket_timeout_s: float, name: str | None = None) -> Any:
+    """A redis-py asyncio client: bytes replies, no silent retries, the given socket timeout;
+    ``name`` is its connections' ``CLIENT SETNAME`` (shown by ``CLIENT LIST``). Typed ``Any``
+    (redis-py's async return types are unions with awaitables)."""
     return aioredis.Redis.from_url(
         url,
+        client_name=name,
         socket_timeout=socket_timeout_s,
         socket_connect_timeout=min(socket_timeout_s, 5.0),
         retry=Retry(NoBackoff(), 0),
@@ -153,16 +166,24 @@ class ReliableQueue:
     from :func:`make_client`."""
 
     def __init__(
-        self, r: Any, prefix: str, *, block_timeout_s: float, socket_timeout_s: float
+        self,
+        r: Any,
+        prefix: str,
+        *,
+        block_timeout_s: float,
+        socket_timeout_s: float,
+        idle_ping_s: float = IDLE_PING_S,
     ) -> None:
         check_timeouts(block_timeout_s, socket_timeout_s)
         self.r = r
+        self.idle_ping_s = idle_ping_s
         self.prefix = prefix
         self.block_timeout_s = block_timeout_s
         self.pending = f"{prefix}:pending"
         self.workers = f"{prefix}:workers"
         self._requeue: Any = r.register_script(REQUEUE_LUA) if r is not None else None
         self._claim: Any = r.register_script(CLAIM_LUA) if r is not None else None
+        self._last_used = float("-inf")  # time.monotonic() of the last checked command
 
     @classmethod
     def connect(cls, qs: QueueSettings, client: Any = None) -> ReliableQueue:
@@ -190,9 +211,28 @@ class ReliableQueue:
 
     # ------------------------------------------------------------ producer
     async def push(self, items: list[bytes]) -> None:
-        """LPUSH ``items`` (in order) onto the pending list, one round trip."""
+        """LPUSH ``items`` (in order) onto the pending list, one round trip (after an idle
+        spell, a PING first: :meth:`_ready`)."""
         if items:
+            await self._ready()
             await self.r.lpush(self.pending, *items)
+
+    async def _ready(self) -> None:
+        """Before a command that may run on a pooled connection left idle (a push, a worker's
+        batch claim and acknowledgement), when this queue sent none for ``idle_ping_s``
+        (default :data:`IDLE_PING_S`): PING; if the server had dropped the connection
+        (HAZARDS H20), drop every idle connection of the pool and PING on a fresh one. A
+        second failure raises ``redis.exceptions.ConnectionError`` (the server is down, not
+        an idle drop). Blocking moves need none: they use their connection every
+        ``block_timeout_s``."""
+        now = time.monotonic()
+        if now - self._last_used > self.idle_ping_s:
+            try:
+                await self.r.ping()
+            except RedisConnectionError:
+                await self.r.connection_pool.disconnect(inuse_connections=False)
+                await self.r.ping()
+        self._last_used = time.monotonic()
 
     # ------------------------------------------------------------ worker
     async def claim(self, worker: str) -> bytes | None:
@@ -208,6 +248,7 @@ class ReliableQueue:
     ) -> list[bytes]:
         """Up to ``n`` more pending items without blocking, and the busy keys of first
         deliveries among them and of the client ids in ``mark``: one Lua round trip."""
+        await self._ready()
         got = await self._claim(
             keys=[self.pending, self.processing(worker)],
             args=[n, worker, int(lease_s * 1000), f"{self.prefix}:busy:", *(mark or [])],
@@ -228,6 +269,7 @@ class ReliableQueue:
         by_engine: dict[str, list[bytes]] = {}
         for _, engine, reports, _ in done:
             by_engine.setdefault(engine, []).extend(reports)
+        await self._ready()
         async with self.r.pipeline(transaction=True) as pipe:
             for engine, reports in by_engine.items():
                 if reports:
@@ -241,6 +283,7 @@ class ReliableQueue:
 
     async def send_reports(self, engine: str, reports: list[bytes]) -> None:
         """Push ``reports`` to the engine's update list now (before the acknowledgement)."""
+        await self._ready()
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.lpush(self.updates(engine), *reports)
             pipe.expire(self.updates(engine), UPDATES_TTL_S)
