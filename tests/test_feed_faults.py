@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from core.domain.events import FundingRate, FundingSettled, Quote
 from core.feeds.backoff import Backoff
+from core.feeds.health import build_feed_views
 from core.feeds.socket import ManagedSocket
 from core.venues.binance.feed import BinanceFeed
 from core.venues.bitmex.feed import BitmexFeed
@@ -214,3 +215,28 @@ async def test_bitmex_publishes_a_new_settlement_once_and_never_the_historical_o
         est = [e for e in c.of(FundingRate) if not e.fixed]
         assert fixed[0].rate == est[0].rate == Decimal("0.0001")
         assert est[0].settlement_ts_ms - fixed[0].settlement_ts_ms == H8
+
+
+async def test_h22_a_subscription_that_never_delivers_is_a_fault_not_connected() -> None:
+    """A stream on a path that accepts the subscription and then sends nothing (HAZARDS
+    H22): stale once the window passes, never listed as live, and each such connection is a
+    failed attempt (the backoff grows) with the silence named in the log."""
+    async with fakes() as fx:
+        fx.binance.silent = True  # accepts every subscription, delivers nothing
+        c = Collect()
+        feed = BinanceFeed(
+            ["BTCUSDT"], c.sink, c.board, fx.feeds(), interval_ms=lambda s: H8, log=c.say
+        )
+        sock: ManagedSocket = feed.market
+        async with running(feed.run()):
+            await until(lambda: "binance" in c.board.stale_venues(), timeout_s=3)
+            await until(lambda: sock.connections >= 2, timeout_s=6)  # connected again
+            views = build_feed_views(c.board)
+        assert c.board.venue("binance").failed_attempts >= 2  # each a failure: backoff grows
+        assert [v for v in views if v.venue == "binance" and v.state == "live"] == []
+        assert c.board.venue("binance").stale_events >= 1
+        assert not c.of(Quote)
+        said = [t for k, t in c.log if k == "alert" and "silent" in t]
+        assert said[0].startswith(
+            "binance market: connection ended before any data: btcusdt@markPrice@1s silent for"
+        )
