@@ -90,3 +90,46 @@ def test_an_audit_log_that_cannot_write_is_on_the_banner(
             )
         finally:
             host.stop()
+
+
+def test_an_instrument_its_venue_does_not_trade_opens_nothing_and_is_on_the_banner(
+    settings: Settings,
+) -> None:
+    """HAZARDS H23: a symbol the venue lists but does not trade (SETTLING) stops its pair
+    from opening; closes and the rest go on. The same replay opens the hedge by 06:00 when
+    the symbol trades (:func:`paused_host`)."""
+    host = EngineHost.for_replay(settings, SHIPPED_REPLAY, pause_at_ts_ms=IN_POSITION_TS_MS)
+    eng = host.engine
+    (pair,) = [p.cfg.name for p in eng.pairs]
+    eng.set_not_trading({("binance", "BTCUSDT"): "status SETTLING (exchangeInfo)"})
+    host.start()
+    try:
+        eventually(lambda: host.snapshot().replay.paused, timeout_s=20)  # type: ignore[union-attr]
+        assert eng.ledger.position("binance", "BTCUSDT").qty == 0
+        assert eng.ledger.position("bitmex", "XBTUSD").qty == 0
+        alerts = [e.text for e in eng.log if e.kind == "alert"]
+        assert alerts == [
+            "binance BTCUSDT not trading at the venue (status SETTLING (exchangeInfo)): "
+            f"pair {pair} opens nothing"
+        ]
+        alarms = host.attention.alarms(eng, ())
+        assert [(a.kind, a.text) for a in alarms] == [
+            (
+                "stale",
+                "binance BTCUSDT not trading at the venue (status SETTLING (exchangeInfo)): "
+                "no entries",
+            )
+        ]
+        eng.set_not_trading({})
+        assert eng.log[-1].text == "binance BTCUSDT trading at the venue again"
+        assert host.attention.alarms(eng, ()) == ()
+    finally:
+        host.stop()
+
+
+def test_the_same_replay_is_in_position_when_the_symbol_trades(settings: Settings) -> None:
+    host = paused_host(settings)
+    try:
+        assert host.engine.ledger.position("binance", "BTCUSDT").qty != 0
+    finally:
+        host.stop()

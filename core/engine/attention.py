@@ -118,4 +118,8 @@ class Attention:
             ]
             why = f" ({', '.join(silent)})" if silent else ""
             out.append(Alarm("stale", f"{venue} market data stale{why}: no entries or adds"))
+        for (venue, symbol), why in sorted(engine.not_trading.items()):
+            out.append(
+                Alarm("stale", f"{venue} {symbol} not trading at the venue ({why}): no entries")
+            )
         return tuple(out)

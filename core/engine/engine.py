@@ -122,6 +122,10 @@ class Engine(Valuation):
         self.stale_venues: set[str] = set()
         """Venues whose market data is stale: nothing opens there (read-only outside; set with
         :meth:`set_stale_venues`)."""
+        self.not_trading: dict[Key, str] = {}
+        """Instruments the venue does not trade now (its status word, or not listed): a pair
+        with a leg here opens nothing (HAZARDS H23; read-only outside; set with
+        :meth:`set_not_trading`)."""
         self._ever_live: set[str] = set()
         self._venue_funding: dict[tuple[str, str, int], VenueFundingReported] = {}
         self._next_obs_ts = 0
@@ -616,6 +620,22 @@ class Engine(Valuation):
             self.emit("state", f"{venue} market data live{again}")
             self._ever_live.add(venue)
         self.stale_venues = set(stale)
+
+    def set_not_trading(self, closed: Mapping[Key, str]) -> None:
+        """The instruments whose venue does not trade them now, each with why (e.g.
+        ``"status SETTLING (exchangeInfo)"``, ``"not listed"``): a pair with a leg among them
+        opens nothing (entries, ladder adds); closes, unwinds and the kill go on. Each one
+        that joins is an alert naming the pairs it stops; each that leaves, a state line.
+        HAZARDS H23."""
+        if dict(closed) == self.not_trading:
+            return
+        for key in sorted(closed.keys() - self.not_trading.keys()):
+            names = [pr.cfg.name for pr in self.pairs if key in (pr.key_a, pr.key_b)]
+            stops = f": pair {', '.join(names)} opens nothing" if names else ""
+            self.alert(f"{key[0]} {key[1]} not trading at the venue ({closed[key]}){stops}")
+        for key in sorted(self.not_trading.keys() - closed.keys()):
+            self.emit("state", f"{key[0]} {key[1]} trading at the venue again")
+        self.not_trading = dict(closed)
 
     def connect_router(
         self, router: OrderOutlet, on_position_doubt: Callable[[Key], None] | None

@@ -169,8 +169,13 @@ class PairRuntime:
         return self.spec_a if key == self.key_a else self.spec_b
 
     def _stale(self) -> bool:
+        """True when nothing may open: a leg's venue has stale market data, or a leg is an
+        instrument its venue does not trade now (HAZARDS H23)."""
         stale = self.view.stale_venues
-        return bool(stale) and (self.key_a[0] in stale or self.key_b[0] in stale)
+        if stale and (self.key_a[0] in stale or self.key_b[0] in stale):
+            return True
+        closed = self.view.not_trading
+        return bool(closed) and (self.key_a in closed or self.key_b in closed)
 
     def _flat(self) -> bool:
         led = self.view.ledger

@@ -37,6 +37,10 @@ from core.venues import registry
 from core.venues.instruments import SpecsResult, load_instrument_specs
 from core.venues.registry import FeedContext
 
+STATUS_CHECK_S = 900.0
+"""Seconds between two reads of the traded symbols' status at their venues (HAZARDS H23:
+delistings and settlements are announced days ahead; a read costs one REST call a venue)."""
+
 
 @dataclass
 class PaperSession:
@@ -50,6 +54,8 @@ class PaperSession:
     recorder: ReplayRecorder | None = None
     sink: EventSink | None = None
     feeds: dict[str, Any] = field(default_factory=dict)
+    status_check_s: float = STATUS_CHECK_S
+    """Period of the traded symbols' status read (:meth:`watch_status`)."""
 
     async def run(self, host: EngineHost) -> None:
         """The host task: feeds, pollers and the health rule, until cancelled."""
@@ -73,7 +79,7 @@ class PaperSession:
         for iid in self.settings.traded_ids():
             spec = self.settings.instruments[iid]
             by_venue.setdefault(spec.venue, []).append(spec.symbol)
-        tasks: list[Any] = [enforce(self.board, eng, host.observers.metrics)]
+        tasks: list[Any] = [enforce(self.board, eng, host.observers.metrics), self.watch_status()]
         for venue, symbols in by_venue.items():
             build = registry.plugin(venue).feed_tasks
             if build is None:  # checked before start-up; a closed venue is never dialled
@@ -87,6 +93,25 @@ class PaperSession:
             if self.recorder is not None:
                 path = self.recorder.close()
                 eng.emit("state", f"recorded {self.recorder.events} events to {path}")
+
+    async def watch_status(self) -> None:
+        """Every ``status_check_s``, read again whether each traded symbol (a pair added at
+        run time included) is trading at its venue (with its specs, off the loop) and tell
+        the engine (:meth:`~core.engine.engine.Engine.set_not_trading`). A venue that cannot
+        be read keeps what was known of its symbols."""
+        eng = self.engine
+        while True:
+            await asyncio.sleep(self.status_check_s)
+            ids = eng.settings.traded_ids()
+            found = await asyncio.to_thread(load_instrument_specs, eng.settings, ids=ids)
+            now = not_trading_keys(found)
+            unread = {
+                (found.specs[i].venue, found.specs[i].symbol)
+                for i in ids
+                if found.sources[i] == "config" and i not in found.not_trading
+            }
+            kept = {k: w for k, w in eng.not_trading.items() if k in unread}
+            eng.set_not_trading(kept | now)
 
     async def add_pair(self, c: AddPair) -> None:
         """Carry out :class:`~core.domain.commands.AddPair` (the host runs it on the engine's
@@ -117,6 +142,11 @@ class PaperSession:
         found = await asyncio.to_thread(load_instrument_specs, staged, ids=ids)
         for note in found.notes:
             eng.emit("state", note)
+        closed = not_trading_keys(found)
+        if closed:
+            why = "; ".join(f"{v} {sym}: {w}" for (v, sym), w in closed.items())
+            eng.alert(f"add pair {name} refused: not trading at the venue ({why})")
+            return
         eng.handle(replace(c, spec_a=found.specs[ids[0]], spec_b=found.specs[ids[1]]))
         if not any(pr.cfg.name == name for pr in eng.pairs):
             return  # refused meanwhile (said by the engine)
@@ -131,6 +161,11 @@ class PaperSession:
             await subscribe(self.feeds, [s for s in new if s.venue == venue])
             symbols = ", ".join(s.symbol for s in new if s.venue == venue)
             eng.emit("state", f"add pair {name}: {venue} {symbols} subscribed")
+
+
+def not_trading_keys(found: SpecsResult) -> dict[tuple[str, str], str]:
+    """``found.not_trading`` by (venue, symbol), as the engine keys instruments."""
+    return {(found.specs[i].venue, found.specs[i].symbol): w for i, w in found.not_trading.items()}
 
 
 def check_tradeable(settings: Settings, mode: str) -> None:
@@ -175,6 +210,7 @@ def build_paper_session(
         engine.emit("state", note)
         if say is not None:
             say(note)
+    engine.set_not_trading(not_trading_keys(found))
     board = HealthBoard()
     recorder = None
     if record is not None:

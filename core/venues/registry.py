@@ -91,11 +91,22 @@ class ExecContext:
 
 
 @dataclass(frozen=True, slots=True)
+class VenueSpecs:
+    """What a venue's spec loader found: ``specs``, the given specs it lists, refreshed; and
+    ``not_trading``, symbol -> why for those it lists but does not trade now (its status
+    word and where it was read, e.g. ``"status SETTLING (exchangeInfo)"``; HAZARDS H23)."""
+
+    specs: list[InstrumentSpec]
+    not_trading: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class VenuePlugin:
     """One venue. ``feed_tasks`` and ``make_venue`` are None for a venue that is history.
 
     ``load_specs(settings, specs)`` returns the given specs of this venue refreshed from its
-    REST endpoints (raises on a network or shape error; the caller falls back to the config).
+    REST endpoints, and which of them it does not trade now (:class:`VenueSpecs`; raises on
+    a network or shape error; the caller falls back to the config).
     ``fee_currency`` maps a settle currency to the currency the ledger keeps it in.
     """
 
@@ -104,7 +115,7 @@ class VenuePlugin:
     lifecycle: Lifecycle
     feed_tasks: Callable[[FeedContext], list[Coroutine[Any, Any, None]]] | None = None
     make_venue: Callable[[ExecContext], LiveVenue] | None = None
-    load_specs: Callable[[Settings, list[InstrumentSpec]], list[InstrumentSpec]] | None = None
+    load_specs: Callable[[Settings, list[InstrumentSpec]], VenueSpecs] | None = None
     subscribe: (
         Callable[[dict[str, Any], list[InstrumentSpec]], Coroutine[Any, Any, None]] | None
     ) = None

@@ -20,6 +20,8 @@ class FakeRest:
         self.funding_rows = 3
         self.funding_extra: list[dict[str, Any]] = []
         self.fail = False
+        self.status: dict[str, str] = {}
+        """exchangeInfo ``status`` by symbol, over the recorded one (e.g. ``SETTLING``)."""
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -48,6 +50,8 @@ class FakeRest:
         path = request.path
         if path == "/fapi/v1/exchangeInfo":
             body = frames.load_json("binance_rest_exchangeInfo_2021-07-22.json")
+            for row in body["symbols"]:
+                row["status"] = self.status.get(row["symbol"], row["status"])
         elif path == "/fapi/v1/fundingInfo":
             body = frames.load_json("binance_rest_fundingInfo.json")
         elif path == "/fapi/v1/fundingRate":

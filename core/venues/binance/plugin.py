@@ -16,7 +16,7 @@ from core.domain.config import FeedSettings, Settings
 from core.domain.events import InstrumentSpec
 from core.venues.instruments import dec as _dec
 from core.venues.instruments import point_at
-from core.venues.registry import ExecContext, FeedContext, Lifecycle, VenuePlugin
+from core.venues.registry import ExecContext, FeedContext, Lifecycle, VenuePlugin, VenueSpecs
 
 NAME = "binance"
 DEFAULT_REST = "https://fapi.binance.com"
@@ -57,11 +57,18 @@ def spec_from_binance(market: dict[str, Any], fallback: InstrumentSpec) -> Instr
     )
 
 
-def load_specs(settings: Settings, specs: list[InstrumentSpec]) -> list[InstrumentSpec]:
-    """``specs`` refreshed from ``exchangeInfo`` (those the venue lists). Blocking; raises on a
-    network or shape error (the caller falls back to the config)."""
+def load_specs(settings: Settings, specs: list[InstrumentSpec]) -> VenueSpecs:
+    """``specs`` refreshed from ``exchangeInfo`` (those the venue lists), and those whose
+    ``status`` is not ``TRADING`` (``PENDING_TRADING``, ``SETTLING``, ``CLOSE``, ...: Binance
+    USD-M "Exchange Information", symbols[].status). Blocking; raises on a network or shape
+    error (the caller falls back to the config)."""
     markets = {m.get("id"): m for m in make_exchange(settings.feeds).fetch_markets()}
-    return [spec_from_binance(markets[s.symbol], s) for s in specs if s.symbol in markets]
+    listed = [s for s in specs if s.symbol in markets]
+    status = {s.symbol: str((markets[s.symbol].get("info") or {}).get("status")) for s in listed}
+    return VenueSpecs(
+        [spec_from_binance(markets[s.symbol], s) for s in listed],
+        {sym: f"status {st} (exchangeInfo)" for sym, st in status.items() if st != "TRADING"},
+    )
 
 
 def feed_tasks(ctx: FeedContext) -> list[Coroutine[Any, Any, None]]:

@@ -22,6 +22,7 @@ import msgspec
 from core.domain.config import FeedSettings, Settings
 from core.domain.events import InstrumentSpec
 from core.venues.instruments import dec, point_at
+from core.venues.registry import VenueSpecs
 
 VENUE: Final = "bybit"
 DEFAULT_REST: Final = "https://api.bybit.com"
@@ -148,14 +149,20 @@ def spec_from_info(info: InstrumentInfo, fallback: InstrumentSpec) -> Instrument
     )
 
 
-def load_specs(settings: Settings, specs: list[InstrumentSpec]) -> list[InstrumentSpec]:
+def load_specs(settings: Settings, specs: list[InstrumentSpec]) -> VenueSpecs:
     """``specs`` refreshed from instruments-info (those the venue lists), one request per
-    kind in use. Blocking; raises on a network or shape error (the caller falls back to the
-    config)."""
+    kind in use, and those whose ``status`` is not ``Trading`` (``PreLaunch``, ``Delivering``,
+    ``Closed``: Bybit v5 "Get Instruments Info"). Blocking; raises on a network or shape
+    error (the caller falls back to the config)."""
     client = make_exchange(settings.feeds)
-    out: list[InstrumentSpec] = []
+    out = VenueSpecs([])
     for kind in sorted({s.kind for s in specs}):
         mine = [s for s in specs if s.kind == kind]
         infos = {i.symbol: i for i in read_instruments(client, kind, [s.symbol for s in mine])}
-        out.extend(spec_from_info(infos[s.symbol], s) for s in mine if s.symbol in infos)
+        out.specs.extend(spec_from_info(infos[s.symbol], s) for s in mine if s.symbol in infos)
+        out.not_trading.update(
+            (i.symbol, f"status {i.status or 'missing'} (instruments-info {kind})")
+            for i in infos.values()
+            if i.status != "Trading"
+        )
     return out
