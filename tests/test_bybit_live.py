@@ -278,7 +278,8 @@ async def test_specs_come_from_instruments_info() -> None:
         settings = msgspec.structs.replace(base, feeds=feeds(fx))
         specs = [base.instruments["a"], base.instruments["b"]]
         got = await asyncio.to_thread(load_specs, settings, specs)
-    by = {s.symbol: s for s in got}
+    by = {s.symbol: s for s in got.specs}
+    assert got.not_trading == {}  # both "Trading"
     lin, inv = by["BTCUSDT"], by["BTCUSD"]
     assert (lin.tick, lin.lot, lin.min_qty, lin.min_notional) == (
         Decimal("0.1"), Decimal("0.001"), Decimal("0.001"), Decimal(5),
