@@ -195,9 +195,10 @@ def rank_pair(
     ois = open_interest or {}
     if b.rate_per_hour > a.rate_per_hour:
         a, b = b, a
-    ha, hb = hs.get(a.key, EMPTY_HISTORY), hs.get(b.key, EMPTY_HISTORY)
-    short = _leg(a, "short", ha, settings.notional_usd, ois.get(a.key))
-    long = _leg(b, "long", hb, settings.notional_usd, ois.get(b.key))
+    ka, kb = a.key, b.key
+    ha, hb = hs.get(ka, EMPTY_HISTORY), hs.get(kb, EMPTY_HISTORY)
+    short = _leg(a, "short", ha, settings.notional_usd, ois.get(ka) if ois else None)
+    long = _leg(b, "long", hb, settings.notional_usd, ois.get(kb) if ois else None)
     spread = short.rate_per_hour - long.rate_per_hour
     s_set, l_set = short.settled_per_hour, long.settled_per_hour
     settled = None if s_set is None or l_set is None else s_set - l_set
