@@ -3,7 +3,8 @@ answer, the conversion to USD at the mark, the scanner asking only the matched s
 (core/runtime/open_interest.py) against the fake universe endpoints on 127.0.0.1
 (tests/fake_exchange/universe.py: the docs' BTCUSDT answer, generated GEN answers), the cache
 and its schedule, a failing symbol kept unknown and marked by the min-OI filter, a rate-limit
-answer stopping the round, and the console's background round.
+answer stopping the round, and the console's background round (the scan host refreshing
+when it lands).
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ import pytest
 from core.domain.scan import Leg, ScanSettings, rank, rank_pair
 from core.domain.universe import OpenInterest, Perp, match, open_interest_usd
 from core.runtime.open_interest import NOT_READ
+from core.runtime.scan_host import ScanHost
 from core.runtime.scanner import Scanner, ScanResult
 from core.venues.binance.universe import parse_open_interest
 from tests.conftest import ROOT
+from tests.fake_exchange.thread import ServerThread
 from tests.fake_exchange.universe import GEN_OI_MS, FakeUniverse
 from tests.test_scan_venues import NOW, settings_for
 from tui.commands.scan import row_json
 from tui.scanner_screen import oi_detail, texts
+from tui.testing import wait_until
 
 DOCS_MS = 1589437530011  # the docs' BTCUSDT answer's time
 BTC_MARK = 83067.3  # the real premiumIndex row
@@ -251,3 +255,22 @@ async def test_the_console_round_runs_behind_the_refresh(fake: FakeUniverse) -> 
         assert texts(top)[-2] == ("240.1", 240113967.0)  # BTC: Bybit's inverse is the smaller
     finally:
         await sc.close()
+
+
+def test_the_console_scan_host_refreshes_when_the_round_lands() -> None:
+    server = ServerThread()
+    f = server.call(FakeUniverse().start())
+    host = ScanHost(settings_for(f), every_s=600, history_rows=0, clock=lambda: NOW).start()
+    try:
+        # the first result at once, OI "not read yet"; the second when the round lands, not
+        # 600 s later
+        wait_until(lambda: host.refreshes >= 2, timeout=30, what="the refresh after the round")
+        res = host.latest()
+        assert res is not None and host.error == ""
+        leg = legs(res)[("binance", "BTCUSDT")]
+        assert leg.open_interest_usd == 10659.509 * BTC_MARK
+        assert host.refreshes == 2 and len(oi_asked(f)) == 13
+    finally:
+        host.stop(timeout_s=5.0)
+        server.call(f.stop())
+        server.close()
