@@ -170,7 +170,7 @@ def _leg(
         funding_next=native,
         funding_next_usd=usd,
         at_cap=p.at_cap(),
-        open_interest_usd=leg_open_interest(p, oi),
+        open_interest_usd=p.open_interest_usd if oi is None else leg_open_interest(p, oi),
         open_interest=oi,
     )
 
@@ -254,8 +254,9 @@ def rank(
     out: list[Opportunity] = []
     ois = open_interest or {}
     min_apr = None if settings.min_net_apr_pct is None else settings.min_net_apr_pct / 100
+    filtered = settings.min_volume_usd > 0 or settings.min_open_interest_usd > 0
     for a, b in pairs:
-        if not (_liquid(a, settings, ois) and _liquid(b, settings, ois)):
+        if filtered and not (_liquid(a, settings, ois) and _liquid(b, settings, ois)):
             continue
         o = rank_pair(a, b, settings, now_ms, histories, ois)
         if min_apr is not None and o.net_apr < min_apr:
