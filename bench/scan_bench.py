@@ -3,8 +3,11 @@
 
 Per refresh (what ``arbtui scan --watch`` and the scanner screen do once the venues answered):
 new :class:`Perp` quotes for every perpetual, :func:`match`, and :func:`rank` with the 1/3/7-day
-averages from the cached histories. Separately: building the 1,000 :class:`SettledHistory`
-objects (done once per settlement, not per refresh). The data is generated (random rates,
+averages from the cached histories and one venue's open interest from the cache, converted at
+the new marks (as Binance's, read per symbol every few minutes:
+:class:`core.runtime.open_interest.OpenInterestBook`; its requests are I/O outside this
+figure). Separately: building the 1,000 :class:`SettledHistory` objects (done once per
+settlement, not per refresh). The data is generated (random rates,
 intervals 1/4/8 h, prices, volumes), seeded.
 
     .venv/bin/python bench/scan_bench.py [--pairs 500] [--days 7] [--refreshes 50]
@@ -25,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.domain.scan import HOUR_MS, ScanSettings, rank  # noqa: E402
-from core.domain.universe import Perp, SettledHistory, match  # noqa: E402
+from core.domain.universe import OpenInterest, Perp, SettledHistory, match  # noqa: E402
+from core.runtime.open_interest import OpenInterestBook  # noqa: E402
 
 NOW = 1_796_000_400_000 // HOUR_MS * HOUR_MS
 VENUES = ("venue_a", "venue_b")
@@ -47,7 +51,8 @@ def quotes(n: int, rng: random.Random) -> list[Perp]:
                     next_rate=rng.uniform(-0.001, 0.002) * hours / 8,
                     next_funding_ms=NOW + int(hours * HOUR_MS), interval_h=hours,
                     cap=0.003, floor=-0.003, taker_fee=0.0005 + 0.00005 * v,
-                    volume_24h_usd=rng.uniform(1e5, 1e9), open_interest_usd=rng.uniform(1e5, 1e8),
+                    volume_24h_usd=rng.uniform(1e5, 1e9),
+                    open_interest_usd=None if v == 0 else rng.uniform(1e5, 1e8),
                 )
             )  # fmt: skip
     return out
@@ -64,6 +69,25 @@ def histories(
         )
         for p in perps
     }
+
+
+class PerSymbol:
+    """venue_a serves open interest per symbol (as Binance); never asked here: cached."""
+
+    venue = VENUES[0]
+
+    async def open_interest(self, symbol: str) -> tuple[float, int | None]:
+        raise AssertionError("the bench reads the cache only")
+
+
+def oi_book(perps: list[Perp], rng: random.Random) -> OpenInterestBook:
+    """A book holding a read (contracts, 2 minutes old) for every venue_a perpetual."""
+    book = OpenInterestBook({VENUES[0]: PerSymbol()}, clock=lambda: NOW)
+    for p in perps:
+        if p.venue == VENUES[0]:
+            book.figures[p.key] = OpenInterest(rng.uniform(1e3, 1e6), NOW - 120_000)
+            book.due_at[p.key] = NOW + 180_000
+    return book
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -85,6 +109,7 @@ def main() -> None:
     hist = histories(perps, args.days, rng)
     build_ms = (time.perf_counter() - t0) * 1000
 
+    book = oi_book(perps, rng)
     rank_ms, total_ms, quote_ms = [], [], []
     rows = []
     for _ in range(args.refreshes):
@@ -93,12 +118,14 @@ def main() -> None:
         t1 = time.perf_counter()
         pairs = match(fresh)
         t2 = time.perf_counter()
-        rows = rank(pairs, settings, NOW, hist)
+        rows = rank(pairs, settings, NOW, hist, book.figures)
         t3 = time.perf_counter()
         quote_ms.append((t1 - t0) * 1000)
         rank_ms.append((t3 - t2) * 1000)
         total_ms.append((t3 - t1) * 1000)
     assert len(pairs) == args.pairs and len(rows) == args.pairs
+    assert len(book.wanted(pairs)) == args.pairs
+    assert all(leg.open_interest_usd is not None for o in rows for leg in (o.short, o.long))
     assert all(o.averages[2] is not None for o in rows) or args.days < 7
 
     n_hist = sum(len(h) for h in hist.values())

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from textual.app import App  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from scan_bench import NOW, histories, quotes  # noqa: E402
+from scan_bench import NOW, histories, oi_book, quotes  # noqa: E402
 
 from core.domain.scan import ScanSettings, rank  # noqa: E402
 from core.domain.universe import match  # noqa: E402
@@ -79,10 +79,12 @@ def main() -> None:
     args = ap.parse_args()
     rng = random.Random(14)
     settings = ScanSettings()
-    hist = histories(quotes(args.pairs, rng), 7, rng)
+    perps = quotes(args.pairs, rng)
+    hist = histories(perps, 7, rng)
+    ois = oi_book(perps, rng).figures  # venue_a's open interest, read apart (as Binance's)
     results = []
     for _ in range(args.results):
-        rows = rank(match(quotes(args.pairs, rng)), settings, NOW, hist)
+        rows = rank(match(quotes(args.pairs, rng)), settings, NOW, hist, ois)
         results.append(ScanResult(rows, {}, len(rows), {}, NOW, 0.0, hist))
     app = Bench(CyclingFeed(results, 0.5), args.seconds)
     app.run(headless=True, size=(200, 50))

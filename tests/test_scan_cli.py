@@ -40,6 +40,7 @@ def config(fake: FakeUniverse, tmp_path: Path) -> Path:
     path = tmp_path / "scan.toml"
     path.write_text(text, encoding="utf-8")
     fake.fail.clear()
+    fake.fail_symbols.clear()
     return path
 
 
@@ -103,6 +104,36 @@ def test_the_table_and_the_filters(config: Path) -> None:
     p = scan(config, "--json", "--min-volume", "7e6", "--top", "50")
     keys = [json.loads(line)["key"] for line in p.stdout.splitlines()]
     assert keys and all(k.startswith("BTC ") for k in keys)
+
+
+def test_open_interest_of_the_matched_binance_symbols_and_the_min_oi_filter(
+    fake: FakeUniverse, config: Path
+) -> None:
+    fake.requests.clear()
+    p = scan(config, "--json", "--top", "1")
+    assert p.returncode == 0, p.stderr
+    asked = sorted(r for r in fake.requests if r.startswith("/fapi/v1/openInterest"))
+    assert asked == [f"/fapi/v1/openInterest?symbol={s}" for s in
+                     ["BTCUSDT", *(f"GEN{i:02d}USDT" for i in range(1, 13))]]  # fmt: skip
+    top = json.loads(p.stdout)
+    long = top["long"]  # Binance BTCUSDT: the docs' 10659.509 contracts at the real mark
+    assert (long["open_interest"], long["open_interest_usd"]) == (10659.509, 10659.509 * 83067.3)
+    assert long["open_interest_age_s"] == (top["ts_ms"] - 1589437530011) / 1000
+    assert (top["short"]["open_interest_usd"], top["short"]["open_interest"]) == (240113967.0, None)
+    assert top["oi_unchecked"] is False
+    # a symbol that fails is kept under --min-oi, marked; the table says so
+    fake.fail_symbols["GEN12USDT"] = 503
+    p = scan(config, "--json", "--min-oi", "1e6", "--top", "50")
+    rows = {r["asset"]: r for r in map(json.loads, p.stdout.splitlines())}
+    assert sorted(rows) == ["BTC", "GEN10", "GEN12"] and rows["GEN12"]["oi_unchecked"]
+    leg = rows["GEN12"]["short"] if rows["GEN12"]["short"]["venue"] == "binance" else (
+        rows["GEN12"]["long"])  # fmt: skip
+    assert leg["open_interest_usd"] is None
+    assert leg["open_interest_note"].startswith("ExchangeNotAvailable: binanceusdm GET ")
+    p = scan(config, "--min-oi", "1e6", "--top", "50")
+    line = next(ln for ln in p.stdout.splitlines() if " GEN12 " in ln)
+    assert "?/1.2" in line and "oi?" in line  # Binance unknown / Bybit 1.2 M USD
+    assert "open interest up to" in p.stdout
 
 
 def test_a_venue_that_cannot_be_read_is_named_and_the_exit_code_is_1(

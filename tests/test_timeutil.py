@@ -120,5 +120,7 @@ def test_durations_read_and_write_in_their_shortest_exact_form() -> None:
     assert tu.parse_duration_ms("1d") == 86_400_000
     assert tu.format_duration_ms(3_600_000) == "1h"
     assert tu.format_duration_ms(90_000) == "90s"
+    ages = [tu.format_age_s(s) for s in (0, 119.4, 120, 7199, 7200, 172_799, 206_885_841)]
+    assert ages == ["0 s", "119 s", "2 min", "120 min", "2 h", "48 h", "2395 d"]
     with pytest.raises(ValueError):
         tu.parse_duration_ms("0h")

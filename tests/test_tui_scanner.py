@@ -195,6 +195,14 @@ async def test_s_opens_the_scanner_on_the_real_scan_host(
             assert keys(table)[0] == "BTC binance:BTCUSDT|bybit:BTCUSD"
             head = str(screen.query_one("#scan-head", Static).render())
             assert f"of {2 + fake.gen} pairs" in head
+            # Binance's open interest lands behind the first scan (the round's end refreshes
+            # at once): the BTC row's smaller leg is Bybit's inverse, 240,113,967 USD
+            btc = "BTC binance:BTCUSDT|bybit:BTCUSD"
+            await eventually(
+                pilot, lambda: table.cell_text(btc, "oi") == "240.1", timeout=30, what="OI"
+            )
+            detail = str(screen.query_one("#scan-detail", Static).render())
+            assert "open interest 885,456,632 USD (10,659.5 contracts, " in detail
             await pilot.press("escape")
             await eventually(pilot, lambda: not isinstance(app.screen, ScannerScreen))
             await pilot.press("s")  # the same scanner again, not a second one

@@ -16,7 +16,9 @@ every command; the engine's answer, added DISARMED or refused and why, shows her
 log), ``escape`` or ``s`` goes back.
 
 The detail pane shows both legs: next estimate and last settled rate (kept apart), interval,
-cap and floor, taker fee, mark, 24 h volume and open interest (USD), the next settlement's
+cap and floor, taker fee, mark, 24 h volume and open interest (USD; read per symbol: its
+contracts and age, or unknown and why; the table's ``min OI`` is the smaller leg's, ``?``
+unknown, and the flag ``oi?`` marks a row kept unchecked by a minimum), the next settlement's
 countdown, the funding each leg receives or pays on the notional (the venue's settle currency
 and USD), and each leg's settled history (as read: the best rows' legs) as a sparkline.
 
@@ -41,7 +43,7 @@ from core.domain.commands import Command
 from core.domain.errors import ArbtuiError
 from core.domain.scan import HOURS_PER_YEAR, Leg, Opportunity
 from core.domain.snapshot import EngineSnapshot
-from core.domain.timeutil import ms_to_iso
+from core.domain.timeutil import format_age_s, ms_to_iso
 from core.domain.universe import SettledHistory
 from tui.modals import ConfirmModal
 from tui.scan_config import session_pair, write_pair
@@ -104,6 +106,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("net", "net%"),
     ("net_apr", "net APR%"),
     ("usd", "net USD"),
+    ("oi", "min OI M$"),
     ("flags", "flags"),
 )
 """(column key, label) of the ranked table."""
@@ -112,11 +115,27 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 TEXT_COLUMNS = frozenset({"asset", "short", "long", "flags"})
 
 
+def _min_oi(o: Opportunity) -> tuple[str, float | None]:
+    """The smaller leg's open interest in millions of USD (what limits the pair); ``?``
+    (sorted as unknown) when either leg's is unknown."""
+    a, b = o.short.open_interest_usd, o.long.open_interest_usd
+    if a is None or b is None:
+        return ("?", None)
+    low = min(a, b)
+    return (f"{low / 1e6:,.1f}", low)
+
+
 def texts(o: Opportunity) -> tuple[tuple[str, float | None], ...]:
     """(text, sort value) of each cell of one row, in :data:`COLUMNS` order: plain values,
     cheap to compare and to render (:class:`tui.scan_table.ScanTable`)."""
     avgs = [*o.averages, None, None, None][:3]
-    flags = " ".join(f for f, on in (("intervals", o.intervals_differ), ("cap", o.capped)) if on)
+    flags = " ".join(
+        f
+        for f, on in (
+            ("intervals", o.intervals_differ), ("cap", o.capped), ("oi?", o.oi_unchecked),
+        )
+        if on
+    )  # fmt: skip
     return (
         (o.asset, None),
         _leg_cell(o.short),
@@ -131,6 +150,7 @@ def texts(o: Opportunity) -> tuple[tuple[str, float | None], ...]:
         _pct(o.net_carry, 3),
         _pct(o.net_apr, 1),
         (f"{o.net_carry_usd:,.2f}", o.net_carry_usd),
+        _min_oi(o),
         (flags, None),
     )
 
@@ -144,6 +164,19 @@ def _countdown(next_ms: int | None, now_ms: int) -> str:
 
 def _opt(x: float | None, fmt: str) -> str:
     return "-" if x is None else format(x, fmt)
+
+
+def oi_detail(leg: Leg, now_ms: int) -> str:
+    """A leg's open interest for the detail pane: USD, and for a figure read apart from the
+    quotes its contracts and age; or unknown and why."""
+    read = leg.open_interest
+    if leg.open_interest_usd is None:
+        return f"unknown ({read.note})" if read is not None and read.note else "-"
+    text = f"{leg.open_interest_usd:,.0f} USD"
+    if read is not None and read.contracts is not None and read.at_ms is not None:
+        age = format_age_s(max(0, now_ms - read.at_ms) / 1000)
+        text += f" ({read.contracts:,.6g} contracts, {age} old)"
+    return text
 
 
 def leg_text(leg: Leg, now_ms: int) -> Text:
@@ -161,7 +194,7 @@ def leg_text(leg: Leg, now_ms: int) -> Text:
         t.append("  AT CAP", style="bold red")
     t.append(f"   taker {p.taker_fee * 100:.3f}%   mark {p.mark:,.6g}\n")
     t.append(f"  24h volume {_opt(p.volume_24h_usd, ',.0f')} USD")
-    t.append(f"   open interest {_opt(p.open_interest_usd, ',.0f')} USD\n")
+    t.append(f"   open interest {oi_detail(leg, now_ms)}\n")
     t.append(
         f"  next settlement on the notional: {leg.funding_next:+.6g} {p.settle} "
         f"({leg.funding_next_usd:+,.2f} USD)\n"

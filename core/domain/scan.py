@@ -23,9 +23,16 @@ over the last 1, 3 and 7 days (``windows_days``), per hour of holding: the rates
 settled in (now - D days, now], summed and divided by D x 24, short minus long (the current
 direction); None where a venue's history does not reach back that far.
 
+Open interest: each leg's figure in USD is its perpetual's own (venues that give it with the
+quotes) or, for a venue that serves it per symbol, the :class:`~core.domain.universe.OpenInterest`
+read apart (``open_interest`` by (venue, symbol)) converted at the leg's current mark
+(:func:`~core.domain.universe.open_interest_usd`); unknown otherwise.
+
 Flags: ``intervals_differ`` (the two legs settle on different intervals: the carry arrives
-unevenly) and ``capped`` (either leg's estimate sits at its cap or floor: the true premium is
-larger than the rate shows and the venue may shorten the interval).
+unevenly), ``capped`` (either leg's estimate sits at its cap or floor: the true premium is
+larger than the rate shows and the venue may shorten the interval) and ``oi_unchecked`` (a
+minimum open interest is set and a leg's open interest is unknown: the row is kept, not
+hidden, and marked, since a figure that could not be read says nothing about the market).
 """
 
 from __future__ import annotations
@@ -33,7 +40,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from core.domain.universe import EMPTY_HISTORY, Perp, SettledHistory
+from core.domain.universe import (
+    EMPTY_HISTORY,
+    OpenInterest,
+    Perp,
+    SettledHistory,
+    open_interest_usd,
+)
 
 HOURS_PER_YEAR = 24 * 365
 HOUR_MS = 3_600_000
@@ -48,7 +61,8 @@ class ScanSettings:
     ``notional_usd``: USD per leg for the money figures; ``min_net_apr_pct``: rows below this
     net APR (percent) are dropped (None = keep all); ``min_volume_usd`` /
     ``min_open_interest_usd``: both legs must reach these 24 h volume / open interest (USD)
-    where the venue reports them (an unreported figure does not exclude a row);
+    where known (an unknown figure does not exclude a row; an unknown open interest under a
+    minimum marks it :attr:`Opportunity.oi_unchecked`);
     ``windows_days``: the averaging windows."""
 
     horizon_h: float = 72.0
@@ -67,7 +81,10 @@ class Leg:
     settled rate and its settlement instant (None when no history was read);
     ``funding_next``: what this leg receives (negative: pays) at its next settlement on
     ``notional_usd``, in the perpetual's settle currency (linear: USDT/USDC; inverse: the
-    coin, notional / mark); ``funding_next_usd``: the same in USD."""
+    coin, notional / mark); ``funding_next_usd``: the same in USD. ``open_interest_usd``: the
+    leg's open interest in USD (None: unknown); ``open_interest``: the figure read apart from
+    the quotes it comes from, or why it is unknown (None: the venue gives it with the quotes,
+    or not at all)."""
 
     perp: Perp
     side: str
@@ -77,6 +94,8 @@ class Leg:
     funding_next: float
     funding_next_usd: float
     at_cap: bool
+    open_interest_usd: float | None = None
+    open_interest: OpenInterest | None = None
 
     @property
     def settled_per_hour(self) -> float | None:
@@ -106,6 +125,8 @@ class Opportunity:
     averages: tuple[float | None, ...]
     intervals_differ: bool
     capped: bool
+    oi_unchecked: bool = False
+    """A minimum open interest is set and a leg's is unknown (the row passed unchecked)."""
 
     @property
     def key(self) -> str:
@@ -121,7 +142,21 @@ class Opportunity:
         return f"{self.asset} {a}|{b}"
 
 
-def _leg(p: Perp, side: str, hist: SettledHistory, notional_usd: float) -> Leg:
+OpenInterests = Mapping[tuple[str, str], OpenInterest]
+
+
+def leg_open_interest(p: Perp, read: OpenInterest | None) -> float | None:
+    """``p``'s open interest in USD: its own, else ``read`` at its mark, else None."""
+    if p.open_interest_usd is not None:
+        return p.open_interest_usd
+    if read is None or read.contracts is None:
+        return None
+    return open_interest_usd(p, read.contracts)
+
+
+def _leg(
+    p: Perp, side: str, hist: SettledHistory, notional_usd: float, oi: OpenInterest | None
+) -> Leg:
     last = hist.last
     sign = 1.0 if side == "short" else -1.0
     usd = sign * p.next_rate * notional_usd
@@ -135,6 +170,8 @@ def _leg(p: Perp, side: str, hist: SettledHistory, notional_usd: float) -> Leg:
         funding_next=native,
         funding_next_usd=usd,
         at_cap=p.at_cap(),
+        open_interest_usd=p.open_interest_usd if oi is None else leg_open_interest(p, oi),
+        open_interest=oi,
     )
 
 
@@ -151,14 +188,17 @@ def rank_pair(
     settings: ScanSettings,
     now_ms: int,
     histories: Mapping[tuple[str, str], SettledHistory] | None = None,
+    open_interest: OpenInterests | None = None,
 ) -> Opportunity:
     """The figures of one matched pair (see the module docstring)."""
     hs = histories or {}
+    ois = open_interest or {}
     if b.rate_per_hour > a.rate_per_hour:
         a, b = b, a
-    ha, hb = hs.get(a.key, EMPTY_HISTORY), hs.get(b.key, EMPTY_HISTORY)
-    short = _leg(a, "short", ha, settings.notional_usd)
-    long = _leg(b, "long", hb, settings.notional_usd)
+    ka, kb = a.key, b.key
+    ha, hb = hs.get(ka, EMPTY_HISTORY), hs.get(kb, EMPTY_HISTORY)
+    short = _leg(a, "short", ha, settings.notional_usd, ois.get(ka) if ois else None)
+    long = _leg(b, "long", hb, settings.notional_usd, ois.get(kb) if ois else None)
     spread = short.rate_per_hour - long.rate_per_hour
     s_set, l_set = short.settled_per_hour, long.settled_per_hour
     settled = None if s_set is None or l_set is None else s_set - l_set
@@ -186,14 +226,19 @@ def rank_pair(
         averages=tuple(averages),
         intervals_differ=a.interval_h != b.interval_h,
         capped=short.at_cap or long.at_cap,
+        oi_unchecked=settings.min_open_interest_usd > 0
+        and (short.open_interest_usd is None or long.open_interest_usd is None),
     )
 
 
-def _liquid(p: Perp, settings: ScanSettings) -> bool:
-    vol, oi = p.volume_24h_usd, p.open_interest_usd
-    return (vol is None or vol >= settings.min_volume_usd) and (
-        oi is None or oi >= settings.min_open_interest_usd
-    )
+def _liquid(p: Perp, settings: ScanSettings, ois: OpenInterests) -> bool:
+    vol = p.volume_24h_usd
+    if vol is not None and vol < settings.min_volume_usd:
+        return False
+    if settings.min_open_interest_usd <= 0:
+        return True
+    oi = leg_open_interest(p, ois.get(p.key))
+    return oi is None or oi >= settings.min_open_interest_usd
 
 
 def rank(
@@ -201,15 +246,19 @@ def rank(
     settings: ScanSettings,
     now_ms: int,
     histories: Mapping[tuple[str, str], SettledHistory] | None = None,
+    open_interest: OpenInterests | None = None,
 ) -> list[Opportunity]:
     """Every pair that passes the volume / open-interest and net-APR filters, best net carry
-    first (ties: by row key, so the order is stable)."""
+    first (ties: by row key, so the order is stable). ``open_interest``: figures read apart
+    from the quotes, by (venue, symbol)."""
     out: list[Opportunity] = []
+    ois = open_interest or {}
     min_apr = None if settings.min_net_apr_pct is None else settings.min_net_apr_pct / 100
+    filtered = settings.min_volume_usd > 0 or settings.min_open_interest_usd > 0
     for a, b in pairs:
-        if not (_liquid(a, settings) and _liquid(b, settings)):
+        if filtered and not (_liquid(a, settings, ois) and _liquid(b, settings, ois)):
             continue
-        o = rank_pair(a, b, settings, now_ms, histories)
+        o = rank_pair(a, b, settings, now_ms, histories, ois)
         if min_apr is not None and o.net_apr < min_apr:
             continue
         out.append(o)

@@ -177,6 +177,15 @@ def format_duration_ms(duration_ms: int) -> str:
     return f"{duration_ms}ms"
 
 
+def format_age_s(seconds: float) -> str:
+    """An age, rounded to the unit a reader wants: ``42 s`` (under 2 min), ``7 min`` (under
+    2 h), ``5 h`` (under 2 days), ``2394 d``."""
+    for unit, size, below in (("s", 1, 120), ("min", 60, 7200), ("h", 3600, 172800)):
+        if seconds < below:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds / 86400:.0f} d"
+
+
 def ms_to_iso(ts_ms: int) -> str:
     """ms since the epoch -> ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, always with milliseconds)."""
     dt = _EPOCH + timedelta(milliseconds=ts_ms)

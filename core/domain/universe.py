@@ -52,7 +52,8 @@ class Perp:
     ``min_qty`` and ``min_notional`` (quote currency) are the venue's own values and units
     (linear: quantity in the base coin; inverse: contracts of ``contract_usd`` USD).
     ``taker_fee`` is a fraction. ``volume_24h_usd`` and ``open_interest_usd`` are None when
-    the venue does not give them in its universe endpoints.
+    the venue does not give them in its universe endpoints (Binance serves open interest per
+    symbol only: the scanner reads it apart, :class:`OpenInterest`).
     """
 
     venue: str
@@ -108,6 +109,31 @@ class Perp:
         return (self.cap is not None and r >= self.cap - tolerance) or (
             self.floor is not None and r <= self.floor + tolerance
         )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInterest:
+    """A perpetual's open interest read apart from its quotes (a venue that serves it per
+    symbol only: Binance USD-M ``GET /fapi/v1/openInterest``).
+
+    ``contracts``: in the perpetual's contracts (None: unknown, ``note`` says why: ``not read
+    yet``, the error of the last read); ``at_ms``: the venue's time of the figure (its age is
+    now minus this; None when unknown). USD: :func:`open_interest_usd` at the current mark."""
+
+    contracts: float | None
+    at_ms: int | None = None
+    note: str = ""
+
+
+def open_interest_usd(p: Perp, contracts: float) -> float:
+    """Open interest in ``p``'s contracts -> USD at its mark (USDT/USDC at par).
+
+    Linear: ``contracts`` are units of the quoted base (Binance USD-M ``openInterest``, "in
+    base asset"; ``1000PEPEUSDT`` counts lots of 1,000 PEPE, quoted per lot), so USD =
+    contracts x :attr:`Perp.mark`. Inverse: contracts x :attr:`Perp.contract_usd`."""
+    if p.kind == "inverse":
+        return contracts * p.contract_usd
+    return contracts * p.mark
 
 
 class SettledHistory:

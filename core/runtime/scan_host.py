@@ -5,7 +5,9 @@ every ``every_s`` seconds and on demand.
 The console pulls :meth:`ScanHost.latest` (an immutable :class:`ScanResult`, or None before the
 first refresh) at its own pace; :meth:`ScanHost.refresh_now` asks for a refresh at once
 (thread-safe, returns at once). A refresh that fails as a whole (every venue down) keeps the
-previous result and sets :attr:`ScanHost.error`.
+previous result and sets :attr:`ScanHost.error`. Open interest read per symbol (Binance) comes
+in the background (the first rows show it "not read yet"); the end of its round is a refresh
+at once, so the figures show without waiting ``every_s``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from core.domain.config import Settings
 from core.domain.scan import ScanSettings
@@ -79,7 +82,11 @@ class ScanHost:
         self._wake = asyncio.Event()
         try:
             scanner = Scanner(
-                self.settings, self.scan, history_rows=self.history_rows, clock=self.clock
+                self.settings,
+                self.scan,
+                history_rows=self.history_rows,
+                clock=self.clock,
+                wait_open_interest=False,
             )
         except Exception as exc:  # no two live venues: say so on the screen
             self.error = f"{type(exc).__name__}: {exc}"
@@ -93,9 +100,15 @@ class ScanHost:
                     self.error = f"{type(exc).__name__}: {str(exc)[:200]}"
                 self.refreshes += 1
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.every_s)
-                except TimeoutError:
-                    pass
+                woken = asyncio.ensure_future(self._wake.wait())
+                waits: set[asyncio.Future[Any]] = {woken}
+                round_ = scanner.open_interest_round()
+                if round_ is not None:
+                    waits.add(asyncio.shield(round_))
+                _, pending = await asyncio.wait(
+                    waits, timeout=self.every_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                for fut in pending:
+                    fut.cancel()
         finally:
             await scanner.close()

@@ -24,8 +24,9 @@ from core.domain.config import Settings
 from core.domain.errors import BadInput
 from core.domain.scan import DAY_MS, HOUR_MS, Opportunity, ScanSettings, rank
 from core.domain.universe import Perp, SettledHistory, match
+from core.runtime.open_interest import EVERY_S, OpenInterestBook
 from core.venues import registry
-from core.venues.universe import UniverseSource
+from core.venues.universe import PerSymbolOpenInterest, UniverseSource
 
 #: History requests in flight at once (per scanner, all venues together).
 HISTORY_CONCURRENCY = 4
@@ -81,15 +82,19 @@ class _Cached:
 @dataclass
 class Scanner:
     """See the module docstring. ``venues``: names (default: every live venue);
-    ``history_rows``: how many of the best rows get their settled history read (0 = none)."""
+    ``history_rows``: how many of the best rows get their settled history read (0 = none);
+    ``open_interest_every_s``: seconds between two reads of a per-symbol open interest."""
 
     settings: Settings
     scan: ScanSettings = field(default_factory=ScanSettings)
     venues: Sequence[str] = ()
     history_rows: int = 20
     clock: Callable[[], int] = wall_ms
+    open_interest_every_s: float = EVERY_S
+    wait_open_interest: bool = True
     sources: dict[str, UniverseSource] = field(default_factory=dict)
     _history: dict[tuple[str, str], _Cached] = field(default_factory=dict)
+    open_interest: OpenInterestBook = field(init=False)
 
     def __post_init__(self) -> None:
         now = self.clock()
@@ -109,9 +114,14 @@ class Scanner:
             assert make is not None
             self.sources[name] = make(self.settings.feeds, fees.get(name))
         self.venues = names
+        per_symbol = {n: s for n, s in self.sources.items() if isinstance(s, PerSymbolOpenInterest)}
+        self.open_interest = OpenInterestBook(
+            per_symbol, self.clock, every_s=self.open_interest_every_s
+        )
 
     async def close(self) -> None:
-        """Close every venue's client."""
+        """Stop an open-interest round in flight, close every venue's client."""
+        await self.open_interest.close()
         await asyncio.gather(*(s.close() for s in self.sources.values()), return_exceptions=True)
 
     async def read_universe(self) -> tuple[list[Perp], dict[str, int], dict[str, str]]:
@@ -145,6 +155,20 @@ class Scanner:
             until = (now_ms // step + 1) * step
         self._history[perp.key] = _Cached(SettledHistory(rows), until)
 
+    def open_interest_round(self) -> asyncio.Task[None] | None:
+        """The open-interest round in flight (its end is worth a refresh), or None."""
+        task = self.open_interest.task
+        return task if task is not None and not task.done() else None
+
+    async def _read_open_interest(self, pairs: list[tuple[Perp, Perp]]) -> None:
+        book = self.open_interest
+        wanted = book.wanted(pairs)
+        for _ in range(2):  # a round already in flight may not cover a newly matched one
+            task = book.start(wanted)
+            if task is None or not (self.wait_open_interest and book.unread(wanted)):
+                break
+            await asyncio.shield(task)
+
     def histories(self) -> dict[tuple[str, str], SettledHistory]:
         """The cached settled histories by (venue, symbol)."""
         return {k: c.history for k, c in self._history.items()}
@@ -155,7 +179,9 @@ class Scanner:
         now = self.clock()
         perps, counts, errors = await self.read_universe()
         pairs = match(perps)
-        rows = rank(pairs, self.scan, now, self.histories())
+        await self._read_open_interest(pairs)
+        ois = self.open_interest.figures
+        rows = rank(pairs, self.scan, now, self.histories(), ois)
         warnings: list[str] = []
         if self.history_rows > 0 and rows:
             legs = {o.short.perp.key: o.short.perp for o in rows[: self.history_rows]}
@@ -170,6 +196,6 @@ class Scanner:
                     warnings.append(
                         f"{p.venue} {p.symbol} history: {type(res).__name__}: {str(res)[:200]}"
                     )
-            rows = rank(pairs, self.scan, now, self.histories())
+            rows = rank(pairs, self.scan, now, self.histories(), ois)
         took = (time.perf_counter() - t0) * 1000
         return ScanResult(rows, counts, len(pairs), errors, now, took, self.histories(), warnings)

@@ -8,7 +8,7 @@ A source is opened per run (one ccxt client), read on a schedule or on demand, a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from core.domain import timeutil
 from core.domain.universe import Perp
@@ -30,6 +30,26 @@ class UniverseSource(Protocol):
 
     async def close(self) -> None:
         """Release the client."""
+        ...
+
+
+class VenueBusy(Exception):
+    """The venue answered "too many requests" (HTTP 429) or banned the address (HTTP 418):
+    ask it nothing more this round."""
+
+
+@runtime_checkable
+class PerSymbolOpenInterest(Protocol):
+    """A source whose universe read leaves open interest unknown because the venue serves it
+    per symbol only (Binance USD-M); the scanner asks it for the matched symbols only
+    (:mod:`core.runtime.open_interest`)."""
+
+    venue: str
+
+    async def open_interest(self, symbol: str) -> tuple[float, int | None]:
+        """(open interest in the symbol's contracts, the venue's time of the figure in ms or
+        None). Raises :class:`VenueBusy` on a rate-limit answer, ValueError naming the symbol
+        and field on a bad shape; ccxt's other errors pass through."""
         ...
 
 

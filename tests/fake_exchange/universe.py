@@ -7,6 +7,7 @@ What is real and what is generated (``tests/data/README.md``, "Funding scanner")
 - REAL: Binance ``premiumIndex`` rows BTCUSDT, XAUUSDT, 币安人生USDT (polyoxide, 2026) and
   ``fundingInfo`` (the same three symbols); ``exchangeInfo`` rows BTCUSDT, ETHUSDT (cryptofeed,
   2021-07-22).
+- DOC-EXAMPLE: Binance ``openInterest`` of BTCUSDT (10659.509 contracts, the docs' answer).
 - DOC-EXAMPLE: Bybit instruments-info linear BTCUSDT (``fundingInterval`` 480, caps 0.00375),
   tickers inverse BTCUSD (``fundingIntervalHour`` 8, ``fundingCap`` 0.005); the linear BTCUSDT
   ticker is the docs' WebSocket ``tickers`` snapshot's ``data`` (same field names as REST:
@@ -14,13 +15,15 @@ What is real and what is generated (``tests/data/README.md``, "Funding scanner")
 - GENERATED (clearly: their assets are named ``GEN01``..): ``exchangeInfo`` rows for XAUUSDT,
   币安人生USDT (its ``contractType`` empty: a perpetual known by its ``deliveryDate`` alone)
   and every GEN symbol; every GEN premiumIndex, fundingInfo, ticker/24hr,
-  instruments-info and tickers row; a dated future on each venue (must be dropped); the
-  settled history of the GEN symbols (one row per interval back from the request's
-  ``endTime``, each at the symbol's current rate).
+  instruments-info and tickers row; every GEN ``openInterest`` (:data:`GEN_OI_MS`); a dated
+  future on each venue (must be dropped); the settled history of the GEN symbols (one row
+  per interval back from the request's ``endTime``, each at the symbol's current rate).
 
 Knobs: ``gen`` (GEN assets, default 12), ``page_size`` (Bybit instruments-info rows per page,
 ``nextPageCursor`` = next offset), ``override`` (path -> JSON body served instead: a bad shape),
-``fail`` (paths answered 503), ``requests`` (every path with its query, in order).
+``fail`` (paths answered 503), ``fail_symbols`` (``openInterest`` symbol -> HTTP status
+answered instead: 503 as an outage, 429 with Binance's "Too many requests" body and
+``Retry-After``), ``requests`` (every path with its query, in order).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from aiohttp import web
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 HOUR_MS = 3_600_000
+GEN_OI_MS = 1_795_999_880_000
+"""The ``time`` of every generated openInterest answer (120 s before the tests' clock)."""
 
 
 def load(rel: str) -> Any:
@@ -41,9 +46,17 @@ def load(rel: str) -> Any:
 
 def gen_binance(i: int) -> dict[str, Any]:
     """GENERATED: Binance GENiiUSDT: rate 0.0001 x (i mod 5 - 1) per 8 h, or per 4 h for
-    every third (listed in fundingInfo), mark 10 + i, quoteVolume 1e6 x i."""
+    every third (listed in fundingInfo), mark 10 + i, quoteVolume 1e6 x i, open interest
+    2e4 x (13 - i) contracts for i <= 12 (falling as Bybit's rises: each venue's side of the
+    min-OI filter bites on some symbol), 2e4 beyond."""
     hours = 4 if i % 3 == 0 else 8
-    return {"rate": 0.0001 * (i % 5 - 1), "hours": hours, "mark": 10.0 + i, "vol": 1e6 * i}
+    return {
+        "rate": 0.0001 * (i % 5 - 1),
+        "hours": hours,
+        "mark": 10.0 + i,
+        "vol": 1e6 * i,
+        "oi": 2e4 * max(13 - i, 1),
+    }
 
 
 def gen_bybit(i: int) -> dict[str, Any]:
@@ -65,6 +78,7 @@ class FakeUniverse:
         self.page_size = 1000
         self.override: dict[str, Any] = {}
         self.fail: set[str] = set()
+        self.fail_symbols: dict[str, int] = {}
         self.requests: list[str] = []
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -140,6 +154,26 @@ class FakeUniverse:
             {"symbol": f"GEN{i:02d}USDT", "quoteVolume": f"{gen_binance(i)['vol']:.2f}"}
             for i in self.names()
         ] + [{"symbol": "BTCUSDT", "quoteVolume": "9876543210.12"}]
+
+    def open_interest(self, symbol: str) -> web.Response:
+        """``GET /fapi/v1/openInterest?symbol=``: the docs' BTCUSDT answer, a generated one
+        for GEN symbols, Binance's -1121 for anything else."""
+        status = self.fail_symbols.get(symbol)
+        if status == 429:
+            body = {"code": -1003, "msg": "Too many requests; current limit is 2400 requests"
+                    " per minute. Please use the websocket for live updates to avoid polling"
+                    " the API."}  # fmt: skip
+            return web.json_response(body, status=429, headers={"Retry-After": "7"})
+        if status is not None:
+            return web.json_response({"error": "overloaded"}, status=status)
+        if symbol == "BTCUSDT":
+            return web.json_response(load("feeds/binance_rest_openInterest_docs_BTCUSDT.json"))
+        if symbol.startswith("GEN") and int(symbol[3:5]) in self.names():
+            contracts = gen_binance(int(symbol[3:5]))["oi"]
+            return web.json_response(
+                {"openInterest": f"{contracts:.3f}", "symbol": symbol, "time": GEN_OI_MS}
+            )
+        return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
 
     def binance_history(self, q: Any) -> list[dict[str, Any]]:
         symbol = q.get("symbol", "")
@@ -220,6 +254,8 @@ class FakeUniverse:
             return web.json_response(self.tickers_24h())
         if path == "/fapi/v1/fundingRate":
             return web.json_response(self.binance_history(q))
+        if path == "/fapi/v1/openInterest":
+            return self.open_interest(q.get("symbol", ""))
         category = q.get("category", "")
         if path == "/v5/market/instruments-info":
             rows = self.instruments(category)

@@ -7,8 +7,13 @@ ranked by the net carry a desk would earn (:mod:`core.domain.scan`), printed onc
 
 Output: a rich table (one row per pair: short and long leg, the next-estimate spread as APR,
 the last settled spread, the 1/3/7-day averages, basis, round-trip fees, net carry over the
-horizon, net APR and USD, intervals and flags), or with ``--json`` one JSON object per line
-(every figure as a number: fractions, not percent; ``null`` where unknown). Defaults: the
+horizon, net APR and USD, both legs' open interest in millions of USD (``?`` unknown), intervals
+and flags: ``oi?`` = a ``--min-oi`` is set and a leg's open interest is unknown, so the row was
+kept unchecked), or with ``--json`` one JSON object per line (every figure as a number:
+fractions, not percent; ``null`` where unknown; per leg ``open_interest`` in the venue's
+contracts, ``open_interest_age_s`` for a figure read apart from the quotes, and
+``open_interest_note`` saying why one is unknown). Open interest that a venue serves per symbol
+only (Binance) is read for the matched symbols only; the scan waits for it. Defaults: the
 horizon is ``[strategy] holding_hours``, the notional ``[sizing] base_notional_usd``, the
 venues' REST hosts ``[feeds]``, taker fees those of the configured instruments.
 
@@ -27,7 +32,7 @@ from typing import Any
 from core.domain.config import Settings
 from core.domain.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from core.domain.scan import HOURS_PER_YEAR, Leg, Opportunity, ScanSettings
-from core.domain.timeutil import ms_to_iso
+from core.domain.timeutil import format_age_s, ms_to_iso
 from core.runtime.scanner import Scanner, ScanResult, live_venues, wall_ms
 
 
@@ -74,8 +79,15 @@ def scan_settings(args: argparse.Namespace, settings: Settings) -> ScanSettings:
     )
 
 
-def _leg_json(leg: Leg) -> dict[str, Any]:
-    p = leg.perp
+def oi_age_s(leg: Leg, now_ms: int) -> float | None:
+    """Seconds since the venue stated ``leg``'s open interest when it was read apart from the
+    quotes (None: it came with the quotes, or is unknown)."""
+    read = leg.open_interest
+    return None if read is None or read.at_ms is None else (now_ms - read.at_ms) / 1000
+
+
+def _leg_json(leg: Leg, now_ms: int) -> dict[str, Any]:
+    p, read = leg.perp, leg.open_interest
     return {
         "venue": p.venue,
         "symbol": p.symbol,
@@ -98,7 +110,10 @@ def _leg_json(leg: Leg) -> dict[str, Any]:
         "min_qty": str(p.min_qty),
         "min_notional": str(p.min_notional),
         "volume_24h_usd": p.volume_24h_usd,
-        "open_interest_usd": p.open_interest_usd,
+        "open_interest_usd": leg.open_interest_usd,
+        "open_interest": None if read is None else read.contracts,
+        "open_interest_age_s": oi_age_s(leg, now_ms),
+        "open_interest_note": None if read is None else read.note or None,
         "funding_next": leg.funding_next,
         "funding_next_usd": leg.funding_next_usd,
     }
@@ -111,8 +126,8 @@ def row_json(rank: int, o: Opportunity, res: ScanResult, scan: ScanSettings) -> 
         "rank": rank,
         "key": o.key,
         "asset": o.asset,
-        "short": _leg_json(o.short),
-        "long": _leg_json(o.long),
+        "short": _leg_json(o.short, res.now_ms),
+        "long": _leg_json(o.long, res.now_ms),
         "spread_per_hour": o.spread_per_hour,
         "spread_apr": o.spread_apr,
         "settled_spread_per_hour": o.settled_spread_per_hour,
@@ -128,6 +143,7 @@ def row_json(rank: int, o: Opportunity, res: ScanResult, scan: ScanSettings) -> 
         "net_carry_usd": o.net_carry_usd,
         "intervals_differ": o.intervals_differ,
         "capped": o.capped,
+        "oi_unchecked": o.oi_unchecked,
     }
 
 
@@ -137,6 +153,23 @@ def _pct(x: float | None, digits: int = 2) -> str:
 
 def _apr(per_hour: float | None) -> str:
     return _pct(None if per_hour is None else per_hour * HOURS_PER_YEAR, 1)
+
+
+def oi_text(leg: Leg) -> str:
+    """A leg's open interest in millions of USD, ``?`` when unknown."""
+    usd = leg.open_interest_usd
+    return "?" if usd is None else f"{usd / 1e6:,.1f}"
+
+
+def oi_oldest(res: ScanResult, top: int) -> str:
+    """``, open interest up to N s old`` over the rows shown that read it apart (or "")."""
+    ages = [
+        age
+        for o in res.rows[:top]
+        for leg in (o.short, o.long)
+        if (age := oi_age_s(leg, res.now_ms)) is not None
+    ]
+    return f", open interest up to {format_age_s(max(ages))} old" if ages else ""
 
 
 def _leg_text(leg: Leg) -> str:
@@ -151,23 +184,29 @@ def table(res: ScanResult, scan: ScanSettings, top: int) -> Any:
 
     t = Table(
         title=f"funding scan {ms_to_iso(res.now_ms)}: {len(res.rows)} of {res.pairs} pairs, "
-        f"horizon {scan.horizon_h:g} h, {scan.notional_usd:,.0f} USD a leg",
+        f"horizon {scan.horizon_h:g} h, {scan.notional_usd:,.0f} USD a leg{oi_oldest(res, top)}",
         title_justify="left",
     )
     for name in ("#", "asset", "short (next rate/interval)", "long", "APR % next",
                  "APR % settled", "1d", "3d", "7d", "basis %", "fees %",
-                 f"net % {scan.horizon_h:g}h", "net APR %", "net USD", "flags"):  # fmt: skip
+                 f"net % {scan.horizon_h:g}h", "net APR %", "net USD", "OI M USD s/l",
+                 "flags"):  # fmt: skip
         t.add_column(name, justify="left" if name in ("asset", "flags") or "(" in name
                      or name == "long" else "right")  # fmt: skip
     for i, o in enumerate(res.rows[:top], 1):
         flags = " ".join(
-            f for f, on in (("intervals", o.intervals_differ), ("cap", o.capped)) if on
-        )
+            f
+            for f, on in (
+                ("intervals", o.intervals_differ), ("cap", o.capped), ("oi?", o.oi_unchecked),
+            )
+            if on
+        )  # fmt: skip
         avgs = [_apr(a) for a in o.averages]
         t.add_row(
             str(i), o.asset, _leg_text(o.short), _leg_text(o.long), _apr(o.spread_per_hour),
             _apr(o.settled_spread_per_hour), *avgs, _pct(o.basis, 3), _pct(o.fees, 3),
-            _pct(o.net_carry, 3), _pct(o.net_apr, 1), f"{o.net_carry_usd:,.2f}", flags,
+            _pct(o.net_carry, 3), _pct(o.net_apr, 1), f"{o.net_carry_usd:,.2f}",
+            f"{oi_text(o.short)}/{oi_text(o.long)}", flags,
         )  # fmt: skip
     return t
 

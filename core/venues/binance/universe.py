@@ -20,7 +20,11 @@ Endpoints (Binance "USDⓈ-M Futures" market-data docs; numbers are strings unle
   (DESIGN) and its cap is not published there (None).
 - ``GET /fapi/v1/ticker/24hr`` without a symbol (``fapiPublicGetTicker24hr``), "24hr Ticker
   Price Change Statistics": ``quoteVolume`` (quote currency, taken as USD). Open interest is
-  only served per symbol (``/fapi/v1/openInterest``), so the universe leaves it None.
+  only served per symbol, so :meth:`BinanceUniverse.read` leaves it None and the scanner asks
+  :meth:`BinanceUniverse.open_interest` for the matched symbols only.
+- ``GET /fapi/v1/openInterest?symbol=`` (``fapiPublicGetOpenInterest``, "Open Interest",
+  weight 1): ``{"openInterest": "10659.509", "symbol": "BTCUSDT", "time": 1589437530011}``;
+  ``openInterest`` in contracts (the base asset as quoted), ``time`` ms as a JSON number.
 - ``GET /fapi/v1/fundingRate`` (``fapiPublicGetFundingRate``), "Get Funding Rate History":
   ``symbol``, ``startTime``, ``endTime``, ``limit`` (max 1000); rows ``fundingTime`` (ms, a
   few ms of jitter: snapped to the settlement's whole hour) and ``fundingRate``.
@@ -39,7 +43,7 @@ from core.domain.config import FeedSettings
 from core.domain.universe import Perp
 from core.venues.binance.plugin import NAME, make_exchange
 from core.venues.instruments import dec
-from core.venues.universe import field, num, opt_num, rows_of, settled_rates
+from core.venues.universe import VenueBusy, field, num, opt_num, rows_of, settled_rates
 
 TAKER_FEE: Final = 0.0005
 DEFAULT_INTERVAL_H: Final = 8.0
@@ -159,6 +163,21 @@ def build_perps(
     return out
 
 
+def parse_open_interest(body: Any, symbol: str) -> tuple[float, int | None]:
+    """openInterest answer of ``symbol`` -> (contracts, the venue's ``time`` in ms or None).
+    Raises ValueError naming the symbol and field (a negative figure, another symbol)."""
+    where = f"openInterest {symbol}"
+    if not isinstance(body, Mapping):
+        raise ValueError(f"{where}: expected a JSON object, got {type(body).__name__}")
+    if body.get("symbol") not in (None, symbol):
+        raise ValueError(f"{where}: field 'symbol' is {body.get('symbol')!r}")
+    contracts = num(body, "openInterest", where)
+    if contracts < 0:
+        raise ValueError(f"{where}: field 'openInterest' is {contracts}, not >= 0")
+    at = opt_num(body, "time", where)
+    return contracts, None if at is None else int(at)
+
+
 def parse_settled(body: Any, symbol: str) -> list[tuple[int, float]]:
     """fundingRate rows of ``symbol`` -> (settlement ms snapped to the whole hour, rate)."""
     what = f"fundingRate {symbol}"
@@ -203,6 +222,18 @@ class BinanceUniverse:
             }
         )
         return parse_settled(body, perp.symbol)
+
+    async def open_interest(self, symbol: str) -> tuple[float, int | None]:
+        """One symbol's open interest: (contracts, the venue's ms); one request of weight 1,
+        paced by ccxt's throttle like every call of this client. HTTP 429/418 (ccxt 4.5.90
+        ``binance.handle_errors``: ``DDoSProtection``) -> :class:`VenueBusy`."""
+        import ccxt.async_support as ccxt
+
+        try:
+            body = await self.client.fapiPublicGetOpenInterest({"symbol": symbol})
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+            raise VenueBusy(str(exc)[:200]) from exc
+        return parse_open_interest(body, symbol)
 
     async def close(self) -> None:
         await self.client.close()
