@@ -274,3 +274,39 @@ def test_the_console_scan_host_refreshes_when_the_round_lands() -> None:
         host.stop(timeout_s=5.0)
         server.call(f.stop())
         server.close()
+
+
+async def test_a_good_figure_stays_through_failed_re_reads_for_fifteen_minutes(
+    fake: FakeUniverse,
+) -> None:
+    clock = [NOW]
+    sc = Scanner(settings_for(fake), history_rows=0, clock=lambda: clock[0])
+    sc.open_interest.clock = lambda: clock[0]
+    key = ("binance", "GEN02USDT")
+    good = OpenInterest(2e4 * 11, GEN_OI_MS)
+    try:
+        assert legs(await sc.refresh())[key].open_interest == good
+        fake.fail_symbols["GEN02USDT"] = 503
+        why = (
+            f"ExchangeNotAvailable: binanceusdm GET {fake.url}/fapi/v1/openInterest"
+            '?symbol=GEN02USDT 503 Service Unavailable {"error": "overloaded"}'
+        )
+        for minutes, kept in ((5, True), (10, True), (15, False)):
+            clock[0] = NOW + minutes * MINUTE_MS
+            await sc.refresh()
+            round_ = sc.open_interest_round()
+            assert round_ is not None
+            await round_
+            leg = legs(await sc.refresh())[key]
+            if kept:  # the last good figure, its age, and the failure said
+                assert leg.open_interest == OpenInterest(
+                    good.contracts, good.at_ms, f"re-read failed: {why}"
+                )
+                assert leg.open_interest_usd == 2e4 * 11 * 12.0
+                assert oi_detail(leg, NOW).endswith(f"old); re-read failed: {why}")
+            else:  # 15 minutes since the last good read: unknown
+                assert (leg.open_interest_usd, leg.open_interest) == (
+                    None, OpenInterest(None, None, why),
+                )  # fmt: skip
+    finally:
+        await sc.close()

@@ -176,6 +176,8 @@ def oi_detail(leg: Leg, now_ms: int) -> str:
     if read is not None and read.contracts is not None and read.at_ms is not None:
         age = format_age_s(max(0, now_ms - read.at_ms) / 1000)
         text += f" ({read.contracts:,.6g} contracts, {age} old)"
+        if read.note:
+            text += f"; {read.note}"
     return text
 
 

@@ -12,9 +12,11 @@ asked and are due again after :data:`EVERY_S`. Only one round runs at a time.
 
 The figures (:attr:`OpenInterestBook.figures`, by (venue, symbol)) go to the ranking as they
 are (:func:`core.domain.scan.rank`), which converts them to USD at each refresh's mark: nothing
-is copied per refresh. A perpetual that failed, or was not asked yet, has its open interest
-unknown with the reason (:attr:`core.domain.universe.OpenInterest.note`); it is never dropped
-here (the ranking keeps and marks it, :attr:`core.domain.scan.Opportunity.oi_unchecked`).
+is copied per refresh. A perpetual that was not asked yet, or whose reads failed with no good
+read in the last :data:`KEEP_S`, has its open interest unknown with the reason
+(:attr:`core.domain.universe.OpenInterest.note`); a good figure that failed to refresh stays,
+its note saying so. A perpetual is never dropped here (the ranking keeps and marks it,
+:attr:`core.domain.scan.Opportunity.oi_unchecked`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from core.venues.universe import PerSymbolOpenInterest, VenueBusy
 EVERY_S = 300.0
 #: Seconds before a failed read is tried again.
 RETRY_S = 60.0
+#: Seconds a good figure stays shown after its re-reads failed (its age is shown with it).
+KEEP_S = 3 * EVERY_S
 #: Open-interest requests in flight at once (all venues together).
 CONCURRENCY = 4
 NOT_READ = "not read yet"
@@ -52,6 +56,8 @@ class OpenInterestBook:
     """The last read of every perpetual asked for (or ``not read yet``)."""
     due_at: dict[Key, int] = field(default_factory=dict)
     """When to ask each one again (local clock, ms)."""
+    good_at: dict[Key, int] = field(default_factory=dict)
+    """When each one was last read well (local clock, ms)."""
     asked: int = 0
     """Requests sent so far (all rounds)."""
     task: asyncio.Task[None] | None = None
@@ -111,10 +117,18 @@ class OpenInterestBook:
                 self._failed(key, now, f"{type(exc).__name__}: {str(exc)[:200]}", self.retry_s)
             else:
                 self.figures[key] = OpenInterest(contracts, at_ms or now)
+                self.good_at[key] = now
                 self.due_at[key] = now + int(self.every_s * 1000)
 
     def _failed(self, key: Key, now_ms: int, why: str, again_s: float) -> None:
-        self.figures[key] = OpenInterest(None, None, why)
+        """A read that failed: the last good figure stays (with its age and ``why`` in its
+        note) while it was read less than :data:`KEEP_S` ago; else the figure is unknown."""
+        last = self.figures.get(key)
+        young = now_ms - self.good_at.get(key, now_ms - KEEP_S * 1000) < KEEP_S * 1000
+        if last is not None and last.contracts is not None and young:
+            self.figures[key] = OpenInterest(last.contracts, last.at_ms, f"re-read failed: {why}")
+        else:
+            self.figures[key] = OpenInterest(None, None, why)
         self.due_at[key] = now_ms + int(again_s * 1000)
 
     async def close(self) -> None:
