@@ -121,6 +121,9 @@ def test_open_interest_of_the_matched_binance_symbols_and_the_min_oi_filter(
     assert long["open_interest_age_s"] == (top["ts_ms"] - 1589437530011) / 1000
     assert (top["short"]["open_interest_usd"], top["short"]["open_interest"]) == (240113967.0, None)
     assert top["oi_unchecked"] is False
+    assert p.stderr == (
+        "arbtui scan: reading the open interest of 13 matched symbols, one request each ...\n"
+    )  # the first round is waited for, and said
     # a symbol that fails is kept under --min-oi, marked; the table says so
     fake.fail_symbols["GEN12USDT"] = 503
     p = scan(config, "--json", "--min-oi", "1e6", "--top", "50")

@@ -92,6 +92,10 @@ class Scanner:
     clock: Callable[[], int] = wall_ms
     open_interest_every_s: float = EVERY_S
     wait_open_interest: bool = True
+    on_wait: Callable[[str], None] | None = None
+    """Told, in one line, what a refresh waits for when it waits for a first open-interest
+    round (``arbtui scan`` prints it on stderr: the first round of a few hundred symbols
+    takes a while at the venue's pace)."""
     sources: dict[str, UniverseSource] = field(default_factory=dict)
     _history: dict[tuple[str, str], _Cached] = field(default_factory=dict)
     open_interest: OpenInterestBook = field(init=False)
@@ -167,6 +171,9 @@ class Scanner:
             task = book.start(wanted)
             if task is None or not (self.wait_open_interest and book.unread(wanted)):
                 break
+            if self.on_wait is not None:
+                n = sum(1 for k in wanted if k not in book.due_at)
+                self.on_wait(f"reading the open interest of {n} matched symbols, one request each")
             await asyncio.shield(task)
 
     def histories(self) -> dict[tuple[str, str], SettledHistory]:

@@ -236,7 +236,13 @@ def emit(
 
 async def _run(settings: Settings, scan: ScanSettings, args: argparse.Namespace) -> int:
     venues = [v.strip() for v in (args.venues or "").split(",") if v.strip()]
-    scanner = Scanner(settings, scan, venues, history_rows=max(0, args.top))
+    scanner = Scanner(
+        settings,
+        scan,
+        venues,
+        history_rows=max(0, args.top),
+        on_wait=lambda text: print(f"arbtui scan: {text} ...", file=sys.stderr, flush=True),
+    )
     try:
         while True:
             res = await scanner.refresh()
