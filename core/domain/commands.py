@@ -102,6 +102,20 @@ class ArmPair(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RemovePair(Command):
+    """Take the pair named ``pair`` out of this session (a pair added at run time or one of
+    the config's): refused, with an alert ``remove pair NAME: refused: why``, unless it is
+    flat (no position on either leg in the ledger, no order of its own in flight, no close
+    pending, no position unknown after a refused close): flatten first. Its instruments stay
+    in the ledger (flat) and their feeds stay subscribed (market data only; nothing trades
+    them); a live session no longer reads their positions. The audit log's ``pair_removed``
+    row records it (a restart does not restore it). (:meth:`Engine.remove_pair
+    <core.engine.engine.Engine.remove_pair>`.)"""
+
+    pair: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReplayTogglePause(Command):
     """Pause or continue the replay clock (replay mode only)."""
 

@@ -130,6 +130,9 @@ class PairAdded:
     legs: list[dict[str, Any]]
     max_notional_usd: Decimal
     armed: bool = False
+    restored: bool = False
+    """True when start-up restored it from the last run's rows (:mod:`core.engine.restart`
+    ``added_pairs``), not the operator's scanner."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,16 @@ class PairArmed:
 
     ts_ms: int
     pair: str
+
+
+@dataclass(frozen=True, slots=True)
+class PairRemoved:
+    """A flat pair was taken out of the session (audit row ``pair_removed``): ``pair`` its
+    name, ``legs`` its two instruments as ``{"venue", "symbol"}``."""
+
+    ts_ms: int
+    pair: str
+    legs: list[dict[str, Any]]
 
 
 Record = (
@@ -156,6 +169,7 @@ Record = (
     | PairAdopted
     | PairAdded
     | PairArmed
+    | PairRemoved
 )
 
 
