@@ -24,7 +24,7 @@ import msgspec
 
 from core.domain.commands import AddPair
 from core.domain.config import ConfigError, Settings
-from core.domain.events import Event
+from core.domain.events import Event, InstrumentSpec
 from core.domain.orders import run_tag
 from core.engine.engine import Engine
 from core.feeds.health import HealthBoard, build_feed_views
@@ -90,14 +90,16 @@ class PaperSession:
 
     async def add_pair(self, c: AddPair) -> None:
         """Carry out :class:`~core.domain.commands.AddPair` (the host runs it on the engine's
-        loop): the engine's checks first (a refusal is said at once, naming why); then the
-        two legs' specs from the venues' REST endpoints as start-up reads them
-        (:func:`core.venues.instruments.load_instrument_specs`, off the loop; the command's
-        specs are the fallback, each source said in the log); then the engine adds the pair,
-        DISARMED (a recording's header lists its instruments from then on); then each
-        venue's plugin subscribes the new symbols on its running feed and funding pollers
-        (``VenuePlugin.subscribe``). Live sessions refuse: their order
-        path (execution clients, workers) knows the configured instruments only."""
+        loop), each step said in the log: the engine's checks first (a refusal is said at
+        once, naming why); then the two legs' specs from the venues' REST endpoints as
+        start-up reads them (:func:`core.venues.instruments.load_instrument_specs`, off the
+        loop; the command's specs are the fallback, each source said in the log); live, then
+        the venues' checks and the order path (``EngineHost.live_add``:
+        :func:`core.runtime.live_add.admit`; a refusal names the step); then the engine adds
+        the pair, DISARMED (a recording's header lists its instruments from then on); then
+        each venue's plugin subscribes the new symbols on its running feed and funding
+        pollers (``VenuePlugin.subscribe``). A subscription that fails takes the pair out
+        again (it is flat and disarmed), saying so."""
         eng = self.engine
         name = c.pair.name
         if eng.add_pair_refusal(c.pair, c.spec_a, c.spec_b) is not None:
@@ -117,20 +119,45 @@ class PaperSession:
         found = await asyncio.to_thread(load_instrument_specs, staged, ids=ids)
         for note in found.notes:
             eng.emit("state", note)
-        eng.handle(replace(c, spec_a=found.specs[ids[0]], spec_b=found.specs[ids[1]]))
+        new = [found.specs[ids[0]], found.specs[ids[1]]]
+        if eng.mode == "live":
+            admit = self.host.live_add
+            if admit is None:
+                eng.alert(f"add pair {name}: refused: live execution is not connected")
+                return
+            eng.emit(
+                "state",
+                f"add pair {name}: checking {legs} at the venues (instrument, one-way mode, "
+                "position, open orders)",
+            )
+            why = await admit(new)
+            if why is not None:
+                eng.alert(f"add pair {name}: refused: {why}")
+                return
+        eng.handle(replace(c, spec_a=new[0], spec_b=new[1]))
         if not any(pr.cfg.name == name for pr in eng.pairs):
             return  # refused meanwhile (said by the engine)
-        new = [found.specs[ids[0]], found.specs[ids[1]]]
         if self.recorder is not None:  # the recording's header lists what it holds
             self.recorder.add_instruments(new)
-        for venue in dict.fromkeys(s.venue for s in new):
+        try:
+            await self.subscribe(new, f"add pair {name}")
+        except Exception as exc:
+            eng.alert(f"add pair {name}: feed subscription failed ({exc}): taking it out again")
+            eng.remove_pair(name)
+
+    async def subscribe(self, specs: list[InstrumentSpec], what: str) -> None:
+        """Each venue's plugin subscribes ``specs`` on its running feed and funding pollers
+        (``VenuePlugin.subscribe``; a venue that cannot is an alert); ``what`` starts each
+        log line."""
+        eng = self.engine
+        for venue in dict.fromkeys(s.venue for s in specs):
             subscribe = registry.plugin(venue).subscribe
             if subscribe is None:
-                eng.alert(f"add pair {name}: {venue} cannot subscribe at run time")
+                eng.alert(f"{what}: {venue} cannot subscribe at run time")
                 continue
-            await subscribe(self.feeds, [s for s in new if s.venue == venue])
-            symbols = ", ".join(s.symbol for s in new if s.venue == venue)
-            eng.emit("state", f"add pair {name}: {venue} {symbols} subscribed")
+            await subscribe(self.feeds, [s for s in specs if s.venue == venue])
+            symbols = ", ".join(s.symbol for s in specs if s.venue == venue)
+            eng.emit("state", f"{what}: {venue} {symbols} subscribed")
 
 
 def check_tradeable(settings: Settings, mode: str) -> None:
