@@ -508,7 +508,7 @@ class Engine(Valuation):
         name = pair.name
         why = self.add_pair_refusal(pair, spec_a, spec_b, restored=restored)
         if why is not None:
-            self.alert(f"add pair {name}: refused: {why}")
+            self.alert(f"{'restore' if restored else 'add'} pair {name}: refused: {why}")
             return False
         instruments = dict(self.settings.instruments)
         ids: list[str] = []
@@ -542,7 +542,16 @@ class Engine(Valuation):
         legs = [
             {"id": i, **msgspec.to_builtins(s)} for i, s in zip(ids, (spec_a, spec_b), strict=True)
         ]
-        self._record(PairAdded(self.now, name, legs, cfg.max_notional_usd, restored=restored))
+        self._record(
+            PairAdded(
+                self.now,
+                name,
+                legs,
+                cfg.max_notional_usd,
+                settings=msgspec.to_builtins(cfg),
+                restored=restored,
+            )
+        )
         self.emit(
             "state",
             f"{'restore' if restored else 'add'} pair {name}: added DISARMED: "

@@ -3,7 +3,11 @@ venue; the same console, or a status line per interval when headless (``arbtui -
 
 Start-up: a closed venue is refused before anything connects
 (:func:`core.venues.registry.check_tradeable`); instrument specs from the venues, the config's
-as the fallback, each one said in the log; the engine trades with the specs so found. The host
+as the fallback, each one said in the log; the engine trades with the specs so found; the
+pairs the last run added at run time come back DISARMED with their recorded specs
+(:func:`core.runtime.restart.restore_added_pairs`), so that the feeds, a live session's order
+path (whose venues check them at start as configured ones) and start-up's position reads
+cover them. The host
 runs each venue's feed tasks (from its registry plugin) and the health enforcer as tasks on the
 engine's loop, so every event is
 applied on the engine thread; wall time paces the sockets only (the engine's clock is the
@@ -31,8 +35,10 @@ from core.feeds.health import HealthBoard, build_feed_views
 from core.feeds.recorder import ReplayRecorder
 from core.feeds.sink import EventSink
 from core.feeds.together import run_together
+from core.observe.statedir import resolve
 from core.runtime.feed_health import enforce
 from core.runtime.host import EngineHost
+from core.runtime.restart import restore_added_pairs
 from core.venues import registry
 from core.venues.instruments import SpecsResult, load_instrument_specs
 from core.venues.registry import FeedContext
@@ -70,15 +76,16 @@ class PaperSession:
                 eng.emit(kind, text)
 
         by_venue: dict[str, list[str]] = {}
-        for iid in self.settings.traded_ids():
-            spec = self.settings.instruments[iid]
+        now = eng.settings  # the configured pairs and those start-up restored
+        for iid in now.traded_ids():
+            spec = now.instruments[iid]
             by_venue.setdefault(spec.venue, []).append(spec.symbol)
         tasks: list[Any] = [enforce(self.board, eng, host.observers.metrics)]
         for venue, symbols in by_venue.items():
             build = registry.plugin(venue).feed_tasks
             if build is None:  # checked before start-up; a closed venue is never dialled
                 raise registry.VenueClosedError(f"{venue} has no live feed")
-            ctx = FeedContext(symbols, sink, self.board, self.settings, log, self.feeds)
+            ctx = FeedContext(symbols, sink, self.board, now, log, self.feeds)
             tasks += build(ctx)
         try:
             await run_together(*tasks)  # at the end sockets and ccxt sessions are closed
@@ -218,5 +225,9 @@ def build_paper_session(
     engine.session_venues = frozenset(  # a pair added later must trade on these venues
         effective.instruments[i].venue for i in effective.traded_ids()
     )
+    # the last run's added pairs, before the feeds, the order path and start-up's reads
+    if restore_added_pairs(engine, resolve(settings.audit.path, mode)) and recorder is not None:
+        now = engine.settings
+        recorder.add_instruments([now.instruments[i] for i in now.traded_ids()])
     session.host.feed_views = lambda: build_feed_views(board)
     return session
