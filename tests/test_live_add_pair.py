@@ -79,12 +79,13 @@ async def live_engine() -> AsyncIterator[tuple[Rig, Engine]]:
 
 async def test_a_clean_symbol_is_added_and_its_orders_go_out_in_the_new_lots() -> None:
     async with live_engine() as (rig, eng):
+        markets = len(rig.fy.requests("GET", "/v5/market/instruments-info"))  # start's load
         assert await admit(rig.router, rig.venues, [ETH_BINANCE, ETH_BYBIT]) is None
         # the start-up checks ran for ETHUSDT: exchangeInfo and one-way mode at Binance, the
         # markets read again (ETHUSDT was not listed when they were loaded) at Bybit
         assert len(rig.fb.requests("GET", "/fapi/v1/exchangeInfo")) == 2
         assert len(rig.fb.requests("GET", "/fapi/v1/positionSide/dual")) == 2
-        assert len(rig.fy.requests("GET", "/v5/market/instruments-info")) >= 4
+        assert len(rig.fy.requests("GET", "/v5/market/instruments-info")) == 2 * markets
         assert rig.venues["bybit"].specs[("bybit", "ETHUSDT")] == ETH_BYBIT
         assert rig.router.book.specs[("binance", "ETHUSDT")] == ETH_BINANCE
         eng.handle(add_eth())
@@ -220,6 +221,7 @@ def test_a_live_session_adds_a_pair_from_the_console_after_refusing_it_with_a_po
     from tests.fake_exchange.exchanges import FakeExchanges
     from tests.fake_exchange.thread import ServerThread
     from tests.fake_venues import KEYS, ROOT, live_settings
+    from tests.helpers import with_overrides
     from tests.test_add_pair_paper import ETH_GUESS
 
     monkeypatch.setenv("ARBTUI_STATE_DIR", str(tmp_path / "state"))
@@ -231,6 +233,7 @@ def test_a_live_session_adds_a_pair_from_the_console_after_refusing_it_with_a_po
     list_eth(fb, fy)
     fb.positions["ETHUSDT"] = D("0.5")  # left by hand at the venue
     base = load_config(ROOT / "configs" / "binance_bybit_inverse.toml")
+    base = with_overrides(base, venues={"position_check_s": 0.3})  # the session's checks
     settings = live_settings(feeds.settings(base), fb, fy, timeout_ms=2000, grace_ms=500)
     session = build_paper_session(settings, mode="live")
     host, eng = session.host, session.engine
@@ -260,6 +263,12 @@ def test_a_live_session_adds_a_pair_from_the_console_after_refusing_it_with_a_po
         )  # fmt: skip
         row = next(p for p in host.snapshot().pairs if p.name == "ETHX")
         assert not row.armed and row.status == "flat"
+        # the session's position checks read the new symbol too (beyond the two reads of
+        # the two adds' venue checks)
+        eth_reads = lambda: [r for r in fb.requests("GET", "/fapi/v2/positionRisk")  # noqa: E731
+                             if "symbol=ETHUSDT" in r.query]  # fmt: skip
+        eventually(lambda: len(eth_reads()) >= 4, 10)
+        assert not [t for t in alerts(eng) if "mismatch" in t]
         log = [e.text for e in host.snapshot().log]
     finally:
         host.stop()

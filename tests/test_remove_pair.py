@@ -93,6 +93,11 @@ def test_removing_waits_for_an_order_in_flight_and_names_unknown_pairs() -> None
     )
     eng.handle(cmd.RemovePair(pair="SOL", source="test"))
     assert alerts(eng)[-1] == "remove pair SOL: refused: no such pair in this session"
+    alone = Engine(eager(), mode="paper")
+    alone.handle(cmd.RemovePair(pair="BTC", source="test"))
+    assert alerts(alone)[-1] == (
+        "remove pair BTC: refused: it is the session's only pair (quit to stop trading it)"
+    )
     assert [p.cfg.name for p in eng.pairs] == ["BTC", "ETH"]
 
 

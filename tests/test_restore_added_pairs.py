@@ -145,6 +145,7 @@ def test_a_live_restart_restores_an_added_pair_and_adopts_its_position(
     session = build_paper_session(settings, mode="live")  # the restart
     host, eng = session.host, session.engine
     ethx = next(p for p in eng.pairs if p.cfg.name == "ETHX")  # before anything connects
+    assert eng.run_time_pairs == {"ETHX"}  # live_task teaches their specs to the router
     assert not ethx.armed and eng.traded_keys()[-2:] == [("binance", "ETHUSDT"),
                                                           ("bybit", "BTCUSDT")]  # fmt: skip
     host.start()
@@ -179,10 +180,9 @@ def test_a_live_restart_restores_an_added_pair_and_adopts_its_position(
     assert [leg["lot"] for leg in second[0][1]["legs"]] == ["0.001", "0.001"]
 
 
-def test_a_removed_pair_is_not_restored(venues: Any, tmp_path: Path) -> None:
-    """A paper run adds ETHX and removes it: the next start restores nothing."""
-    from core.observe.statedir import resolve
-
+def test_paper_restores_an_added_pair_until_it_is_removed(venues: Any) -> None:
+    """Paper: run 1 adds ETHX; run 2 starts with it (restored, DISARMED, its instruments
+    among those the feeds subscribe) and removes it; run 3 starts without it."""
     _, feeds, _, _ = venues
     settings = feeds.settings(load_config(ROOT / "configs" / "binance_bybit_inverse.toml"))
     eng = Engine(settings, mode="paper")
@@ -190,10 +190,22 @@ def test_a_removed_pair_is_not_restored(venues: Any, tmp_path: Path) -> None:
     eng.session_venues = frozenset({"binance", "bybit"})
     eng.handle(cmd.AddPair(pair=ETHX, spec_a=ETH_BINANCE,
                            spec_b=settings.instruments["bybit_btcusdt"]))  # fmt: skip
-    eng.handle(cmd.RemovePair(pair="ETHX"))
     for close in obs.closers:
         close()
-    assert resolve(settings.audit.path, "paper").is_file()
-    session = build_paper_session(settings)
-    assert [p.cfg.name for p in session.engine.pairs] == ["BTC"]
-    session.host.stop()
+
+    second = build_paper_session(settings)
+    eng2 = second.engine
+    assert [(p.cfg.name, p.armed) for p in eng2.pairs] == [("BTC", True), ("ETHX", False)]
+    assert [s.symbol for s in map(eng2.settings.instruments.get, eng2.settings.traded_ids())
+            if s is not None] == ["BTCUSDT", "BTCUSD", "ETHUSDT", "BTCUSDT"]  # fmt: skip
+    assert eng2.specs[("binance", "ETHUSDT")] == ETH_BINANCE  # as recorded
+    assert [e.text for e in eng2.log if e.text.startswith("restore pair")] == [
+        "restore pair ETHX: added DISARMED: binance ETHUSDT / bybit BTCUSDT, cap 60000 USD a "
+        "leg; it opens nothing until armed (palette: Arm pair ETHX)"
+    ]
+    eng2.handle(cmd.RemovePair(pair="ETHX"))
+    second.host.stop()  # closes its audit log
+
+    third = build_paper_session(settings)
+    assert [p.cfg.name for p in third.engine.pairs] == ["BTC"]
+    third.host.stop()

@@ -110,7 +110,8 @@ class RemovePair(Command):
     """Take the pair named ``pair`` out of this session (a pair added at run time or one of
     the config's): refused, with an alert ``remove pair NAME: refused: why``, unless it is
     flat (no position on either leg in the ledger, no order of its own in flight, no close
-    pending, no position unknown after a refused close): flatten first. Its instruments stay
+    pending, no position unknown after a refused close): flatten first; the session's only
+    pair is not removed. Its instruments stay
     in the ledger (flat) and their feeds stay subscribed (market data only; nothing trades
     them); a live session no longer reads their positions. The audit log's ``pair_removed``
     row records it (a restart does not restore it). (:meth:`Engine.remove_pair

@@ -155,6 +155,8 @@ class Engine(Valuation):
         """The venues this session is connected to (set by a paper or live session: their
         feeds run); a pair added at run time on another venue is refused. None: no session
         says (an engine driven by hand); a replay refuses every added pair."""
+        self.run_time_pairs: set[str] = set()
+        """Names of the pairs added at run time (:meth:`add_pair`; restored ones included)."""
         self._missed_checked: dict[Key, int] = {}
         self._missed_next_check_ms = 0
         self.missed_settlements: dict[tuple[str, str, int], Decimal] = {}
@@ -536,6 +538,7 @@ class Engine(Valuation):
         pr = PairRuntime(self, self.ids, cfg, spec_a, spec_b)
         pr.armed = False
         self.pairs.append(pr)
+        self.run_time_pairs.add(name)
         self._index_pair(pr)
         self._book_dirty = True
         self._missed_next_check_ms = 0
@@ -583,10 +586,14 @@ class Engine(Valuation):
     def remove_pair_refusal(self, name: str) -> str | None:
         """Why the pair ``name`` cannot be taken out now, or None: no such pair, a position
         on a leg (ledger), an order of its own or on its legs in flight, a close pending, a
-        position unknown after a refused close, a leg not flat yet (``status``)."""
+        position unknown after a refused close, a leg not flat yet (``status``), the
+        session's only pair (a session trades at least one; with IBIT shares or the coin
+        margin its hedger is the book's: quit instead)."""
         pr = next((p for p in self.pairs if p.cfg.name == name), None)
         if pr is None:
             return "no such pair in this session"
+        if len(self.pairs) == 1:
+            return "it is the session's only pair (quit to stop trading it)"
         for key in (pr.key_a, pr.key_b):
             qty = self.ledger.position(*key).qty
             if qty != 0:
@@ -620,6 +627,7 @@ class Engine(Valuation):
         pr = next(p for p in self.pairs if p.cfg.name == name)
         pr.cancel_ladders()
         self.pairs.remove(pr)
+        self.run_time_pairs.discard(name)
         for key in (pr.key_a, pr.key_b):
             prs = [p for p in self._pairs_by_key.get(key, ()) if p is not pr]
             st = self.market.get(*key)

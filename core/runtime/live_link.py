@@ -184,6 +184,10 @@ async def live_task(host: EngineHost) -> None:
         if up.fill is not None:
             watch.on_update_filled((up.venue, up.symbol))
 
+    for pr in engine.pairs:  # restored at start-up: with Redis, their specs ride to workers
+        if pr.cfg.name in engine.run_time_pairs:
+            for key in (pr.key_a, pr.key_b):
+                router.learn(engine.specs[key])
     router.listener = on_update
     router.on_alert = engine.alert
     router.book.on_funding = lambda f: engine.on_venue_funding(to_reported(f))
