@@ -204,8 +204,10 @@ def test_paper_restores_an_added_pair_until_it_is_removed(venues: Any) -> None:
         "leg; it opens nothing until armed (palette: Arm pair ETHX)"
     ]
     eng2.handle(cmd.RemovePair(pair="ETHX"))
-    second.host.stop()  # closes its audit log
+    for close in second.host.observers.closers:  # never started: its audit log closed here
+        close()
 
     third = build_paper_session(settings)
     assert [p.cfg.name for p in third.engine.pairs] == ["BTC"]
-    third.host.stop()
+    for close in third.host.observers.closers:
+        close()
