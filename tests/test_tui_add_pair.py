@@ -1,7 +1,8 @@
 """The scanner's ``a`` (issue 14 item 3), with Pilot, through the real engine host: a
 confirmation naming both legs, then the pair on the main screen's funding panel as DISARMED,
-armed from the palette (``Arm pair NAME``); in a replay the engine's refusal shows on the
-scanner screen. The ranking is the fixed universe of tests/test_scan_ranking.py."""
+armed from the palette (``Arm pair NAME``) and removed from it (``Remove pair NAME``); in a
+replay the engine's refusal shows on the scanner screen. The ranking is the fixed universe
+of tests/test_scan_ranking.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 
-from core.domain.commands import AddPair, ArmPair
+from core.domain.commands import AddPair, ArmPair, RemovePair
 from core.domain.config import load_config
 from core.engine.engine import Engine
 from tests.conftest import ROOT
@@ -98,6 +99,17 @@ async def test_a_adds_the_selected_pair_disarmed_and_the_palette_arms_it() -> No
                 what="the pair armed",
             )
             assert host.engine.pairs[-1].armed
+            # the palette removes it (flat: nothing traded here), and the row goes
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert "Remove pair ETH-binance-bybit" in titles and "Remove pair BTC" in titles
+            await pilot.press("ctrl+p")
+            await eventually(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+            await pilot.press(*"remove pair eth")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await eventually(pilot, lambda: bool(host.commands_of(RemovePair)), what="RemovePair")
+            await eventually(pilot, lambda: table.row_count == 1, what="the pair's row gone")
+            assert [p.cfg.name for p in host.engine.pairs] == ["BTC"]
     finally:
         host.stop()
 

@@ -104,7 +104,7 @@ def test_adding_a_pair_with_a_leg_the_venue_does_not_trade_is_refused(
         eventually(lambda: any("add pair added" in e.text for e in eng.log if e.kind == "alert"))
         (refusal,) = [e.text for e in eng.log if e.kind == "alert" and "add pair" in e.text]
         assert refusal == (
-            "add pair added refused: not trading at the venue "
+            "add pair added: refused: not trading at the venue "
             "(bybit BTCUSD: status PreLaunch (instruments-info inverse))"
         )
         assert [p.cfg.name for p in eng.pairs] == [s.pairs[0].name]

@@ -46,6 +46,7 @@ from core.domain.commands import (
     Flatten,
     Kill,
     Pause,
+    RemovePair,
     ReplaySpeed,
     ReplayTogglePause,
     Resume,
@@ -423,6 +424,9 @@ class ArbConsole(App[int]):
         for name in self.disarmed_pairs():
             what = f"Let pair {name}, added DISARMED, trade as the engine's state allows"
             yield SystemCommand(f"Arm pair {name}", what, partial(self.arm_pair, name))
+        for name in self.pair_names():
+            what = f"Take pair {name} out of this session (refused unless flat: flatten first)"
+            yield SystemCommand(f"Remove pair {name}", what, partial(self.remove_pair, name))
         if self.engine_mode == "live":
             for choice, what in RESTART_CHOICES.items():
                 answer = SettleRestart(choice=choice, source=self.source)
@@ -451,6 +455,16 @@ class ArbConsole(App[int]):
         """Names of the pairs added at run time and not armed yet (from the snapshot)."""
         snap = self.snapshot
         return [] if snap is None else [p.name for p in snap.pairs if not p.armed]
+
+    def pair_names(self) -> list[str]:
+        """Names of the session's pairs (from the snapshot)."""
+        snap = self.snapshot
+        return [] if snap is None else [p.name for p in snap.pairs]
+
+    def remove_pair(self, name: str) -> None:
+        """Palette ``Remove pair NAME``: the engine takes the pair out if it is flat, else
+        refuses with an alert saying why (``remove pair NAME: refused: ...``)."""
+        self.submit(RemovePair(pair=name, source=self.source))
 
     def arm_pair(self, name: str) -> None:
         """Palette ``Arm pair NAME``: let a pair added DISARMED trade (arming the engine

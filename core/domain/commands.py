@@ -78,12 +78,16 @@ class AddPair(Command):
     The engine refuses (an alert ``add pair NAME: refused: why``) when an instrument already
     belongs to a pair, a venue is not connected in this session, the two legs are on one
     venue, the name is taken, the session's only pair hedges IBIT shares or the coin margin,
-    in a replay (the file holds no data for a new instrument) and in a live session (its
-    order path knows the configured instruments only) (:meth:`Engine.add_pair_refusal
-    <core.engine.engine.Engine.add_pair_refusal>`). The pair lasts for this session: the
-    audit log's ``pair_added`` row records it; a restart does not add it again.
-    An added pair opens nothing until :class:`ArmPair` names it, whatever the engine's state
-    (arming the engine does not arm it)."""
+    in a replay (the file holds no data for a new instrument) and in a live session whose
+    order path is not connected or whose restart review is pending (:meth:`Engine.
+    add_pair_refusal <core.engine.engine.Engine.add_pair_refusal>`). Live, the runtime first
+    checks the new instruments at their venues as start-up checks the configured ones and
+    refuses, naming the step, a position or an open order there; then the order path learns
+    their specs (:mod:`core.runtime.live_add`). The audit log's ``pair_added`` row records
+    the pair (specs and settings); a restart restores it, DISARMED, unless a ``pair_removed``
+    row followed (:func:`core.runtime.restart.restore_added_pairs`); :class:`RemovePair`
+    takes it out. An added pair opens nothing until :class:`ArmPair` names it, whatever the
+    engine's state (arming the engine does not arm it)."""
 
     pair: PairSettings
     spec_a: InstrumentSpec
@@ -97,6 +101,21 @@ class ArmPair(Command):
     command names it. It then trades as the engine's state allows (ARMED: opens; DISARMED,
     PAUSED, REDUCING, HALTED: as those states say). An unknown or already armed pair: the
     engine says so in its log and changes nothing."""
+
+    pair: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemovePair(Command):
+    """Take the pair named ``pair`` out of this session (a pair added at run time or one of
+    the config's): refused, with an alert ``remove pair NAME: refused: why``, unless it is
+    flat (no position on either leg in the ledger, no order of its own in flight, no close
+    pending, no position unknown after a refused close): flatten first; the session's only
+    pair is not removed. Its instruments stay
+    in the ledger (flat) and their feeds stay subscribed (market data only; nothing trades
+    them); a live session no longer reads their positions. The audit log's ``pair_removed``
+    row records it (a restart does not restore it). (:meth:`Engine.remove_pair
+    <core.engine.engine.Engine.remove_pair>`.)"""
 
     pair: str
 

@@ -12,6 +12,7 @@ from core.domain.records import (
     PairAdded,
     PairAdopted,
     PairArmed,
+    PairRemoved,
     PositionMismatch,
     StateChanged,
     VenueFundingReported,
@@ -34,6 +35,7 @@ KINDS: dict[type, str] = {
     PairAdopted: "pair_adopted",
     PairAdded: "pair_added",
     PairArmed: "pair_armed",
+    PairRemoved: "pair_removed",
 }
 """Record type -> the ``kind`` of its audit row and file-log line."""
 

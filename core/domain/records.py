@@ -123,13 +123,18 @@ class PairAdded:
     name, ``legs`` the two instruments (``id``, and every :class:`InstrumentSpec` field:
     venue, symbol, kind, contract_size, tick, lot, min_qty, min_notional, fees, settle
     currency, quote; Decimals as strings) and ``max_notional_usd`` its cap per leg (USD);
-    ``armed`` False (it starts disarmed)."""
+    ``armed`` False (it starts disarmed); ``settings`` every :class:`PairSettings` field
+    (name, leg ids, cap, hedge band, target and wide band; what a restart restores)."""
 
     ts_ms: int
     pair: str
     legs: list[dict[str, Any]]
     max_notional_usd: Decimal
     armed: bool = False
+    settings: dict[str, Any] | None = None
+    restored: bool = False
+    """True when start-up restored it from the last run's rows (:mod:`core.engine.restart`
+    ``added_pairs``), not the operator's scanner."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,16 @@ class PairArmed:
 
     ts_ms: int
     pair: str
+
+
+@dataclass(frozen=True, slots=True)
+class PairRemoved:
+    """A flat pair was taken out of the session (audit row ``pair_removed``): ``pair`` its
+    name, ``legs`` its two instruments as ``{"venue", "symbol"}``."""
+
+    ts_ms: int
+    pair: str
+    legs: list[dict[str, Any]]
 
 
 Record = (
@@ -156,6 +171,7 @@ Record = (
     | PairAdopted
     | PairAdded
     | PairArmed
+    | PairRemoved
 )
 
 

@@ -35,6 +35,7 @@ from core.domain.records import (
     PairAdded,
     PairAdopted,
     PairArmed,
+    PairRemoved,
     Record,
     Recorder,
     StateChanged,
@@ -158,6 +159,8 @@ class Engine(Valuation):
         """The venues this session is connected to (set by a paper or live session: their
         feeds run); a pair added at run time on another venue is refused. None: no session
         says (an engine driven by hand); a replay refuses every added pair."""
+        self.run_time_pairs: set[str] = set()
+        """Names of the pairs added at run time (:meth:`add_pair`; restored ones included)."""
         self._missed_checked: dict[Key, int] = {}
         self._missed_next_check_ms = 0
         self.missed_settlements: dict[tuple[str, str, int], Decimal] = {}
@@ -427,31 +430,41 @@ class Engine(Valuation):
             self.add_pair(c.pair, c.spec_a, c.spec_b)
         elif isinstance(c, cmd.ArmPair):
             self.arm_pair(c.pair)
+        elif isinstance(c, cmd.RemovePair):
+            self.remove_pair(c.pair)
 
     # ------------------------------------------------------------- added pairs
     def add_pair_refusal(
-        self, pair: PairSettings, spec_a: InstrumentSpec, spec_b: InstrumentSpec
+        self,
+        pair: PairSettings,
+        spec_a: InstrumentSpec,
+        spec_b: InstrumentSpec,
+        *,
+        restored: bool = False,
     ) -> str | None:
         """Why ``pair`` (legs ``spec_a``/``spec_b``) cannot be added to this session now, or
         None: a replay (its file holds no data for an instrument it did not record), a live
-        session (its execution clients and workers know the configured instruments only), a
-        session whose only pair hedges the whole book with IBIT shares or the coin margin in
-        it (beside a second pair each pair hedges its own legs: that exposure would be left
+        session whose order path is not connected (start-up not done or failed) or whose
+        restart review is pending (``restored``: start-up restoring the last run's pairs
+        before either, not refused for that), a session whose only pair hedges the whole
+        book with IBIT shares or the coin margin in it (beside a second pair each pair
+        hedges its own legs: that exposure would be left
         unhedged mid-session), a name
         already taken, both legs on one venue, a venue this session is not connected to
         (:attr:`session_venues`), an instrument that already belongs to a pair, an
-        instrument id the config uses for another instrument."""
+        instrument id the config uses for another instrument. A live session's venue checks
+        (instrument listed, lot, one-way mode, no position or open order there) are the
+        runtime's (:mod:`core.runtime.live_add`), before this."""
         if self.mode == "replay":
             return (
                 "a replay has no data for an instrument it did not record (add the pair to "
                 "the config and record it in a paper session, or run --paper)"
             )
-        if self.mode == "live":
-            return (
-                "a live session trades the pairs it started with (its order path knows "
-                "only the configured instruments): write the pair into a config file (w on "
-                "the scanner) and start again with it"
-            )
+        if self.mode == "live" and not restored:
+            if self.router is None:
+                return "live execution is not connected (start-up not finished, or failed)"
+            if self.restart_review is not None or self.restart_left:
+                return "settle the restart review first (adopt, flatten or leave)"
         ibit, hedge = self.settings.ibit, self.settings.hedge
         if len(self.pairs) == 1 and (ibit.shares != 0 or hedge.include_coin_margin):
             return (
@@ -483,16 +496,25 @@ class Engine(Valuation):
                 return f"instrument id {iid!r} is the config's {other.venue} {other.symbol}"
         return None
 
-    def add_pair(self, pair: PairSettings, spec_a: InstrumentSpec, spec_b: InstrumentSpec) -> bool:
+    def add_pair(
+        self,
+        pair: PairSettings,
+        spec_a: InstrumentSpec,
+        spec_b: InstrumentSpec,
+        *,
+        restored: bool = False,
+    ) -> bool:
         """Add ``pair`` to this session, disarmed (:class:`~core.domain.commands.AddPair`):
         its instruments join the ledger, the paper venue and the settings (an instrument the
         config already has, by venue and symbol, keeps its id and takes ``spec_*``); a
-        ``pair_added`` record goes to the observers. Returns False, with an alert ``add pair
-        NAME: refused: why``, when :meth:`add_pair_refusal` refuses."""
+        ``pair_added`` record goes to the observers (``restored``: start-up brought it back
+        from the last run's rows, :func:`core.runtime.restart.restore_added_pairs`). Returns
+        False, with an alert ``add pair NAME: refused: why``, when :meth:`add_pair_refusal`
+        refuses."""
         name = pair.name
-        why = self.add_pair_refusal(pair, spec_a, spec_b)
+        why = self.add_pair_refusal(pair, spec_a, spec_b, restored=restored)
         if why is not None:
-            self.alert(f"add pair {name}: refused: {why}")
+            self.alert(f"{'restore' if restored else 'add'} pair {name}: refused: {why}")
             return False
         instruments = dict(self.settings.instruments)
         ids: list[str] = []
@@ -520,16 +542,27 @@ class Engine(Valuation):
         pr = PairRuntime(self, self.ids, cfg, spec_a, spec_b)
         pr.armed = False
         self.pairs.append(pr)
+        self.run_time_pairs.add(name)
         self._index_pair(pr)
         self._book_dirty = True
         self._missed_next_check_ms = 0
         legs = [
             {"id": i, **msgspec.to_builtins(s)} for i, s in zip(ids, (spec_a, spec_b), strict=True)
         ]
-        self._record(PairAdded(self.now, name, legs, cfg.max_notional_usd))
+        self._record(
+            PairAdded(
+                self.now,
+                name,
+                legs,
+                cfg.max_notional_usd,
+                settings=msgspec.to_builtins(cfg),
+                restored=restored,
+            )
+        )
         self.emit(
             "state",
-            f"add pair {name}: added DISARMED: {spec_a.venue} {spec_a.symbol} / "
+            f"{'restore' if restored else 'add'} pair {name}: added DISARMED: "
+            f"{spec_a.venue} {spec_a.symbol} / "
             f"{spec_b.venue} {spec_b.symbol}, cap {cfg.max_notional_usd} USD a leg; it opens "
             f"nothing until armed (palette: Arm pair {name})",
         )
@@ -553,6 +586,74 @@ class Engine(Valuation):
                 "state",
                 f"pair {name} armed: it trades as the engine's state allows (now {self.state})",
             )
+
+    def remove_pair_refusal(self, name: str) -> str | None:
+        """Why the pair ``name`` cannot be taken out now, or None: no such pair, a position
+        on a leg (ledger), an order of its own or on its legs in flight, a close pending, a
+        position unknown after a refused close, a leg not flat yet (``status``), the
+        session's only pair (a session trades at least one; with IBIT shares or the coin
+        margin its hedger is the book's: quit instead)."""
+        pr = next((p for p in self.pairs if p.cfg.name == name), None)
+        if pr is None:
+            return "no such pair in this session"
+        if len(self.pairs) == 1:
+            return "it is the session's only pair (quit to stop trading it)"
+        for key in (pr.key_a, pr.key_b):
+            qty = self.ledger.position(*key).qty
+            if qty != 0:
+                return f"{key[0]} {key[1]} holds {qty}: flatten first"
+            if key in self.unknown_positions:
+                return f"{key[0]} {key[1]}: position unknown until it is read again"
+            if key in self.closing:
+                return f"{key[0]} {key[1]}: a close is in flight"
+        keys = {pr.key_a, pr.key_b}
+        mine = [
+            cid
+            for cid, (intent, owner) in self.live_orders.items()
+            if owner is pr or (intent.venue, intent.symbol) in keys
+        ]
+        if mine:
+            return f"order(s) in flight: {', '.join(sorted(mine)[:5])}; wait for them to end"
+        if pr.status != "flat":
+            return f"the pair is {pr.status}: flatten first"
+        return None
+
+    def remove_pair(self, name: str) -> bool:
+        """Take the flat pair ``name`` out of the session (:class:`~core.domain.commands.
+        RemovePair`): it leaves the pairs, the settings' pairs and the price index; its
+        instruments stay (flat) in the ledger and the specs; a ``pair_removed`` record goes to
+        the observers. Returns False, with an alert ``remove pair NAME: refused: why``, when
+        :meth:`remove_pair_refusal` refuses."""
+        why = self.remove_pair_refusal(name)
+        if why is not None:
+            self.alert(f"remove pair {name}: refused: {why}")
+            return False
+        pr = next(p for p in self.pairs if p.cfg.name == name)
+        pr.cancel_ladders()
+        self.pairs.remove(pr)
+        self.run_time_pairs.discard(name)
+        for key in (pr.key_a, pr.key_b):
+            prs = [p for p in self._pairs_by_key.get(key, ()) if p is not pr]
+            st = self.market.get(*key)
+            if prs:
+                self._pairs_by_key[key] = prs
+                self._due_by_state[st] = tuple(dict.fromkeys(prs))
+            else:
+                self._pairs_by_key.pop(key, None)
+                self._due_by_state.pop(st, None)
+        self.settings = msgspec.structs.replace(
+            self.settings, pairs=tuple(p for p in self.settings.pairs if p.name != name)
+        )
+        self._book_dirty = True
+        legs = [{"venue": k[0], "symbol": k[1]} for k in (pr.key_a, pr.key_b)]
+        self._record(PairRemoved(self.now, name, legs))
+        self.emit(
+            "state",
+            f"remove pair {name}: removed ({pr.key_a[0]} {pr.key_a[1]} / {pr.key_b[0]} "
+            f"{pr.key_b[1]}); their feeds stay subscribed (market data only, nothing trades "
+            "them)",
+        )
+        return True
 
     # ----------------------------------------------------------------- restart
     def begin_restart(self, plan: restart.RestartPlan) -> None:

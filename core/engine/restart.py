@@ -1,6 +1,12 @@
 """Restart with positions open (DESIGN "Restart"): what the last run left, compared with what
 the venues hold, and the engine's adoption of it.
 
+First, the pairs the operator added at run time come back (:func:`added_pairs`: the newest
+run's ``pair_added`` rows not followed by a ``pair_removed`` row, with their recorded specs
+and settings), so that a position on such a pair's leg is that pair's, not a mismatch. They
+come back DISARMED, armed before or not (a desk reviews a restarted book before an added
+pair trades again; the alert says it was armed): :func:`core.runtime.restart.restore_added_pairs`.
+
 The last run's state is rebuilt from its audit rows (:func:`rebuild`): its ``fill`` rows go
 through a scratch :class:`~core.domain.ledger.Ledger` (the same arithmetic as the run's
 own), and each pair's ladder is followed from them: an ``entry`` fill on a flat pair starts a
@@ -23,13 +29,17 @@ row (written by a run that adopted positions at its own start) restores a pair a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from core.domain.config import Settings
+import msgspec
+
+from core.domain.config import PairSettings, Settings
 from core.domain.contracts import ZERO, notional_usd
+from core.domain.events import InstrumentSpec
 from core.domain.ladder import Ladder
 from core.domain.ledger import Key, Ledger
 from core.domain.orders import Fill, Side
@@ -234,3 +244,54 @@ def adopt(engine: Engine, st: PairAtRestart) -> None:
         + ", ".join(f"{k[0]} {k[1]} {leg.qty} @ {leg.entry_price}" for k, leg in st.legs.items())
         + f"; ladder levels filled {[leg.levels_filled for leg in st.legs.values()]}",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AddedAtRestart:
+    """A pair the last run added at run time and did not remove: its settings (``pair``),
+    its two legs' specs as recorded, and whether it was armed when that run ended."""
+
+    pair: PairSettings
+    spec_a: InstrumentSpec
+    spec_b: InstrumentSpec
+    armed: bool
+
+
+def added_pairs(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> list[AddedAtRestart]:
+    """The pairs of ``rows`` (one run's ``pair_added``, ``pair_armed`` and ``pair_removed``
+    rows, in order; other kinds skipped) still in the session at its end, in the order they
+    were added. A row that does not convert raises :class:`ValueError` naming the pair and
+    the field (msgspec's path, e.g. ``$.tick``)."""
+    live: dict[str, AddedAtRestart] = {}
+    for kind, pay in rows:
+        name = str(pay.get("pair", ""))
+        if kind == "pair_removed":
+            live.pop(name, None)
+        elif kind == "pair_armed" and name in live:
+            live[name] = dataclasses.replace(live[name], armed=True)
+        elif kind == "pair_added":
+            live.pop(name, None)  # added again: the newest row holds
+            live[name] = _added(name, pay)
+    return list(live.values())
+
+
+def _added(name: str, pay: Mapping[str, Any]) -> AddedAtRestart:
+    try:
+        legs = list(pay["legs"])
+        specs = [
+            msgspec.convert({k: v for k, v in leg.items() if k != "id"}, InstrumentSpec,
+                            strict=False)
+            for leg in legs
+        ]  # fmt: skip
+        settings = pay.get("settings") or {
+            "name": name,
+            "leg_a": legs[0]["id"],
+            "leg_b": legs[1]["id"],
+            "max_notional_usd": pay["max_notional_usd"],
+        }
+        pair = msgspec.convert(settings, PairSettings, strict=False)
+    except (KeyError, IndexError, TypeError, msgspec.ValidationError) as exc:
+        raise ValueError(f"pair_added row of pair {name!r}: {type(exc).__name__}: {exc}") from None
+    if len(specs) != 2:
+        raise ValueError(f"pair_added row of pair {name!r}: {len(specs)} legs, not 2")
+    return AddedAtRestart(pair, specs[0], specs[1], armed=False)

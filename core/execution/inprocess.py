@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping
 
+from core.domain.events import InstrumentSpec
 from core.domain.orders import OrderIntent
 from core.domain.venue import OrderUpdate
 from core.execution.executor import OrderExecutor, Timings
@@ -66,6 +67,13 @@ class InProcessRouter:
             await self.executor.execute(intent)
         finally:  # a coalesced duplicate never reaches a venue: it leaves the queue here
             self._waiting.pop(intent.client_order_id, None)
+
+    def learn(self, spec: InstrumentSpec) -> None:
+        """Orders on ``spec`` (added at run time) go to its venue from now on."""
+        venue = self.venues.get(spec.venue)
+        if venue is not None:
+            venue.learn(spec)
+        self.book.specs[(spec.venue, spec.symbol)] = spec
 
     async def start(self) -> None:
         """Start every venue (one-way mode and instrument checks, user streams)."""

@@ -47,6 +47,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.domain.config import QueueSettings
 from core.domain.errors import BadInput
+from core.domain.events import InstrumentSpec
 from core.domain.orders import OrderIntent
 from core.execution.state import Report
 
@@ -121,13 +122,16 @@ def make_client(url: str, socket_timeout_s: float, name: str | None = None) -> A
 
 
 class Envelope(msgspec.Struct, frozen=True):
-    """One queued intent: the engine that wants the updates, the submit time (UNIX s), and
-    ``retry`` when the engine had sent this client order id before."""
+    """One queued intent: the engine that wants the updates, the submit time (UNIX s),
+    ``retry`` when the engine had sent this client order id before, and ``spec`` the
+    instrument's spec when the engine added it at run time (a worker whose config lacks the
+    instrument trades it with this spec; None for configured instruments)."""
 
     engine: str
     t: float
     intent: OrderIntent
     retry: bool = False
+    spec: InstrumentSpec | None = None
 
 
 _enc = msgspec.json.Encoder()

@@ -1,5 +1,7 @@
 """Engine side of the Redis queue: intents out to ``arbtui worker`` processes, reports back.
 
+An instrument added at run time (:meth:`RedisRouter.learn`) rides in every intent on it, so
+that workers started with a config that lacks it trade it with the engine's spec.
 ``submit`` only appends to a local buffer (no await, no Redis call on the engine's hot path);
 a writer task LPUSHes whatever accumulated in one round trip. A reader task pops this
 engine's update list (Redis-side block timeout) and applies the reports to the engine's
@@ -20,6 +22,7 @@ from typing import Any
 import msgspec
 
 from core.domain.config import QueueSettings
+from core.domain.events import InstrumentSpec
 from core.domain.orders import OrderIntent
 from core.domain.venue import OrderUpdate
 from core.execution.redis_queue import (
@@ -60,6 +63,8 @@ class RedisRouter:
         self._wake = asyncio.Event()
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
+        self.carried: dict[tuple[str, str], InstrumentSpec] = {}
+        """Instruments added at run time: their spec rides in every intent on them."""
         book.on_update = self._deliver
 
     def _deliver(self, upd: OrderUpdate) -> None:
@@ -71,8 +76,20 @@ class RedisRouter:
         engine sent before goes out marked ``retry`` (looked up before any resend)."""
         retry = intent.client_order_id in self.book.orders
         self.book.track(intent)
-        self._buf.append(encode(Envelope(self.engine_id, time.time(), intent, retry)))
+        spec = self.carried.get((intent.venue, intent.symbol))
+        self._buf.append(encode(Envelope(self.engine_id, time.time(), intent, retry, spec)))
         self._wake.set()
+
+    def learn(self, spec: InstrumentSpec) -> None:
+        """Orders on ``spec`` (added at run time) from now on: this process's venues (user
+        streams, position reads) and book take it, and every intent on it carries it to the
+        workers (:class:`~core.execution.redis_queue.Envelope` ``spec``)."""
+        key = (spec.venue, spec.symbol)
+        venue = self.venues.get(spec.venue)
+        if venue is not None:
+            venue.learn(spec)
+        self.book.specs[key] = spec
+        self.carried[key] = spec
 
     async def start(self) -> None:
         """Check Redis (PING) and start the venues (user streams, position reads)."""

@@ -55,6 +55,11 @@ class OrderRouter(Protocol):
     def submit(self, intent: OrderIntent) -> None:
         """Queue ``intent``; returns at once. Call on the router's loop thread."""
 
+    def learn(self, spec: InstrumentSpec) -> None:
+        """Execute orders on ``spec`` from now on (an instrument added at run time, already
+        checked at its venue): the venues and the book take it; the Redis router also sends
+        it with every intent on it, for workers whose config lacks it."""
+
     async def start(self) -> None:
         """Start the venues (and check Redis); raises on a venue that may not trade."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol
 
+from core.domain.events import InstrumentSpec
 from core.domain.orders import OrderIntent
 from core.domain.venue import OrderUpdate
 from core.execution.state import Report
@@ -18,6 +19,8 @@ class ExecutionVenue(Protocol):
     """An exchange account for one venue."""
 
     venue: str
+    specs: dict[tuple[str, str], InstrumentSpec]
+    """The instruments it trades, by (venue, symbol)."""
 
     async def start(self) -> None:
         """Load instruments, check one-way position mode and lot sizes (refuse to trade
@@ -42,6 +45,16 @@ class ExecutionVenue(Protocol):
 
     async def cancel_all(self, symbol: str) -> None:
         """Cancel every open order on ``symbol``."""
+
+    async def check_instrument(self, spec: InstrumentSpec) -> None:
+        """Check an instrument added at run time as :meth:`start` checks the configured ones
+        (raises :class:`~core.venues.ccxt_base.VenueStartError` naming what is wrong)."""
+
+    def learn(self, spec: InstrumentSpec) -> InstrumentSpec | None:
+        """Trade ``spec`` from now on; returns the spec it replaced (None: new)."""
+
+    def unlearn(self, spec: InstrumentSpec, old: InstrumentSpec | None) -> None:
+        """Undo :meth:`learn` (back to ``old``; None: not known at all)."""
 
     async def position(self, symbol: str) -> Decimal:
         """Signed position in the venue's unit (BTC or contracts); raises

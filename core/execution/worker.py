@@ -11,7 +11,9 @@ the watcher) or an intent the engine marked ``retry`` waits for the id's busy ke
 looked up at the venue and only sent if the venue does not know it. A heartbeat renews the
 worker's lease every ``lease_s / 5``; a watcher (every worker runs one) re-queues the
 processing lists of workers whose lease expired. A worker that finds its own lease gone
-stops and sends nothing more (it was declared dead and its items went to others).
+stops and sends nothing more (it was declared dead and its items went to others). An intent
+on an instrument the engine added at run time carries its spec; a worker that does not know
+the instrument learns it from there.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import msgspec
 
 from core.domain.config import QueueSettings
+from core.domain.events import InstrumentSpec
 from core.domain.venue import OrderStatus
 from core.execution.executor import OrderExecutor, Timings
 from core.execution.redis_queue import (
@@ -247,6 +250,18 @@ class Worker:
             self._running -= 1
             self._slot.set()
 
+    def _learn(self, spec: InstrumentSpec) -> None:
+        """An intent on an instrument the engine added at run time brings its spec (checked
+        at the venue by the engine's process): a venue that does not know the instrument
+        takes it; one that does keeps its own (this worker's config)."""
+        key = (spec.venue, spec.symbol)
+        venue = self.venues.get(spec.venue)
+        if venue is None or key in venue.specs:
+            return
+        venue.learn(spec)
+        self.book.specs.setdefault(key, spec)
+        log.info("worker %s: %s %s learnt from the engine (added at run time)", self.id, *key)
+
     async def _execute(self, item: bytes, marked: asyncio.Future[None] | None) -> None:
         try:
             env = decode_envelope(item)
@@ -256,6 +271,8 @@ class Worker:
             return
         if self.fenced:
             return
+        if env.spec is not None:
+            self._learn(env.spec)
         cid = env.intent.client_order_id
         out: list[Report] = []
         latency: list[float] = []

@@ -28,7 +28,14 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from core.domain.contracts import is_coin
 from core.domain.ledger import FundingPayment, Position
 from core.domain.orders import Fill, OrderIntent, Rejection
-from core.domain.records import AlertRaised, ErrorRaised, MarketObserved, PairAdded, Record
+from core.domain.records import (
+    AlertRaised,
+    ErrorRaised,
+    MarketObserved,
+    PairAdded,
+    PairRemoved,
+    Record,
+)
 from core.domain.risk import TradingState
 
 if TYPE_CHECKING:
@@ -225,6 +232,10 @@ class Metrics:
             for leg in (pr.key_a, pr.key_b):
                 self._instrument(leg)
             self._pair(rec.pair)
+        elif isinstance(rec, PairRemoved):  # its spread series go; the legs' series stay
+            if self._pair_children.pop(rec.pair, None) is not None:
+                self.funding_spread.remove(rec.pair)
+                self.price_spread.remove(rec.pair)
         elif isinstance(rec, Fill):
             key = (rec.venue, rec.symbol, rec.purpose)
             child = self._trades.get(key)

@@ -28,7 +28,7 @@ from core.analysis.replay import SPEED_STEPS, ReplayError, iter_replay
 from core.domain import commands as cmd
 from core.domain.config import Settings
 from core.domain.errors import EXIT_FAILED
-from core.domain.events import Event, ReplayHeader
+from core.domain.events import Event, InstrumentSpec, ReplayHeader
 from core.domain.risk import TradingState
 from core.domain.snapshot import EngineSnapshot, FeedView, HistoryView, ReplayView
 from core.engine.attention import Attention
@@ -92,6 +92,13 @@ class EngineHost:
         :class:`~core.domain.commands.AddPair` on the engine's loop (specs from the venues,
         then the engine, then the feeds' subscriptions). None: the engine answers it alone
         (a replay refuses it)."""
+        self.live_add: Callable[[list[InstrumentSpec]], Coroutine[Any, Any, str | None]] | None = (
+            None
+        )
+        """Set by a live session once its order path is connected
+        (:func:`core.runtime.live_add.admit` on its router and venues): checks the instruments
+        of a pair added at run time at their venues and teaches them to the order path;
+        returns why not (None: done). None: a live session refuses to add pairs."""
         self._side: set[asyncio.Task[None]] = set()
         self._commands: queue.SimpleQueue[cmd.Command] = queue.SimpleQueue()
         self._stop = threading.Event()

@@ -8,7 +8,9 @@ log (:mod:`core.runtime.restart`; a failed read HALTs), connect the engine, adop
 run left as it left it and HALT for the operator's answer on anything else
 (:mod:`core.engine.restart`, ``[risk] on_restart``), then
 start the session's checks (:mod:`core.runtime.live_watch`: positions, clock, dead-man switch,
-funding income, private-stream health). Cancels go to the venue directly; queue depth and
+funding income, private-stream health). Once connected, a pair added at run time is checked at
+its venues and taught to the order path by :func:`core.runtime.live_add.admit`
+(``EngineHost.live_add``). Cancels go to the venue directly; queue depth and
 order latency go to the metrics.
 """
 
@@ -23,6 +25,7 @@ from core.domain.risk import TradingState
 from core.domain.venue import OrderUpdate
 from core.execution.router import OrderRouter
 from core.runtime.execution import build_execution
+from core.runtime.live_add import admit
 from core.runtime.live_watch import LiveWatch, to_reported
 from core.runtime.restart import look_at_start
 
@@ -181,6 +184,10 @@ async def live_task(host: EngineHost) -> None:
         if up.fill is not None:
             watch.on_update_filled((up.venue, up.symbol))
 
+    for pr in engine.pairs:  # restored at start-up: with Redis, their specs ride to workers
+        if pr.cfg.name in engine.run_time_pairs:
+            for key in (pr.key_a, pr.key_b):
+                router.learn(engine.specs[key])
     router.listener = on_update
     router.on_alert = engine.alert
     router.book.on_funding = lambda f: engine.on_venue_funding(to_reported(f))
@@ -199,6 +206,7 @@ async def live_task(host: EngineHost) -> None:
             EngineRouter(router, venues, engine),
             lambda key: _spawn(reread_position(engine, venues, key)),
         )
+        host.live_add = lambda specs: admit(router, venues, specs)  # a pair added at run time
         engine.begin_restart(found)  # no await since connecting: nothing trades before it
         answer = settings.risk.on_restart
         if engine.restart_review is not None and answer != "ask":
@@ -215,6 +223,7 @@ async def live_task(host: EngineHost) -> None:
     except Exception as exc:
         halt(engine, f"{type(exc).__name__}: {exc}")
     finally:
+        host.live_add = None
         engine.disconnect_router()  # its connections are closed: nothing more may be sent
         for task in (runner, watching):
             if task is not None:

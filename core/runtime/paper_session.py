@@ -3,7 +3,11 @@ venue; the same console, or a status line per interval when headless (``arbtui -
 
 Start-up: a closed venue is refused before anything connects
 (:func:`core.venues.registry.check_tradeable`); instrument specs from the venues, the config's
-as the fallback, each one said in the log; the engine trades with the specs so found. The host
+as the fallback, each one said in the log; the engine trades with the specs so found; the
+pairs the last run added at run time come back DISARMED with their recorded specs
+(:func:`core.runtime.restart.restore_added_pairs`), so that the feeds, a live session's order
+path (whose venues check them at start as configured ones) and start-up's position reads
+cover them. The host
 runs each venue's feed tasks (from its registry plugin) and the health enforcer as tasks on the
 engine's loop, so every event is
 applied on the engine thread; wall time paces the sockets only (the engine's clock is the
@@ -24,15 +28,17 @@ import msgspec
 
 from core.domain.commands import AddPair
 from core.domain.config import ConfigError, Settings
-from core.domain.events import Event
+from core.domain.events import Event, InstrumentSpec
 from core.domain.orders import run_tag
 from core.engine.engine import Engine
 from core.feeds.health import HealthBoard, build_feed_views
 from core.feeds.recorder import ReplayRecorder
 from core.feeds.sink import EventSink
 from core.feeds.together import run_together
+from core.observe.statedir import resolve
 from core.runtime.feed_health import enforce
 from core.runtime.host import EngineHost
+from core.runtime.restart import restore_added_pairs
 from core.venues import registry
 from core.venues.instruments import SpecsResult, load_instrument_specs
 from core.venues.registry import FeedContext
@@ -76,15 +82,16 @@ class PaperSession:
                 eng.emit(kind, text)
 
         by_venue: dict[str, list[str]] = {}
-        for iid in self.settings.traded_ids():
-            spec = self.settings.instruments[iid]
+        now = eng.settings  # the configured pairs and those start-up restored
+        for iid in now.traded_ids():
+            spec = now.instruments[iid]
             by_venue.setdefault(spec.venue, []).append(spec.symbol)
         tasks: list[Any] = [enforce(self.board, eng, host.observers.metrics), self.watch_status()]
         for venue, symbols in by_venue.items():
             build = registry.plugin(venue).feed_tasks
             if build is None:  # checked before start-up; a closed venue is never dialled
                 raise registry.VenueClosedError(f"{venue} has no live feed")
-            ctx = FeedContext(symbols, sink, self.board, self.settings, log, self.feeds)
+            ctx = FeedContext(symbols, sink, self.board, now, log, self.feeds)
             tasks += build(ctx)
         try:
             await run_together(*tasks)  # at the end sockets and ccxt sessions are closed
@@ -115,14 +122,16 @@ class PaperSession:
 
     async def add_pair(self, c: AddPair) -> None:
         """Carry out :class:`~core.domain.commands.AddPair` (the host runs it on the engine's
-        loop): the engine's checks first (a refusal is said at once, naming why); then the
-        two legs' specs from the venues' REST endpoints as start-up reads them
-        (:func:`core.venues.instruments.load_instrument_specs`, off the loop; the command's
-        specs are the fallback, each source said in the log); then the engine adds the pair,
-        DISARMED (a recording's header lists its instruments from then on); then each
-        venue's plugin subscribes the new symbols on its running feed and funding pollers
-        (``VenuePlugin.subscribe``). Live sessions refuse: their order
-        path (execution clients, workers) knows the configured instruments only."""
+        loop), each step said in the log: the engine's checks first (a refusal is said at
+        once, naming why); then the two legs' specs from the venues' REST endpoints as
+        start-up reads them (:func:`core.venues.instruments.load_instrument_specs`, off the
+        loop; the command's specs are the fallback, each source said in the log); live, then
+        the venues' checks and the order path (``EngineHost.live_add``:
+        :func:`core.runtime.live_add.admit`; a refusal names the step); then the engine adds
+        the pair, DISARMED (a recording's header lists its instruments from then on); then
+        each venue's plugin subscribes the new symbols on its running feed and funding
+        pollers (``VenuePlugin.subscribe``). A subscription that fails takes the pair out
+        again (it is flat and disarmed), saying so."""
         eng = self.engine
         name = c.pair.name
         if eng.add_pair_refusal(c.pair, c.spec_a, c.spec_b) is not None:
@@ -144,23 +153,48 @@ class PaperSession:
             eng.emit("state", note)
         closed = not_trading_keys(found)
         if closed:
-            why = "; ".join(f"{v} {sym}: {w}" for (v, sym), w in closed.items())
-            eng.alert(f"add pair {name} refused: not trading at the venue ({why})")
+            said = "; ".join(f"{v} {sym}: {w}" for (v, sym), w in closed.items())
+            eng.alert(f"add pair {name}: refused: not trading at the venue ({said})")
             return
-        eng.handle(replace(c, spec_a=found.specs[ids[0]], spec_b=found.specs[ids[1]]))
+        new = [found.specs[ids[0]], found.specs[ids[1]]]
+        if eng.mode == "live":
+            admit = self.host.live_add
+            if admit is None:
+                eng.alert(f"add pair {name}: refused: live execution is not connected")
+                return
+            eng.emit(
+                "state",
+                f"add pair {name}: checking {legs} at the venues (instrument, one-way mode, "
+                "position, open orders)",
+            )
+            why = await admit(new)
+            if why is not None:
+                eng.alert(f"add pair {name}: refused: {why}")
+                return
+        eng.handle(replace(c, spec_a=new[0], spec_b=new[1]))
         if not any(pr.cfg.name == name for pr in eng.pairs):
             return  # refused meanwhile (said by the engine)
-        new = [found.specs[ids[0]], found.specs[ids[1]]]
         if self.recorder is not None:  # the recording's header lists what it holds
             self.recorder.add_instruments(new)
-        for venue in dict.fromkeys(s.venue for s in new):
+        try:
+            await self.subscribe(new, f"add pair {name}")
+        except Exception as exc:
+            eng.alert(f"add pair {name}: feed subscription failed ({exc}): taking it out again")
+            eng.remove_pair(name)
+
+    async def subscribe(self, specs: list[InstrumentSpec], what: str) -> None:
+        """Each venue's plugin subscribes ``specs`` on its running feed and funding pollers
+        (``VenuePlugin.subscribe``; a venue that cannot is an alert); ``what`` starts each
+        log line."""
+        eng = self.engine
+        for venue in dict.fromkeys(s.venue for s in specs):
             subscribe = registry.plugin(venue).subscribe
             if subscribe is None:
-                eng.alert(f"add pair {name}: {venue} cannot subscribe at run time")
+                eng.alert(f"{what}: {venue} cannot subscribe at run time")
                 continue
-            await subscribe(self.feeds, [s for s in new if s.venue == venue])
-            symbols = ", ".join(s.symbol for s in new if s.venue == venue)
-            eng.emit("state", f"add pair {name}: {venue} {symbols} subscribed")
+            await subscribe(self.feeds, [s for s in specs if s.venue == venue])
+            symbols = ", ".join(s.symbol for s in specs if s.venue == venue)
+            eng.emit("state", f"{what}: {venue} {symbols} subscribed")
 
 
 def not_trading_keys(found: SpecsResult) -> dict[tuple[str, str], str]:
@@ -227,5 +261,9 @@ def build_paper_session(
     engine.session_venues = frozenset(  # a pair added later must trade on these venues
         effective.instruments[i].venue for i in effective.traded_ids()
     )
+    # the last run's added pairs, before the feeds, the order path and start-up's reads
+    if restore_added_pairs(engine, resolve(settings.audit.path, mode)) and recorder is not None:
+        now = engine.settings
+        recorder.add_instruments([now.instruments[i] for i in now.traded_ids()])
     session.host.feed_views = lambda: build_feed_views(board)
     return session

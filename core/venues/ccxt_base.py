@@ -461,6 +461,33 @@ class LiveVenue:
         stream. :class:`VenueError` when the call failed."""
         return []
 
+    async def check_instrument(self, spec: InstrumentSpec) -> None:
+        """Check an instrument added at run time as :meth:`start` checks the configured ones
+        (listed, the venue's quantity step equal to ``spec.lot``, the kind, one-way position
+        mode); raises :class:`VenueStartError` naming what is wrong (or that the calls
+        failed). Nothing is learnt: see :meth:`learn`."""
+        raise NotImplementedError
+
+    def learn(self, spec: InstrumentSpec) -> InstrumentSpec | None:
+        """Trade ``spec`` from now on (orders, look-ups, positions, the private stream's
+        rows): it joins :attr:`specs` and the book's specs. Returns the spec it replaced (None:
+        new), for :meth:`unlearn`."""
+        key = (spec.venue, spec.symbol)
+        old = self.specs.get(key)
+        self.specs[key] = spec
+        self.book.specs[key] = spec
+        return old
+
+    def unlearn(self, spec: InstrumentSpec, old: InstrumentSpec | None) -> None:
+        """Undo :meth:`learn` of ``spec``: back to ``old`` (None: not known at all)."""
+        key = (spec.venue, spec.symbol)
+        if old is None:
+            self.specs.pop(key, None)
+            self.book.specs.pop(key, None)
+        else:
+            self.specs[key] = old
+            self.book.specs[key] = old
+
     async def position(self, symbol: str) -> Decimal:
         raise NotImplementedError
 

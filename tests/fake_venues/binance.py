@@ -113,6 +113,8 @@ class FakeBinance(FakeServer):
         self.countdowns: dict[str, int] = {}
         """Per symbol, the monotonic ms at which the armed auto-cancel fires (0 = off)."""
         self.countdown_fired: list[str] = []
+        self.extra_symbols: list[dict[str, Any]] = []
+        """``exchangeInfo`` rows listed after the recorded BTCUSDT one (a test lists more)."""
         self.income: list[dict[str, Any]] = []
         """``GET /fapi/v1/income`` rows (the test adds them)."""
         """How far the venue's clock runs ahead of ours: a signed request whose
@@ -315,9 +317,9 @@ class FakeBinance(FakeServer):
 
     async def h_info(self, request: web.Request) -> web.Response:
         await self.record(request)
-        return self._json(
-            json.loads((DATA / "binance_exchangeInfo_BTCUSDT_2021-07-22.json").read_text())
-        )
+        info = json.loads((DATA / "binance_exchangeInfo_BTCUSDT_2021-07-22.json").read_text())
+        info["symbols"] += self.extra_symbols
+        return self._json(info)
 
     async def h_dual(self, request: web.Request) -> web.Response:
         _, err = await self._params(request)

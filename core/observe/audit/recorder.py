@@ -34,8 +34,12 @@ mismatch        another size than the ledger; see core.engine.reconcile)
 pair_adopted    ts_ms, pair, state (direction, opened_ts_ms, legs: qty, entry_price, anchor,
                 levels_filled; a live run took over what the last run left: core.engine.restart)
 pair_added      ts_ms, pair, legs (id and every instrument spec field), max_notional_usd,
-                armed (false): a pair added to the session at run time (scanner ``a``)
+                armed (false), settings (every pair setting: leg ids, cap, hedge band),
+                restored (true when start-up restored it from the last run's rows): a pair
+                added to the session at run time (scanner ``a``)
 pair_armed      ts_ms, pair: the operator armed a pair added at run time
+pair_removed    ts_ms, pair, legs (venue, symbol): a flat pair taken out of the session
+                (palette ``Remove pair``); a restart does not restore it
 alert, error    text (and traceback), with API keys and signatures redacted
 run_end         rows: every row of this run, this one included
 ==============  ============================================================================

@@ -173,24 +173,36 @@ class BinanceVenue(LiveVenue):
         position mode (``dualSidePosition`` must be false), then open the user stream."""
         try:
             await self.call(self.client.load_time_difference)
+        except Exception as exc:
+            raise VenueStartError(self.redact(f"binance: start-up calls failed: {exc}")) from None
+        await self._check(list(self.specs.values()), "start-up")
+        from core.venues.binance.user_stream import BinanceUserStream
+
+        await self.open_stream(lambda: BinanceUserStream(self))
+
+    async def check_instrument(self, spec: InstrumentSpec) -> None:
+        """The start-up checks for one instrument added at run time: ``exchangeInfo`` (listed,
+        market ``stepSize`` = lot) and ``dualSidePosition`` false (one-way mode)."""
+        await self._check([spec], "instrument check")
+
+    async def _check(self, specs: list[InstrumentSpec], what: str) -> None:
+        try:
             info = await self.call(self.client.fapiPublicGetExchangeInfo)
             dual = await self.call(self.client.fapiPrivateGetPositionSideDual)
         except Exception as exc:
-            raise VenueStartError(self.redact(f"binance: start-up calls failed: {exc}")) from None
-        self._check_instruments(info)
+            raise VenueStartError(self.redact(f"binance: {what} calls failed: {exc}")) from None
+        self._check_instruments(info, specs)
         if dual.get("dualSidePosition") not in (False, "false"):
             raise VenueStartError(
                 "binance: the account is in Hedge Mode (GET /fapi/v1/positionSide/dual says "
                 "dualSidePosition=true); arbtui trades one-way only: switch the account to "
                 "One-way Mode, then start again"
             )
-        from core.venues.binance.user_stream import BinanceUserStream
 
-        await self.open_stream(lambda: BinanceUserStream(self))
-
-    def _check_instruments(self, info: dict[str, Any]) -> None:
+    def _check_instruments(self, info: dict[str, Any], specs: list[InstrumentSpec]) -> None:
         symbols = {s.get("symbol"): s for s in info.get("symbols", [])}
-        for (_, symbol), spec in self.specs.items():
+        for spec in specs:
+            symbol = spec.symbol
             row = symbols.get(symbol)
             if row is None:
                 raise VenueStartError(f"binance: {symbol} is not listed in exchangeInfo")

@@ -172,12 +172,7 @@ class BybitVenue(LiveVenue):
             raise VenueStartError(self.redact(f"bybit: start-up calls failed: {exc}")) from None
         for (_, symbol), spec in self.specs.items():
             self._check_instrument(spec)
-            hedged = [r for r in rows[symbol] if str(r.get("positionIdx", "0")) != "0"]
-            if hedged:
-                idx = sorted({str(r.get("positionIdx")) for r in hedged})
-                raise VenueStartError(
-                    HEDGE_MODE.format(rows=f"{symbol} positionIdx {', '.join(idx)}", symbol=symbol)
-                )
+            self._check_one_way(symbol, rows[symbol])
             if opened[symbol]:
                 self.warnings.append(
                     f"bybit {symbol}: {len(opened[symbol])} open order(s) not placed by this run"
@@ -186,14 +181,42 @@ class BybitVenue(LiveVenue):
 
         await self.open_stream(lambda: BybitUserStream(self))
 
+    async def check_instrument(self, spec: InstrumentSpec) -> None:
+        """The start-up checks for one instrument added at run time: listed in
+        instruments-info (the markets read again if it was not listed when they were loaded),
+        ``qtyStep`` = lot, linear/inverse as given, and no position row of it in hedge mode
+        (``positionIdx`` 1 or 2)."""
+        why = f"bybit {spec.symbol}: instrument check calls failed"
+        try:
+            await self._load_markets()
+            if not self.client.markets_by_id.get(spec.symbol):
+                await self.call(self.client.load_markets, True)
+        except Exception as exc:
+            raise VenueStartError(self.redact(f"{why}: {exc}")) from None
+        self._check_instrument(spec)
+        try:
+            rows = await self._position_rows(spec.symbol, spec)
+        except Exception as exc:
+            raise VenueStartError(self.redact(f"{why}: {exc}")) from None
+        self._check_one_way(spec.symbol, rows)
+
+    def _check_one_way(self, symbol: str, rows: list[dict[str, Any]]) -> None:
+        hedged = [r for r in rows if str(r.get("positionIdx", "0")) != "0"]
+        if hedged:
+            idx = sorted({str(r.get("positionIdx")) for r in hedged})
+            raise VenueStartError(
+                HEDGE_MODE.format(rows=f"{symbol} positionIdx {', '.join(idx)}", symbol=symbol)
+            )
+
     async def _load_markets(self) -> None:
         if not self._markets_loaded:
             await self.call(self.client.load_markets)
             self._markets_loaded = True
 
-    def unified(self, symbol: str) -> str:
-        """ccxt's unified symbol of a Bybit id (``BTCUSDT`` -> ``BTC/USDT:USDT``)."""
-        spec = self.specs[(NAME, symbol)]
+    def unified(self, symbol: str, spec: InstrumentSpec | None = None) -> str:
+        """ccxt's unified symbol of a Bybit id (``BTCUSDT`` -> ``BTC/USDT:USDT``) of the kind
+        of ``spec`` (default: the known instrument's)."""
+        spec = spec or self.specs[(NAME, symbol)]
         found = self.client.markets_by_id.get(symbol) or []
         for m in found:
             if bool(m.get("inverse")) == (spec.kind == "inverse") and m.get("swap"):
@@ -202,7 +225,10 @@ class BybitVenue(LiveVenue):
 
     def _check_instrument(self, spec: InstrumentSpec) -> None:
         where = f"bybit {spec.symbol}"
-        market = self.client.market(self.unified(spec.symbol))
+        try:
+            market = self.client.market(self.unified(spec.symbol, spec))
+        except VenueError as exc:
+            raise VenueStartError(str(exc)) from None
         info = market.get("info") or {}
         step = _dec((info.get("lotSizeFilter") or {}).get("qtyStep"))
         if step != spec.lot:
@@ -335,11 +361,13 @@ class BybitVenue(LiveVenue):
         except Exception as exc:
             raise VenueError(self.redact(f"bybit {symbol}: cancel-all failed: {exc}")) from None
 
-    async def _position_rows(self, symbol: str) -> list[dict[str, Any]]:
+    async def _position_rows(
+        self, symbol: str, spec: InstrumentSpec | None = None
+    ) -> list[dict[str, Any]]:
         await self._load_markets()
-        spec = self.specs[(NAME, symbol)]
+        spec = spec or self.specs[(NAME, symbol)]
         got = await self.call(
-            self.client.fetch_positions, [self.unified(symbol)], {"category": category(spec)}
+            self.client.fetch_positions, [self.unified(symbol, spec)], {"category": category(spec)}
         )
         if not isinstance(got, list):
             raise ValueError("unexpected answer")
