@@ -128,3 +128,7 @@ async def test_80x24_symbols_cut_on_purpose_and_the_data_row_and_each_pairs_delt
         ]
         pairs = app.query_one("#funding-pairs", KeyedTable)
         assert row_text(pairs, "BTC-COINM").split()[0] == "BTC-COINM"  # whole at 80 too
+        await pilot.press("2")  # 20 levels do not fit 24 rows: the panel says so
+        panel = app.query_one("#ladders-detail")
+        await eventually(pilot, lambda: str(panel.border_subtitle).startswith("+"))
+        assert str(panel.border_subtitle) == "+1 rows: a taller terminal shows them"

@@ -17,7 +17,15 @@ from textual.containers import Vertical
 
 from core.domain.snapshot import EngineSnapshot, LadderLevelView
 from tui import format as fmt
-from tui.widgets.table import Cell, ColumnSpec, KeyedTable, right, session_symbols, widest
+from tui.widgets.table import (
+    Cell,
+    ColumnSpec,
+    KeyedTable,
+    cut_note,
+    right,
+    session_symbols,
+    widest,
+)
 
 LADDER_COLUMNS = (
     ColumnSpec("venue", "Venue", 7),
@@ -70,10 +78,20 @@ class LaddersPanel(Vertical):
 
     def on_mount(self) -> None:
         self._table = self.query_one(KeyedTable)
+        self._ladders = False
         self.border_title = "DCA ladders"
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.ladders``."""
         self._table.widen("symbol", widest(session_symbols(snap)))
         self._table.sync([level_row(lv) for lv in snap.ladders])
-        self.border_subtitle = "" if snap.ladders else "no ladder: no pair open"
+        self._ladders = bool(snap.ladders)
+        self._note_cut()
+
+    def on_resize(self) -> None:
+        """Capped or freed (a resize, several pairs): say again how many rows are cut."""
+        self.call_after_refresh(self._note_cut)
+
+    def _note_cut(self) -> None:
+        cut = cut_note(self.size.height, self._table)
+        self.border_subtitle = cut or ("" if self._ladders else "no ladder: no pair open")
