@@ -27,6 +27,8 @@ from tests.helpers import ts
 from tests.observers import free_port, observed
 from tui.cli import main
 
+README_REPLAY = ROOT / "replays" / "btc_binance_bybit_2024-03.jsonl.gz"
+
 EVERY = {
     "arbtui_funding_rate_per_hour": "gauge",
     "arbtui_funding_spread_per_hour": "gauge",
@@ -184,9 +186,38 @@ def test_a_taken_port_is_an_alert_not_a_failure(settings: Settings, tmp_path: Pa
             close()
     alerts = [e.text for e in eng.log if e.kind == "alert"]
     assert alerts == [
-        f"metrics not served on 127.0.0.1:{port}: Address already in use "
-        "(set [metrics] port, or --metrics-port 0 to turn it off)"
+        f"metrics port {port} in use on 127.0.0.1: metrics off for this run (another arbtui? "
+        "set [metrics] port or --metrics-port to another port, 0 to turn them off)"
     ]
+
+
+def test_a_second_run_on_a_taken_metrics_port_goes_on_with_metrics_off(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Two runs with the default port: the first serves /metrics, the second (here the
+    README's headless replay through ``arbtui``) plays to its end and exits 0, its report
+    saying the port was in use and metrics are off for it (at start, not at 1970-01-01)."""
+    port = free_port()
+    first = Engine(observed(settings, tmp_path, port=port))
+    closers = attach_observers(first, run_id="first").closers
+    try:
+        monkeypatch.setenv("ARBTUI_STATE_DIR", str(tmp_path / "second"))
+        readme = ["--config", str(ROOT / "config.toml"), "--replay", str(README_REPLAY)]
+        code = main([*readme, "--headless", "--metrics-port", str(port)])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            assert r.status == 200  # the first run still serves
+    finally:
+        for close in closers:
+            close()
+    out = capsys.readouterr().out
+    assert code == 0
+    assert (
+        f"alert             at start metrics port {port} in use on 127.0.0.1: metrics off for "
+        "this run (another arbtui? set [metrics] port or --metrics-port to another port, 0 to "
+        "turn them off)"
+    ) in out
+    assert "trades            12 (entry 6, exit 6)" in out  # the whole replay ran
 
 
 def test_the_metrics_port_comes_from_the_flag_the_environment_or_the_config(

@@ -61,3 +61,34 @@ def test_replay_speed_and_progress() -> None:
     assert fmt.speed(None) == "max"
     assert fmt.progress(18045, 33879) == "53.3%"
     assert fmt.progress(5, 0) == "5 ev"
+
+
+def test_prices_follow_the_instruments_tick() -> None:
+    """XRPUSDT (tick 0.0001) showed 0.62 for 0.6234: a price has its tick's decimals."""
+    assert fmt.price(0.6234, Decimal("0.0001")) == "0.6234"
+    assert fmt.price(Decimal("1.111365482572812222904303936"), Decimal("0.0001")) == "1.1114"
+    assert fmt.price(67646.46, Decimal("0.01")) == "67,646.46"
+    assert fmt.price(63127.0, Decimal("0.1")) == "63,127.0"
+    assert fmt.price(61963.5, Decimal("0.5")) == "61,963.5"
+    assert fmt.price(25.0, Decimal("1")) == "25"
+    assert fmt.price(7935.5) == "7,935.50"  # tick unknown: two decimals
+    assert fmt.price(None, Decimal("0.1")) == fmt.DASH
+
+
+@pytest.mark.parametrize(
+    ("step", "decimals"),
+    [("0.0001", 4), ("0.5", 1), ("0.10", 1), ("1", 0), ("10", 0), ("1E-8", 8), ("0", 2)],
+)
+def test_a_step_needs_the_decimals_of_its_last_digit(step: str, decimals: int) -> None:
+    assert fmt.step_decimals(Decimal(step)) == decimals
+    assert fmt.step_decimals(None) == 2
+
+
+def test_quantities_and_sizes_follow_the_instruments_lot() -> None:
+    assert fmt.qty(Decimal("14218.4"), "XRP", Decimal("0.1")) == "+14,218.4"
+    assert fmt.qty(Decimal("-14218"), "XRP", Decimal("1")) == "-14,218"
+    assert fmt.qty(Decimal("-0.064"), "BTC", Decimal("0.001")) == "-0.064"
+    assert fmt.qty(Decimal("90"), "contracts", Decimal("1")) == "+90"
+    assert fmt.size(Decimal("5951.7"), Decimal("0.1")) == "5,951.7"
+    assert fmt.size(Decimal("0.141"), Decimal("0.001")) == "0.141"
+    assert fmt.size(Decimal("7853"), Decimal("1")) == "7,853"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,9 @@ from textual.command import CommandPalette
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from core.domain.commands import Command, Kill, Pause, ReplaySpeed
+from core.domain.commands import Arm, Command, Kill, Pause, ReplaySpeed
 from core.domain.config import load_config
-from core.domain.snapshot import EngineSnapshot, RiskView
+from core.domain.snapshot import EngineSnapshot, ReplayView, RiskView
 from tests.conftest import HISTORY_CONFIG
 from tui.app import ArbConsole
 from tui.help import KEYS, HelpScreen, help_table, keys_for
@@ -191,3 +192,61 @@ async def test_views_switch_with_v_1_and_2(replay_host: RecordingHost) -> None:
         assert app.current_view == "detail"
         await pilot.press("1")
         assert app.current_view == "main"
+
+
+def footer_labels(app: ArbConsole) -> dict[str, tuple[str, bool]]:
+    """Each key the footer shows: (its label, dimmed)."""
+    keys = app.query_one(Footer).query(FooterKey)
+    return {k.key: (k.description, k.has_class("-disabled")) for k in keys}
+
+
+async def test_the_footers_labels_follow_the_state(replay_host: RecordingHost) -> None:
+    """``p Pause`` said Pause while PAUSED: the footer says what the key does now: p Pause
+    (ARMED) / Resume (PAUSED), space Play (replay paused) / Hold (running); a Arm is dimmed
+    while ARMED and f Flatten with nothing open, and pressing them says why nothing happens."""
+    app = ArbConsole(replay_host)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(pilot, lambda: app.snapshot is not None)
+        await pilot.pause()
+        labels = footer_labels(app)
+        assert app.snapshot.risk.trading_state == "ARMED" and app.snapshot.exposure_open
+        assert (labels["a"], labels["p"], labels["f"]) == (
+            ("Arm", True), ("Pause", False), ("Flatten", False),
+        )  # fmt: skip
+        assert labels["space"] == ("Play", False)  # the replay clock is paused
+        await pilot.press("a")  # dimmed: nothing sent, a notice says why
+        await pilot.pause()
+        assert not replay_host.commands_of(Arm)
+        await pilot.press("p")
+        await eventually(pilot, lambda: app.snapshot.risk.trading_state == "PAUSED")
+        await eventually(pilot, lambda: footer_labels(app).get("p") == ("Resume", False))
+        assert footer_labels(app)["a"] == ("Arm", False)  # PAUSED: arming does something
+        await pilot.press("p")
+        await eventually(pilot, lambda: app.snapshot.risk.trading_state == "ARMED")
+        await eventually(pilot, lambda: footer_labels(app).get("p") == ("Pause", False))
+        await pilot.press("ctrl+k")
+        await eventually(pilot, lambda: app.kill_asked)
+        await pilot.press("y")
+        await eventually(pilot, lambda: app.snapshot.risk.trading_state == "HALTED")
+        await eventually(pilot, lambda: not app.snapshot.exposure_open)
+        await eventually(pilot, lambda: footer_labels(app).get("f") == ("Flatten", True))
+        assert footer_labels(app)["p"] == ("Pause", True)  # HALTED: neither pause nor resume
+        await pilot.press("p", "f")  # dimmed: nothing sent, no dialog
+        await pilot.pause()
+        assert len(replay_host.commands_of(Pause)) == 1 and len(app.screen_stack) == 1
+
+
+async def test_space_says_hold_while_the_replay_runs() -> None:
+    host = StaticHost("replay")
+    risk = host._snap.risk
+    host._snap = EngineSnapshot(
+        1_700_000_000_000, "replay", (), (), (), (), risk, (), (),
+        ReplayView(10, 100, 14_400.0, paused=False, finished=False), 0, False,
+    )  # fmt: skip
+    app = ArbConsole(host)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await eventually(pilot, lambda: app.snapshot is not None)
+        await pilot.pause()
+        assert footer_labels(app)["space"] == ("Hold", False)
+        host._snap = replace(host._snap, replay=ReplayView(100, 100, 14_400.0, False, True))
+        await eventually(pilot, lambda: footer_labels(app).get("space") == ("Play", True))  # end

@@ -22,7 +22,7 @@ from textual.app import App
 from textual.widgets import Input, Sparkline, Static
 
 from core.domain.config import load_config
-from core.domain.scan import rank
+from core.domain.scan import ScanSettings, rank
 from core.domain.universe import match
 from core.runtime.scan_host import ScanHost
 from core.runtime.scanner import ScanResult
@@ -33,7 +33,7 @@ from tests.test_scan_ranking import BTC_BN, BTC_BY, ETH_BY, HISTORIES, NOW, SOL_
 from tests.test_scan_ranking import ETH_BN as ETH_BN
 from tui.app import ArbConsole
 from tui.scan_table import ScanTable
-from tui.scanner_screen import PathModal, ScannerScreen
+from tui.scanner_screen import PathModal, ScannerScreen, state_line
 from tui.testing import RecordingHost, eventually, wait_until
 
 REPLAY = Path(__file__).resolve().parent.parent / "replays" / "btc_2020-03.jsonl.gz"
@@ -147,6 +147,60 @@ async def test_ranked_table_detail_pane_update_by_row_key_and_sorting(tmp_path: 
         )
         await pilot.press("escape")
         await eventually(pilot, lambda: not isinstance(app.screen, ScannerScreen))
+
+
+class ScheduledFeed(HeldFeed):
+    """A held feed that says, as :class:`ScanHost` does, its refresh period and settings."""
+
+    def __init__(self, result: ScanResult | None) -> None:
+        super().__init__(result)
+        self.every_s = 30.0
+        self.scan = ScanSettings(min_net_apr_pct=5.0, min_volume_usd=1e6)
+
+
+async def test_the_state_line_says_when_how_many_and_which_filters_at_80x24_and_120x40() -> None:
+    """At 80x24 the table showed its first 7 columns cut at the right edge, under a line without
+    the scan's age or its filters: now the compact columns (legs, net APR, net) fit, the table
+    keeps room (no sparklines below 34 rows) and the state line says the rest."""
+    feed = ScheduledFeed(result([BTC_BY, SOL_BY, ETH_BY, BTC_BN, SOL_BN, ETH_BN]))
+    app = Holder(feed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(pilot, lambda: isinstance(app.screen, ScannerScreen))
+        screen = app.screen
+        assert isinstance(screen, ScannerScreen)
+        await eventually(pilot, lambda: screen.applied == 1)
+        await pilot.pause()
+        table = screen.query_one("#scan-table", ScanTable)
+        assert table.shown_columns == ["asset", "short", "long", "net", "net_apr"]
+        assert table.columns_in_view() == 5 and table.virtual_size.width <= table.size.width
+        head = str(screen.query_one("#scan-head", Static).render())
+        assert head == (
+            "scan 08:00:00 UTC, 0 s ago (every 30 s) | 3 of 3 pairs | binance 3, bybit 3 perps\n"
+            "filters: net APR >= 5%, volume >= 1,000,000 USD | net over 72 h on 10,000 USD a "
+            "leg | sort net desc | 5 of 14 columns (wider terminal: all)"
+        )
+        assert table.region.height >= 8  # header and the rows, the detail pane below
+        assert screen.query_one("#scan-head").region.height <= 4
+        await pilot.press("o")  # cycles the shown columns: from net to net APR
+        assert screen.sort_column == "net_apr"
+        await pilot.resize_terminal(120, 40)
+        await eventually(pilot, lambda: len(table.shown_columns) == 14)
+        await pilot.pause()
+        fit = table.columns_in_view()
+        assert 0 < fit < 14  # 14 columns are wider than 120: the others scroll into view
+        head = str(screen.query_one("#scan-head", Static).render())
+        assert head.endswith(f"sort net_apr desc | {fit} of 14 columns fit (left/right scroll)")
+
+
+def test_the_state_line_counts_the_scans_age_in_seconds() -> None:
+    res = result([BTC_BY, BTC_BN])
+    assert state_line(res, NOW + 75_000) == (
+        "scan 08:00:00 UTC, 75 s ago | 1 of 1 pairs | binance 3, bybit 3 perps"
+    )
+    assert state_line(res, NOW, scan=ScanSettings(), sort="net desc", columns=(14, 14, 14)) == (
+        "scan 08:00:00 UTC, 0 s ago | 1 of 1 pairs | binance 3, bybit 3 perps\n"
+        "filters: none | net over 72 h on 10,000 USD a leg | sort net desc"
+    )
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import msgspec
@@ -175,6 +176,11 @@ async def test_a_when_already_armed_says_so_and_sends_nothing(
 async def test_pending_ladder_levels_show_their_planned_size(
     hosts: list[RecordingHost],
 ) -> None:
+    """The short Binance leg holds 4.224 BTC (its entry and the hedges): at level 1's trigger
+    (6,167.27) that is 26,049.55 USD, so the leg's 50,000 USD cap leaves room for level 1's
+    10,000 (1.621 BTC); 5.845 BTC at level 2's 6,346.90 are 37,097.62, leaving 12,902.38
+    (2.032 BTC) of its 15,000; at level 3 (6,586.40) 7.877 BTC are over the cap: levels 3 and
+    4 are never placed and say so ("over cap", not "pending")."""
     host = start(hosts, REPLAY, pause_at_ts_ms=IN_POSITION_TS_MS)
     wait_until(lambda: host.snapshot().replay.paused)
     snap = host.snapshot()
@@ -182,7 +188,15 @@ async def test_pending_ladder_levels_show_their_planned_size(
     assert pending and all(lv.planned and lv.size and lv.size_usd for lv in pending)
     base = float(settings().sizing.base_notional_usd)
     multipliers = settings().ladder.multipliers
-    assert [lv.size_usd for lv in pending] == [base * multipliers[lv.index] for lv in pending]
+    binance = [lv for lv in snap.ladders if lv.venue == "binance"]
+    assert [(lv.index, lv.status, lv.size) for lv in binance] == [
+        (0, "filled", Decimal("0.420")),
+        (1, "pending", Decimal("1.621")),
+        (2, "pending", Decimal("2.032")),
+        (3, "over cap", None),
+        (4, "over cap", None),
+    ]
+    assert [lv.size_usd for lv in pending] == [10_000.0, pytest.approx(12_902.378852)]
     assert all(not lv.planned for lv in snap.ladders if lv.status == "filled")
     app = ArbConsole(host, settings())
     async with app.run_test(size=(120, 40)) as pilot:

@@ -69,6 +69,7 @@ from tui.widgets import (
     RiskPanel,
     StatusLine,
 )
+from tui.widgets.table import COMPACT_BELOW_COLUMNS
 
 REFRESH_HZ = 8
 """Snapshot pulls per second (DESIGN: coalesce to about 10 frames a second)."""
@@ -89,8 +90,6 @@ FOLLOW_S = 0.03
 """After the answer is on the status line, the other panels are brought up to date this much
 later (a frame in between shows the answer first)."""
 
-COMPACT_BELOW_COLUMNS = 110
-"""Below this width the tables and the status line use their compact forms."""
 
 REPLAY_ACTIONS = frozenset({"replay_toggle", "replay_speed"})
 """Actions that exist only in replay mode (hidden from the footer in paper and live)."""
@@ -170,9 +169,16 @@ class ArbConsole(App[int]):
         Binding("ctrl+k", "kill", "KILL", priority=True),
         Binding("y", "kill_answer(True)", "Confirm KILL", show=False),
         Binding("n,escape", "kill_answer(False)", "Cancel", show=False),
+        # a key whose action depends on the state has a binding per label (the footer shows
+        # the one that applies, dimmed when none does: check_action) and a hidden one that
+        # says why nothing happens (a Arm while ARMED, f Flatten with nothing open)
         Binding("a", "arm", "Arm"),
-        Binding("p", "pause_resume", "Pause"),
+        Binding("a", "arm('noted')", "Arm", show=False),
+        Binding("p", "pause_resume('pause')", "Pause"),
+        Binding("p", "pause_resume('resume')", "Resume"),
+        Binding("p", "pause_resume", "Pause", show=False),
         Binding("f", "flatten", "Flatten"),
+        Binding("f", "flatten('noted')", "Flatten", show=False),
         Binding("q", "quit", "Quit"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("v", "toggle_view", "View"),
@@ -181,7 +187,8 @@ class ArbConsole(App[int]):
         Binding("3", "show_view('charts')", "Charts", show=False),
         Binding("e", "export", "CSV"),
         Binding("s", "scanner", "Scan", show=False),
-        Binding("space", "replay_toggle", "Play", key_display="space"),
+        Binding("space", "replay_toggle('hold')", "Hold", key_display="space"),
+        Binding("space", "replay_toggle('play')", "Play", key_display="space"),
         Binding(
             "plus,equals_sign",
             "replay_speed(1)",
@@ -308,14 +315,14 @@ class ArbConsole(App[int]):
         snap = self.host.snapshot()
         if snap is None or (snap is self.snapshot and not (self._behind and not quick)):
             return
-        mode_changed = self.engine_mode != snap.mode
+        keys_before = self._key_state()
         # several pairs: the ladders leave the main view (view 2 has them) and, on a short
         # terminal, the funding and legs tables are capped, so the drawdown panel and the
         # log always keep their room (app.tcss, #main.-multi)
         self.query_one("#main").set_class(len(snap.pairs) > 1, "-multi")
         self.snapshot = snap
-        if mode_changed:
-            self.refresh_bindings()  # the footer's keys depend on the mode
+        if self._key_state() != keys_before:
+            self.refresh_bindings()  # the footer's keys and labels follow these
         if not quick:  # the frame is drawn with the interpreter to itself (a replay waits)
             self.host.hold_replay(REFRESH_HOLD_S)
             self.call_after_refresh(self.host.release_replay)  # drawn: the replay goes on
@@ -370,16 +377,61 @@ class ArbConsole(App[int]):
     def _trading_state(self) -> str | None:
         return None if self.snapshot is None else self.snapshot.risk.trading_state
 
+    def _key_state(self) -> tuple[object, ...]:
+        """What the footer's keys depend on: the mode, the trading state, open exposure and
+        the replay clock (paused, finished)."""
+        snap = self.snapshot
+        if snap is None:
+            return ()
+        rp = snap.replay
+        clock = None if rp is None else (rp.paused, rp.finished)
+        return (snap.mode, snap.risk.trading_state, snap.exposure_open, clock)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While a modal is open only the kill switch (and the modal's own keys) act; replay
-        keys exist only in replay mode (False also hides them from the footer)."""
+        keys exist only in replay mode (False also hides them from the footer). The keys
+        whose action depends on the state show the label that applies (``p Pause`` while
+        ARMED, ``p Resume`` while PAUSED; ``space Hold`` while the replay runs, ``Play``
+        while it is paused) and are dimmed (None) when none does (``a Arm`` while ARMED,
+        ``p Pause`` in DISARMED, REDUCING or HALTED, ``f Flatten`` with nothing open,
+        ``space Play`` once the replay has ended); the hidden binding of the same key then
+        says why nothing happens."""
         if isinstance(self.screen, ModalScreen) and action not in ("kill",):
             return False
         if action == "kill_answer":
             return self.kill_asked  # y, n and escape mean something only while asked
         if action in REPLAY_ACTIONS and self.engine_mode not in (None, "replay"):
             return False
+        if not parameters:
+            return self._plain_key_state(action)
+        return self._labelled_key_state(action, str(parameters[0]))
+
+    def _plain_key_state(self, action: str) -> bool | None:
+        """A state-dependent key's shown binding: dimmed (None) when it would do nothing."""
+        snap = self.snapshot
+        if snap is None:
+            return True
+        if action == "arm" and snap.risk.trading_state == "ARMED":
+            return None
+        if action == "flatten" and not snap.exposure_open:
+            return None
         return True
+
+    def _labelled_key_state(self, action: str, label: str) -> bool | None:
+        """The binding of a key with one label per state (see :meth:`check_action`)."""
+        snap = self.snapshot
+        if action == "pause_resume":
+            state = None if snap is None else snap.risk.trading_state
+            if label == "resume":
+                return state == "PAUSED"
+            return False if state == "PAUSED" else (True if state in (None, "ARMED") else None)
+        if action == "replay_toggle":
+            rp = None if snap is None else snap.replay
+            running = rp is not None and not rp.paused and not rp.finished
+            if label == "hold":
+                return running
+            return False if running else (None if rp is not None and rp.finished else True)
+        return True  # the hidden bindings ("noted"): they say why nothing happens
 
     def action_scanner(self) -> None:
         """``s``: the funding scanner screen (started on first use)."""
@@ -471,7 +523,7 @@ class ArbConsole(App[int]):
         does not arm it)."""
         self.submit(ArmPair(pair=name, source=self.source))
 
-    def action_arm(self) -> None:
+    def action_arm(self, _binding: str = "") -> None:
         """``a``: allow the strategy to open and add; when already ARMED, say so (and name
         the pairs added at run time that are still DISARMED: arming the engine does not
         arm them)."""
@@ -489,7 +541,7 @@ class ArbConsole(App[int]):
         if later:
             self.notify(later.strip(), timeout=4)
 
-    def action_pause_resume(self) -> None:
+    def action_pause_resume(self, _label: str = "") -> None:
         """``p``: Pause when ARMED, Resume when PAUSED; otherwise say why nothing happens."""
         state = self._trading_state()
         if state == "ARMED":
@@ -499,7 +551,7 @@ class ArbConsole(App[int]):
         else:
             self.notify(f"Pause/resume needs ARMED or PAUSED (now {state}).", timeout=3)
 
-    def action_flatten(self) -> None:
+    def action_flatten(self, _binding: str = "") -> None:
         """``f``: after confirmation, close every leg reduce-only and go to REDUCING. With
         nothing open, say so and stay in the current state."""
         if self.snapshot is not None and not self.snapshot.exposure_open:
@@ -554,7 +606,7 @@ class ArbConsole(App[int]):
         self.query_one(Footer).display = True
         self.refresh_bindings()
 
-    def action_replay_toggle(self) -> None:
+    def action_replay_toggle(self, _label: str = "") -> None:
         """``space``: pause or continue the replay clock."""
         if self.snapshot is not None and self.snapshot.replay is None:
             self.notify("Not a replay.", timeout=2)

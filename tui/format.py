@@ -84,9 +84,22 @@ def usd(value: float | Decimal | None, digits: int = 2, sign: bool = False) -> s
     return f"{float(value):+,.{digits}f}" if sign else f"{float(value):,.{digits}f}"
 
 
-def price(value: float | Decimal | None) -> str:
-    """A price in quote currency (USD or USDT), two decimals: ``7,935.50``."""
-    return usd(value, 2)
+def step_decimals(step: Decimal | None, default: int = 2) -> int:
+    """The decimals a value on a grid of ``step`` needs (a spec's ``tick`` or ``lot``):
+    ``0.0001`` -> 4, ``0.5`` -> 1, ``0.10`` -> 1, ``1`` and ``10`` -> 0; ``default`` when
+    the step is unknown (None or not positive)."""
+    if step is None or not step > 0:
+        return default
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else default
+
+
+def price(value: float | Decimal | None, tick: Decimal | None = None) -> str:
+    """A price in quote currency with thousands separators, to the decimals of the
+    instrument's ``tick`` (:class:`~core.domain.events.InstrumentSpec` ``tick``, the venue's
+    price step): XRPUSDT (tick 0.0001) ``0.6234``, BTCUSDT on Binance (0.01)
+    ``67,646.46``, on Bybit (0.1) ``63,127.0``; two decimals when the tick is unknown."""
+    return usd(value, step_decimals(tick))
 
 
 def btc(value: float | Decimal | None, sign: bool = True) -> str:
@@ -96,11 +109,14 @@ def btc(value: float | Decimal | None, sign: bool = True) -> str:
     return f"{float(value):+.4f}" if sign else f"{float(value):.4f}"
 
 
-def qty(value: Decimal | float | None, unit: str) -> str:
-    """A quantity in its own unit: contracts as signed integers (``-10,000``), BTC and other
-    units to four decimals (``+0.5000``)."""
+def qty(value: Decimal | float | None, unit: str, lot: Decimal | None = None) -> str:
+    """A signed quantity in its own unit, to the decimals of the instrument's ``lot`` (its
+    quantity step: XRPUSDT lot 0.1 ``+14,218.4``, BTCUSDT lot 0.001 ``-0.064``); without a
+    lot, contracts as integers (``-10,000``) and other units to four decimals (``+0.5000``)."""
     if value is None:
         return DASH
+    if lot is not None and lot > 0:
+        return f"{float(value):+,.{step_decimals(lot)}f}"
     if unit.lower().startswith("contract"):
         return f"{float(value):+,.0f}"
     return f"{float(value):+,.4f}"
@@ -136,12 +152,16 @@ def interval(hours: float) -> str:
     return f"{hours:g}h"
 
 
-def size(value: Decimal | float | None) -> str:
-    """An order size in the venue's own unit, unsigned: whole numbers (contracts) without
-    decimals (``10,000``), fractions (BTC) to four decimals (``0.2500``)."""
+def size(value: Decimal | float | None, lot: Decimal | None = None) -> str:
+    """An order size in the venue's own unit, unsigned, to the decimals of the instrument's
+    ``lot`` when known (lot 0.1: ``5,951.7``; lot 1: ``7,853``); without a lot, whole
+    numbers (contracts) without decimals (``10,000``), fractions (BTC) to four decimals
+    (``0.2500``)."""
     if value is None:
         return DASH
     v = float(value)
+    if lot is not None and lot > 0:
+        return f"{v:,.{step_decimals(lot)}f}"
     if v == int(v) and abs(v) >= 1:
         return f"{v:,.0f}"
     return f"{v:,.4f}"

@@ -66,6 +66,8 @@ class ScanTable(ScrollView, can_focus=True):
         self.rows: Mapping[str, Sequence[Cell]] = {}
         self.cursor = 0
         self.widths = [len(label) for _, label, _ in self.columns]
+        self.shown_ix = list(range(len(self.columns)))
+        """Indexes of the columns shown, left to right (:meth:`show_only`)."""
 
     # -- data ----------------------------------------------------------------------------
 
@@ -77,6 +79,37 @@ class ScanTable(ScrollView, can_focus=True):
     def cursor_key(self) -> str | None:
         """The row key under the cursor (None when empty)."""
         return self.order[self.cursor] if self.order else None
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns shown, left to right."""
+        return [self.columns[i][0] for i in self.shown_ix]
+
+    def columns_in_view(self) -> int:
+        """How many of the shown columns fit the table's width whole (all of them before it
+        is laid out); the others are reached by scrolling (left/right)."""
+        width = self.size.width
+        if width <= 0:
+            return len(self.shown_ix)
+        right = 0
+        for n, i in enumerate(self.shown_ix):
+            right += self.widths[i]
+            if right > width:
+                return n
+            right += GAP
+        return len(self.shown_ix)
+
+    def show_only(self, keys: Sequence[str] | None) -> None:
+        """Show only the columns ``keys`` (in the table's order); None shows them all."""
+        visible = [i for i, (k, _, _) in enumerate(self.columns) if keys is None or k in keys]
+        if visible != self.shown_ix:
+            self.shown_ix = visible
+            self._fit_virtual_size()
+            self.refresh()
+
+    def _fit_virtual_size(self) -> None:
+        shown = [self.widths[i] for i in self.shown_ix]
+        self.virtual_size = Size(sum(shown) + GAP * len(shown), len(self.order) + 1)
 
     def cell_text(self, key: str, column: str) -> str:
         """The text of one cell."""
@@ -93,7 +126,7 @@ class ScanTable(ScrollView, can_focus=True):
                 if len(text) > widths[i]:
                     widths[i] = len(text)
         self.widths = widths
-        self.virtual_size = Size(sum(widths) + GAP * len(widths), len(self.order) + 1)
+        self._fit_virtual_size()
         if was is not None and was in rows:
             self.cursor = self.order.index(was)
         self.cursor = max(0, min(self.cursor, len(self.order) - 1))
@@ -105,7 +138,8 @@ class ScanTable(ScrollView, can_focus=True):
 
     def _line(self, cells: Sequence[Cell] | None, style: Style) -> list[Segment]:
         segs: list[Segment] = []
-        for i, (_, label, right) in enumerate(self.columns):
+        for i in self.shown_ix:
+            _, label, right = self.columns[i]
             text = label if cells is None else cells[i][0]
             w = self.widths[i]
             padded = text.rjust(w) if right else text.ljust(w)
@@ -162,9 +196,10 @@ class ScanTable(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         if event.y == 0:
             x = event.x + scroll_x
-            for (key, _, _), w in zip(self.columns, self.widths, strict=True):
+            for i in self.shown_ix:
+                w = self.widths[i]
                 if x < w + GAP:
-                    self.post_message(self.HeaderSelected(key))
+                    self.post_message(self.HeaderSelected(self.columns[i][0]))
                     return
                 x -= w + GAP
             return

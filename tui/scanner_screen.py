@@ -41,13 +41,15 @@ from textual.widgets import Footer, Input, Sparkline, Static
 
 from core.domain.commands import Command
 from core.domain.errors import ArbtuiError
-from core.domain.scan import HOURS_PER_YEAR, Leg, Opportunity
+from core.domain.scan import HOURS_PER_YEAR, Leg, Opportunity, ScanSettings
 from core.domain.snapshot import EngineSnapshot
 from core.domain.timeutil import format_age_s, ms_to_iso
 from core.domain.universe import SettledHistory
+from tui import format as fmt
 from tui.modals import ConfirmModal
 from tui.scan_config import session_pair, write_pair
 from tui.scan_table import ScanTable
+from tui.widgets.table import COMPACT_BELOW_COLUMNS
 
 REFRESH_HZ = 2.0
 """How often the screen looks for a new scan result (UI pace)."""
@@ -113,6 +115,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 TEXT_COLUMNS = frozenset({"asset", "short", "long", "flags"})
+
+COMPACT_COLUMNS = ("asset", "short", "long", "net_apr", "net")
+"""The columns shown below :data:`~tui.widgets.table.COMPACT_BELOW_COLUMNS` terminal columns
+(about 77 cells with ``1000PEPEUSDT`` legs; the legs' cells carry the intervals and ``CAP``);
+the state line says how many are hidden."""
 
 
 def _min_oi(o: Opportunity) -> tuple[str, float | None]:
@@ -194,7 +201,8 @@ def leg_text(leg: Leg, now_ms: int) -> Text:
     t.append(f"  cap {_opt(p.cap, '.4%')} floor {_opt(p.floor, '.4%')}")
     if leg.at_cap:
         t.append("  AT CAP", style="bold red")
-    t.append(f"   taker {p.taker_fee * 100:.3f}%   mark {p.mark:,.6g}\n")
+    mark = fmt.price(p.mark, p.tick) if p.tick > 0 else f"{p.mark:,.6g}"  # to the tick
+    t.append(f"   taker {p.taker_fee * 100:.3f}%   mark {mark}\n")
     t.append(f"  24h volume {_opt(p.volume_24h_usd, ',.0f')} USD")
     t.append(f"   open interest {oi_detail(leg, now_ms)}\n")
     t.append(
@@ -202,6 +210,53 @@ def leg_text(leg: Leg, now_ms: int) -> Text:
         f"({leg.funding_next_usd:+,.2f} USD)\n"
     )
     return t
+
+
+def state_line(
+    res: ScanView,
+    now_ms: int,
+    *,
+    every_s: float | None = None,
+    scan: ScanSettings | None = None,
+    sort: str = "",
+    columns: tuple[int, int, int] = (0, 0, 0),
+) -> str:
+    """The screen's state line: when the shown scan was taken (UTC) and how long ago (from
+    ``now_ms``), how often it refreshes, how many pairs it shows of how many matched, the
+    perpetuals read per venue, the filters and the money figures' basis (``scan``), the sort,
+    and ``columns`` (fitting the width, shown, all) when some are not in view, e.g.::
+
+        scan 08:00:00 UTC, 12 s ago (every 30 s) | 3 of 3 pairs | binance 3, bybit 3 perps
+        filters: none | net over 72 h on 10,000 USD a leg | sort net desc | 5 of 14 columns
+        (wider terminal: all)
+    """
+    age = max(0, now_ms - res.now_ms) // 1000
+    every = f" (every {every_s:g} s)" if every_s else ""
+    perps = getattr(res, "perps", None) or {}
+    read = ", ".join(f"{v} {n}" for v, n in perps.items())
+    first = (
+        f"scan {ms_to_iso(res.now_ms)[11:19]} UTC, {age:,} s ago{every} | "
+        f"{len(res.rows)} of {res.pairs} pairs" + (f" | {read} perps" if read else "")
+    )
+    second = []
+    if scan is not None:
+        kept = []
+        if scan.min_net_apr_pct is not None:
+            kept.append(f"net APR >= {scan.min_net_apr_pct:g}%")
+        if scan.min_volume_usd:
+            kept.append(f"volume >= {scan.min_volume_usd:,.0f} USD")
+        if scan.min_open_interest_usd:
+            kept.append(f"OI >= {scan.min_open_interest_usd:,.0f} USD")
+        second.append(f"filters: {', '.join(kept) or 'none'}")
+        second.append(f"net over {scan.horizon_h:g} h on {scan.notional_usd:,.0f} USD a leg")
+    if sort:
+        second.append(f"sort {sort}")
+    fit, shown, total = columns
+    if shown < total:  # a compact set: the others need a wider terminal
+        second.append(f"{shown} of {total} columns (wider terminal: all)")
+    elif fit < shown:  # the others are off to the right
+        second.append(f"{fit} of {total} columns fit (left/right scroll)")
+    return first + ("\n" + " | ".join(second) if second else "")
 
 
 DEFAULT_CONFIG_NAME = "scanned_pairs.toml"
@@ -246,10 +301,18 @@ class ScannerScreen(Screen[None]):
         Binding("a", "add_to_session", "Add to session"),
     ]
 
+    # the console's breakpoints, also when the screen runs in another app (tests); textual
+    # declares these as instance variables: a ClassVar here would not type-check
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_BELOW_COLUMNS, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012
+
+    # below 34 rows the detail pane gives the table room: no sparklines, 8 lines of detail
     DEFAULT_CSS = """
-    ScannerScreen #scan-head { height: auto; max-height: 4; padding: 0 1; }
-    ScannerScreen #scan-table { height: 1fr; }
+    ScannerScreen #scan-head { height: auto; max-height: 4; padding: 0 1; background: $panel; }
+    ScannerScreen #scan-table { height: 1fr; min-height: 4; }
     ScannerScreen #scan-detail-box { height: auto; max-height: 14; border-top: solid $accent; }
+    ScannerScreen.-short #scan-detail-box { max-height: 9; }
+    ScannerScreen.-short .spark-row { display: none; }
     ScannerScreen #scan-detail { height: auto; padding: 0 1; }
     ScannerScreen .spark-row { height: 2; }
     ScannerScreen .spark-label { width: 28; padding: 0 1; }
@@ -324,11 +387,23 @@ class ScannerScreen(Screen[None]):
             head.update(f"funding scanner: waiting for the first scan...{why}")
             return
         errors = "; ".join(f"{v} not read: {e[:60]}" for v, e in res.errors.items())
-        text = (
-            f"funding scanner {ms_to_iso(res.now_ms)}: {len(res.rows)} of {res.pairs} pairs, "
-            f"sorted by {self.sort_column}{' desc' if self.sort_reverse else ''}"
+        table = self.query_one("#scan-table", ScanTable)
+        text = state_line(
+            res,
+            self.clock(),
+            every_s=getattr(self.feed, "every_s", None),
+            scan=getattr(self.feed, "scan", None),
+            sort=f"{self.sort_column}{' desc' if self.sort_reverse else ''}",
+            columns=(table.columns_in_view(), len(table.shown_columns), len(COLUMNS)),
         )
         head.update(text + (f"  [{errors}]" if errors else ""))
+
+    def on_resize(self) -> None:
+        """Below :data:`~tui.widgets.table.COMPACT_BELOW_COLUMNS` columns the table shows
+        :data:`COMPACT_COLUMNS` (the state line says so)."""
+        narrow = self.size.width < COMPACT_BELOW_COLUMNS
+        self.query_one("#scan-table", ScanTable).show_only(COMPACT_COLUMNS if narrow else None)
+        self._head()
 
     def apply(self, res: ScanView) -> None:
         """Show ``res``: every row by its key (the cursor stays on its pair), in the chosen
@@ -404,9 +479,10 @@ class ScannerScreen(Screen[None]):
         self._head()
 
     def action_cycle_sort(self) -> None:
-        """``o``: sort by the next column."""
-        keys = [k for k, _ in COLUMNS]
-        col = keys[(keys.index(self.sort_column) + 1) % len(keys)]
+        """``o``: sort by the next column shown."""
+        keys = self.query_one("#scan-table", ScanTable).shown_columns
+        at = keys.index(self.sort_column) if self.sort_column in keys else -1  # hidden: first
+        col = keys[(at + 1) % len(keys)]
         self.sort_column, self.sort_reverse = col, col not in ("asset", "short", "long")
         self._sort()
         self._head()

@@ -325,7 +325,7 @@ def format_text(report: dict[str, Any]) -> str:
     ]
     times = report.get("alert_ts_ms") or []
     for i, alert in enumerate(report.get("alerts", [])):
-        when = f"{_iso(times[i])} " if i < len(times) else ""
+        when = "" if i >= len(times) else (f"{_iso(times[i])} " if times[i] > 0 else "at start ")
         lines.append(f"alert             {when}{alert}")
     for venue, v in sorted(report["per_venue"].items()):
         parts = ", ".join(f"{k} {f:,.2f}" for k, f in v["fees_by_purpose_usd"].items())

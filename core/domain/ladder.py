@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.domain.config import LadderSettings, SizingSettings
+from core.domain.contracts import ZERO, floor_to_lot, notional_usd, qty_for_notional
+from core.domain.events import InstrumentSpec
+from core.domain.risk import check_leg
 
 
 @dataclass(slots=True)
@@ -84,3 +87,48 @@ def level_notional_usd(
     """Notional for ``level``: base x multiplier x scale, capped at ``room_usd`` (>= 0)."""
     want = cfg.base_notional_usd * Decimal(repr(level.multiplier)) * Decimal(repr(scale))
     return max(Decimal(0), min(want, room_usd))
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedLevel:
+    """What a pending level would add when its trigger is reached: ``qty`` in the venue's
+    unit (on the lot grid) and ``usd`` its notional in USD; ``over_cap``: the leg's notional
+    cap leaves no room a venue would accept (``qty`` and ``usd`` 0): the level is never
+    placed while the cap and the position stay as they are."""
+
+    qty: Decimal
+    usd: Decimal
+    over_cap: bool = False
+
+
+def plan_pending(
+    ladder: Ladder,
+    spec: InstrumentSpec,
+    held_qty: Decimal,
+    base_usd: Decimal,
+    cap_usd: Decimal,
+) -> dict[int, PlannedLevel]:
+    """The planned size of each pending level of ``ladder`` (by level index), in order: base
+    notional ``base_usd`` x the level's multiplier, capped at the room the leg's notional cap
+    ``cap_usd`` (USD, the pair's and ``[sizing] leg_max_notional_usd``, the smaller) leaves
+    at the level's trigger price once the position ``held_qty`` (venue unit, either sign) and
+    the levels before it are held, floored to the lot. A capped level too small for the
+    venue's minimums (:func:`core.domain.risk.check_leg`) is ``over_cap``. As the engine sizes
+    an add (``PairRuntime._ladder_adds``), before the volatility scale and the free-capital
+    limit (both known only when the level triggers)."""
+    held = abs(held_qty)
+    out: dict[int, PlannedLevel] = {}
+    for lvl in ladder.levels:
+        if lvl.status != "pending" or lvl.trigger_price is None or lvl.trigger_price <= 0:
+            continue
+        price = Decimal(repr(lvl.trigger_price))
+        want = base_usd * Decimal(repr(lvl.multiplier))
+        room = max(ZERO, cap_usd - notional_usd(spec, held, price))
+        usd = min(want, room)
+        qty = floor_to_lot(spec, qty_for_notional(spec, usd, price))
+        if usd < want and check_leg(spec, qty, price, False):
+            out[lvl.index] = PlannedLevel(ZERO, ZERO, True)
+            continue
+        out[lvl.index] = PlannedLevel(qty, usd)
+        held += qty
+    return out

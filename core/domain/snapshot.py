@@ -102,13 +102,21 @@ class LegView:
     asset: str = "BTC"
     """The asset the instrument trades (``qty_btc`` is its delta in that asset: BTC's only
     for a BTC instrument)."""
+    tick: Decimal | None = None
+    """The instrument's price step (its spec's ``tick``, quote currency): prices are shown
+    to its decimals; None when unknown."""
+    lot: Decimal | None = None
+    """The instrument's quantity step in ``unit`` (its spec's ``lot``); None when unknown."""
 
 
 @dataclass(frozen=True, slots=True)
 class LadderLevelView:
     """One DCA ladder level of one leg: ``delta_pct`` from the leg's first fill, the
     ``trigger_price``, the size in the venue's unit and in USD, and ``status``:
-    ``"filled"``, ``"pending"``, ``"skipped"`` (sized to nothing or capped) or ``"cancelled"``."""
+    ``"filled"``, ``"pending"``, ``"over cap"`` (pending, but the leg's notional cap leaves it
+    no room: :func:`core.domain.ladder.plan_pending`), ``"skipped"`` (sized to nothing or
+    capped when triggered) or ``"cancelled"``. Only an open pair's levels are shown: a pair's
+    ladder goes when its round trip closes."""
 
     venue: str
     symbol: str
@@ -120,8 +128,12 @@ class LadderLevelView:
     status: str
     planned: bool = False
     """True when ``size`` and ``size_usd`` are the level's planned size (a pending level: base
-    notional x its multiplier at its trigger price, before the volatility scale and the caps
-    that apply when it fills)."""
+    notional x its multiplier at its trigger price, cut to the room the leg's notional cap
+    leaves; before the volatility scale and the free-capital limit that apply when it fills)."""
+    tick: Decimal | None = None
+    """The instrument's price step (spec ``tick``): the trigger is shown to its decimals."""
+    lot: Decimal | None = None
+    """The instrument's quantity step (spec ``lot``): the size is shown to its decimals."""
 
 
 @dataclass(frozen=True, slots=True)

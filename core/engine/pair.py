@@ -191,7 +191,7 @@ class PairRuntime:
         self.direction = 0
         self.entry = None
         self.unwind_ids.clear()
-        self.cancel_ladders()
+        self.ladders = {}  # the round trip is over: its levels (filled or not) go with it
         self.signal.entry_count = 0
 
     def cancel_ladders(self) -> None:
@@ -235,11 +235,16 @@ class PairRuntime:
             yield Alert(f"pair {self.cfg.name} not started: {why}")
             self._last_refusal = same or why
 
+    def leg_cap_usd(self) -> Decimal:
+        """The notional cap of each leg, USD: the pair's ``max_notional_usd`` or ``[sizing]
+        leg_max_notional_usd``, the smaller."""
+        return min(self.cfg.max_notional_usd, self.view.settings.sizing.leg_max_notional_usd)
+
     def _room_usd(self, key: Key, price: Decimal) -> Decimal:
         eng = self.view
         pos = eng.ledger.position(*key)
         held = notional_usd(pos.spec, pos.qty, price)
-        caps = min(self.cfg.max_notional_usd, eng.settings.sizing.leg_max_notional_usd) - held
+        caps = self.leg_cap_usd() - held
         lev = Decimal(repr(eng.settings.risk.max_leverage))
         capital = (Decimal(repr(eng.equity_usd)) * lev - eng.gross_notional_usd()) / 2
         return max(ZERO, min(caps, capital))

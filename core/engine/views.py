@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from core.domain.contracts import base_asset, btc_delta, floor_to_lot, is_coin, qty_for_notional
-from core.domain.events import InstrumentSpec
+from core.domain.contracts import base_asset, btc_delta, is_coin
+from core.domain.ladder import plan_pending
 from core.domain.market import HOUR_MS, HOURS_PER_YEAR
 from core.domain.signal import PairSignal
 from core.domain.snapshot import (
@@ -112,11 +112,17 @@ def build_snapshot(
         )
         for lad in pr.ladders.values():
             spec = engine.specs.get((lad.venue, lad.symbol))
+            plans = {}
+            if spec is not None:
+                held = engine.ledger.position(lad.venue, lad.symbol).qty
+                base = engine.settings.sizing.base_notional_usd
+                plans = plan_pending(lad, spec, held, base, pr.leg_cap_usd())
             for lvl in lad.levels:
-                size, size_usd, planned = lvl.size, lvl.size_usd, False
-                if lvl.status == "pending" and size is None and spec is not None:
-                    size, size_usd = _planned(engine, spec, lvl.multiplier, lvl.trigger_price)
-                    planned = size_usd is not None
+                size, size_usd, status = lvl.size, lvl.size_usd, lvl.status
+                plan = plans.get(lvl.index) if size is None else None
+                if plan is not None:  # pending: what it would add, or never placed
+                    size, size_usd = (None, None) if plan.over_cap else (plan.qty, float(plan.usd))
+                    status = "over cap" if plan.over_cap else status
                 ladders.append(
                     LadderLevelView(
                         lad.venue,
@@ -126,8 +132,10 @@ def build_snapshot(
                         lvl.trigger_price,
                         size,
                         size_usd,
-                        lvl.status,
-                        planned,
+                        status,
+                        plan is not None and not plan.over_cap,
+                        spec.tick if spec is not None else None,
+                        spec.lot if spec is not None else None,
                     )
                 )
     legs = []
@@ -160,6 +168,8 @@ def build_snapshot(
                 float(pos.funding) * to_usd,
                 spec.settle_currency,
                 asset,
+                spec.tick,
+                spec.lot,
             )
         )
     dd = engine.dd
@@ -238,15 +248,3 @@ def book_view(engine: Engine) -> tuple[HedgeTurnover, BookView]:
 def _observations_left(signal: PairSignal) -> int:
     """Observations still needed before an entry if the edge holds (a flat pair)."""
     return max(0, signal.cfg.observations - signal.entry_count)
-
-
-def _planned(
-    engine: Engine, spec: InstrumentSpec, multiplier: float, trigger: float | None
-) -> tuple[Decimal | None, float | None]:
-    """A pending level's planned size (venue unit, USD): base notional x multiplier, at the
-    trigger price, before the volatility scale and the caps applied when it fills."""
-    usd = engine.settings.sizing.base_notional_usd * Decimal(repr(multiplier))
-    if trigger is None or trigger <= 0:
-        return None, float(usd)
-    qty = floor_to_lot(spec, qty_for_notional(spec, usd, Decimal(repr(trigger))))
-    return qty, float(usd)

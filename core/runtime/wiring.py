@@ -10,6 +10,7 @@ records the same way.
 
 from __future__ import annotations
 
+import errno
 import secrets
 import time
 from collections.abc import Callable
@@ -47,8 +48,9 @@ def attach_observers(engine: Engine, *, run_id: str) -> Observers:
 
     Attached, in this order: the audit log (``[audit]``, unless disabled; one database per
     mode), the file log (``[logs]``; replays only with ``logs.in_replay``), the metrics
-    (always recorded; served when ``[metrics] port`` is not 0; a port that cannot be bound
-    is an alert, not a failure). Raises :class:`ConfigError`
+    (always recorded; served when ``[metrics] port`` is not 0; a port that cannot be bound,
+    e.g. taken by another run, is an alert (:func:`metrics_off_text`) and the run goes on
+    without serving them, never a failure). Raises :class:`ConfigError`
     naming ``audit.path`` or ``logs.dir`` when the audit database or the log file cannot be
     opened (nothing is left attached then).
     """
@@ -80,10 +82,21 @@ def attach_observers(engine: Engine, *, run_id: str) -> Observers:
             metrics.serve(s.metrics.host, s.metrics.port)
             closers.append(metrics.close)
         except OSError as exc:
-            engine.alert(
-                f"metrics not served on {s.metrics.host}:{s.metrics.port}: {exc.strerror} "
-                "(set [metrics] port, or --metrics-port 0 to turn it off)"
-            )
+            engine.alert(metrics_off_text(s.metrics.host, s.metrics.port, exc))
     if audit is not None:
         closers.append(audit.close)  # last: it may raise if rows could not be written
     return Observers(audit, metrics, closers)
+
+
+def metrics_off_text(host: str, port: int, exc: OSError) -> str:
+    """The alert of a metrics port that could not be bound: the run goes on, metrics off.
+    ``metrics port 9464 in use on 127.0.0.1: metrics off for this run (another arbtui? ...)``
+    for a taken port (EADDRINUSE), else the system's reason."""
+    hint = "set [metrics] port or --metrics-port to another port, 0 to turn them off"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"metrics port {port} in use on {host}: metrics off for this run "
+            f"(another arbtui? {hint})"
+        )
+    why = exc.strerror or str(exc)
+    return f"metrics not served on {host}:{port} ({why}): metrics off for this run ({hint})"

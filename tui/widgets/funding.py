@@ -19,7 +19,7 @@ from textual.containers import Vertical
 
 from core.domain.snapshot import EngineSnapshot, FundingView, PairView
 from tui import format as fmt
-from tui.widgets.table import Cell, ColumnSpec, KeyedTable, cut_note, right
+from tui.widgets.table import Cell, ColumnSpec, KeyedTable, cut_note, right, widest
 
 VENUE_COLUMNS = (
     ColumnSpec("venue", "Venue", 7),
@@ -48,26 +48,28 @@ PAIR_COLUMNS = (
 VENUE_COMPACT = (
     ColumnSpec("venue", "Venue", 7),
     ColumnSpec("symbol", "Symbol", 7),
-    ColumnSpec("rate", "Next rate", 9),
-    ColumnSpec("kind", "Kind", 5),
+    ColumnSpec("rate", "Next", 8),
+    ColumnSpec("kind", "Kind", 4),
     ColumnSpec("per_hour", "Rate/h", 9),
     ColumnSpec("apr", "APR", 8),
-    ColumnSpec("countdown", "Settles", 8),
+    ColumnSpec("countdown", "Settles in", 10),
     ColumnSpec("settled", "Settled", 8),
 )
-"""Venue columns below 110 terminal columns (no interval, short labels: 77 cells)."""
+"""Venue columns below 110 terminal columns (no interval, short labels: 77 cells). The
+countdown keeps its whole label (``Settles`` alone reads as a time of day); a symbol longer
+than 7 cells is cut with an ellipsis (``BTCUSD…``), the full set shows it whole."""
 
 PAIR_COMPACT = (
-    ColumnSpec("pair", "Pair", 7),
+    ColumnSpec("pair", "Pair", 15),
     ColumnSpec("spread", "Spread/h", 9),
     ColumnSpec("apr", "APR", 8),
     ColumnSpec("basis", "Basis", 7),
     ColumnSpec("edge", "Edge", 7),
     ColumnSpec("status", "Status", 20),
 )
-"""Pair columns below 110 terminal columns (no legs, no EMAs: 70 cells)."""
+"""Pair columns below 110 terminal columns (no legs, no EMAs: 78 cells, a 15-cell name)."""
 
-KIND_LABEL = {"fixed": "fixed", "estimate": "est", "last": "last"}
+KIND_LABEL = {"fixed": "fix", "estimate": "est", "last": "last"}
 """Short labels of FundingView.next_rate_kind."""
 
 STATUS_STYLE = {"flat": "dim", "open": "green", "closing": "yellow", "leg-risk": "bold red"}
@@ -175,6 +177,8 @@ class FundingPanel(Vertical):
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.funding`` and ``snap.pairs``."""
+        self._venues.widen("symbol", widest(f.symbol for f in snap.funding))
+        self._pairs.widen("pair", widest(p.name for p in snap.pairs))
         self._venues.sync([venue_row(f) for f in snap.funding])
         state = snap.risk.trading_state
         self._pairs.sync([pair_row(p, state) for p in snap.pairs])

@@ -1,8 +1,10 @@
 """Legs panel: one row per position.
 
-Quantity in the instrument's own unit (BTC, or contracts for BitMEX) and as BTC delta, entry
-price and mark in quote currency, unrealised PnL and funding received (> 0) minus paid, both
-in the leg's settlement currency (USDT or XBT) and in USD at mark.
+Quantity in the instrument's own unit (BTC, or contracts for BitMEX) to its lot's decimals and
+as BTC delta, entry price and mark in quote currency to its tick's decimals, unrealised PnL and
+funding received (> 0) minus paid, both in the leg's settlement currency (USDT or XBT) and in
+USD at mark. The symbol column is as wide as the session's longest symbol (compact: 7 cells,
+cut with an ellipsis).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from textual.containers import Vertical
 
 from core.domain.snapshot import EngineSnapshot, LegView
 from tui import format as fmt
-from tui.widgets.table import Cell, ColumnSpec, KeyedTable, cut_note, right
+from tui.widgets.table import Cell, ColumnSpec, KeyedTable, cut_note, right, session_symbols, widest
 
 LEG_COLUMNS = (
     ColumnSpec("venue", "Venue", 7),
@@ -38,6 +40,10 @@ LEG_COMPACT = (
 )
 """Leg columns below 110 terminal columns (amounts in USD only: 76 cells)."""
 
+LEG_SPARE = ("qty_btc",)
+"""Left out of the full set when the session's longest symbol would push it past the panel
+(120 columns with ``BTCUSD_PERP``: the drawdown panel gives each pair's net delta)."""
+
 _UNIT_SHORT = {"contracts": "ct", "contract": "ct"}
 
 
@@ -54,10 +60,10 @@ def leg_row(leg: LegView) -> tuple[str, tuple[Cell, ...]]:
         (
             leg.venue,
             leg.symbol,
-            right(f"{fmt.qty(leg.qty, leg.unit)} {unit}"),
+            right(f"{fmt.qty(leg.qty, leg.unit, leg.lot)} {unit}"),
             right(fmt.btc(leg.qty_btc) if leg.asset == "BTC" else "—"),  # an XRP leg: no BTC
-            right(fmt.price(leg.entry_price)),
-            right(fmt.price(leg.mark)),
+            right(fmt.price(leg.entry_price, leg.tick)),
+            right(fmt.price(leg.mark, leg.tick)),
             right(f"{fmt.amount(leg.upnl, cur)} {cur}", _style(leg.upnl)),
             right(fmt.usd(leg.upnl_usd, sign=True), _style(leg.upnl_usd)),
             right(f"{fmt.amount(leg.funding, cur)} {cur}", _style(float(leg.funding))),
@@ -70,7 +76,7 @@ class LegsPanel(Vertical):
     """Open positions, one row per venue and symbol."""
 
     def compose(self) -> ComposeResult:
-        yield KeyedTable(LEG_COLUMNS, id="legs-table", compact=LEG_COMPACT)
+        yield KeyedTable(LEG_COLUMNS, id="legs-table", compact=LEG_COMPACT, spare=LEG_SPARE)
 
     def on_mount(self) -> None:
         self._table = self.query_one(KeyedTable)
@@ -83,6 +89,7 @@ class LegsPanel(Vertical):
 
     def apply(self, snap: EngineSnapshot) -> None:
         """Show ``snap.legs``; the border subtitle says when there is no position."""
+        self._table.widen("symbol", widest(session_symbols(snap)))
         self._table.sync([leg_row(leg) for leg in snap.legs])
         self._legs = bool(snap.legs)
         self._note_cut()

@@ -82,9 +82,12 @@ def risk_rows(
     recorded: str = "",
 ) -> list[tuple[str, Text]]:
     """The panel's rows as (label, value); ``compact`` (narrow terminal) breaks long values
-    into shorter lines and draws a shorter bar; ``stopped``: the data ended on a failure (a
-    replay's bad line), so it is not live; ``recorded``: a replay's data is history, said
-    instead of "live" (``recorded``, or ``recorded, ended`` once played to its end)."""
+    into shorter lines, draws a shorter bar and gives each pair's net delta one line
+    (``BTC-COINM -0.0006 ok``: no unit, no band); with several pairs their net deltas come
+    after Data, so that a short panel cuts a pair's line before the data's health;
+    ``stopped``: the data ended on a failure (a replay's bad line), so it is not live;
+    ``recorded``: a replay's data is history, said instead of "live" (``recorded``, or
+    ``recorded, ended`` once played to its end)."""
     rows: list[tuple[str, Text]] = []
     equity = Text(f"{fmt.usd(risk.equity_usd)} USD")
     equity.append(("\n" if compact else "  ") + f"peak {fmt.usd(risk.peak_equity_usd)}", "dim")
@@ -104,10 +107,12 @@ def risk_rows(
         for i, (name, asset, value, band) in enumerate(risk.pair_deltas):
             outside = abs(value) > band
             delta.append("\n" if i else "")
-            delta.append(f"{name} {value:+,.4f} {asset}", style="bold red" if outside else "")
-            delta.append(f" ±{band:,.4f}")
+            figure = f"{name} {value:+,.4f}" + ("" if compact else f" {asset}")
+            delta.append(figure, style="bold red" if outside else "")
+            if not compact:  # narrow: one line a pair (the band is in the config; ok says it)
+                delta.append(f" ±{band:,.4f}")
             delta.append(" OUTSIDE" if outside else " ok", style="bold red" if outside else "green")
-        rows.append(("Net Δ", delta))
+        net_delta = ("Net Δ", delta)
     else:
         outside = abs(risk.net_delta_btc) > risk.hedge_band_btc
         delta = Text(f"{fmt.btc(risk.net_delta_btc)} BTC", style="bold red" if outside else "")
@@ -115,7 +120,9 @@ def risk_rows(
             ("  band ±" if not compact else " ±") + fmt.btc(risk.hedge_band_btc, sign=False)
         )
         delta.append(" OUTSIDE" if outside else " ok", style="bold red" if outside else "green")
-        rows.append(("Net Δ", delta))
+        net_delta = ("Net Δ", delta)
+    if not risk.pair_deltas:
+        rows.append(net_delta)
     if stopped:
         data = Text(" STOPPED ", style="bold white on red")
     elif risk.data_stale:
@@ -128,6 +135,8 @@ def risk_rows(
         data.append(", ")
         data.append_text(feeds_text(feeds))
     rows.append(("Data", data))
+    if risk.pair_deltas:  # a line a pair: last, so that more pairs never push Data off
+        rows.append(net_delta)
     return rows
 
 

@@ -17,11 +17,17 @@ A table may have a compact column set (``compact=`` specs, a subset of the colum
 their own labels and widths, for narrow terminals): ``set_compact(True)`` shows only those,
 and rows keep carrying every cell (the hidden ones are simply not shown), so switching back
 needs no new data.
+
+Widths follow the session, not the data of one frame: ``widen(key, cells)`` makes a column of
+the full set at least that wide (a panel widens its symbol column to the session's longest
+symbol, e.g. ``BTCUSD_PERP``; the compact set keeps its widths and cuts with an ellipsis,
+deliberately), and the ``spare`` columns (keys, least needed first) are left out of the full
+set while it is wider than the table, so that a widened column never pushes the last ones off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -32,11 +38,16 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from core.domain.snapshot import EngineSnapshot
+
 Cell = str | Text
 """One cell: plain text or styled Rich text."""
 
 PADDING = 1
 """Blank cells either side of every column (as DataTable's ``cell_padding=1``)."""
+
+COMPACT_BELOW_COLUMNS = 110
+"""Below this terminal width the console's tables use their compact column sets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +93,18 @@ class KeyedTable(Widget):
         *,
         id: str | None = None,
         compact: Sequence[ColumnSpec] | None = None,
+        spare: Sequence[str] = (),
     ) -> None:
         super().__init__(id=id)
         self.can_focus = False
         self._all_specs = tuple(columns)
+        self._index = {spec.key: i for i, spec in enumerate(self._all_specs)}
         self._compact_specs = tuple(compact) if compact is not None else None
         self._specs = self._all_specs
+        self._spare = tuple(spare)
+        self._min_widths: dict[str, int] = {}
+        self._room = 0
+        """Cells the table has (0 until laid out): the full set drops ``spare`` columns to fit."""
         self._shown: dict[str, tuple[Cell, ...]] = {}
         self._full: dict[str, tuple[Cell, ...]] = {}
         self._lines: dict[str, list[Segment]] = {}
@@ -125,11 +142,8 @@ class KeyedTable(Widget):
     # -- updates -------------------------------------------------------------------------
 
     def _pick(self, cells: Sequence[Cell]) -> tuple[Cell, ...]:
-        """The shown cells of a full row (all cells when not compact)."""
-        if self._specs is self._all_specs:
-            return tuple(cells)
-        index = {spec.key: i for i, spec in enumerate(self._all_specs)}
-        return tuple(cells[index[spec.key]] for spec in self._specs)
+        """The shown cells of a full row."""
+        return tuple(cells[self._index[spec.key]] for spec in self._specs)
 
     def set_compact(self, compact: bool) -> None:
         """Show only the compact columns (True) or all of them (False)."""
@@ -137,7 +151,41 @@ class KeyedTable(Widget):
         if compact == self.compact:
             return
         self.compact = compact
-        self._specs = (self._compact_specs or self._all_specs) if compact else self._all_specs
+        self._respec()
+
+    def widen(self, key: str, cells: int) -> None:
+        """Make column ``key`` of the full set at least ``cells`` wide (never narrower than
+        its spec); the compact set keeps its own widths."""
+        if cells > self._min_widths.get(key, 0):
+            self._min_widths[key] = cells
+            self._respec()
+
+    def on_resize(self) -> None:
+        """The table's width changed: the full set drops or takes back its spare columns."""
+        if self.size.width != self._room:
+            self._room = self.size.width
+            self._respec()
+
+    def _wanted(self) -> tuple[ColumnSpec, ...]:
+        """The columns to show: the compact set, or the full set widened and without the
+        spare columns it needs to leave out to fit :attr:`_room`."""
+        if self.compact and self._compact_specs is not None:
+            return self._compact_specs
+        specs = tuple(
+            ColumnSpec(s.key, s.label, max(s.width, self._min_widths.get(s.key, 0)))
+            for s in self._all_specs
+        )
+        for key in self._spare:
+            if not self._room or sum(s.width + 2 * PADDING for s in specs) <= self._room:
+                break
+            specs = tuple(s for s in specs if s.key != key)
+        return specs
+
+    def _respec(self) -> None:
+        specs = self._wanted()
+        if specs == self._specs:
+            return
+        self._specs = specs
         self._header = None
         rows = list(self._full.items())
         self._shown.clear()
@@ -239,3 +287,17 @@ def cut_note(height: int, *tables: KeyedTable) -> str:
     wanted = sum(1 + t.row_count for t in tables if t.display)
     cut = hidden + max(0, wanted - height)
     return f"+{cut} rows: a taller terminal shows them" if cut else ""
+
+
+def session_symbols(snap: EngineSnapshot) -> list[str]:
+    """Every symbol the snapshot shows (funding, legs, ladders): a symbol column's width."""
+    return [
+        *(f.symbol for f in snap.funding),
+        *(leg.symbol for leg in snap.legs),
+        *(lv.symbol for lv in snap.ladders),
+    ]
+
+
+def widest(texts: Iterable[str]) -> int:
+    """Cells of the longest of ``texts`` (0 for none): what a column must be to show them."""
+    return max((len(t) for t in texts), default=0)
