@@ -177,19 +177,19 @@ async def test_the_state_line_says_when_how_many_and_which_filters_at_80x24_and_
         assert head == (
             "scan 08:00:00 UTC, 0 s ago (every 30 s) | 3 of 3 pairs | binance 3, bybit 3 perps\n"
             "filters: net APR >= 5%, volume >= 1,000,000 USD | net over 72 h on 10,000 USD a "
-            "leg | sort net desc | 5 of 14 columns (wider terminal: all)"
+            "leg | sort net desc | 5 of 15 columns (wider terminal: all)"
         )
         assert table.region.height >= 8  # header and the rows, the detail pane below
         assert screen.query_one("#scan-head").region.height <= 4
         await pilot.press("o")  # cycles the shown columns: from net to net APR
         assert screen.sort_column == "net_apr"
         await pilot.resize_terminal(120, 40)
-        await eventually(pilot, lambda: len(table.shown_columns) == 14)
+        await eventually(pilot, lambda: len(table.shown_columns) == 15)
         await pilot.pause()
         fit = table.columns_in_view()
-        assert 0 < fit < 14  # 14 columns are wider than 120: the others scroll into view
+        assert 0 < fit < 15  # 15 columns are wider than 120: the others scroll into view
         head = str(screen.query_one("#scan-head", Static).render())
-        assert head.endswith(f"sort net_apr desc | {fit} of 14 columns fit (left/right scroll)")
+        assert head.endswith(f"sort net_apr desc | {fit} of 15 columns fit (left/right scroll)")
 
 
 def test_the_state_line_counts_the_scans_age_in_seconds() -> None:
