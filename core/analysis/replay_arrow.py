@@ -185,7 +185,7 @@ def iter_arrow(source: str | Path | Any) -> tuple[ReplayHeader, Iterator[Event]]
             key = pc.add(pc.multiply(batch.column("ts_ms"), 4), pc.take(order, kind))
             first = key[0].as_py()
             if first < last or (n > 1 and not pc.all(pc.greater_equal(key[1:], key[:-1])).as_py()):
-                bad = _first_drop(key.to_pylist(), last)
+                bad = first_drop(key.to_pylist(), last)
                 ts = batch.column("ts_ms")[bad].as_py()
                 raise ArrowReplayError(f"event out of time order (ts_ms {ts})", row0 + bad)
             last = key[n - 1].as_py()
@@ -200,7 +200,9 @@ def iter_arrow(source: str | Path | Any) -> tuple[ReplayHeader, Iterator[Event]]
     return header, events()
 
 
-def _first_drop(keys: list[int], last: int) -> int:
+def first_drop(keys: list[int], last: int) -> int:
+    """The index of the first key below the one before it (``last`` before the first): where
+    a block of sort keys found out of order (either replay form) first goes wrong."""
     for i, k in enumerate(keys):
         if k < last:
             return i

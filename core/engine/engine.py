@@ -206,14 +206,18 @@ class Engine(Valuation):
         # if a coin is held), the book unchanged, the drawdown within the limit and the
         # hour's curve point taken. (Written out here, not in a method: it runs every instant.)
         start, end = self._curve_hour_ms
-        if moved and (
-            not self._valued.isdisjoint(moved)
-            or self._book_dirty
-            or self._equity_due
-            or self._dd_beyond
-            or not start <= self.now < end
-        ):
-            self._mark_to_market()
+        if (
+            moved
+            and (
+                not self._valued.isdisjoint(moved)
+                or self._book_dirty
+                or self._equity_due
+                or self._dd_beyond
+                or not start <= self.now < end
+            )
+            and self._revalue()
+        ):  # _mark_to_market() inlined: the book and its drawdown, at once
+            self._stop_out()
         if self.now >= self._next_obs_ts and self._obs_ms > 0:
             self._next_obs_ts = (self.now // self._obs_ms + 1) * self._obs_ms
             for pr in self.pairs:
@@ -241,7 +245,9 @@ class Engine(Valuation):
             due = by_id.values()
         for pr in due:
             if pr.status != "flat":  # a flat pair has nothing to do on a price (on_price)
-                self.drive(pr, pr.on_price())
+                acts = pr.on_price()
+                if acts is not None:
+                    self.drive(pr, acts)
         if self._open or self._book_dirty:
             if len(self.pairs) > 1:  # the book's in each asset; each pair's own, in its units
                 for asset, net in self.net_delta_by_asset().items():
@@ -371,15 +377,14 @@ class Engine(Valuation):
             self._book_dirty = True
 
     def _mark_to_market(self) -> None:
-        """Revalue the book; a drawdown beyond the limit flattens reduce-only and HALTs."""
-        equity = self._revalue()
-        if equity is None:
-            return  # no price reading yet
-        if equity == self._last_equity and not self._dd_beyond:
-            return  # nothing moved the equity: the drawdown is what it was, within the limit
-        self._last_equity = equity
-        self._dd_beyond = self.dd.update(equity)
-        if self._dd_beyond and self.state is not TradingState.HALTED:
+        """Revalue the book and its drawdown (:meth:`Valuation._revalue`); a drawdown beyond
+        the limit flattens reduce-only and HALTs."""
+        if self._revalue():
+            self._stop_out()
+
+    def _stop_out(self) -> None:
+        """The drawdown is beyond the limit: flatten reduce-only and HALT (once)."""
+        if self.state is not TradingState.HALTED:
             self.alert(
                 f"drawdown {self.dd.drawdown_pct:.2f}% beyond the limit "
                 f"{self.dd.limit_pct:.2f}%: flattening and halting"
