@@ -24,7 +24,7 @@ from core.analysis.replay_arrow import (
     ArrowReplayError,
     first_drop,
     is_arrow,
-    iter_arrow,
+    iter_arrow_blocks,
     write_arrow,
 )
 from core.domain.errors import BadInput
@@ -290,18 +290,19 @@ def _last_key_in_order(batch: list[ReplayLine], last: int) -> int | None:
 
 def _iter_columnar(p: Path) -> tuple[ReplayHeader, Iterator[Event]]:
     try:
-        header, it = iter_arrow(p)
+        header, it = iter_arrow_blocks(p)
     except ArrowReplayError as exc:
         raise _bad(p, None, str(exc)) from None
 
-    def events() -> Iterator[Event]:
+    def blocks() -> Iterator[list[Event]]:
         try:
             yield from it
         except ArrowReplayError as exc:
             where = "" if exc.row is None else f"event row {exc.row}: "
             raise _bad(p, None, f"{where}{exc}") from None
 
-    return header, events()
+    # a generator step a block, the events handed on by C-level iteration (as JSON lines)
+    return header, chain.from_iterable(blocks())
 
 
 def convert_replay(src: str | Path, out: str | Path) -> Path:

@@ -55,6 +55,10 @@ LOG_KEEP = 500
 MISSED_SETTLEMENT_GRACE_MS = HOUR_MS
 """A settlement expected from the instrument's schedule and not known this long after its
 instant is counted as missed (a live feed learns of settlements a few minutes late)."""
+
+#: Sets of instruments moved together whose pairs are kept (:meth:`Engine._due_for`).
+DUE_SETS_KEPT = 256
+
 CLOSES = frozenset({"exit", "flatten", "kill", "unwind"})
 SWEEP_STATES = frozenset({TradingState.HALTED, TradingState.REDUCING})
 
@@ -113,6 +117,8 @@ class Engine(Valuation):
         self._pairs_by_key: dict[Key, list[PairRuntime]] = {}
         self._due_by_state: dict[InstrumentState, tuple[PairRuntime, ...]] = {}
         """The pairs an instant that moved only that instrument runs, in config order."""
+        self._due_by_moved: dict[tuple[InstrumentState, ...], tuple[PairRuntime, ...]] = {}
+        """The same for an instant that moved several instruments (:meth:`_due_for`)."""
         for pr in self.pairs:
             self._index_pair(pr)
         self.events = 0
@@ -237,12 +243,9 @@ class Engine(Valuation):
                     )
         if len(moved) == 1:  # most instants: one instrument moved, its pairs in order
             due: Iterable[PairRuntime] = self._due_by_state.get(last_moved, ())
-        else:
-            by_id: dict[int, PairRuntime] = {}
-            for moved_st in moved:
-                for pr in self._pairs_by_key.get((moved_st.venue, moved_st.symbol), ()):
-                    by_id[id(pr)] = pr
-            due = by_id.values()
+        else:  # several (a replay's minute: both venues' bars): the same few sets recur
+            together = tuple(moved)
+            due = self._due_by_moved.get(together) or self._due_for(together)
         for pr in due:
             if pr.status != "flat":  # a flat pair has nothing to do on a price (on_price)
                 acts = pr.on_price()
@@ -266,6 +269,20 @@ class Engine(Valuation):
             prs = self._pairs_by_key.setdefault(key, [])
             prs.append(pr)
             self._due_by_state[self.market.get(*key)] = tuple(dict.fromkeys(prs))
+        self._due_by_moved.clear()
+
+    def _due_for(self, moved: tuple[InstrumentState, ...]) -> tuple[PairRuntime, ...]:
+        """The pairs an instant that moved ``moved`` (in that order) runs: each moved
+        instrument's pairs in turn, each pair once. Kept for the next instant that moves the
+        same instruments (at most :data:`DUE_SETS_KEPT` sets; a pair added clears them)."""
+        by_id: dict[int, PairRuntime] = {}
+        for st in moved:
+            for pr in self._pairs_by_key.get((st.venue, st.symbol), ()):
+                by_id[id(pr)] = pr
+        if len(self._due_by_moved) >= DUE_SETS_KEPT:
+            self._due_by_moved.clear()
+        due = self._due_by_moved[moved] = tuple(by_id.values())
+        return due
 
     def _track_net_delta(self, asset: str, net: float) -> None:
         """Keep ``net`` as ``asset``'s largest |net delta| if it is (:attr:`max_net_delta`)."""

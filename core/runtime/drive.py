@@ -147,36 +147,37 @@ class Drive:
             return 0
         events = self.events
         on_instant = self.engine.on_instant
+        limit = (1 << 62) if max_events is None else max_events
+        until = (1 << 62) if until_ts_ms is None else until_ts_ms
+        pending = self.pending  # kept in a local while the loop runs, in self.pending after
         n = 0
-        while max_events is None or n < max_events:
-            ev = self.pending
-            if ev is None:
-                ev = next(events, None)
+        try:
+            while n < limit:
+                ev = pending if pending is not None else next(events, None)
                 if ev is None:
                     self.finished = True
                     break
-            if until_ts_ms is not None and ev.ts_ms > until_ts_ms:
-                self.pending = ev
-                break
-            self.pending = None
-            batch = [ev]
-            ts = ev.ts_ms
-            nxt: Event | None = None
-            for nxt in events:  # the rest of this instant, and the first event after it
-                if nxt.ts_ms != ts:
+                if ev.ts_ms > until:
+                    pending = ev
                     break
-                batch.append(nxt)
-            else:
-                nxt = None
-            self.pending = nxt
-            on_instant(batch)
-            n += len(batch)
-            if after is not None:
-                after(batch[-1])
-            if nxt is None:
-                self.finished = True
-                break
-        self.done += n
+                batch = [ev]
+                ts = ev.ts_ms
+                for pending in events:  # the rest of this instant, and the first event after it
+                    if pending.ts_ms != ts:
+                        break
+                    batch.append(pending)
+                else:
+                    pending = None
+                on_instant(batch)
+                n += len(batch)
+                if after is not None:
+                    after(batch[-1])
+                if pending is None:
+                    self.finished = True
+                    break
+        finally:
+            self.pending = pending
+            self.done += n
         return n
 
     def run(self, after: Callable[[Event], None] | None = None) -> None:
