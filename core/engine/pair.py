@@ -409,9 +409,10 @@ class PairRuntime:
 
     # ---------------------------------------------------------------- ladder
     def _ladder_due(self) -> bool:
-        """Whether a ladder level may be added now (before looking at the levels): both legs
-        priced lately, the state and the venues allow it, the signal still points the pair's
-        way and its EMA confirms."""
+        """Whether a ladder level may be added now: both legs priced lately, the state and the
+        venues allow it, the signal still points the pair's way and its EMA confirms, and a
+        leg's mark has reached a pending level's trigger (:meth:`_ladder_adds` then decides,
+        leg by leg, with what is in flight)."""
         now = self.view.now
         for st in self._states:  # the add's hedge fills on the other leg: both priced now
             # (checked first: the cheapest check, and the one that most often says no)
@@ -419,9 +420,16 @@ class PairRuntime:
                 return False
         if gate(self.state, "ladder", False) or self._stale():
             return False
-        return self.signal.last.direction == self.direction and self.signal.ema_confirms(
+        if self.signal.last.direction != self.direction or not self.signal.ema_confirms(
             self.direction
-        )
+        ):
+            return False
+        a, b = self._states
+        for key, lad in self.ladders.items():
+            mark = (a if key == self.key_a else b).mark
+            if mark is not None and lad.triggered(mark) is not None:
+                return True
+        return False
 
     def _ladder_adds(self) -> Actions:
         if not self._ladder_due():
