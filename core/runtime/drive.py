@@ -135,14 +135,17 @@ class Drive:
         max_events: int | None = None,
         until_ts_ms: int | None = None,
         after: Callable[[Event], None] | None = None,
+        after_hour: Callable[[Event], None] | None = None,
     ) -> int:
         """Apply the next instants in order (one instant = every event of one ``ts_ms``, all
         venues and kinds, handed to :meth:`Engine.on_instant` together: one instant, one
         state), at least ``max_events`` events' worth unless the file ends first (an instant
         is never split, so a batch may run over), and none later than ``until_ts_ms`` (the
         first such event stays :attr:`pending`). ``after(ev)`` runs once after each instant,
-        with its last event (every event of an instant has its ``ts_ms``). Returns how many
-        events were applied; sets :attr:`finished` at the end."""
+        with its last event (every event of an instant has its ``ts_ms``); ``after_hour(ev)``
+        the same, but only after an instant in which the engine's ``equity_curve`` took a
+        point (once an hour of event time: no call an instant for a sampler that needs only
+        those). Returns how many events were applied; sets :attr:`finished` at the end."""
         if self.events is None or self.finished:
             return 0
         events = self.events
@@ -150,6 +153,8 @@ class Drive:
         limit = (1 << 62) if max_events is None else max_events
         until = (1 << 62) if until_ts_ms is None else until_ts_ms
         pending = self.pending  # kept in a local while the loop runs, in self.pending after
+        curve = self.engine.equity_curve
+        points = len(curve)
         n = 0
         try:
             while n < limit:
@@ -172,6 +177,9 @@ class Drive:
                 n += len(batch)
                 if after is not None:
                     after(batch[-1])
+                if after_hour is not None and len(curve) != points:
+                    points = len(curve)
+                    after_hour(batch[-1])
                 if pending is None:
                     self.finished = True
                     break
@@ -180,12 +188,17 @@ class Drive:
             self.done += n
         return n
 
-    def run(self, after: Callable[[Event], None] | None = None) -> None:
-        """Apply every event (timed in :attr:`wall_s`); a failure is recorded in the engine's
-        log with its traceback (while the audit log is open) and raised again."""
+    def run(
+        self,
+        after: Callable[[Event], None] | None = None,
+        after_hour: Callable[[Event], None] | None = None,
+    ) -> None:
+        """Apply every event (timed in :attr:`wall_s`; ``after``, ``after_hour`` as in
+        :meth:`advance`); a failure is recorded in the engine's log with its traceback (while
+        the audit log is open) and raised again."""
         try:
             t0 = time.perf_counter()
-            self.advance(after=after)
+            self.advance(after=after, after_hour=after_hour)
             self.wall_s += time.perf_counter() - t0
         except Exception as exc:
             self.record_failure("replay stopped", exc)
