@@ -13,7 +13,7 @@ the best of each is quoted, so that load on a shared machine hits both sides ali
         the same decoded events (the floor of any per-event engine); the garbage collector's
         seconds in one more end-to-end run; the one-year file's events/s over the shipped
         file's (>= 1: no slower per event); and the load average, to quote beside them.
-        About 1.5 minutes a run on an idle 2-core machine (``--runs 2``: 3-4 minutes);
+        ``--runs 3`` took 56 s at load average 2 on 2 cores, ``--runs 2`` 98 s at load 4;
     .venv/bin/python bench/scale_bench.py optimize [--points N] [--runs N] [--workers N]
                                                    [--start-method fork|forkserver|spawn]
         trials per minute on the shipped file: serial, the local pool (2 workers), and
