@@ -18,7 +18,9 @@ code runs in replay, paper and live.
 
 The pair reads the engine through a read-only :class:`~core.engine.actions.EngineView` and
 never calls into it: its decision methods are generators of actions (orders, cancels, closes,
-alerts) that the engine carries out as they are yielded (:mod:`core.engine.actions`).
+alerts) that the engine carries out as they are yielded (:mod:`core.engine.actions`);
+:meth:`PairRuntime.on_price`, asked at nearly every instant, returns None instead of a
+generator when nothing is due.
 (~420 lines: entry, ladder, hedge, close and leg-risk of one pair share its state and are
 kept together.)
 """
