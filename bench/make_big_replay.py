@@ -241,7 +241,7 @@ def main() -> None:
     for kind, n in sorted(per_kind.items()):
         print(f"  {kind:<22} {n:>9,}")
     if args.arrow:
-        from core.analysis.replay_arrow import convert_replay
+        from core.analysis.replay import convert_replay
 
         arrow = convert_replay(out, out.with_name(out.name.split(".")[0] + ".arrow"))
         print(f"wrote {arrow} ({arrow.stat().st_size / 2**20:.1f} MiB, columnar)")

@@ -64,3 +64,31 @@ def test_an_instant_is_never_split_between_batches(settings: Settings) -> None:
         assert drive.advance(max_events=second) == second + 1
         assert drive.pending is events[second + 1]
         assert drive.engine.now == events[second].ts_ms
+
+
+def test_after_hour_runs_after_each_instant_that_took_an_equity_point(
+    settings: Settings,
+) -> None:
+    """``after_hour`` (the backtest's curve sampler) runs once after each instant in which the
+    equity curve took its hourly point, with that instant's last event; ``after`` after
+    every instant. Across batches too (the console's ``advance`` in slices)."""
+    header, events = load_replay(SHIPPED_REPLAY)
+    hours: list[tuple[int, int]] = []
+    instants: list[int] = []
+    with Drive.replay(settings, events, header=header, observers=False) as drive:
+        curve = drive.engine.equity_curve
+
+        def at_hour(ev: Any) -> None:
+            hours.append((ev.ts_ms, len(curve)))
+
+        while not drive.finished:
+            drive.advance(max_events=1000, after=lambda ev: instants.append(ev.ts_ms),
+                          after_hour=at_hour)  # fmt: skip
+    assert len(hours) == len(curve) == 552
+    assert [ts for ts, _ in hours] == [ts for ts, _ in curve]
+    assert [n for _, n in hours] == list(range(1, 553))
+    # each hour's first priced instant: 00:00:59.999 (the 00:00 settlement came before any
+    # price: no equity yet), 01:00:59.999, ..., the last at 2020-03-23T23:00:59.999Z
+    assert hours[:2] == [(1583020859999, 1), (1583024459999, 2)]
+    assert hours[-1] == (1585004459999, 552)
+    assert len(instants) == len({ev.ts_ms for ev in events}) == 33_258

@@ -110,3 +110,34 @@ def test_a_gzip_cut_mid_stream_plays_what_it_holds_and_names_the_line_after(
         f"{cut}:17810: cannot read: Compressed file ended before the end-of-stream marker was "
         "reached (cut short after line 17809?)"
     )
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 20, 200])  # one block; a block a line or so
+def test_a_settlement_before_a_bar_of_its_instant_is_out_of_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    """At one ``ts_ms`` prices come first, then settlements, then rates (``ORDER``): the
+    reader's per-block check finds a tie broken the wrong way, within a block or across two
+    (``BLOCK_BYTES`` 200: about a line a block), at the later line."""
+    monkeypatch.setattr("core.analysis.replay.BLOCK_BYTES", block_bytes)
+    lines = first_lines(5)  # header, binance funding at 00:00, three bitmex bars
+    bar_ts = b"1583020859999"  # the first bar's close: the settlement moved onto it
+    funding = lines[1].replace(b'"ts_ms":1583020800000', b'"ts_ms":' + bar_ts)
+    assert funding != lines[1] and bar_ts in lines[2]
+    lines[0] = lines[0].replace(b'"events":33879', b'"events":4')
+    good = tmp_path / "good.jsonl"  # the bar, then the settlement of its instant: in order
+    good.write_bytes(b"".join([lines[0], lines[2], funding, lines[3], lines[4]]))
+    _, events = iter_replay(good)
+    assert [(type(e).__name__, e.ts_ms) for e in events] == [
+        ("Bar", 1583020859999),
+        ("FundingSettled", 1583020859999),
+        ("Bar", 1583020919999),
+        ("Bar", 1583020979999),
+    ]
+    bad = tmp_path / "tie.jsonl"  # the settlement first: the bar on line 3 is out of order
+    bad.write_bytes(b"".join([lines[0], funding, lines[2], lines[3], lines[4]]))
+    _, events = iter_replay(bad)
+    with pytest.raises(
+        ReplayError, match=r"tie\.jsonl:3: event out of time order \(ts_ms 1583020859999\)"
+    ):
+        list(events)

@@ -13,13 +13,20 @@ import gzip
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from itertools import chain
+from itertools import chain, compress
+from operator import attrgetter, not_
 from pathlib import Path
 from typing import IO, get_args
 
 import msgspec
 
-from core.analysis.replay_arrow import ArrowReplayError, is_arrow, iter_arrow, write_arrow
+from core.analysis.replay_arrow import (
+    ArrowReplayError,
+    first_drop,
+    is_arrow,
+    iter_arrow_blocks,
+    write_arrow,
+)
 from core.domain.errors import BadInput
 from core.domain.events import (
     ORDER,
@@ -133,19 +140,20 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
                     lines = bytes(body).splitlines(keepends=True)
                     batch = _decode_each(p, lines, lineno)
                     line_of = _sparse(lines, lineno)
-                try:
-                    keys = [e.ts_ms * 4 + _RANK[type(e)] for e in batch]  # type: ignore[union-attr]
-                except (KeyError, AttributeError):
-                    i = next(i for i, e in enumerate(batch) if isinstance(e, ReplayHeader))
-                    raise _bad(p, line_of(i), "a second header line") from None
-                if keys[0] < last or keys != sorted(keys):  # one check a block
-                    i = _first_drop(keys, last)
+                key = _last_key_in_order(batch, last)  # one check a block, C-level loops
+                if key is None:  # a line is out of order, or a header: find it
+                    try:
+                        keys = [e.ts_ms * 4 + _RANK[type(e)] for e in batch]  # type: ignore[union-attr]
+                    except (KeyError, AttributeError):
+                        i = next(i for i, e in enumerate(batch) if isinstance(e, ReplayHeader))
+                        raise _bad(p, line_of(i), "a second header line") from None
+                    i = first_drop(keys, last)
                     raise _bad(
                         p,
                         line_of(i),
                         f"event out of time order (ts_ms {batch[i].ts_ms})",  # type: ignore[union-attr]
                     )
-                last = keys[-1]
+                last = key
                 count += len(batch)
                 lineno += n_lines
                 yield batch  # type: ignore[misc]
@@ -248,29 +256,53 @@ def _sparse(chunk: list[bytes], before: int) -> Callable[[int], int]:
     return line_of
 
 
-def _first_drop(keys: list[int], last: int) -> int:
-    """The index of the first key below the one before it (``last`` before the first)."""
-    for i, k in enumerate(keys):
-        if k < last:
-            return i
-        last = k
-    return len(keys) - 1
+_ts_of = attrgetter("ts_ms")
+_is_rank0 = frozenset(t for t, rank in _RANK.items() if rank == 0).__contains__
+
+
+def _last_key_in_order(batch: list[ReplayLine], last: int) -> int | None:
+    """The sort key (``ts_ms * 4 + ORDER[type]``) of the block's last event when every event
+    of ``batch`` is in order (each key at least the one before it, ``last`` before the
+    first); None when one is not, or a line is not an event (a header). The common case
+    runs in C-level loops: the times must not fall, and only the few events that do not
+    rank first at their instant (settlements, rates) are looked at one by one, against their
+    neighbours of the same ``ts_ms``."""
+    try:
+        ts: list[int] = list(map(_ts_of, batch))
+    except AttributeError:  # a header has no ts_ms
+        return None
+    if ts[0] * 4 + 3 < last or ts != sorted(ts):
+        return None
+    types = list(map(type, batch))
+    rank = _RANK.get
+    n = len(batch)
+    for i in compress(range(n), map(not_, map(_is_rank0, types))):
+        r = rank(types[i])
+        if r is None:
+            return None
+        if i + 1 < n and ts[i + 1] == ts[i] and rank(types[i + 1], 9) < r:
+            return None
+    k0 = ts[0] * 4 + _RANK.get(types[0], 9)
+    if k0 < last:
+        return None
+    return ts[-1] * 4 + _RANK.get(types[-1], 9)
 
 
 def _iter_columnar(p: Path) -> tuple[ReplayHeader, Iterator[Event]]:
     try:
-        header, it = iter_arrow(p)
+        header, it = iter_arrow_blocks(p)
     except ArrowReplayError as exc:
         raise _bad(p, None, str(exc)) from None
 
-    def events() -> Iterator[Event]:
+    def blocks() -> Iterator[list[Event]]:
         try:
             yield from it
         except ArrowReplayError as exc:
             where = "" if exc.row is None else f"event row {exc.row}: "
             raise _bad(p, None, f"{where}{exc}") from None
 
-    return header, events()
+    # a generator step a block, the events handed on by C-level iteration (as JSON lines)
+    return header, chain.from_iterable(blocks())
 
 
 def convert_replay(src: str | Path, out: str | Path) -> Path:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -164,13 +165,21 @@ def open_arrow(source: str | Path | Any) -> tuple[ReplayHeader, Any]:
 def iter_arrow(source: str | Path | Any) -> tuple[ReplayHeader, Iterator[Event]]:
     """The header and a lazy iterator over the events of a columnar replay (one record
     batch decoded at a time; time order checked per batch). Raises :class:`ArrowReplayError`."""
+    header, blocks = iter_arrow_blocks(source)
+    return header, chain.from_iterable(blocks)
+
+
+def iter_arrow_blocks(source: str | Path | Any) -> tuple[ReplayHeader, Iterator[list[Event]]]:
+    """:func:`iter_arrow` a block of events at a time (at most :data:`DECODE_ROWS`; in replay
+    order), so that a reader hands the events on by C-level iteration
+    (``itertools.chain.from_iterable``), not a generator step an event."""
     pa = require_pyarrow()
     import pyarrow.compute as pc
 
     header, reader = open_arrow(source)
     order = pa.array(_ORDER_OF_KIND, pa.int64())
 
-    def events() -> Iterator[Event]:
+    def blocks() -> Iterator[list[Event]]:
         last = -1
         row0 = 0
         for b in range(reader.num_record_batches):
@@ -185,22 +194,24 @@ def iter_arrow(source: str | Path | Any) -> tuple[ReplayHeader, Iterator[Event]]
             key = pc.add(pc.multiply(batch.column("ts_ms"), 4), pc.take(order, kind))
             first = key[0].as_py()
             if first < last or (n > 1 and not pc.all(pc.greater_equal(key[1:], key[:-1])).as_py()):
-                bad = _first_drop(key.to_pylist(), last)
+                bad = first_drop(key.to_pylist(), last)
                 ts = batch.column("ts_ms")[bad].as_py()
                 raise ArrowReplayError(f"event out of time order (ts_ms {ts})", row0 + bad)
             last = key[n - 1].as_py()
             for off in range(0, n, DECODE_ROWS):  # few Python objects alive at once
-                yield from _decode_batch(batch.slice(off, DECODE_ROWS))
+                yield _decode_batch(batch.slice(off, DECODE_ROWS))
             row0 += n
         if row0 != header.events:
             raise ArrowReplayError(
                 f"the file ends after {row0} events; its header promises {header.events}", row0
             )
 
-    return header, events()
+    return header, blocks()
 
 
-def _first_drop(keys: list[int], last: int) -> int:
+def first_drop(keys: list[int], last: int) -> int:
+    """The index of the first key below the one before it (``last`` before the first): where
+    a block of sort keys found out of order (either replay form) first goes wrong."""
     for i, k in enumerate(keys):
         if k < last:
             return i

@@ -103,9 +103,9 @@ class MarketState:
         st = self.instruments.get((ev.venue, ev.symbol))  # get() inlined: most calls find it
         if st is None:
             st = self.get(ev.venue, ev.symbol)
-        if isinstance(ev, Bar):
-            _set_mark(st, ev.close, ev.ts_ms)
-        elif isinstance(ev, Quote):
+        if type(ev) is Bar:  # type() is: cheaper than isinstance, on every event
+            px: float | None = ev.close
+        elif type(ev) is Quote:
             if ev.bid is not None:
                 st.bid = ev.bid
             if ev.ask is not None:
@@ -115,30 +115,31 @@ class MarketState:
                 st.venue_mark = True
             elif not st.venue_mark and ev.bid is not None and ev.ask is not None:
                 px = (ev.bid + ev.ask) / 2
-            if px is not None:
-                _set_mark(st, px, ev.ts_ms)
-        elif isinstance(ev, FundingSettled):
+        elif type(ev) is FundingSettled:
             st.settled_rate = ev.rate
             st.settled_ts_ms = ev.settlement_ts_ms if ev.settlement_ts_ms is not None else ev.ts_ms
             st.interval_ms = ev.interval_ms
             for due in [t for t in st.ahead if t <= ev.ts_ms]:
                 del st.ahead[due]
-        else:
-            known = st.ahead.get(ev.settlement_ts_ms)
-            if known is None or ev.fixed or not known[1]:  # an estimate never replaces a fixed rate
-                st.ahead[ev.settlement_ts_ms] = (ev.rate, ev.fixed, ev.interval_ms)
+            return st
+        else:  # a rate seen ahead (FundingRate)
+            if isinstance(ev, FundingRate):  # always: narrows the type for the checker
+                known = st.ahead.get(ev.settlement_ts_ms)
+                # an estimate never replaces a fixed rate
+                if known is None or ev.fixed or not known[1]:
+                    st.ahead[ev.settlement_ts_ms] = (ev.rate, ev.fixed, ev.interval_ms)
+            return st
+        if px is not None:  # a new price: the mark, and the hour's close for the volatility
+            st.mark = px
+            st.mark_decimal = None
+            ts_ms = ev.ts_ms
+            st.last_ts_ms = ts_ms
+            hour = ts_ms // HOUR_MS
+            if hour != st._last_hour:
+                if st._last_hour >= 0:
+                    st.hourly_closes.append(px)
+                st._last_hour = hour
         return st
-
-
-def _set_mark(st: InstrumentState, price: float, ts_ms: int) -> None:
-    st.mark = price
-    st.mark_decimal = None
-    st.last_ts_ms = ts_ms
-    hour = ts_ms // HOUR_MS
-    if hour != st._last_hour:
-        if st._last_hour >= 0:
-            st.hourly_closes.append(price)
-        st._last_hour = hour
 
 
 def mark_decimal(st: InstrumentState) -> Decimal:

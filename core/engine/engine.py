@@ -56,6 +56,10 @@ LOG_KEEP = 500
 MISSED_SETTLEMENT_GRACE_MS = HOUR_MS
 """A settlement expected from the instrument's schedule and not known this long after its
 instant is counted as missed (a live feed learns of settlements a few minutes late)."""
+
+#: Sets of instruments moved together whose pairs are kept (:meth:`Engine._due_for`).
+DUE_SETS_KEPT = 256
+
 CLOSES = frozenset({"exit", "flatten", "kill", "unwind"})
 SWEEP_STATES = frozenset({TradingState.HALTED, TradingState.REDUCING})
 
@@ -114,6 +118,8 @@ class Engine(Valuation):
         self._pairs_by_key: dict[Key, list[PairRuntime]] = {}
         self._due_by_state: dict[InstrumentState, tuple[PairRuntime, ...]] = {}
         """The pairs an instant that moved only that instrument runs, in config order."""
+        self._due_by_moved: dict[tuple[InstrumentState, ...], tuple[PairRuntime, ...]] = {}
+        """The same for an instant that moved several instruments (:meth:`_due_for`)."""
         for pr in self.pairs:
             self._index_pair(pr)
         self.events = 0
@@ -213,14 +219,18 @@ class Engine(Valuation):
         # if a coin is held), the book unchanged, the drawdown within the limit and the
         # hour's curve point taken. (Written out here, not in a method: it runs every instant.)
         start, end = self._curve_hour_ms
-        if moved and (
-            not self._valued.isdisjoint(moved)
-            or self._book_dirty
-            or self._equity_due
-            or self._dd_beyond
-            or not start <= self.now < end
-        ):
-            self._mark_to_market()
+        if (
+            moved
+            and (
+                not self._valued.isdisjoint(moved)
+                or self._book_dirty
+                or self._equity_due
+                or self._dd_beyond
+                or not start <= self.now < end
+            )
+            and self._revalue()
+        ):  # _mark_to_market() inlined: the book and its drawdown, at once
+            self._stop_out()
         if self.now >= self._next_obs_ts and self._obs_ms > 0:
             self._next_obs_ts = (self.now // self._obs_ms + 1) * self._obs_ms
             for pr in self.pairs:
@@ -240,15 +250,14 @@ class Engine(Valuation):
                     )
         if len(moved) == 1:  # most instants: one instrument moved, its pairs in order
             due: Iterable[PairRuntime] = self._due_by_state.get(last_moved, ())
-        else:
-            by_id: dict[int, PairRuntime] = {}
-            for moved_st in moved:
-                for pr in self._pairs_by_key.get((moved_st.venue, moved_st.symbol), ()):
-                    by_id[id(pr)] = pr
-            due = by_id.values()
+        else:  # several (a replay's minute: both venues' bars): the same few sets recur
+            together = tuple(moved)
+            due = self._due_by_moved.get(together) or self._due_for(together)
         for pr in due:
             if pr.status != "flat":  # a flat pair has nothing to do on a price (on_price)
-                self.drive(pr, pr.on_price())
+                acts = pr.on_price()
+                if acts is not None:
+                    self.drive(pr, acts)
         if self._open or self._book_dirty:
             if len(self.pairs) > 1:  # the book's in each asset; each pair's own, in its units
                 for asset, net in self.net_delta_by_asset().items():
@@ -267,6 +276,20 @@ class Engine(Valuation):
             prs = self._pairs_by_key.setdefault(key, [])
             prs.append(pr)
             self._due_by_state[self.market.get(*key)] = tuple(dict.fromkeys(prs))
+        self._due_by_moved.clear()
+
+    def _due_for(self, moved: tuple[InstrumentState, ...]) -> tuple[PairRuntime, ...]:
+        """The pairs an instant that moved ``moved`` (in that order) runs: each moved
+        instrument's pairs in turn, each pair once. Kept for the next instant that moves the
+        same instruments (at most :data:`DUE_SETS_KEPT` sets; a pair added clears them)."""
+        by_id: dict[int, PairRuntime] = {}
+        for st in moved:
+            for pr in self._pairs_by_key.get((st.venue, st.symbol), ()):
+                by_id[id(pr)] = pr
+        if len(self._due_by_moved) >= DUE_SETS_KEPT:
+            self._due_by_moved.clear()
+        due = self._due_by_moved[moved] = tuple(by_id.values())
+        return due
 
     def _track_net_delta(self, asset: str, net: float) -> None:
         """Keep ``net`` as ``asset``'s largest |net delta| if it is (:attr:`max_net_delta`)."""
@@ -378,15 +401,14 @@ class Engine(Valuation):
             self._book_dirty = True
 
     def _mark_to_market(self) -> None:
-        """Revalue the book; a drawdown beyond the limit flattens reduce-only and HALTs."""
-        equity = self._revalue()
-        if equity is None:
-            return  # no price reading yet
-        if equity == self._last_equity and not self._dd_beyond:
-            return  # nothing moved the equity: the drawdown is what it was, within the limit
-        self._last_equity = equity
-        self._dd_beyond = self.dd.update(equity)
-        if self._dd_beyond and self.state is not TradingState.HALTED:
+        """Revalue the book and its drawdown (:meth:`Valuation._revalue`); a drawdown beyond
+        the limit flattens reduce-only and HALTs."""
+        if self._revalue():
+            self._stop_out()
+
+    def _stop_out(self) -> None:
+        """The drawdown is beyond the limit: flatten reduce-only and HALT (once)."""
+        if self.state is not TradingState.HALTED:
             self.alert(
                 f"drawdown {self.dd.drawdown_pct:.2f}% beyond the limit "
                 f"{self.dd.limit_pct:.2f}%: flattening and halting"

@@ -18,7 +18,9 @@ code runs in replay, paper and live.
 
 The pair reads the engine through a read-only :class:`~core.engine.actions.EngineView` and
 never calls into it: its decision methods are generators of actions (orders, cancels, closes,
-alerts) that the engine carries out as they are yielded (:mod:`core.engine.actions`).
+alerts) that the engine carries out as they are yielded (:mod:`core.engine.actions`);
+:meth:`PairRuntime.on_price`, asked at nearly every instant, returns None instead of a
+generator when nothing is due.
 (~420 lines: entry, ladder, hedge, close and leg-risk of one pair share its state and are
 kept together.)
 """
@@ -217,15 +219,25 @@ class PairRuntime:
             if self.signal.wants_exit((self.view.now - self.opened_ts_ms) / 3_600_000):
                 yield from self.close("exit")
 
-    def on_price(self) -> Actions:
-        """Per price event: leg-risk unwinds and the leg timeout, ladder adds, hedge."""
-        if self.status == "leg-risk":
-            yield from self._unwind_open_legs()
-        elif self.status == "entering":
-            yield from self._check_leg_timeout()
-        elif self.status == "open":
-            yield from self._ladder_adds()
-            yield from self.hedge()
+    def on_price(self) -> Actions | None:
+        """Per price event: leg-risk unwinds and the leg timeout, ladder adds, hedge. None when
+        there is nothing to do (an open pair whose ladder and hedge both say no at once: most
+        instants), so that no generator is made for it; else the actions to drive."""
+        status = self.status
+        if status == "open":
+            if self._ladder_due() or self._hedge_due():
+                return self._open_moves()
+            return None
+        if status == "leg-risk":
+            return self._unwind_open_legs()
+        if status == "entering":
+            return self._check_leg_timeout()
+        return None
+
+    def _open_moves(self) -> Actions:
+        """An open pair's moves at a price: ladder adds, then the hedge (after their fills)."""
+        yield from self._ladder_adds()
+        yield from self.hedge()
 
     # ----------------------------------------------------------------- entry
     def _refuse(self, why: str, same: str | None = None) -> Actions:
@@ -408,17 +420,33 @@ class PairRuntime:
             self.refresh_status()
 
     # ---------------------------------------------------------------- ladder
-    def _ladder_adds(self) -> Actions:
-        eng = self.view
+    def _ladder_due(self) -> bool:
+        """Whether a ladder level may be added now: both legs priced lately, the state and the
+        venues allow it, the signal still points the pair's way and its EMA confirms, and a
+        leg's mark has reached a pending level's trigger (:meth:`_ladder_adds` then decides,
+        leg by leg, with what is in flight)."""
+        now = self.view.now
         for st in self._states:  # the add's hedge fills on the other leg: both priced now
             # (checked first: the cheapest check, and the one that most often says no)
-            if st.last_ts_ms is None or eng.now - st.last_ts_ms > self._fresh_ms:
-                return
+            if st.last_ts_ms is None or now - st.last_ts_ms > self._fresh_ms:
+                return False
         if gate(self.state, "ladder", False) or self._stale():
+            return False
+        if self.signal.last.direction != self.direction or not self.signal.ema_confirms(
+            self.direction
+        ):
+            return False
+        a, b = self._states
+        for key, lad in self.ladders.items():
+            mark = (a if key == self.key_a else b).mark
+            if mark is not None and lad.triggered(mark) is not None:
+                return True
+        return False
+
+    def _ladder_adds(self) -> Actions:
+        if not self._ladder_due():
             return
-        r = self.signal.last
-        if r.direction != self.direction or not self.signal.ema_confirms(self.direction):
-            return
+        eng = self.view
         busy = {key for key, _ in self.adding.values()}
         for key, lad in self.ladders.items():
             st = eng.market.get(*key)
@@ -467,13 +495,11 @@ class PairRuntime:
         nothing unless |net| > the wide band, and never a reversal of that hedge for a delta
         move smaller than the band. ``now``: the hedge completing an entry or a ladder add,
         which never waits."""
-        eng = self.view
-        if self.hedge_cid is not None or self.adding:
+        if not self._hedge_due():
             return
+        eng = self.view
         cfg = eng.settings.hedge
         band = self.band
-        if self.alone and abs(eng.net_delta_btc_float()) <= self._within_band:
-            return
         net = self.net_delta()
         if abs(net) <= band:
             return
@@ -519,6 +545,14 @@ class PairRuntime:
         self.last_hedge = (eng.now, sign, net + sign * (abs(net) - self.target))
         self.hedge_cid = self.ids.next(self.cfg.name, key[0], "hedge")
         yield Send(key, side, qty, reduce_only, "hedge", self.hedge_cid)
+
+    def _hedge_due(self) -> bool:
+        """Whether :meth:`hedge` may have work: no hedge or ladder add in flight and, for the
+        engine's only pair, the book's float delta beyond (just inside) the band (the exact
+        Decimal check follows in :meth:`hedge`)."""
+        if self.hedge_cid is not None or self.adding:
+            return False
+        return not (self.alone and abs(self.view.net_delta_btc_float()) <= self._within_band)
 
     # ----------------------------------------------------------------- close
     def close(self, purpose: str) -> Actions:

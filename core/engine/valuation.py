@@ -1,5 +1,5 @@
 """Valuation of the engine's book, marked to market: equity (USD), its hourly curve and the
-drawdown monitor's input, the net BTC delta the hedger neutralises, gross notional.
+drawdown monitor fed in the same step, the net BTC delta the hedger neutralises, gross notional.
 
 Coin balances and inverse PnL (XBT, BTC) are valued at the mark of the first inverse
 instrument configured. The per-event checks use float copies of balances and open positions,
@@ -16,7 +16,7 @@ from core.domain.contracts import ZERO, base_asset, btc_delta, is_coin, notional
 from core.domain.events import InstrumentSpec
 from core.domain.ledger import Key, Ledger
 from core.domain.market import HOUR_MS, InstrumentState, MarketState, mark_decimal
-from core.domain.risk import book_limits_on, check_book
+from core.domain.risk import DrawdownMonitor, book_limits_on, check_book
 
 
 class Valuation:
@@ -28,6 +28,8 @@ class Valuation:
     ledger: Ledger
     market: MarketState
     now: int
+    dd: DrawdownMonitor
+    _last_equity: float | None
     _dd_beyond: bool
 
     def __init__(self) -> None:
@@ -113,9 +115,12 @@ class Valuation:
                 total += size / st.mark if inverse else size
         return total
 
-    def _revalue(self) -> float | None:
-        """Mark the book to market: the equity now in USD (also kept in ``equity_usd`` and,
-        once per hour, in ``equity_curve``), or None while a coin balance has no price yet."""
+    def _revalue(self) -> bool:
+        """Mark the book to market and feed the drawdown monitor, in one step: the equity now
+        in USD goes to ``equity_usd`` (and, once per hour, to ``equity_curve``) and, when it
+        moved, to :attr:`dd` (:meth:`core.domain.risk.DrawdownMonitor.update`). True when the
+        drawdown is beyond its limit (the caller stops out); False too while a coin balance
+        has no price yet (no equity reading: nothing changes)."""
         if self._book_dirty:
             self._refresh_book()
         st = self._coin_state  # coin_usd() inlined: one call less per event
@@ -128,7 +133,7 @@ class Valuation:
             pnl = size * (1 / entry - 1 / mark) if inverse else size * (mark - entry)
             equity += pnl * xbt if in_xbt else pnl
         if xbt == 0.0 and (self._cash_xbt != 0.0 or any(c for *_, c in self._open)):
-            return None  # coin amounts not valued yet: no equity reading
+            return False  # coin amounts not valued yet: no equity reading
         self.equity_usd = equity
         self._equity_due = False
         if self.start_equity_usd is None:
@@ -138,7 +143,11 @@ class Valuation:
             start = self.now // HOUR_MS * HOUR_MS
             self._curve_hour_ms = (start, start + HOUR_MS)
             self.equity_curve.append((self.now, equity))
-        return equity
+        if equity == self._last_equity and not self._dd_beyond:
+            return False  # nothing moved the equity: the drawdown is what it was, within the limit
+        self._last_equity = equity
+        self._dd_beyond = beyond = self.dd.update(equity)
+        return beyond
 
     def net_delta_btc(self) -> Decimal:
         """Net BTC delta: every position (inverse at its mark) + the coin margin held for

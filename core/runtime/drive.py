@@ -135,56 +135,70 @@ class Drive:
         max_events: int | None = None,
         until_ts_ms: int | None = None,
         after: Callable[[Event], None] | None = None,
+        after_hour: Callable[[Event], None] | None = None,
     ) -> int:
         """Apply the next instants in order (one instant = every event of one ``ts_ms``, all
         venues and kinds, handed to :meth:`Engine.on_instant` together: one instant, one
         state), at least ``max_events`` events' worth unless the file ends first (an instant
         is never split, so a batch may run over), and none later than ``until_ts_ms`` (the
         first such event stays :attr:`pending`). ``after(ev)`` runs once after each instant,
-        with its last event (every event of an instant has its ``ts_ms``). Returns how many
-        events were applied; sets :attr:`finished` at the end."""
+        with its last event (every event of an instant has its ``ts_ms``); ``after_hour(ev)``
+        the same, but only after an instant in which the engine's ``equity_curve`` took a
+        point (once an hour of event time: no call an instant for a sampler that needs only
+        those). Returns how many events were applied; sets :attr:`finished` at the end."""
         if self.events is None or self.finished:
             return 0
         events = self.events
         on_instant = self.engine.on_instant
+        limit = (1 << 62) if max_events is None else max_events
+        until = (1 << 62) if until_ts_ms is None else until_ts_ms
+        pending = self.pending  # kept in a local while the loop runs, in self.pending after
+        curve = self.engine.equity_curve
+        points = len(curve)
         n = 0
-        while max_events is None or n < max_events:
-            ev = self.pending
-            if ev is None:
-                ev = next(events, None)
+        try:
+            while n < limit:
+                ev = pending if pending is not None else next(events, None)
                 if ev is None:
                     self.finished = True
                     break
-            if until_ts_ms is not None and ev.ts_ms > until_ts_ms:
-                self.pending = ev
-                break
-            self.pending = None
-            batch = [ev]
-            ts = ev.ts_ms
-            nxt: Event | None = None
-            for nxt in events:  # the rest of this instant, and the first event after it
-                if nxt.ts_ms != ts:
+                if ev.ts_ms > until:
+                    pending = ev
                     break
-                batch.append(nxt)
-            else:
-                nxt = None
-            self.pending = nxt
-            on_instant(batch)
-            n += len(batch)
-            if after is not None:
-                after(batch[-1])
-            if nxt is None:
-                self.finished = True
-                break
-        self.done += n
+                batch = [ev]
+                ts = ev.ts_ms
+                for pending in events:  # the rest of this instant, and the first event after it
+                    if pending.ts_ms != ts:
+                        break
+                    batch.append(pending)
+                else:
+                    pending = None
+                on_instant(batch)
+                n += len(batch)
+                if after is not None:
+                    after(batch[-1])
+                if after_hour is not None and len(curve) != points:
+                    points = len(curve)
+                    after_hour(batch[-1])
+                if pending is None:
+                    self.finished = True
+                    break
+        finally:
+            self.pending = pending
+            self.done += n
         return n
 
-    def run(self, after: Callable[[Event], None] | None = None) -> None:
-        """Apply every event (timed in :attr:`wall_s`); a failure is recorded in the engine's
-        log with its traceback (while the audit log is open) and raised again."""
+    def run(
+        self,
+        after: Callable[[Event], None] | None = None,
+        after_hour: Callable[[Event], None] | None = None,
+    ) -> None:
+        """Apply every event (timed in :attr:`wall_s`; ``after``, ``after_hour`` as in
+        :meth:`advance`); a failure is recorded in the engine's log with its traceback (while
+        the audit log is open) and raised again."""
         try:
             t0 = time.perf_counter()
-            self.advance(after=after)
+            self.advance(after=after, after_hour=after_hour)
             self.wall_s += time.perf_counter() - t0
         except Exception as exc:
             self.record_failure("replay stopped", exc)

@@ -71,17 +71,12 @@ def run_events(
     curve: list[CurvePoint] = []
     with Drive.replay(settings, events, header=header, run_id=run_id, observers=observers) as drive:
         engine = drive.engine
-        hourly = engine.equity_curve
-        seen = 0
 
-        def sample(ev: Event) -> None:
-            nonlocal seen
-            if len(hourly) != seen:
-                seen = len(hourly)
-                start = engine.start_equity_usd or 0.0
-                curve.append((ev.ts_ms, start + strategy_pnl_usd(engine), engine.equity_usd))
+        def sample(ev: Event) -> None:  # after an instant that took an hourly equity point
+            start = engine.start_equity_usd or 0.0
+            curve.append((ev.ts_ms, start + strategy_pnl_usd(engine), engine.equity_usd))
 
-        drive.run(after=sample)
+        drive.run(after_hour=sample)
     if curve:  # the end of the run, after its last event
         start = engine.start_equity_usd or 0.0
         point = (engine.now, start + strategy_pnl_usd(engine), engine.equity_usd)
