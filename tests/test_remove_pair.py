@@ -15,7 +15,7 @@ from core.domain.risk import TradingState
 from core.engine.engine import Engine
 from tests.fakes import DeferredRouter
 from tests.observers import observed
-from tests.test_add_pair import Rows, add_eth, alerts, eager, eth_fills, prices
+from tests.test_add_pair import Rows, add_eth, alerts, bar, eager, eth_fills, prices
 
 D = Decimal
 
@@ -35,6 +35,9 @@ def test_removing_is_refused_with_a_position_and_accepted_once_flat() -> None:
     eng.recorders.append(rows)
     armed_eth(eng)
     prices(eng, 2)
+    both = [bar("binance", "ETHUSDT", "2024-01-01T00:02:30", 2_500.0),
+            bar("bybit", "ETHUSDT", "2024-01-01T00:02:30", 2_501.0)]  # fmt: skip
+    eng.on_instant(both)  # both legs in one instant (the engine keeps that set's pairs)
     eth = eng.pairs[-1]
     assert eth.status == "open"
     held = eng.ledger.position("binance", "ETHUSDT").qty
@@ -62,11 +65,17 @@ def test_removing_is_refused_with_a_position_and_accepted_once_flat() -> None:
         "remove pair ETH: removed (binance ETHUSDT / bybit ETHUSDT); their feeds stay "
         "subscribed (market data only, nothing trades them)"
     )
-    # its prices still arrive: nothing trades them, the BTC pair goes on
+    # its prices still arrive: nothing trades them, the BTC pair goes on; also when both
+    # legs move in one instant (a replay minute: the engine keeps the pairs of each set of
+    # instruments moved together, which must forget the removed pair)
     trades = len(eth_fills(eng))
     eng.handle(cmd.Arm(source="test"))
     for minute in (3, 4, 5):
         prices(eng, minute)
+        at = f"2024-01-01T00:{minute:02d}:30"
+        eng.on_instant(
+            [bar("binance", "ETHUSDT", at, 2_500.0), bar("bybit", "ETHUSDT", at, 2_501.0)]
+        )
     assert len(eth_fills(eng)) == trades
     # and the same pair may come back (flat ledger entries are reused)
     eng.handle(add_eth())

@@ -281,7 +281,8 @@ class Engine(Valuation):
     def _due_for(self, moved: tuple[InstrumentState, ...]) -> tuple[PairRuntime, ...]:
         """The pairs an instant that moved ``moved`` (in that order) runs: each moved
         instrument's pairs in turn, each pair once. Kept for the next instant that moves the
-        same instruments (at most :data:`DUE_SETS_KEPT` sets; a pair added clears them)."""
+        same instruments (at most :data:`DUE_SETS_KEPT` sets; a pair added or removed clears
+        them)."""
         by_id: dict[int, PairRuntime] = {}
         for st in moved:
             for pr in self._pairs_by_key.get((st.venue, st.symbol), ()):
@@ -663,6 +664,7 @@ class Engine(Valuation):
             else:
                 self._pairs_by_key.pop(key, None)
                 self._due_by_state.pop(st, None)
+        self._due_by_moved.clear()  # no kept set of moved instruments names it any more
         self.settings = msgspec.structs.replace(
             self.settings, pairs=tuple(p for p in self.settings.pairs if p.name != name)
         )
