@@ -1,13 +1,18 @@
 """Symbols subscribed at run time on a running feed (a pair added to the session), against
 the fake venues: the request on the open connection, quotes of the new symbol, and every later
 connect subscribing it too (Binance: in the combined-stream URL; Bybit: in the socket's
-subscribe request); a subscription the venue refuses is logged with its text."""
+subscribe request); a subscription the venue refuses is logged with its text (Bybit: and taken
+out again, ``SubscribeRefused``)."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from core.domain.events import Quote
 from core.venues.binance.feed import BinanceFeed
-from core.venues.bybit.feed import BybitFeed
+from core.venues.bybit.feed import BybitFeed, SubscribeRefused
 from tests.feed_helpers import Collect, fakes, running, until
 
 H8 = 8 * 3_600_000
@@ -47,7 +52,11 @@ async def test_binance_subscribes_a_new_symbol_and_every_later_connect_names_it(
             assert len(fx.binance.requests) == 2  # no SUBSCRIBE needed on the new connections
 
 
-async def test_bybit_subscribes_on_the_open_socket_logs_a_refusal_and_resubscribes_it() -> None:
+async def test_bybit_subscribes_on_the_open_socket_and_takes_a_refused_topic_out() -> None:
+    """A topic the venue refuses (``"success": false``, "Invalid topic: ...") makes
+    ``add_symbols`` raise with the venue's text and is taken out again: not watched (the
+    venue does not go stale over it once its grace is over), not asked for on the next
+    connect; the socket and its other topics go on."""
     async with fakes() as fx:
         c = Collect()
         feed = BybitFeed(
@@ -56,18 +65,40 @@ async def test_bybit_subscribes_on_the_open_socket_logs_a_refusal_and_resubscrib
         )  # fmt: skip
         async with running(feed.run()):
             await until(lambda: quotes(c, "bybit", "BTCUSDT"))
-            await feed.add_symbols({"ETHUSDT": "linear"})  # the fake serves no ETHUSDT topic
-            await until(lambda: any(o.get("args") == ["tickers.ETHUSDT"] for o in fx.bybit.ops))
-            assert list(feed.sockets) == ["linear"]  # on the open socket, no new one
-            await until(lambda: any("tickers.ETHUSDT" in t for k, t in c.log if k == "alert"))
-            await until(lambda: "bybit" in c.board.stale_venues(), timeout_s=4)  # grace over
-            # the socket is replaced (its new stream stays silent): the next connect asks
-            # for both topics in its one subscribe request
-            await until(
-                lambda: any(
-                    o.get("op") == "subscribe"
-                    and o.get("args") == ["tickers.BTCUSDT", "tickers.ETHUSDT"]
-                    for o in fx.bybit.ops
-                ),
-                timeout_s=4,
+            with pytest.raises(SubscribeRefused) as refused:
+                await feed.add_symbols({"ETHUSDT": "linear"})  # the fake serves no ETHUSDT
+            assert str(refused.value) == (
+                "bybit refused the subscription (tickers.ETHUSDT: Invalid topic: tickers.ETHUSDT)"
             )
+            assert [o["args"] for o in fx.bybit.ops if o.get("op") == "subscribe"] == [
+                ["tickers.BTCUSDT"],
+                ["tickers.ETHUSDT"],
+            ]
+            assert list(feed.sockets) == ["linear"]  # on the open socket, no new one
+            assert [t for k, t in c.log if k == "alert"] == [
+                "bybit linear subscribe: Invalid topic: tickers.ETHUSDT"
+            ]
+            assert feed.topics_of == {"linear": ["tickers.BTCUSDT"]}
+            assert ("bybit", "tickers.ETHUSDT") not in c.board.streams
+            assert "ETHUSDT" not in feed.state
+            opened = len(fx.bybit.conns)
+            await asyncio.sleep(fx.feeds().stale_after_s + 0.5)  # the grace would be over
+            assert c.board.stale_venues() == set()
+            assert len(fx.bybit.conns) == opened  # the socket was not replaced
+            before = len(quotes(c, "bybit", "BTCUSDT"))
+            await until(lambda: len(quotes(c, "bybit", "BTCUSDT")) > before)
+
+
+async def test_bybit_a_socket_opened_for_a_refused_topic_alone_is_closed() -> None:
+    async with fakes() as fx:
+        c = Collect()
+        feed = BybitFeed(
+            {"BTCUSDT": "linear"}, c.sink, c.board, fx.feeds(), interval_ms=lambda s: H8,
+            log=c.say,
+        )  # fmt: skip
+        async with running(feed.run()):
+            await until(lambda: quotes(c, "bybit", "BTCUSDT"))
+            with pytest.raises(SubscribeRefused, match="tickers.ETHUSD: Invalid topic"):
+                await feed.add_symbols({"ETHUSD": "inverse"})  # a socket of its own
+            assert list(feed.sockets) == ["linear"] and "inverse" not in feed.topics_of
+            assert c.board.stale_venues() == set()

@@ -81,11 +81,16 @@ async def test_a_clean_symbol_is_added_and_its_orders_go_out_in_the_new_lots() -
     async with live_engine() as (rig, eng):
         markets = len(rig.fy.requests("GET", "/v5/market/instruments-info"))  # start's load
         assert await admit(rig.router, rig.venues, [ETH_BINANCE, ETH_BYBIT]) is None
-        # the start-up checks ran for ETHUSDT: exchangeInfo and one-way mode at Binance, the
-        # markets read again (ETHUSDT was not listed when they were loaded) at Bybit
+        # the start-up checks ran for ETHUSDT: exchangeInfo and one-way mode at Binance; at
+        # Bybit its one market read (ETHUSDT was not listed when the markets were loaded):
+        # ccxt asks for the listed and the pre-launch rows of that symbol, nothing more
         assert len(rig.fb.requests("GET", "/fapi/v1/exchangeInfo")) == 2
         assert len(rig.fb.requests("GET", "/fapi/v1/positionSide/dual")) == 2
-        assert len(rig.fy.requests("GET", "/v5/market/instruments-info")) == 2 * markets
+        read = rig.fy.requests("GET", "/v5/market/instruments-info")[markets:]
+        assert sorted(r.query for r in read) == [
+            "category=linear&symbol=ETHUSDT&limit=1000",
+            "category=linear&symbol=ETHUSDT&limit=1000&status=PreLaunch",
+        ]
         assert rig.venues["bybit"].specs[("bybit", "ETHUSDT")] == ETH_BYBIT
         assert rig.router.book.specs[("binance", "ETHUSDT")] == ETH_BINANCE
         eng.handle(add_eth())

@@ -13,7 +13,8 @@ worker's lease every ``lease_s / 5``; a watcher (every worker runs one) re-queue
 processing lists of workers whose lease expired. A worker that finds its own lease gone
 stops and sends nothing more (it was declared dead and its items went to others). An intent
 on an instrument the engine added at run time carries its spec; a worker that does not know
-the instrument learns it from there.
+the instrument learns it from there (a venue client whose markets were loaded before the
+symbol was listed reads that one market when the order needs it: Bybit ``market_of``).
 """
 
 from __future__ import annotations

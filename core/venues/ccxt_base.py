@@ -88,6 +88,11 @@ class VenueError(ArbtuiError):
     """A venue call that has no order status to report failed (cancel-all, balance)."""
 
 
+class NotSent(ArbtuiError):
+    """Raised by a venue's ``_send`` before anything went out (a step the order needs
+    failed): the order is REJECTED with this text, never retried nor looked up."""
+
+
 class VenueHttpError(Exception):
     """A refusal the venue sent: ``error`` (ccxt's exception class for it), ``status`` (HTTP
     status when ccxt's text names one, else 200 for a body with a venue code, else 0),
@@ -344,7 +349,7 @@ class LiveVenue:
             try:
                 self.sent += 1
                 return await self._send(intent, spec)
-            except RateLimited as exc:
+            except (RateLimited, NotSent) as exc:
                 return self.report(cid, symbol, OrderStatus.REJECTED, str(exc))
             except Exception as exc:  # every failure is classified below
                 kind, reason = self._classify(exc)

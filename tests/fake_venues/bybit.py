@@ -9,7 +9,8 @@ is refused with retCode 10002. Every answer is HTTP 200 with ``retCode``/``retMs
 ``X-Bapi-Limit-Reset-Timestamp`` (ms) as the docs' rate-limit example shows. Bodies are the
 docs' examples (``tests/data/bybit/private_rest_docs_examples.json``) with this fake's values:
 ``/v5/market/time``, ``/v5/market/instruments-info`` (linear BTCUSDT docs example; inverse
-BTCUSD hand-made), ``/v5/order/create``, ``/v5/order/realtime``, ``/v5/order/history``,
+BTCUSD hand-made; the ``symbol`` and ``status`` filters as the venue applies them),
+``/v5/order/create``, ``/v5/order/realtime``, ``/v5/order/history``,
 ``/v5/order/cancel``, ``/v5/order/cancel-all``, ``/v5/position/list``,
 ``/v5/position/switch-mode``, ``/v5/account/wallet-balance``.
 
@@ -412,10 +413,20 @@ class FakeBybit(FakeServer):
 
     async def h_instruments(self, request: web.Request) -> web.Response:
         await self.record(request)
+        fault = self.take_fault("GET /v5/market/instruments-info")
+        if fault is not None:  # a slow answer (``respond_after_s``)
+            await asyncio.sleep(fault.respond_after_s)
         cat = request.query.get("category", "")
         body = copy.deepcopy(self.instruments.get(cat))
         if body is None:
             return self.answer({"category": cat, "list": [], "nextPageCursor": ""}, private=False)
+        symbol, status = request.query.get("symbol"), request.query.get("status")
+        rows = body["result"]["list"]
+        if symbol:  # the venue's filters: one symbol; a status (PreLaunch: none listed here)
+            rows = [r for r in rows if r.get("symbol") == symbol]
+        if status:
+            rows = [r for r in rows if r.get("status") == status]
+        body["result"]["list"] = rows
         return web.json_response(body)
 
     async def h_create(self, request: web.Request) -> web.Response:

@@ -11,7 +11,8 @@ params={'reduceOnly', 'clientOrderId', 'positionIdx': 0})`` (``POST /v5/order/cr
 ``clientOrderId`` becomes ``orderLinkId``), ``fetch_positions`` (``GET /v5/position/list``),
 ``fetch_open_orders``, ``cancel_all_orders`` (``POST /v5/order/cancel-all``),
 ``load_time_difference`` / ``fetch_time`` (``GET /v5/market/time``), ``load_markets``
-(``GET /v5/market/instruments-info``). Documented implicit endpoint methods where it does
+(``GET /v5/market/instruments-info``, once; a symbol listed since: its one market,
+:meth:`BybitVenue.market_of`). Documented implicit endpoint methods where it does
 not: ``private_get_v5_order_realtime`` / ``private_get_v5_order_history`` (look-up by
 ``orderLinkId``), ``private_post_v5_order_cancel`` (cancel by ``orderLinkId``),
 ``private_get_v5_account_wallet_balance``.
@@ -32,7 +33,9 @@ ban ("access too frequent", wait >= 10 min): orders are refused unsent meanwhile
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +101,7 @@ from core.venues.bybit.order_wire import (
 )
 from core.venues.ccxt_base import (
     LiveVenue,
+    NotSent,
     VenueError,
     VenueHttpError,
     VenueStartError,
@@ -107,6 +111,8 @@ from core.venues.ccxt_base import (
 
 if TYPE_CHECKING:
     from core.venues.registry import ExecContext
+
+log = logging.getLogger("arbtui.execution")
 
 
 class BybitVenue(LiveVenue):
@@ -156,6 +162,7 @@ class BybitVenue(LiveVenue):
         self.client = client
         self.ws_url = settings.ws_url or (DEMO_WS if settings.env == "demo" else PROD_WS)
         self._markets_loaded = False
+        self._market_reads: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------ start
     async def start(self) -> None:
@@ -188,9 +195,9 @@ class BybitVenue(LiveVenue):
         (``positionIdx`` 1 or 2)."""
         why = f"bybit {spec.symbol}: instrument check calls failed"
         try:
-            await self._load_markets()
-            if not self.client.markets_by_id.get(spec.symbol):
-                await self.call(self.client.load_markets, True)
+            await self.market_of(spec)
+        except VenueError:
+            pass  # not listed: said by the check below
         except Exception as exc:
             raise VenueStartError(self.redact(f"{why}: {exc}")) from None
         self._check_instrument(spec)
@@ -212,6 +219,38 @@ class BybitVenue(LiveVenue):
         if not self._markets_loaded:
             await self.call(self.client.load_markets)
             self._markets_loaded = True
+
+    async def market_of(self, spec: InstrumentSpec) -> str:
+        """ccxt's unified symbol of ``spec``, its market loaded (ccxt's ``create_order``,
+        ``fetch_positions`` and ``cancel_all_orders`` need it). The markets are loaded once
+        (:meth:`start`); an instrument listed after that (a pair added at run time, which a
+        worker learns from the intent's envelope) has its one market read then:
+        ``GET /v5/market/instruments-info?category=..&symbol=..`` (ccxt
+        ``fetch_future_markets``, which asks for ``status=PreLaunch`` too), added to ccxt's
+        markets with ``set_markets`` (synchronous: a call on another symbol never sees a
+        half-built table). An instrument already loaded returns without any call, so orders
+        on the configured instruments (kill, flatten) never wait on such a read; one read a
+        symbol at a time. Raises :class:`VenueError` when the venue does not list it, or the
+        read's error."""
+        await self._load_markets()
+        try:
+            return self.unified(spec.symbol, spec)
+        except VenueError:
+            pass
+        async with self._market_reads.setdefault(spec.symbol, asyncio.Lock()):
+            try:  # read meanwhile by another order on it
+                return self.unified(spec.symbol, spec)
+            except VenueError:
+                pass
+            client = self.client
+            found = await self.call(
+                client.fetch_future_markets, {"category": category(spec), "symbol": spec.symbol}
+            )
+            mine = [m for m in found or [] if m.get("id") == spec.symbol]
+            if mine:
+                client.set_markets([*client.markets.values(), *mine], client.currencies)
+                log.info("bybit %s: market read (listed after the markets loaded)", spec.symbol)
+            return self.unified(spec.symbol, spec)
 
     def unified(self, symbol: str, spec: InstrumentSpec | None = None) -> str:
         """ccxt's unified symbol of a Bybit id (``BTCUSDT`` -> ``BTC/USDT:USDT``) of the kind
@@ -252,7 +291,12 @@ class BybitVenue(LiveVenue):
         """``create_order`` (market, ``positionIdx`` 0, ``orderLinkId`` = our id,
         ``reduceOnly`` as the intent says; qty as the exact decimal string), then the order
         read back by its id (the create answer carries only ``orderId``/``orderLinkId``)."""
-        await self._load_markets()
+        try:
+            unified = await self.market_of(spec)
+        except Exception as exc:
+            raise NotSent(
+                f"bybit {intent.symbol}: not sent: its market could not be read ({exc})"
+            ) from None
         params: dict[str, Any] = {
             "clientOrderId": intent.client_order_id,
             "positionIdx": 0,
@@ -261,7 +305,7 @@ class BybitVenue(LiveVenue):
         qty = wire(intent.qty.quantize(spec.lot))
         order = await self.call(
             self.client.create_order,
-            self.unified(intent.symbol),
+            unified,
             "market",
             intent.side,
             qty,
@@ -356,19 +400,17 @@ class BybitVenue(LiveVenue):
         """``cancel_all_orders`` (``POST /v5/order/cancel-all``); :class:`VenueError` when it
         failed."""
         try:
-            await self._load_markets()
-            await self.call(self.client.cancel_all_orders, self.unified(symbol))
+            unified = await self.market_of(self.specs[(NAME, symbol)])
+            await self.call(self.client.cancel_all_orders, unified)
         except Exception as exc:
             raise VenueError(self.redact(f"bybit {symbol}: cancel-all failed: {exc}")) from None
 
     async def _position_rows(
         self, symbol: str, spec: InstrumentSpec | None = None
     ) -> list[dict[str, Any]]:
-        await self._load_markets()
         spec = spec or self.specs[(NAME, symbol)]
-        got = await self.call(
-            self.client.fetch_positions, [self.unified(symbol, spec)], {"category": category(spec)}
-        )
+        unified = await self.market_of(spec)
+        got = await self.call(self.client.fetch_positions, [unified], {"category": category(spec)})
         if not isinstance(got, list):
             raise ValueError("unexpected answer")
         rows = [p.get("info") or {} for p in got]
@@ -378,7 +420,7 @@ class BybitVenue(LiveVenue):
         spec = self.specs[(NAME, symbol)]
         got = await self.call(
             self.client.fetch_open_orders,
-            self.unified(symbol),
+            await self.market_of(spec),
             None,
             None,
             {"category": category(spec)},

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
@@ -48,6 +49,10 @@ VENUE: Final = "bybit"
 KINDS: Final = ("linear", "inverse")
 DELTA_BEFORE_SNAPSHOT: Final = "delta_before_snapshot"
 """Drop reason: a delta for a symbol whose snapshot has not come yet (nothing to merge into)."""
+
+
+class SubscribeRefused(Exception):
+    """The venue refused a subscription made at run time (its text in the message)."""
 
 
 def ws_url(base: str, kind: str) -> str:
@@ -108,6 +113,12 @@ class BybitFeed:
         self.gate = StreamGate(self.stats, subscribed, self._log)
         self._streams = {t: board.stream(VENUE, t, settings.stale_after_s) for t in subscribed}
         self.sockets: dict[str, ManagedSocket] = {}
+        self._waiting: dict[str, asyncio.Future[str | None]] = {}
+        """Topics subscribed at run time whose answer :meth:`add_symbols` awaits."""
+        self._asked: dict[str, list[str]] = {}
+        """Topics of each awaited subscribe request, by ``req_id``."""
+        self._own_task: dict[str, asyncio.Task[None]] = {}
+        """The task of each socket :meth:`add_symbols` opened, by kind."""
         self.topics_of = topics_of
         """Topics per socket kind (the lists each socket subscribes on every connect)."""
         for kind, topics in topics_of.items():
@@ -145,8 +156,15 @@ class BybitFeed:
         for staleness from now on; a ``{"req_id", "op": "subscribe", "args": [topic, ...]}``
         request goes on the open socket of that kind (the socket re-subscribes them on every
         later connect), or a socket of that kind is opened when none is in use. Symbols
-        already subscribed are skipped. Raises ValueError for a kind without a public v5
-        stream."""
+        already subscribed are skipped. Then the venue's answers are awaited, at most
+        ``stale_after_s`` (the new streams' grace): a refusal (``"success": false`` naming
+        the topic, or answering the request's ``req_id``) takes the refused topics out again
+        (not watched, not re-subscribed on a later connect; a socket opened for them alone is
+        closed) and raises :class:`SubscribeRefused` with the venue's text; no answer in time
+        (no connection now) leaves them to the next connect and to the staleness rule. Raises
+        ValueError for a kind without a public v5 stream."""
+        loop = asyncio.get_running_loop()
+        asked: dict[str, asyncio.Future[str | None]] = {}
         for symbol, kind in instruments.items():
             ws_url("", kind)  # refuses a kind without a public v5 stream here
             topic = f"{TICKERS}{symbol}"
@@ -159,16 +177,82 @@ class BybitFeed:
             self.gate.subscribed.update((t, symbol) for t in topics)
             streams = [self.board.added_stream(VENUE, t, self.cfg.stale_after_s) for t in topics]
             self._streams.update(zip(topics, streams, strict=True))
+            for t in topics:
+                asked[t] = self._waiting[t] = loop.create_future()
             sock = self.sockets.get(kind)
             if sock is None:  # no socket of this kind yet: one of its own, run beside
                 self.topics_of[kind] = list(topics)
                 sock = self.sockets[kind] = self._socket(kind, self.topics_of[kind])
-                self._extra.append(asyncio.create_task(sock.run()))
+                self._own_task[kind] = task = asyncio.create_task(sock.run())
+                self._extra.append(task)
                 continue
             self.topics_of[kind].extend(topics)  # the next connect subscribes them too
             sock.add_streams(streams)
-            req = {"req_id": self._next_req("sub"), "op": "subscribe", "args": topics}
+            req_id = self._next_req("sub")
+            self._asked[req_id] = list(topics)
+            req = {"req_id": req_id, "op": "subscribe", "args": topics}
             await sock.send(json.dumps(req))
+        refused = await self._answers(asked)
+        if refused:
+            self._forget(list(refused))
+            said = "; ".join(f"{t}: {why}" for t, why in refused.items())
+            raise SubscribeRefused(f"bybit refused the subscription ({said})")
+
+    async def _answers(self, asked: dict[str, asyncio.Future[str | None]]) -> dict[str, str]:
+        """Wait (at most ``stale_after_s``) until each topic of ``asked`` is answered or one
+        is refused; the refused ones with the venue's text."""
+        pending = set(asked.values())
+        deadline = self._mono() + self.cfg.stale_after_s
+        try:
+            while pending:
+                left = deadline - self._mono()
+                if left <= 0:
+                    break
+                done, pending = await asyncio.wait(
+                    pending, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done or any(f.result() for f in done):
+                    break
+        finally:
+            for t in asked:
+                self._waiting.pop(t, None)
+        return {t: why for t, f in asked.items() if f.done() and (why := f.result())}
+
+    def _answered(self, req_id: str, refusal: str | None) -> None:
+        """The venue's answer to a subscribe request: an ack (``refusal`` None) answers the
+        topics of ``req_id``; a refusal answers the waiting topics its text names, else
+        those of ``req_id``."""
+        topics = self._asked.pop(req_id, []) if req_id else []
+        if refusal is not None:
+            words = set(re.split(r"[\s,:;]+", refusal))  # "Invalid topic: a,b"
+            named = [t for t in self._waiting if t in words]
+            topics = named or topics
+        for t in topics:
+            fut = self._waiting.get(t)
+            if fut is not None and not fut.done():
+                fut.set_result(refusal)
+
+    def _forget(self, topics: list[str]) -> None:
+        """Take ``topics`` (refused by the venue) out: not admitted, not watched, not asked
+        for on a later connect; a socket opened for them alone is closed."""
+        for t in topics:
+            symbol = self.gate.subscribed.pop(t, None)
+            st = self._streams.pop(t, None)
+            self.board.streams.pop((VENUE, t), None)
+            for kind, names in self.topics_of.items():
+                if t in names:
+                    names.remove(t)
+                    sock = self.sockets.get(kind)
+                    if sock is not None and st is not None and st in sock.streams:
+                        sock.streams.remove(st)
+            if symbol is not None and symbol not in self.gate.subscribed.values():
+                self.state.pop(symbol, None)
+                self.books.pop(symbol, None)
+        for kind, names in list(self.topics_of.items()):
+            task = self._own_task.get(kind)
+            if not names and task is not None:  # opened for the refused topics alone
+                task.cancel()
+                del self.sockets[kind], self.topics_of[kind], self._own_task[kind]
 
     # ------------------------------------------------------------------ control
     def _next_req(self, what: str) -> str:
@@ -180,7 +264,10 @@ class BybitFeed:
 
     def _subscriber(self, topics: list[str]) -> Callable[[ClientConnection], Awaitable[None]]:
         async def subscribe(ws: ClientConnection) -> None:
-            req = {"req_id": self._next_req("sub"), "op": "subscribe", "args": topics}
+            req_id = self._next_req("sub")
+            if any(t in self._waiting for t in topics):  # its answer is awaited
+                self._asked[req_id] = list(topics)
+            req = {"req_id": req_id, "op": "subscribe", "args": topics}
             await ws.send(json.dumps(req))
 
         return subscribe
@@ -311,8 +398,12 @@ class BybitFeed:
         if f.success is False:
             text = f.ret_msg or frame[:200].decode(errors="replace")
             self.gate.venue_error(f"{kind or 'public'} {f.op or 'request'}", text)
+            if f.op in ("subscribe", ""):
+                self._answered(f.req_id, text)
             return
         if f.success is True and f.op in ("subscribe", "unsubscribe"):
+            if f.op == "subscribe":
+                self._answered(f.req_id, None)
             return  # an ack: the data that follows is what counts
         self.gate.drop("unknown_frame", "control", f"frame {frame[:120]!r}")
 
