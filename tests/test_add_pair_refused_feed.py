@@ -28,7 +28,7 @@ def test_a_refused_subscription_takes_the_added_pair_out_again(
     venues: Any,  # noqa: F811 (the imported fixture)
     tmp_path: Path,
 ) -> None:
-    st, feeds, fb, fy = venues
+    _, feeds, fb, fy = venues
     base = load_config(ROOT / "configs" / "binance_bybit_inverse.toml")
     settings = live_settings(feeds.settings(base), fb, fy, timeout_ms=2000, grace_ms=500)
     feeds.bybit.topics.pop("tickers.BTCUSDT")  # the venue refuses this topic from now on

@@ -98,7 +98,7 @@ async def test_bybit_a_socket_opened_for_a_refused_topic_alone_is_closed() -> No
         )  # fmt: skip
         async with running(feed.run()):
             await until(lambda: quotes(c, "bybit", "BTCUSDT"))
-            with pytest.raises(SubscribeRefused, match="tickers.ETHUSD: Invalid topic"):
+            with pytest.raises(SubscribeRefused, match=r"tickers\.ETHUSD: Invalid topic"):
                 await feed.add_symbols({"ETHUSD": "inverse"})  # a socket of its own
             assert list(feed.sockets) == ["linear"] and "inverse" not in feed.topics_of
             assert c.board.stale_venues() == set()
