@@ -12,7 +12,6 @@ stepSize 0.001, tickSize 0.01; Bybit qtyStep 0.01, tickSize 0.01)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from collections.abc import AsyncIterator
@@ -170,46 +169,30 @@ async def test_with_the_redis_queue_the_spec_rides_to_a_worker_whose_config_lack
 ) -> None:
     """``arbtui worker`` processes start from their own config: an intent on an instrument
     the engine added at run time carries its spec, and the worker trades it with that spec."""
-    from core.execution.router import specs_of, timings
-    from core.execution.state import OrderBook
-    from core.execution.worker import Worker
-    from core.runtime.execution import build_execution, build_venues
     from tests.fake_venues import KEYS, intent, live_settings
-    from tests.redis_fixtures import REDIS
-    from tests.test_redis_workers import limiters
+    from tests.redis_fixtures import REDIS, router_and_worker
 
     fb = await FakeBinance(*KEYS["binance"]).start()
     fy = await FakeBybit(*KEYS["bybit"]).start()
     list_eth(fb, fy)
     fy.price = D("2999")
     s = live_settings(eager(), fb, fy, redis_url=REDIS, prefix=prefix, block_s=0.2)
-    router, _ = build_execution(s, engine_id="eng-add", limiters=limiters())
     updates: list[object] = []
-    router.listener = updates.append
-    wbook = OrderBook(specs_of(s))
-    wvenues = build_venues(s, wbook, limiters=limiters())
-    worker = Worker(s.queue, wvenues, wbook, timings(s))
-    await router.start()
-    await worker.start()
-    tasks = [asyncio.create_task(router.run()), asyncio.create_task(worker.run())]
     try:
-        assert ("bybit", "ETHUSDT") not in wvenues["bybit"].specs
-        router.learn(ETH_BYBIT)
-        router.submit(intent("r-eth-1", "bybit", "ETHUSDT", "buy", "3.33"))
-        await aeventually(
-            lambda: any(
-                getattr(u, "client_order_id", "") == "r-eth-1" and getattr(u, "fill", None)
-                for u in updates
+        async with router_and_worker(s, "eng-add", updates.append) as (router, _, wvenues):
+            assert ("bybit", "ETHUSDT") not in wvenues["bybit"].specs
+            router.learn(ETH_BYBIT)
+            router.submit(intent("r-eth-1", "bybit", "ETHUSDT", "buy", "3.33"))
+            await aeventually(
+                lambda: any(
+                    getattr(u, "client_order_id", "") == "r-eth-1" and getattr(u, "fill", None)
+                    for u in updates
+                )
             )
-        )
-        assert wvenues["bybit"].specs[("bybit", "ETHUSDT")] == ETH_BYBIT
-        (order,) = fy.placed("r-eth-1")
-        assert (order.symbol, order.qty) == ("ETHUSDT", D("3.33"))
+            assert wvenues["bybit"].specs[("bybit", "ETHUSDT")] == ETH_BYBIT
+            (order,) = fy.placed("r-eth-1")
+            assert (order.symbol, order.qty) == ("ETHUSDT", D("3.33"))
     finally:
-        worker.stop()
-        await router.close()
-        await asyncio.wait(tasks, timeout=3)
-        await worker.close()
         await fb.stop()
         await fy.stop()
 

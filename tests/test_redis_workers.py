@@ -16,12 +16,8 @@ import pytest
 
 from core.domain.config import Settings
 from core.domain.venue import OrderStatus
-from core.execution.limits import VenueLimiter
 from core.execution.redis_queue import decode_envelope, make_client
-from core.execution.router import specs_of, timings
-from core.execution.state import OrderBook
-from core.execution.worker import Worker
-from core.runtime.execution import build_execution, build_venues
+from core.runtime.execution import build_execution
 from tests.conftest import ROOT
 from tests.fake_venues import (
     ENV,
@@ -34,7 +30,7 @@ from tests.fake_venues import (
     intent,
     live_settings,
 )
-from tests.redis_fixtures import REDIS
+from tests.redis_fixtures import REDIS, limiters, router_and_worker
 from tui.cli import main as cli_main
 
 S = OrderStatus
@@ -52,45 +48,31 @@ def settings() -> Settings:
     return default_settings()
 
 
-def limiters() -> dict[str, VenueLimiter]:
-    return {n: VenueLimiter(n, max_wait_s=3.0) for n in ("binance", "bybit")}
-
-
 async def test_intents_go_through_redis_to_a_worker_and_updates_come_back(settings, prefix) -> None:
     fb = await FakeBinance(*KEYS["binance"]).start()
     fm = await FakeBybit(*KEYS["bybit"]).start()
     s = live_settings(settings, fb, fm, redis_url=REDIS, prefix=prefix, block_s=0.2)
-    router, _ = build_execution(s, engine_id="eng1", limiters=limiters())
     updates, lat = [], []
-    router.listener = updates.append
-    router.on_latency = lat.append
-    wbook = OrderBook(specs_of(s))
-    worker = Worker(s.queue, build_venues(s, wbook, limiters=limiters()), wbook, timings(s))
-    await router.start()
-    await worker.start()
-    tasks = [asyncio.create_task(router.run()), asyncio.create_task(worker.run())]
     try:
-        router.submit(intent("r-bin-1"))
-        router.submit(intent("r-byl-1", "bybit", "BTCUSDT", "sell", "0.2"))
-        router.submit(intent("r-byi-1", "bybit", "BTCUSD", "sell", "10000"))
-        done = lambda: {u.client_order_id for u in updates if u.status is S.FILLED}  # noqa: E731
-        await aeventually(lambda: done() == {"r-bin-1", "r-byl-1", "r-byi-1"})
-        fills = [u.fill for u in updates if u.fill is not None]
-        assert sorted((f.client_order_id, f.qty) for f in fills) == [
-            ("r-bin-1", msgspec.convert("0.2", type=type(fills[0].qty))),
-            ("r-byi-1", msgspec.convert("10000", type=type(fills[0].qty))),
-            ("r-byl-1", msgspec.convert("0.2", type=type(fills[0].qty))),
-        ]
-        await aeventually(lambda: len(lat) == 3)  # the worker's own reports carry it
-        assert all(0 <= x < 0.5 for x in lat)
-        stats = await router.stats()
-        assert (stats.depth, stats.inflight) == (0, 0)
-        assert len(fb.placed()) == 1 and len(fm.placed()) == 2
+        async with router_and_worker(s, "eng1", updates.append) as (router, _, _):
+            router.on_latency = lat.append
+            router.submit(intent("r-bin-1"))
+            router.submit(intent("r-byl-1", "bybit", "BTCUSDT", "sell", "0.2"))
+            router.submit(intent("r-byi-1", "bybit", "BTCUSD", "sell", "10000"))
+            done = lambda: {u.client_order_id for u in updates if u.status is S.FILLED}  # noqa: E731
+            await aeventually(lambda: done() == {"r-bin-1", "r-byl-1", "r-byi-1"})
+            fills = [u.fill for u in updates if u.fill is not None]
+            assert sorted((f.client_order_id, f.qty) for f in fills) == [
+                ("r-bin-1", msgspec.convert("0.2", type=type(fills[0].qty))),
+                ("r-byi-1", msgspec.convert("10000", type=type(fills[0].qty))),
+                ("r-byl-1", msgspec.convert("0.2", type=type(fills[0].qty))),
+            ]
+            await aeventually(lambda: len(lat) == 3)  # the worker's own reports carry it
+            assert all(0 <= x < 0.5 for x in lat)
+            stats = await router.stats()
+            assert (stats.depth, stats.inflight) == (0, 0)
+            assert len(fb.placed()) == 1 and len(fm.placed()) == 2
     finally:
-        worker.stop()
-        await router.close()
-        await asyncio.wait(tasks, timeout=3)
-        await worker.close()
         await fb.stop()
         await fm.stop()
 

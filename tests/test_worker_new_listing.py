@@ -25,10 +25,7 @@ from typing import Any
 import pytest
 
 from core.domain.venue import OrderStatus
-from core.execution.router import specs_of, timings
-from core.execution.state import OrderBook
 from core.execution.worker import Worker
-from core.runtime.execution import build_execution, build_venues
 from tests.fake_venues import (
     ENV,
     KEYS,
@@ -40,10 +37,9 @@ from tests.fake_venues import (
     intent,
     live_settings,
 )
-from tests.redis_fixtures import REDIS
+from tests.redis_fixtures import REDIS, router_and_worker
 from tests.test_add_pair import ETH_BYBIT
 from tests.test_live_add_pair import list_eth
-from tests.test_redis_workers import limiters
 
 D = Decimal
 S = OrderStatus
@@ -81,7 +77,6 @@ async def rig(prefix: str) -> AsyncIterator[Rig]:
     s = live_settings(
         default_settings(), fb, fy, redis_url=REDIS, prefix=prefix, block_s=0.2, timeout_ms=5000
     )
-    router, _ = build_execution(s, engine_id="eng-listing", limiters=limiters())
     updates: list[Any] = []
     seen_at: dict[tuple[str, OrderStatus], float] = {}
 
@@ -89,19 +84,10 @@ async def rig(prefix: str) -> AsyncIterator[Rig]:
         updates.append(u)
         seen_at.setdefault((u.client_order_id, u.status), time.monotonic())
 
-    router.listener = on_update
-    wbook = OrderBook(specs_of(s))
-    worker = Worker(s.queue, build_venues(s, wbook, limiters=limiters()), wbook, timings(s))
-    await router.start()
-    await worker.start()
-    tasks = [asyncio.create_task(router.run()), asyncio.create_task(worker.run())]
     try:
-        yield Rig(fb, fy, router, worker, updates, seen_at)
+        async with router_and_worker(s, "eng-listing", on_update) as (router, worker, _):
+            yield Rig(fb, fy, router, worker, updates, seen_at)
     finally:
-        worker.stop()
-        await router.close()
-        await asyncio.wait(tasks, timeout=3)
-        await worker.close()
         await fb.stop()
         await fy.stop()
 
