@@ -53,4 +53,8 @@ def run_console(host: EngineHost, settings: Any) -> int:
             # The quit action already waited STOP_TIMEOUT_S for the engine; do not wait again
             # (the engine thread is a daemon and cannot keep the process alive).
             host.stop(timeout_s=0.2 if app.stop_requested else STOP_TIMEOUT_S)
-    return app.return_code or host.exit_code
+    code = app.return_code or host.exit_code
+    why = host.failed or host.attention.state_reason
+    if code and why:  # the banner said it; the terminal keeps it once the screen is gone
+        print(f"arbtui: {why}", file=sys.stderr)
+    return code

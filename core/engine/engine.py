@@ -57,6 +57,12 @@ MISSED_SETTLEMENT_GRACE_MS = HOUR_MS
 """A settlement expected from the instrument's schedule and not known this long after its
 instant is counted as missed (a live feed learns of settlements a few minutes late)."""
 
+NOT_CONNECTED = (
+    "live execution is not connected (start-up has not finished, or it failed: see the alert "
+    "that halted it); nothing can be sent"
+)
+"""Why a live engine sends nothing and refuses to arm while it has no order path: a live
+order never falls back to the paper venue."""
 #: Sets of instruments moved together whose pairs are kept (:meth:`Engine._due_for`).
 DUE_SETS_KEPT = 256
 
@@ -84,8 +90,10 @@ class OrderOutlet(Protocol):
 class Engine(Valuation):
     """The engine for the pairs in ``settings``.
 
-    ``mode`` is ``"replay"``, ``"paper"`` or ``"live"`` (shown on screen; the venue is always
-    the paper venue until live execution lands). Feed events with :meth:`on_event`, operator
+    ``mode`` is ``"replay"``, ``"paper"`` or ``"live"``: replay and paper fill on the paper
+    venue; live sends through the router :meth:`connect_router` gives it, and while it has
+    none (start-up not finished or failed) it sends nothing and refuses to arm
+    (:data:`NOT_CONNECTED`). Feed events with :meth:`on_event`, operator
     commands with :meth:`handle`. ``listeners`` are called with every new :class:`LogEntry`
     (from the engine's thread). ``run_tag`` goes into every client order id so that ids of
     one live run never repeat those of an earlier run (replays leave it empty: the same ids
@@ -430,6 +438,8 @@ class Engine(Valuation):
                    if self.restart_review is not None
                    else "the venues' positions were left as found; restart to review them")
             )  # fmt: skip
+        elif isinstance(c, cmd.Arm) and self.mode == "live" and self.router is None:
+            self.alert(f"not armed: {NOT_CONNECTED}")
         elif isinstance(c, cmd.Arm):
             self._sweep_purpose = ""
             self.set_state(TradingState.ARMED, "operator arm")
@@ -935,6 +945,8 @@ class Engine(Valuation):
         price = mark_decimal(st) if st.mark is not None else None
         if why is None and price is not None:
             why = check_leg(spec, qty, price, reduce_only)
+        if why is None and self.mode == "live" and self.router is None:
+            why = NOT_CONNECTED  # live never falls back to the paper venue
         intent = OrderIntent(cid, pair, key[0], key[1], side, qty, reduce_only, purpose, self.now)
         if why is None and reduce_only and purpose in CLOSES:
             self._record_reducing(intent)  # never waits on, nor refused by, the audit log

@@ -20,6 +20,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from core.domain.errors import EXIT_FAILED
 from core.domain.orders import OrderIntent
 from core.domain.risk import TradingState
 from core.domain.venue import OrderUpdate
@@ -222,6 +223,7 @@ async def live_task(host: EngineHost) -> None:
         raise
     except Exception as exc:
         halt(engine, f"{type(exc).__name__}: {exc}")
+        host.exit_code = max(host.exit_code, EXIT_FAILED)  # the run failed: exit 1
     finally:
         host.live_add = None
         engine.disconnect_router()  # its connections are closed: nothing more may be sent

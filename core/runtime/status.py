@@ -109,6 +109,9 @@ def run_headless(
     if never:
         err(f"arbtui: never connected: {'; '.join(never)}")
         return 1
+    if host.exit_code:  # e.g. live execution could not start: the alert said why
+        err(f"arbtui: {host.failed or host.attention.state_reason or 'failed'}")
+        return host.exit_code
     return 0
 
 
