@@ -1,5 +1,7 @@
 """``arbtui --replay FILE --speed X``: a speed that is negative or not a finite number is
-refused with the flag named (exit 2), never run silently at the default."""
+refused with the flag named (exit 2), never run silently at the default; and an option the
+chosen run would ignore (``--record`` on a replay, ``--report`` in the console, ...) is refused
+naming it (exit 2), nothing run."""
 
 from __future__ import annotations
 
@@ -31,3 +33,35 @@ def test_zero_and_positive_speeds_are_taken() -> None:
 
     assert speed("0") == 0.0  # documented: as fast as possible
     assert speed("2.5") == 2.5
+
+
+SHIPPED = "replays/btc_binance_bybit_2024-03.jsonl.gz"
+IGNORED = [
+    (["--replay", SHIPPED, "--headless", "--record", "x.jsonl"],
+     "--record applies to --paper and --live (a replay is already a recording)"),
+    (["--replay", SHIPPED, "--headless", "--duration", "5"],
+     "--duration applies to --paper or --live with --headless"),
+    (["--paper", "--duration", "5"], "--duration applies to --paper or --live with --headless"),
+    (["--replay", SHIPPED, "--yes"], "--yes applies to --live only"),
+    (["--replay", SHIPPED, "--report", "json"], "--report applies to --replay FILE --headless"),
+    (["--paper", "--headless", "--report", "json"],
+     "--report applies to --replay FILE --headless"),
+    (["--replay", SHIPPED, "--headless", "--speed", "2"],
+     "--speed applies to a replay in the console (not --headless, --paper or --live)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "why"), IGNORED)
+def test_an_option_the_run_would_ignore_is_refused_naming_it(
+    argv: list[str], why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"arbtui: {why}; nothing was run"
+
+
+def test_two_ignored_options_are_both_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--replay", SHIPPED, "--yes", "--record", "x.jsonl"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "arbtui: --record applies to --paper and --live (a replay is already a recording); "
+        "--yes applies to --live only; nothing was run"
+    )

@@ -16,6 +16,7 @@ import sys
 import msgspec
 
 from core.domain.config import ConfigError, Settings
+from core.domain.errors import BadInput
 
 #: Options of a run (none of them applies to a subcommand).
 RUN_OPTIONS = (
@@ -46,7 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--report",
         choices=("json", "text"),
-        default="text",
         help="--replay --headless: report format (default text)",
     )
     group.add_argument(
@@ -94,8 +94,30 @@ def given(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str
     ]
 
 
+def check_combination(args: argparse.Namespace) -> None:
+    """Refuse an option the chosen run would ignore (:class:`~core.domain.errors.BadInput`,
+    exit 2), naming the option and the runs it applies to: nothing is run on a guess."""
+    session = args.paper or args.live
+    wrong = [
+        (args.record is not None and not session, "--record applies to --paper and --live "
+         "(a replay is already a recording)"),
+        (args.duration is not None and not (session and args.headless),
+         "--duration applies to --paper or --live with --headless"),
+        (args.yes and not args.live, "--yes applies to --live only"),
+        (args.report is not None and (session or not args.headless),
+         "--report applies to --replay FILE --headless"),
+        (args.speed is not None and (session or args.headless),
+         "--speed applies to a replay in the console (not --headless, --paper or --live)"),
+    ]  # fmt: skip
+    said = [why for bad, why in wrong if bad]
+    if said:
+        raise BadInput("; ".join(said) + "; nothing was run")
+
+
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the console, a headless replay, or a paper or live session."""
+    """Run the console, a headless replay, or a paper or live session (after
+    :func:`check_combination`)."""
+    check_combination(args)
     if args.metrics_port is not None:
         if not 0 <= args.metrics_port <= 65535:
             raise ConfigError(f"--metrics-port: {args.metrics_port} is not a port (0 = off)")
@@ -104,7 +126,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.paper or args.live:
         return _session(settings, args)
     if args.headless:
-        return _headless(settings, args.replay_file, args.report)
+        return _headless(settings, args.replay_file, args.report or "text")
     return _console(settings, args.replay_file, args.speed)
 
 
