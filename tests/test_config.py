@@ -171,3 +171,18 @@ def test_capital_is_per_venue_and_currency_and_a_coin_needs_an_inverse_instrumen
         parse_config(negative, "c.toml")
     with pytest.raises(ConfigError, match=r"capital\.binance\.USDT"):
         parse_config(text.replace("USDT = 100000              # USDT on Binance", 'USDT = "x" #'))
+
+
+@pytest.mark.parametrize("fee", ["5", "0.05", "-0.01"])
+def test_a_fee_that_is_not_a_fraction_a_venue_charges_is_refused_naming_it(fee: str) -> None:
+    text = (
+        (ROOT / "config.toml")
+        .read_text()
+        .replace('taker_fee = "0.0005"', f'taker_fee = "{fee}"', 1)
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "my.toml")
+    assert str(err.value) == (
+        f"my.toml: instruments.binance_btcusdt.taker_fee: {fee} is not a fee fraction between "
+        "-0.001 and 0.01 (0.0005 = 0.05 %; a rebate is negative)"
+    )

@@ -112,6 +112,11 @@ async def test_80x24_symbols_cut_on_purpose_and_the_data_row_and_each_pairs_delt
         legs = app.query_one("#legs-table", KeyedTable)
         assert legs.compact and legs.virtual_size.width <= legs.region.width
         assert row_text(legs, "binance:BTCUSD_PERP").split()[:2] == ["binance", "BTCUSD…"]
+        # open legs first: a short terminal cuts a flat leg before any position
+        qty = {leg.venue + ":" + leg.symbol: leg.qty for leg in app.snapshot.legs}
+        order = legs.row_keys
+        assert [k for k in order if qty[k] != 0] == order[: sum(q != 0 for q in qty.values())]
+        assert qty["binance:BTCUSD_PERP"] != 0 and 0 in qty.values()  # both kinds here
         lines = screen_lines(app)
         risk = [line[:36] for line in lines[13:23]]  # the drawdown panel, left of the log
         assert risk == [

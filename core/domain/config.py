@@ -470,6 +470,12 @@ def _keyed(msg: str) -> str:
     return f"{key}: {text}" if key else text
 
 
+MIN_FEE = Decimal("-0.001")
+"""The lowest fee fraction a config may give (a maker rebate of 0.1 %)."""
+MAX_FEE = Decimal("0.01")
+"""The highest (1 %: far above any venue's taker fee; ``5`` or ``0.05`` is a typo)."""
+
+
 def _check(s: Settings, name: str) -> None:
     def bad(key: str, why: str) -> ConfigError:
         return ConfigError(f"{name}: {key}: {why}")
@@ -478,6 +484,14 @@ def _check(s: Settings, name: str) -> None:
         for fld in ("contract_size", "tick", "lot"):
             if getattr(spec, fld) <= 0:
                 raise bad(f"instruments.{iid}.{fld}", "must be > 0")
+        for fld in ("maker_fee", "taker_fee"):  # fractions: 0.0005 = 0.05 %
+            fee = getattr(spec, fld)
+            if not MIN_FEE <= fee <= MAX_FEE:
+                raise bad(
+                    f"instruments.{iid}.{fld}",
+                    f"{fee} is not a fee fraction between {MIN_FEE} and {MAX_FEE} "
+                    "(0.0005 = 0.05 %; a rebate is negative)",
+                )
     if not s.pairs:
         raise bad("pairs", "at least one [[pairs]] entry is needed")
     inverse = any(spec.kind == "inverse" for spec in s.instruments.values())

@@ -88,9 +88,11 @@ class LegsPanel(Vertical):
         self.query_one(KeyedTable).set_compact(compact)
 
     def apply(self, snap: EngineSnapshot) -> None:
-        """Show ``snap.legs``; the border subtitle says when there is no position."""
+        """Show ``snap.legs``, open ones first (a short terminal cuts the flat ones before
+        any position); the border subtitle says when there is no position."""
         self._table.widen("symbol", widest(session_symbols(snap)))
-        self._table.sync([leg_row(leg) for leg in snap.legs])
+        legs = sorted(snap.legs, key=lambda leg: leg.qty == 0)  # stable: the order within
+        self._table.sync([leg_row(leg) for leg in legs])
         self._legs = bool(snap.legs)
         self._note_cut()
 
