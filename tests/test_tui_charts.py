@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from core.analysis.replay import iter_replay
 from core.domain.config import load_config
 from core.domain.market import HOUR_MS
@@ -67,3 +69,22 @@ async def test_3_shows_the_charts_of_the_hours_so_far() -> None:
             assert app.current_view == "main"
     finally:
         host.stop()
+
+
+def test_with_a_coin_balance_the_curve_starts_once_it_is_valued_and_names_the_spread_pair() -> None:
+    """The three-pair replay holds BTC collateral at Binance COIN-M: before its first mark the
+    equity is USDT cash only (200,000), so no point is taken until the coin is valued (the
+    curve jumped from 200,000 to 262,514 at its second point). The spread drawn is the first
+    pair's, and says so when there are several."""
+    data = ROOT / "tests" / "data"
+    s = load_config(data / "three_pairs.toml")
+    header, events = iter_replay(data / "three_pairs_2024-03-01_04_partly_generated.jsonl")
+    drive = Drive.replay(s, events, header=header, observers=False)
+    history = History(drive.engine, maxlen=1000)
+    drive.advance(after=history.after)
+    view = history.view()
+    assert view.spread_pair == s.pairs[0].name
+    start = drive.engine.start_equity_usd
+    assert start is not None and start > 250_000  # the coin valued (BTC near 62,000)
+    assert view.equity_usd[0] == pytest.approx(start, rel=1e-3)
+    assert min(view.equity_usd) > 250_000  # never the cash-only reading

@@ -209,7 +209,8 @@ class HistoryView:
     long leg, as the pair row shows it); ``entry_per_hour``/``exit_per_hour``: the spread per
     hour at the entry threshold (at zero basis: edge plus round-trip fees over the holding
     horizon) and at the exit APR; ``equity_usd`` and ``drawdown_pct`` (from the running peak),
-    against ``drawdown_limit_pct``."""
+    against ``drawdown_limit_pct``; ``spread_pair``: the name of the pair whose spread and
+    thresholds these are, when the session has several (else empty)."""
 
     ts_ms: tuple[int, ...]
     rates: tuple[tuple[str, tuple[float | None, ...]], ...]
@@ -219,6 +220,7 @@ class HistoryView:
     equity_usd: tuple[float, ...]
     drawdown_pct: tuple[float, ...]
     drawdown_limit_pct: float
+    spread_pair: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,8 +63,8 @@ class History:
         """Take this hour's point now (at most one per hour of engine time)."""
         eng = self.engine
         now = eng.now
-        if now < self._next_ms or now <= 0:
-            return
+        if now < self._next_ms or now <= 0 or eng.start_equity_usd is None:
+            return  # (no equity reading yet: a coin balance not valued until its first mark)
         self._next_ms = (now // HOUR_MS + 1) * HOUR_MS
         market = eng.market.instruments
         rates = tuple(
@@ -105,5 +105,6 @@ class History:
                 tuple(p.equity_usd for p in pts),
                 tuple(p.drawdown_pct for p in pts),
                 eng.dd.limit_pct,
+                eng.pairs[0].cfg.name if len(eng.pairs) > 1 else "",
             )
         return self._view

@@ -96,7 +96,8 @@ class ChartsPanel(Vertical):
 
     def _rates(self, h: HistoryView) -> None:
         plot = self.query_one("#chart-rates", PlotextPlot)
-        title = "Rate/h of each leg, spread"
+        of = f" of pair {h.spread_pair}" if h.spread_pair else ""
+        title = f"Rate/h of each leg, spread{of}"
         if h.entry_per_hour is not None and h.exit_per_hour is not None:
             title += (
                 f"; entry {h.entry_per_hour * 100:.4f} (green), exit "
@@ -111,7 +112,8 @@ class ChartsPanel(Vertical):
                 plt.plot([xs[i] for i in at], ys, label=name)
         ys, at = _pct(h.spread)
         if ys:
-            plt.plot([xs[i] for i in at], ys, label="spread", marker="braille")
+            label = f"spread {h.spread_pair}" if h.spread_pair else "spread"
+            plt.plot([xs[i] for i in at], ys, label=label, marker="braille")
         if xs and h.entry_per_hour is not None:
             plt.hline(h.entry_per_hour * 100, "green")
         if xs and h.exit_per_hour is not None:
