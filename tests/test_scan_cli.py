@@ -44,8 +44,8 @@ def config(fake: FakeUniverse, tmp_path: Path) -> Path:
     return path
 
 
-def scan(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250", "PYTHONIOENCODING": "utf-8"}
+def scan(config: Path, *args: str, columns: int = 250) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns), "PYTHONIOENCODING": "utf-8"}
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", "scan", "--config", str(config), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
@@ -104,6 +104,22 @@ def test_the_table_and_the_filters(config: Path) -> None:
     p = scan(config, "--json", "--min-volume", "7e6", "--top", "50")
     keys = [json.loads(line)["key"] for line in p.stdout.splitlines()]
     assert keys and all(k.startswith("BTC ") for k in keys)
+
+
+def test_an_80_column_terminal_gets_the_compact_table_every_header_whole(config: Path) -> None:
+    p = scan(config, "--top", "3", columns=80)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    title = " ".join(line.strip() for line in lines[: lines.index(next(
+        line for line in lines if line.startswith("┏")))])  # fmt: skip
+    assert title.endswith("(compact: 170+ columns show every figure, --json gives them all)")
+    assert all(len(line) <= 80 for line in lines)
+    assert "APR % settled" not in p.stdout and "…" not in p.stdout
+    head = next(line for line in lines if line.startswith("┃"))
+    assert [c.strip() for c in head.strip("┃").split("┃")] == [
+        "#", "asset", "short", "long", "net APR %", "net USD", "flags"
+    ]  # fmt: skip
+    assert "│ 1 │ BTC   │ bybit BTCUSD " in p.stdout
 
 
 def test_open_interest_of_the_matched_binance_symbols_and_the_min_oi_filter(

@@ -178,21 +178,38 @@ def _leg_text(leg: Leg) -> str:
     return f"{p.venue} {p.symbol} {p.next_rate * 100:.4f}%/{p.interval_h:g}h{cap}"
 
 
-def table(res: ScanResult, scan: ScanSettings, top: int) -> Any:
-    """The ranking as a rich Table."""
+FULL_WIDTH = 170
+"""Columns the full table needs; a narrower terminal (or a pipe: 80) gets the compact one."""
+COMPACT = ("#", "asset", "short (next rate/interval)", "long", "net APR %", "net USD", "flags")
+
+
+def table(res: ScanResult, scan: ScanSettings, top: int, width: int = FULL_WIDTH) -> Any:
+    """The ranking as a rich Table: every column from :data:`FULL_WIDTH` columns, else the
+    compact ones (:data:`COMPACT`; the title says so)."""
     from rich.table import Table
 
+    compact = width < FULL_WIDTH
+    note = (
+        f" (compact: {FULL_WIDTH}+ columns show every figure, --json gives them all)"
+        if compact
+        else ""
+    )
     t = Table(
         title=f"funding scan {ms_to_iso(res.now_ms)}: {len(res.rows)} of {res.pairs} pairs, "
-        f"horizon {scan.horizon_h:g} h, {scan.notional_usd:,.0f} USD a leg{oi_oldest(res, top)}",
+        f"horizon {scan.horizon_h:g} h, {scan.notional_usd:,.0f} USD a leg{oi_oldest(res, top)}"
+        f"{note}",
         title_justify="left",
     )
-    for name in ("#", "asset", "short (next rate/interval)", "long", "APR % next",
-                 "APR % settled", "1d", "3d", "7d", "basis %", "fees %",
-                 f"net % {scan.horizon_h:g}h", "net APR %", "net USD", "OI M USD s/l",
-                 "flags"):  # fmt: skip
-        t.add_column(name, justify="left" if name in ("asset", "flags") or "(" in name
-                     or name == "long" else "right")  # fmt: skip
+    names = ("#", "asset", "short (next rate/interval)", "long", "APR % next",
+             "APR % settled", "1d", "3d", "7d", "basis %", "fees %",
+             f"net % {scan.horizon_h:g}h", "net APR %", "net USD", "OI M USD s/l",
+             "flags")  # fmt: skip
+    keep = [i for i, name in enumerate(names) if not compact or name in COMPACT]
+    for i in keep:
+        name = names[i]
+        left = name in ("asset", "flags", "long") or "(" in name
+        shown = "short" if compact and i == 2 else name  # each leg: venue symbol rate/h
+        t.add_column(shown, justify="left" if left else "right")
     for i, o in enumerate(res.rows[:top], 1):
         flags = " ".join(
             f
@@ -202,12 +219,13 @@ def table(res: ScanResult, scan: ScanSettings, top: int) -> Any:
             if on
         )  # fmt: skip
         avgs = [_apr(a) for a in o.averages]
-        t.add_row(
+        cells = (
             str(i), o.asset, _leg_text(o.short), _leg_text(o.long), _apr(o.spread_per_hour),
             _apr(o.settled_spread_per_hour), *avgs, _pct(o.basis, 3), _pct(o.fees, 3),
             _pct(o.net_carry, 3), _pct(o.net_apr, 1), f"{o.net_carry_usd:,.2f}",
             f"{oi_text(o.short)}/{oi_text(o.long)}", flags,
         )  # fmt: skip
+        t.add_row(*(cells[k] for k in keep))
     return t
 
 
@@ -227,7 +245,7 @@ def emit(
         console = Console(soft_wrap=False)
         if redraw and console.is_terminal:
             console.clear()
-        console.print(table(res, scan, top))
+        console.print(table(res, scan, top, console.width))
     for venue, why in res.errors.items():
         print(f"arbtui scan: {venue} not read: {why}", file=sys.stderr)
     for line in res.warnings:
