@@ -78,3 +78,11 @@ def test_the_report_gives_fees_per_venue_and_purpose_and_the_break_even(
     assert "break even        BTC (flat): 0.1 days (fees and basis still to pay" in text
     snap = build_snapshot(eng, None)
     assert snap.pairs[0].break_even_days == pair["break_even_days"]
+
+
+def test_a_float_residue_never_reads_as_minus_zero() -> None:
+    from core.analysis.report import cents
+
+    assert [cents(x) for x in (-0.001, 2.34e-11, -0.0049, 0.005, -1234.567)] == [
+        "0.00", "0.00", "0.00", "0.01", "-1,234.57",
+    ]  # fmt: skip

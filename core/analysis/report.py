@@ -298,6 +298,12 @@ def sharpe(curve: list[tuple[int, float]]) -> float | None:
     return sharpe_ratio(daily_returns(curve))
 
 
+def cents(usd: float) -> str:
+    """``usd`` to the cent with thousands separators; under half a cent either way is 0.00
+    (a float residue such as 2.3e-11 or -0.001 never reads as ``-0.00``)."""
+    return f"{(usd if abs(usd) >= 0.005 else 0.0):,.2f}"
+
+
 def format_text(report: dict[str, Any]) -> str:
     """The report for a person: summary lines, then trades and funding payments."""
     p = report["pnl_usd"]
@@ -314,10 +320,10 @@ def format_text(report: dict[str, Any]) -> str:
             if report["missed_settlements"]
             else ""
         ),
-        f"PnL (USD)         basis {p['basis']:,.2f}  funding {p['funding']:,.2f}  "
-        f"fees {p['fees']:,.2f}  total {p['total']:,.2f}",
+        f"PnL (USD)         basis {cents(p['basis'])}  funding {cents(p['funding'])}  "
+        f"fees {cents(p['fees'])}  total {cents(p['total'])}",
         f"equity (USD)      {report['equity_start_usd']:,.2f} -> {report['equity_end_usd']:,.2f} "
-        f"(collateral revaluation {report['collateral_revaluation_usd']:,.2f})",
+        f"(collateral revaluation {cents(report['collateral_revaluation_usd'])})",
         _hedges_text(h),
         f"max drawdown      {report['max_drawdown_pct']:.2f} %",
         f"sharpe            {sharpe_s}",
