@@ -94,4 +94,5 @@ class LaddersPanel(Vertical):
 
     def _note_cut(self) -> None:
         cut = cut_note(self.size.height, self._table)
-        self.border_subtitle = cut or ("" if self._ladders else "no ladder: no pair open")
+        planned = "~ planned: before the volatility scale and free capital"
+        self.border_subtitle = cut or (planned if self._ladders else "no ladder: no pair open")
