@@ -65,3 +65,27 @@ def test_two_ignored_options_are_both_named(capsys: pytest.CaptureFixture[str]) 
         "arbtui: --record applies to --paper and --live (a replay is already a recording); "
         "--yes applies to --live only; nothing was run"
     )
+
+
+def test_the_live_question_names_where_orders_go(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import msgspec
+
+    from core.domain.config import load_config
+    from tests.conftest import ROOT
+    from tui.commands.run import confirm_live
+
+    s = load_config(ROOT / "config.toml")
+    binance = msgspec.structs.replace(s.venues.binance, rest_url="http://127.0.0.1:9")
+    s = msgspec.structs.replace(s, venues=msgspec.structs.replace(s.venues, binance=binance))
+    answers = iter(["yes", "no"])
+    monkeypatch.setattr("builtins.input", lambda: next(answers))
+    assert confirm_live(s) is True
+    assert confirm_live(s) is False
+    asked = capsys.readouterr().err
+    env_b, env_y = s.venues.binance.env, s.venues.bybit.env
+    assert asked.startswith(
+        f"arbtui --live: orders will go to binance ({env_b}, http://127.0.0.1:9), "
+        f"bybit ({env_y}). The engine starts DISARMED"
+    )

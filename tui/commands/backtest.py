@@ -207,7 +207,7 @@ def summary_rows(stats: BacktestStats) -> list[tuple[str, str]]:
     acc_ret = stats.row()["account_return_pct"]
     rows.append(
         ("account equity", f"{stats.account_equity_start_usd:,.2f} -> "
-         f"{stats.account_equity_end_usd:,.2f} USD ({_f(acc_ret, '.2f', ' %')}, with the XBT "
+         f"{stats.account_equity_end_usd:,.2f} USD ({_f(acc_ret, '.2f', ' %')}, any coin "
          "collateral at its mark)")
     )  # fmt: skip
     purposes = ", ".join(f"{k} {n}" for k, n in stats.fills_by_purpose.items())

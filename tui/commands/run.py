@@ -172,14 +172,18 @@ def _session(settings: Settings, args: argparse.Namespace) -> int:
     return run_console(session.host, session.settings)
 
 
+def _venue_where(settings: Settings, name: str) -> str:
+    """``binance (demo)``, or with a configured REST host ``binance (demo, http://host)``:
+    where its orders will go, as the config says."""
+    venue = getattr(settings.venues, name, None)
+    said = [x for x in (getattr(venue, "env", None), getattr(venue, "rest_url", None)) if x]
+    return f"{name} ({', '.join(said)})" if said else name
+
+
 def confirm_live(settings: Settings) -> bool:
     """Ask on the terminal before real orders can be sent; True only for ``yes``."""
-    traded = sorted({spec.venue for spec in settings.instruments.values()})
-    where = ", ".join(
-        f"{name} ({env})" if (env := getattr(getattr(settings.venues, name, None), "env", None))
-        else name
-        for name in traded
-    )  # fmt: skip
+    traded = sorted({settings.instruments[i].venue for i in settings.traded_ids()})
+    where = ", ".join(_venue_where(settings, name) for name in traded)
     print(
         f"arbtui --live: orders will go to {where}. The engine starts "
         f"{settings.risk.start_state}; arming it lets it trade. Type yes to go on: ",
