@@ -90,7 +90,8 @@ def risk_rows(
     ``recorded, ended`` once played to its end)."""
     rows: list[tuple[str, Text]] = []
     equity = Text(f"{fmt.usd(risk.equity_usd)} USD")
-    equity.append(("\n" if compact else "  ") + f"peak {fmt.usd(risk.peak_equity_usd)}", "dim")
+    peak = fmt.usd(risk.peak_equity_usd) if risk.peak_equity_usd > 0 else "— (no prices yet)"
+    equity.append(("\n" if compact else "  ") + f"peak {peak}", "dim")
     rows.append(("Equity", equity))
     over = risk.drawdown_limit_pct > 0 and risk.drawdown_pct >= risk.drawdown_limit_pct
     dd = Text(fmt.pct(risk.drawdown_pct), style="bold red" if over else "")
