@@ -8,6 +8,8 @@ import asyncio
 import itertools
 from decimal import Decimal
 
+import msgspec
+
 from core.domain.events import FundingRate, FundingSettled, Quote
 from core.feeds.backoff import Backoff
 from core.feeds.health import build_feed_views
@@ -240,3 +242,21 @@ async def test_h22_a_subscription_that_never_delivers_is_a_fault_not_connected()
         assert said[0].startswith(
             "binance market: connection ended before any data: btcusdt@markPrice@1s silent for"
         )
+
+
+async def test_a_connection_that_fails_names_the_host_it_dialled() -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nobody listens there now
+    async with fakes() as fx:
+        c = Collect()
+        cfg = msgspec.structs.replace(fx.feeds(), binance_ws_url=f"ws://127.0.0.1:{port}")
+        feed = BinanceFeed(["BTCUSDT"], c.sink, c.board, cfg, interval_ms=lambda s: H8, log=c.say)
+        async with running(feed.market.run()):
+            await until(lambda: c.board.venue("binance").failed_attempts >= 1, timeout_s=5)
+        assert c.board.venue("binance").last_error.startswith(
+            f"connect to 127.0.0.1:{port} failed: "
+        )
+        said = [t for k, t in c.log if k == "alert"]
+        assert said[0].startswith(f"binance market: connect to 127.0.0.1:{port} failed: ")

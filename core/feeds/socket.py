@@ -168,7 +168,8 @@ class ManagedSocket:
             try:
                 return await self._open()
             except CONNECT_ERRORS as exc:
-                self._failed(f"connect failed: {type(exc).__name__}: {exc}")
+                host = urlsplit(self.url).netloc  # where: a typo'd host or a blocked port
+                self._failed(f"connect to {host} failed: {type(exc).__name__}: {exc}")
 
     async def _open(self) -> ClientConnection:
         ws = await connect(
