@@ -6,7 +6,6 @@ from typing import Any
 
 from core.analysis.backtest.runner import run_file
 from core.analysis.replay import load_replay
-from core.analysis.report import build_report
 from core.domain.config import Settings
 from core.runtime.drive import Drive
 from core.runtime.headless import run_replay
@@ -30,8 +29,8 @@ def test_headless_backtest_and_console_drive_the_same_run(settings: Settings) ->
         eventually(lambda: host.finished, timeout_s=60)
     finally:
         host.stop()
-    console = _untimed(build_report(host.engine, 0.0))
-    assert console == {k: v for k, v in headless.items() if k != "alerts"}
+    console = _untimed(host.report())
+    assert console == headless
     assert host.snapshot().replay.events_done == headless["events"]  # type: ignore[union-attr]
 
 

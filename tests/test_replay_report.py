@@ -170,3 +170,16 @@ def test_one_pair_reports_keep_their_form_and_a_flat_pair_gives_no_break_even(
 def test_the_one_pair_json_report_has_no_per_asset_keys(report: dict[str, Any]) -> None:
     assert "by_asset" not in report["hedge_turnover"]
     assert "open_legs" not in report and "alert_ts_ms" not in report
+
+
+def test_without_coin_collateral_both_sharpes_agree() -> None:
+    from core.domain.config import load_config
+    from core.runtime.headless import run_replay
+    from tests.conftest import ROOT
+
+    report = run_replay(
+        load_config(ROOT / "config.toml"), ROOT / "replays" / "btc_binance_bybit_2024-03.jsonl.gz"
+    )
+    assert report["collateral_revaluation_usd"] == pytest.approx(0.0, abs=1e-6)
+    assert report["sharpe_strategy"] == pytest.approx(report["sharpe"], rel=1e-9)
+    assert report["sharpe"] == pytest.approx(3.4130637882391994, rel=1e-9)

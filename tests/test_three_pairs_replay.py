@@ -417,3 +417,11 @@ def test_the_text_report_lists_open_legs_with_units_alert_times_and_no_flat_brea
     assert "{'" not in text  # no Python dict
     # the BTC pair is flat with an entry paying back in 20 days: that figure stays
     assert "break even        BTC (flat): 20.0 days" in text
+
+
+def test_the_strategys_sharpe_leaves_the_collateral_out(report: dict[str, Any]) -> None:
+    """The account equity's Sharpe includes the BTC collateral's rise (4,169 USD of the 4,600
+    gained); the strategy's own (hourly start equity + strategy PnL) does not."""
+    assert report["collateral_revaluation_usd"] == pytest.approx(4169.09, abs=0.01)
+    assert report["sharpe"] == pytest.approx(15.425139977141283, rel=1e-9)
+    assert report["sharpe_strategy"] == pytest.approx(57.08686803000895, rel=1e-9)

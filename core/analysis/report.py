@@ -52,8 +52,12 @@ def _num(d: Decimal) -> float:
     return float(d)
 
 
-def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
-    """The report of a finished (or stopped) run as a JSON-ready dict."""
+def build_report(
+    engine: Engine, wall_s: float, strategy_curve: list[tuple[int, float]] | None = None
+) -> dict[str, Any]:
+    """The report of a finished (or stopped) run as a JSON-ready dict. ``sharpe`` is the
+    account equity's (collateral revaluation included); ``sharpe_strategy`` that of
+    ``strategy_curve`` (hourly start equity + strategy PnL, USD; None without one)."""
     led = engine.ledger
     marks = {
         k: mark_decimal(st) for k, st in engine.market.instruments.items() if st.mark is not None
@@ -174,6 +178,7 @@ def build_report(engine: Engine, wall_s: float) -> dict[str, Any]:
         "collateral_revaluation_usd": end - start - float(total),
         "max_drawdown_pct": engine.dd.max_drawdown_pct,
         "sharpe": sharpe(engine.equity_curve),
+        "sharpe_strategy": sharpe(strategy_curve) if strategy_curve else None,
         "final_trading_state": str(engine.state),
         "open_positions": {
             f"{v}:{s}": wire(p.qty) for (v, s), p in led.positions.items() if p.qty != 0
@@ -308,6 +313,8 @@ def format_text(report: dict[str, Any]) -> str:
     """The report for a person: summary lines, then trades and funding payments."""
     p = report["pnl_usd"]
     sharpe_s = "n/a" if report["sharpe"] is None else f"{report['sharpe']:.2f} (account equity)"
+    if report.get("sharpe_strategy") is not None:
+        sharpe_s += f", {report['sharpe_strategy']:.2f} (strategy PnL)"
     by_purpose = ", ".join(f"{k} {v}" for k, v in report["trades_by_purpose"].items())
     h = report["hedge_turnover"]
     lines = [

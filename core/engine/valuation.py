@@ -65,6 +65,20 @@ class Valuation:
         st = self._coin_state  # the market's own state object: always current
         return (st.mark or 0.0) if st is not None else 0.0
 
+    def strategy_pnl_usd(self) -> float:
+        """Basis (realised + unrealised at mark) + funding - fees so far, USD: the equity's
+        change less the collateral's revaluation (as the report's ``pnl_usd.total``)."""
+        led = self.ledger
+        total = led.realised_usd + led.funding_usd - led.fees_usd
+        if led.has_exposure():
+            marks = {
+                k: mark_decimal(st)
+                for k, st in self.market.instruments.items()
+                if st.mark is not None
+            }
+            total += led.unrealised_usd(marks, Decimal(repr(self.coin_usd())))
+        return float(total)
+
     def coin_margin(self) -> Decimal:
         """Coin (XBT, BTC) balances at every venue, in coin: the margin of inverse legs."""
         return sum((bal for (_, cur), bal in self.ledger.balances.items() if is_coin(cur)), ZERO)

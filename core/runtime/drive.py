@@ -93,6 +93,10 @@ class Drive:
         """True once every event was applied (a live run has none to apply)."""
         self.wall_s = 0.0
         """Wall seconds spent in :meth:`run` (the engine alone, for the events/s figure)."""
+        self.strategy_curve: list[tuple[int, float]] = []
+        """(ts_ms, start equity + strategy PnL, USD) after each instant that took an hourly
+        equity point: the strategy's curve without the collateral's revaluation (its Sharpe
+        is the report's ``sharpe_strategy``)."""
         self.observers = attach_observers(engine, run_id=run_id) if observers else Observers()
         """The run's observers (audit, metrics), handed to whoever needs one."""
         self.closers: list[Closer] = list(self.observers.closers)
@@ -149,12 +153,14 @@ class Drive:
         if self.events is None or self.finished:
             return 0
         events = self.events
-        on_instant = self.engine.on_instant
+        engine = self.engine
+        on_instant = engine.on_instant
         limit = (1 << 62) if max_events is None else max_events
         until = (1 << 62) if until_ts_ms is None else until_ts_ms
         pending = self.pending  # kept in a local while the loop runs, in self.pending after
-        curve = self.engine.equity_curve
+        curve = engine.equity_curve
         points = len(curve)
+        strategy, strategy_pnl = self.strategy_curve, engine.strategy_pnl_usd
         n = 0
         try:
             while n < limit:
@@ -177,9 +183,11 @@ class Drive:
                 n += len(batch)
                 if after is not None:
                     after(batch[-1])
-                if after_hour is not None and len(curve) != points:
+                if len(curve) != points:  # an hourly equity point: the strategy's too
                     points = len(curve)
-                    after_hour(batch[-1])
+                    strategy.append((ts, (engine.start_equity_usd or 0.0) + strategy_pnl()))
+                    if after_hour is not None:
+                        after_hour(batch[-1])
                 if pending is None:
                     self.finished = True
                     break
@@ -235,7 +243,7 @@ class Drive:
 
     def report(self) -> dict[str, Any]:
         """The run's report (:func:`core.analysis.report.build_report`) with its last alerts."""
-        report = build_report(self.engine, self.wall_s)
+        report = build_report(self.engine, self.wall_s, self.strategy_curve)
         alerts = [e for e in self.engine.log if e.kind == "alert"][-REPORT_ALERTS:]
         report["alerts"] = [e.text for e in alerts]
         if alerts:  # when each was raised (UTC ms of the event), for the text report

@@ -179,6 +179,11 @@ class EngineHost:
         """The run's observers (audit log, metrics)."""
         return self._drive.observers
 
+    def report(self) -> dict[str, Any]:
+        """The run's report so far (:meth:`core.runtime.drive.Drive.report`; read it once the
+        engine has stopped or finished: it reads the engine's state)."""
+        return self._drive.report()
+
     def snapshot(self) -> EngineSnapshot:
         """The latest published snapshot (immutable)."""
         return self._snap

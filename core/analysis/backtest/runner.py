@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from core.analysis.replay import iter_replay, load_replay
 from core.domain.config import Settings
 from core.domain.events import Event, ReplayHeader
-from core.domain.market import mark_decimal
 from core.engine.engine import Engine
 from core.runtime.drive import Drive
 
@@ -42,17 +40,8 @@ class BacktestRun:
 
 
 def strategy_pnl_usd(engine: Engine) -> float:
-    """Basis (realised + unrealised at mark) + funding - fees so far, USD (as the report)."""
-    led = engine.ledger
-    total = led.realised_usd + led.funding_usd - led.fees_usd
-    if led.has_exposure():
-        marks = {
-            k: mark_decimal(st)
-            for k, st in engine.market.instruments.items()
-            if st.mark is not None
-        }
-        total += led.unrealised_usd(marks, Decimal(repr(engine.coin_usd())))
-    return float(total)
+    """Basis + funding - fees so far, USD (:meth:`Engine.strategy_pnl_usd`, as the report)."""
+    return engine.strategy_pnl_usd()
 
 
 def run_events(
