@@ -184,7 +184,7 @@ def test_a_replays_data_row_says_recorded_never_live() -> None:
 
 def test_before_any_price_the_peak_says_so_not_zero() -> None:
     risk = RiskView("DISARMED", 200_000.0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.1, False)
-    assert "peak — (no prices yet)" in risk_text(risk).plain
+    assert "peak —" in risk_text(risk).plain
     assert "peak 0.00" not in risk_text(risk).plain
     valued = replace(risk, peak_equity_usd=200_399.83)
     assert "peak 200,399.83" in risk_text(valued).plain

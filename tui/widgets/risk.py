@@ -90,7 +90,7 @@ def risk_rows(
     ``recorded, ended`` once played to its end)."""
     rows: list[tuple[str, Text]] = []
     equity = Text(f"{fmt.usd(risk.equity_usd)} USD")
-    peak = fmt.usd(risk.peak_equity_usd) if risk.peak_equity_usd > 0 else "— (no prices yet)"
+    peak = fmt.usd(risk.peak_equity_usd) if risk.peak_equity_usd > 0 else "—"  # no price yet
     equity.append(("\n" if compact else "  ") + f"peak {peak}", "dim")
     rows.append(("Equity", equity))
     over = risk.drawdown_limit_pct > 0 and risk.drawdown_pct >= risk.drawdown_limit_pct
