@@ -10,6 +10,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from core.analysis.replay import ReplayError, convert_replay, iter_replay, load_replay
@@ -28,9 +29,27 @@ pytest.importorskip("pyarrow", reason="the columnar form needs the arrow extra (
 
 from core.analysis.replay_arrow import BATCH_ROWS, write_arrow
 
+#: 2020-03-01T00:00Z: the synthetic events' times are offsets from it (a reader refuses a
+#: ``ts_ms`` outside 2009..2040, HAZARDS H3).
+T0 = 1_583_020_800_000
+
 
 def every_kind() -> list[Event]:
-    """Each event type with every optional field both set and left out."""
+    """Each event type with every optional field both set and left out (times: offsets from
+    :data:`T0` in ms)."""
+    return [_after_t0(e) for e in _every_kind_from_0()]
+
+
+def _after_t0(ev: Event) -> Event:
+    shift = {
+        name: getattr(ev, name) + T0
+        for name in ("ts_ms", "open_ts_ms", "settlement_ts_ms")
+        if getattr(ev, name, None) is not None
+    }
+    return msgspec.structs.replace(ev, **shift)
+
+
+def _every_kind_from_0() -> list[Event]:
     return [
         FundingSettled(
             ts_ms=1_000,
@@ -163,7 +182,7 @@ def test_a_columnar_file_out_of_time_order_names_the_file_and_row(tmp_path: Path
     events[3], events[5] = events[5], events[3]
     path = write_arrow(tmp_path / "order.arrow", header_for(events), events)
     _, it = iter_replay(path)
-    with pytest.raises(ReplayError, match=r"order\.arrow: event row 4: .* \(ts_ms 60999\)"):
+    with pytest.raises(ReplayError, match=r"order\.arrow: event row 4: .* \(ts_ms 1583020860999\)"):
         list(it)
 
 

@@ -4,7 +4,12 @@ A replay file is JSON lines, optionally gzip-compressed (detected by its magic b
 :class:`~core.domain.events.ReplayHeader` line, then events in time order (format in
 :mod:`core.domain.events`); or the same events in the columnar form
 (:mod:`core.analysis.replay_arrow`, ``.arrow``, optional extra ``arbtui[arrow]``).
-Any bad line raises :class:`ReplayError` naming the file and line.
+Any bad line raises :class:`ReplayError` naming the file and line: a line that does not
+decode, an event out of time order, a ``ts_ms`` outside the sane range
+(:func:`core.domain.timeutil.check_range_ms`, the importer's check; HAZARDS H3) and a funding
+rate the importer would refuse (:mod:`core.domain.funding_caps`: implausible, or beyond the
+venue's cap when the caller hands the caps in). These checks run once a block in C-level
+operations and look line by line only at a block that fails them.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import gzip
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain, compress
 from operator import attrgetter, not_
 from pathlib import Path
@@ -27,16 +32,20 @@ from core.analysis.replay_arrow import (
     iter_arrow_blocks,
     write_arrow,
 )
+from core.domain import timeutil
 from core.domain.errors import BadInput
 from core.domain.events import (
     ORDER,
     Event,
+    FundingRate,
+    FundingSettled,
     ReplayHeader,
     ReplayLine,
     decode,
     decode_lines,
     encode,
 )
+from core.domain.funding_caps import Caps, cap_floor, first_rate_fault
 
 #: Replay speeds (sim seconds per wall second) the console steps through; None = max.
 SPEED_STEPS: tuple[float | None, ...] = (1, 10, 60, 600, 3600, 14400, 86400, None)
@@ -75,18 +84,22 @@ def _open(path: Path) -> IO[bytes]:
     return raw
 
 
-def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
+def iter_replay(path: str | Path, caps: Caps | None = None) -> tuple[ReplayHeader, Iterator[Event]]:
     """Open ``path`` and return its header and a lazy iterator over its events.
 
     JSON lines (plain or gzip) are read in blocks of :data:`BLOCK_BYTES`, each decoded in one
-    msgspec call and its time order checked at once; the iterator checks each line (type,
-    fields, time order) and raises :class:`ReplayError` with ``file:line`` on the first bad
-    one. A columnar file (Arrow IPC, :mod:`core.analysis.replay_arrow`; detected by its magic
-    bytes) gives the same events, memory-mapped, its errors naming the event row.
+    msgspec call and its time order, ``ts_ms`` range and funding rates checked at once; the
+    iterator checks each line (type, fields, time order, ``ts_ms`` in 2009..2040, rates
+    plausible and within ``caps``: :func:`core.venues.history.funding_caps`, as the importer;
+    None checks plausibility only) and raises :class:`ReplayError` with ``file:line`` (and
+    ``field X`` for a bad value) on the first bad one. A columnar file (Arrow IPC,
+    :mod:`core.analysis.replay_arrow`; detected by its magic bytes) gives the same events,
+    memory-mapped, checked alike, its errors naming the event row.
     """
     p = Path(path)
+    caps = caps or {}
     if is_arrow(p):
-        return _iter_columnar(p)
+        return _iter_columnar(p, caps)
     fh = _open(p)
     try:
         first = fh.readline()
@@ -100,6 +113,8 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
     if header.version != 1:
         fh.close()
         raise _bad(p, 1, f"replay format version {header.version} is not supported")
+
+    floor = cap_floor(caps)
 
     def blocks() -> Iterator[list[Event]]:
         last = -1  # sort key of the last event: ts_ms * 4 + ORDER[type]
@@ -140,20 +155,14 @@ def iter_replay(path: str | Path) -> tuple[ReplayHeader, Iterator[Event]]:
                     lines = bytes(body).splitlines(keepends=True)
                     batch = _decode_each(p, lines, lineno)
                     line_of = _sparse(lines, lineno)
-                key = _last_key_in_order(batch, last)  # one check a block, C-level loops
-                if key is None:  # a line is out of order, or a header: find it
-                    try:
-                        keys = [e.ts_ms * 4 + _RANK[type(e)] for e in batch]  # type: ignore[union-attr]
-                    except (KeyError, AttributeError):
-                        i = next(i for i, e in enumerate(batch) if isinstance(e, ReplayHeader))
-                        raise _bad(p, line_of(i), "a second header line") from None
-                    i = first_drop(keys, last)
-                    raise _bad(
-                        p,
-                        line_of(i),
-                        f"event out of time order (ts_ms {batch[i].ts_ms})",  # type: ignore[union-attr]
-                    )
-                last = key
+                scan = _scan_block(batch, last)  # one check a block, C-level loops
+                if scan is None:  # a line is out of order or out of range, or a header
+                    raise _first_fault(p, batch, last, line_of)
+                last, rated = scan
+                if rated:
+                    fault = first_rate_fault(list(map(batch.__getitem__, rated)), caps, floor)  # type: ignore[arg-type]
+                    if fault is not None:
+                        raise _bad(p, line_of(rated[fault[0]]), f"field rate: {fault[1]}")
                 count += len(batch)
                 lineno += n_lines
                 yield batch  # type: ignore[misc]
@@ -258,25 +267,32 @@ def _sparse(chunk: list[bytes], before: int) -> Callable[[int], int]:
 
 _ts_of = attrgetter("ts_ms")
 _is_rank0 = frozenset(t for t, rank in _RANK.items() if rank == 0).__contains__
+assert frozenset(_RANK) - {t for t, r in _RANK.items() if r == 0} == {FundingSettled, FundingRate}
 
 
-def _last_key_in_order(batch: list[ReplayLine], last: int) -> int | None:
-    """The sort key (``ts_ms * 4 + ORDER[type]``) of the block's last event when every event
-    of ``batch`` is in order (each key at least the one before it, ``last`` before the
-    first); None when one is not, or a line is not an event (a header). The common case
-    runs in C-level loops: the times must not fall, and only the few events that do not
-    rank first at their instant (settlements, rates) are looked at one by one, against their
-    neighbours of the same ``ts_ms``."""
+def _scan_block(batch: list[ReplayLine], last: int) -> tuple[int, list[int]] | None:
+    """``(key, rated)`` when every event of ``batch`` is in order (each sort key ``ts_ms * 4
+    + ORDER[type]`` at least the one before it, ``last`` before the first) and every
+    ``ts_ms`` lies in the sane range (:data:`core.domain.timeutil.MIN_TS_MS` ..
+    ``MAX_TS_MS``): ``key`` is the last event's sort key, ``rated`` the indices of the
+    settlements and rates (the events that carry a funding rate). None when an event is out
+    of order or out of range, or a line is not an event (a header). The common case runs in
+    C-level loops: the times must not fall (so the first and the last bound the range), and
+    only the few events that do not rank first at their instant (settlements, rates) are
+    looked at one by one, against their neighbours of the same ``ts_ms``."""
     try:
         ts: list[int] = list(map(_ts_of, batch))
     except AttributeError:  # a header has no ts_ms
         return None
     if ts[0] * 4 + 3 < last or ts != sorted(ts):
         return None
+    if ts[0] < timeutil.MIN_TS_MS or ts[-1] >= timeutil.MAX_TS_MS:
+        return None
     types = list(map(type, batch))
     rank = _RANK.get
     n = len(batch)
-    for i in compress(range(n), map(not_, map(_is_rank0, types))):
+    rated = list(compress(range(n), map(not_, map(_is_rank0, types))))
+    for i in rated:
         r = rank(types[i])
         if r is None:
             return None
@@ -285,12 +301,38 @@ def _last_key_in_order(batch: list[ReplayLine], last: int) -> int | None:
     k0 = ts[0] * 4 + _RANK.get(types[0], 9)
     if k0 < last:
         return None
-    return ts[-1] * 4 + _RANK.get(types[-1], 9)
+    return ts[-1] * 4 + _RANK.get(types[-1], 9), rated
 
 
-def _iter_columnar(p: Path) -> tuple[ReplayHeader, Iterator[Event]]:
+def _first_fault(
+    p: Path, batch: Sequence[ReplayLine], last: int, line_of: Callable[[int], int]
+) -> ReplayError:
+    """The error of a block :func:`_scan_block` refused, at its first bad line: a second
+    header, a ``ts_ms`` outside the sane range (the importer's words,
+    :func:`core.domain.timeutil.check_range_ms`: a value in microseconds or seconds is said to
+    look like one), or an event out of time order (an out-of-range value is reported on its
+    own line, not as the line after it being out of order)."""
     try:
-        header, it = iter_arrow_blocks(p)
+        keys = [e.ts_ms * 4 + _RANK[type(e)] for e in batch]  # type: ignore[union-attr]
+    except (KeyError, AttributeError):
+        i = next(i for i, e in enumerate(batch) if isinstance(e, ReplayHeader))
+        return _bad(p, line_of(i), "a second header line")
+    drop = first_drop(keys, last)
+    for i, ev in enumerate(batch[: drop + 1]):
+        try:
+            timeutil.check_range_ms(ev.ts_ms)  # type: ignore[union-attr]
+        except ValueError as exc:
+            return _bad(p, line_of(i), f"field ts_ms: {exc}")
+    return _bad(
+        p,
+        line_of(drop),
+        f"event out of time order (ts_ms {batch[drop].ts_ms})",  # type: ignore[union-attr]
+    )
+
+
+def _iter_columnar(p: Path, caps: Caps) -> tuple[ReplayHeader, Iterator[Event]]:
+    try:
+        header, it = iter_arrow_blocks(p, caps)
     except ArrowReplayError as exc:
         raise _bad(p, None, str(exc)) from None
 
@@ -305,11 +347,12 @@ def _iter_columnar(p: Path) -> tuple[ReplayHeader, Iterator[Event]]:
     return header, chain.from_iterable(blocks())
 
 
-def convert_replay(src: str | Path, out: str | Path) -> Path:
+def convert_replay(src: str | Path, out: str | Path, caps: Caps | None = None) -> Path:
     """Write the replay ``src`` (any form) at ``out``: columnar when ``out`` ends in
     ``.arrow``, else JSON lines (gzip when it ends in ``.gz``). Streamed: memory stays flat.
-    Returns ``out``; :class:`ReplayError` for a bad input or a missing ``pyarrow``."""
-    header, events = iter_replay(src)
+    Returns ``out``; :class:`ReplayError` for a bad input (read with ``caps`` as
+    :func:`iter_replay`) or a missing ``pyarrow``."""
+    header, events = iter_replay(src, caps)
     out = Path(out)
     if out.suffix == ".arrow":
         try:
@@ -339,7 +382,8 @@ def convert_replay(src: str | Path, out: str | Path) -> Path:
     return out
 
 
-def load_replay(path: str | Path) -> tuple[ReplayHeader, list[Event]]:
-    """Read a whole replay into memory (a month of 1 m bars is about 35,000 events)."""
-    header, it = iter_replay(path)
+def load_replay(path: str | Path, caps: Caps | None = None) -> tuple[ReplayHeader, list[Event]]:
+    """Read a whole replay into memory (a month of 1 m bars is about 35,000 events); ``caps``
+    as :func:`iter_replay`."""
+    header, it = iter_replay(path, caps)
     return header, list(it)

@@ -9,8 +9,11 @@ the header is the schema's metadata (``arbtui_header``: the header line's JSON).
 ``raw_rate`` strings (Decimals as their exact text), ``fixed`` bool. Uncompressed, so a file
 mapped by several processes is one copy in the page cache (the optimiser's workers share it).
 
-Reading checks time order per record batch with Arrow compute (no per-event check in Python)
-and builds the events of one batch at a time: memory stays flat for any file length.
+Reading checks time order and the ``ts_ms`` range per record batch with Arrow compute (no
+per-event check in Python), and the funding rates of each slice of rows it builds
+(:func:`core.domain.funding_caps.first_rate_fault`, the importer's rule: one C-level ``max``
+over the few settlements and rates), one batch at a time: memory stays flat for any file
+length.
 
 Needs ``pyarrow`` (the optional extra ``arbtui[arrow]``); :func:`require_pyarrow` says so.
 Depends on :mod:`core.domain` only; :mod:`core.analysis.replay` wraps its errors with the
@@ -25,6 +28,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from core.domain import timeutil
 from core.domain.events import (
     ORDER,
     Bar,
@@ -36,6 +40,7 @@ from core.domain.events import (
     decode,
     encode,
 )
+from core.domain.funding_caps import Caps, cap_floor, first_rate_fault
 
 #: The first bytes of an Arrow IPC file.
 MAGIC = b"ARROW1"
@@ -162,22 +167,32 @@ def open_arrow(source: str | Path | Any) -> tuple[ReplayHeader, Any]:
     return header, reader
 
 
-def iter_arrow(source: str | Path | Any) -> tuple[ReplayHeader, Iterator[Event]]:
+def iter_arrow(
+    source: str | Path | Any, caps: Caps | None = None
+) -> tuple[ReplayHeader, Iterator[Event]]:
     """The header and a lazy iterator over the events of a columnar replay (one record
-    batch decoded at a time; time order checked per batch). Raises :class:`ArrowReplayError`."""
-    header, blocks = iter_arrow_blocks(source)
+    batch decoded at a time; time order, ``ts_ms`` range and rates checked per batch:
+    :func:`iter_arrow_blocks`). Raises :class:`ArrowReplayError`."""
+    header, blocks = iter_arrow_blocks(source, caps)
     return header, chain.from_iterable(blocks)
 
 
-def iter_arrow_blocks(source: str | Path | Any) -> tuple[ReplayHeader, Iterator[list[Event]]]:
+def iter_arrow_blocks(
+    source: str | Path | Any, caps: Caps | None = None
+) -> tuple[ReplayHeader, Iterator[list[Event]]]:
     """:func:`iter_arrow` a block of events at a time (at most :data:`DECODE_ROWS`; in replay
     order), so that a reader hands the events on by C-level iteration
-    (``itertools.chain.from_iterable``), not a generator step an event."""
+    (``itertools.chain.from_iterable``), not a generator step an event. Errors name the row:
+    an unknown kind, an event out of time order, ``field ts_ms`` outside the sane range
+    (:func:`core.domain.timeutil.check_range_ms`), ``field rate`` implausible or beyond its
+    entry of ``caps`` (:mod:`core.domain.funding_caps`; None: plausibility only)."""
     pa = require_pyarrow()
     import pyarrow.compute as pc
 
     header, reader = open_arrow(source)
     order = pa.array(_ORDER_OF_KIND, pa.int64())
+    caps = caps or {}
+    floor = cap_floor(caps)
 
     def blocks() -> Iterator[list[Event]]:
         last = -1
@@ -191,15 +206,26 @@ def iter_arrow_blocks(source: str | Path | Any) -> tuple[ReplayHeader, Iterator[
             if pc.any(pc.greater_equal(kind, len(_KINDS))).as_py() or kind.null_count:
                 raise ArrowReplayError("an unknown event kind", row0)
             # one sort key per row: ts_ms * 4 + ORDER[kind]; sorted <=> keys never decrease
-            key = pc.add(pc.multiply(batch.column("ts_ms"), 4), pc.take(order, kind))
+            ts_col = batch.column("ts_ms")
+            key = pc.add(pc.multiply(ts_col, 4), pc.take(order, kind))
             first = key[0].as_py()
-            if first < last or (n > 1 and not pc.all(pc.greater_equal(key[1:], key[:-1])).as_py()):
-                bad = first_drop(key.to_pylist(), last)
-                ts = batch.column("ts_ms")[bad].as_py()
-                raise ArrowReplayError(f"event out of time order (ts_ms {ts})", row0 + bad)
+            bounds = pc.min_max(ts_col).as_py()
+            if (
+                first < last
+                or bounds["min"] < timeutil.MIN_TS_MS
+                or bounds["max"] >= timeutil.MAX_TS_MS
+                or (n > 1 and not pc.all(pc.greater_equal(key[1:], key[:-1])).as_py())
+            ):
+                raise _first_fault(ts_col.to_pylist(), key.to_pylist(), last, row0)
             last = key[n - 1].as_py()
             for off in range(0, n, DECODE_ROWS):  # few Python objects alive at once
-                yield _decode_batch(batch.slice(off, DECODE_ROWS))
+                events, rated = _decode_batch(batch.slice(off, DECODE_ROWS))
+                if rated:
+                    fault = first_rate_fault([events[i] for i in rated], caps, floor)  # type: ignore[misc]
+                    if fault is not None:
+                        row = row0 + off + rated[fault[0]]
+                        raise ArrowReplayError(f"field rate: {fault[1]}", row)
+                yield events
             row0 += n
         if row0 != header.events:
             raise ArrowReplayError(
@@ -207,6 +233,19 @@ def iter_arrow_blocks(source: str | Path | Any) -> tuple[ReplayHeader, Iterator[
             )
 
     return header, blocks()
+
+
+def _first_fault(ts: list[int], keys: list[int], last: int, row0: int) -> ArrowReplayError:
+    """The error of a record batch (first row ``row0``) whose sort ``keys`` fall or whose
+    ``ts`` leave the sane range: the first ``ts_ms`` out of range up to the first fall (in
+    the importer's words, :func:`core.domain.timeutil.check_range_ms`), else that fall."""
+    drop = first_drop(keys, last)
+    for i, ts_ms in enumerate(ts[: drop + 1]):
+        try:
+            timeutil.check_range_ms(ts_ms)
+        except ValueError as exc:
+            return ArrowReplayError(f"field ts_ms: {exc}", row0 + i)
+    return ArrowReplayError(f"event out of time order (ts_ms {ts[drop]})", row0 + drop)
 
 
 def first_drop(keys: list[int], last: int) -> int:
@@ -219,9 +258,10 @@ def first_drop(keys: list[int], last: int) -> int:
     return len(keys) - 1
 
 
-def _decode_batch(batch: Any) -> list[Event]:
+def _decode_batch(batch: Any) -> tuple[list[Event], list[int]]:
     """The events of one record batch, in row order: the bars (nearly every row) in one
-    comprehension, the few other rows one by one, put back at their rows."""
+    comprehension, the few other rows one by one, put back at their rows; and the rows of
+    the settlements and rates among them (the events that carry a rate)."""
     import pyarrow.compute as pc
 
     kind = batch.column("kind")
@@ -246,7 +286,7 @@ def _decode_batch(batch: Any) -> list[Event]:
         for ts, v, s, ot, iv, o, h, lo, cl, vol in zip(*c, strict=True)
     ]
     if not others:
-        return out
+        return out, []
     rest = _columns(batch.take(others), COLUMNS)
     for row, (k, ts, v, s, _ot, iv, st, *_f, m, ix, bd, ak, r, mp, rts, rr, fx) in zip(
         others, zip(*rest, strict=True), strict=True
@@ -266,7 +306,7 @@ def _decode_batch(batch: Any) -> list[Event]:
                 interval_ms=iv, fixed=fx,
             )  # fmt: skip
         out.insert(row, ev)  # rows ascending: every earlier row is already in place
-    return out
+    return out, [row for row in others if type(out[row]) is not Quote]
 
 
 def _columns(batch: Any, names: tuple[str, ...]) -> list[list[Any]]:

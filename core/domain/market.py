@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -88,6 +89,21 @@ class MarketState:
     def __init__(self) -> None:
         self.instruments: dict[tuple[str, str], InstrumentState] = {}
         self.ts_ms = 0
+        self.unlisted: dict[tuple[str, str], int] = {}
+        """Events applied so far per instrument outside the list given to
+        :meth:`count_unlisted` (none counted without one)."""
+        self._listed: frozenset[tuple[str, str]] | None = None
+        # what apply() looks an instrument up in: every instrument, or (once a list is given)
+        # the listed ones only, so that an unlisted one's events take the slow path and are
+        # counted there, at no cost to the others'
+        self._fast = self.instruments
+
+    def count_unlisted(self, listed: Iterable[tuple[str, str]]) -> None:
+        """From now on count in :attr:`unlisted` the events of every instrument not in
+        ``listed`` (a replay's instruments that no configured instrument is: ignored by every
+        pair). Their states are kept in :attr:`instruments` all the same."""
+        self._listed = frozenset(listed)
+        self._fast = {k: st for k, st in self.instruments.items() if k in self._listed}
 
     def get(self, venue: str, symbol: str) -> InstrumentState:
         """The state of ``venue``/``symbol``, created empty on first use."""
@@ -95,14 +111,24 @@ class MarketState:
         st = self.instruments.get(key)
         if st is None:
             st = self.instruments[key] = InstrumentState(venue, symbol)
+            if self._listed is not None and key in self._listed:
+                self._fast[key] = st
+        return st
+
+    def _first(self, venue: str, symbol: str) -> InstrumentState:
+        """:meth:`get` for :meth:`apply` when its fast lookup missed: a first event, or one
+        of an unlisted instrument (counted)."""
+        st = self.get(venue, symbol)
+        if self._listed is not None and (venue, symbol) not in self._listed:
+            self.unlisted[venue, symbol] = self.unlisted.get((venue, symbol), 0) + 1
         return st
 
     def apply(self, ev: Bar | Quote | FundingSettled | FundingRate) -> InstrumentState:
         """Update from one event and return the instrument's state."""
         self.ts_ms = ev.ts_ms
-        st = self.instruments.get((ev.venue, ev.symbol))  # get() inlined: most calls find it
+        st = self._fast.get((ev.venue, ev.symbol))  # get() inlined: most calls find it
         if st is None:
-            st = self.get(ev.venue, ev.symbol)
+            st = self._first(ev.venue, ev.symbol)
         if type(ev) is Bar:  # type() is: cheaper than isinstance, on every event
             px: float | None = ev.close
         elif type(ev) is Quote:

@@ -84,13 +84,37 @@ def parse_iso_ms(text: str) -> int:
 
 
 def check_range_ms(ts_ms: int) -> int:
-    """Return ``ts_ms`` if it lies in [2009-01-03, 2040-01-01) UTC, else raise ValueError."""
+    """Return ``ts_ms`` if it lies in [2009-01-03, 2040-01-01) UTC, else raise ValueError.
+
+    The message says which unit an out-of-range value looks like when its digits read in that
+    unit give a sane instant (HAZARDS H3): ``1709294399999000`` -> ``looks like microseconds
+    (2024-03-01T11:59:59.999Z)``, ``1709294399`` -> ``looks like seconds``."""
     if not MIN_TS_MS <= ts_ms < MAX_TS_MS:
         raise ValueError(
             f"{ts_ms} ms ({_describe(ts_ms)}) is outside the sane range "
-            f"{ms_to_iso(MIN_TS_MS)} .. {ms_to_iso(MAX_TS_MS)}"
+            f"{ms_to_iso(MIN_TS_MS)} .. {ms_to_iso(MAX_TS_MS)}{_unit_hint(ts_ms)}"
         )
     return ts_ms
+
+
+_UNIT_NAMES: dict[TimeUnit, str] = {
+    "s": "seconds",
+    "ms": "milliseconds",
+    "us": "microseconds",
+    "ns": "nanoseconds",
+}
+
+
+def _unit_hint(ts_ms: int) -> str:
+    """``: looks like <unit> (<instant>)`` when ``ts_ms`` has the digits of another unit and
+    reads as a sane instant in it; else empty."""
+    unit = UNIT_BY_DIGITS.get(len(str(ts_ms))) if ts_ms > 0 else None
+    if unit is None or unit == "ms":
+        return ""
+    as_ms = ts_ms * _NS_PER_UNIT[unit] // _NS_PER_UNIT["ms"]
+    if not MIN_TS_MS <= as_ms < MAX_TS_MS:
+        return ""
+    return f": looks like {_UNIT_NAMES[unit]} ({ms_to_iso(as_ms)})"
 
 
 def int_unit(text: str) -> TimeUnit:

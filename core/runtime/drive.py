@@ -71,7 +71,11 @@ class Drive:
 
     ``observers`` attaches the audit log, file log and metrics (the optimiser runs without);
     ``header`` adds its notes as alerts (after the observers, so they are recorded).
-    Close with :meth:`close` (or use the drive as a context manager).
+    ``source`` names the replay file in the alert said once at the end of a replay for each
+    instrument the config does not name (a recording may hold more instruments than a config
+    trades: their events reach no pair): ``FILE: events of binance ETHUSDT trade in no
+    configured pair: ignored (N events)``. Close with :meth:`close` (or use the drive as a
+    context manager).
     """
 
     def __init__(
@@ -82,8 +86,13 @@ class Drive:
         header: ReplayHeader | None = None,
         run_id: str = "run",
         observers: bool = True,
+        source: str | None = None,
     ) -> None:
         self.engine = engine
+        self.source = source
+        """The replay file's name, for the alerts of :meth:`_note_unlisted`."""
+        if events is not None:  # counted at no cost to the configured instruments' events
+            engine.market.count_unlisted(engine.specs)
         self.events: Iterator[Event] | None = None if events is None else iter(events)
         self.pending: Event | None = None
         """The next event, read but not yet applied (see :meth:`peek`)."""
@@ -117,10 +126,11 @@ class Drive:
         header: ReplayHeader | None = None,
         run_id: str = "replay",
         observers: bool = True,
+        source: str | None = None,
     ) -> Drive:
-        """A fresh replay-mode engine over ``events``."""
+        """A fresh replay-mode engine over ``events`` (``source``: its file, see :class:`Drive`)."""
         engine = Engine(settings, mode="replay")
-        return cls(engine, events, header=header, run_id=run_id, observers=observers)
+        return cls(engine, events, header=header, run_id=run_id, observers=observers, source=source)
 
     # ------------------------------------------------------------------ stepping
     def step(self, ev: Event) -> None:
@@ -194,7 +204,19 @@ class Drive:
         finally:
             self.pending = pending
             self.done += n
+        if self.finished:
+            self._note_unlisted()
         return n
+
+    def _note_unlisted(self) -> None:
+        """At the end of a replay, one alert for each instrument whose events reached no pair
+        because the config does not name it, with their number."""
+        where = f"{self.source}: " if self.source else ""
+        for (venue, symbol), n in self.engine.market.unlisted.items():
+            self.engine.alert(
+                f"{where}events of {venue} {symbol} trade in no configured pair: ignored "
+                f"({n} event{'' if n == 1 else 's'})"
+            )
 
     def run(
         self,

@@ -20,6 +20,7 @@ from core.domain.errors import ArbtuiError
 from core.observe.audit.writer import AuditWriteError
 from core.runtime.drive import Drive, check_header
 from core.runtime.wiring import Closer
+from core.venues.history import funding_caps
 
 __all__ = ["AuditLogFailed", "check_header", "headless_replay", "run_replay"]
 
@@ -39,8 +40,10 @@ def run_replay(settings: Settings, path: str | Path) -> dict[str, Any]:
     Raises :class:`core.analysis.replay.ReplayError` on a bad file or line, and
     :class:`AuditLogFailed` (carrying the report) when the audit log could not be written.
     """
-    header, events = iter_replay(path)
-    drive = Drive.replay(settings, events, header=header, run_id=f"replay-{Path(path).name}")
+    header, events = iter_replay(path, funding_caps())
+    drive = Drive.replay(
+        settings, events, header=header, run_id=f"replay-{Path(path).name}", source=str(path)
+    )
     audit: list[AuditWriteError] = []
     other: list[Exception] = []
 

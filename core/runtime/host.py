@@ -38,6 +38,7 @@ from core.engine.views import build_snapshot
 from core.runtime.drive import Drive
 from core.runtime.export import export_audit
 from core.runtime.wiring import Observers
+from core.venues.history import funding_caps
 
 BATCH = 500
 SNAPSHOT_EVERY_S = 0.1
@@ -57,7 +58,7 @@ class EngineHost:
     ``tasks`` are coroutine factories started on the engine's loop (live feeds, order
     routers); they feed events with :meth:`feed` and are cancelled at stop. Without replay
     events (``events=None``) the host runs until stopped. ``header`` (a replay's) adds its
-    notes as alerts.
+    notes as alerts; ``source`` names the replay file in them (:class:`Drive`).
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class EngineHost:
         tasks: Sequence[Callable[[EngineHost], Coroutine[Any, Any, None]]] = (),
         run_id: str = "run",
         header: ReplayHeader | None = None,
+        source: str | None = None,
     ) -> None:
         self.engine = engine
         self._replaying = events is not None
@@ -107,7 +109,7 @@ class EngineHost:
         self._wall_anchor = 0.0
         self._hold_until = 0.0
         self._tasks = list(tasks)
-        self._drive = Drive(engine, events, header=header, run_id=run_id)
+        self._drive = Drive(engine, events, header=header, run_id=run_id, source=source)
         self.attention = Attention()
         """What needs the operator now (the banner's facts)."""
         engine.recorders.append(self.attention)
@@ -129,7 +131,7 @@ class EngineHost:
         """A host replaying ``path``. ``speed`` defaults to ``settings.replay.speed`` (0 =
         as fast as possible); with ``pause_at_ts_ms`` the replay runs as fast as possible to
         that instant and pauses there. Raises :class:`core.analysis.replay.ReplayError`."""
-        header, events = iter_replay(path)
+        header, events = iter_replay(path, funding_caps())
         engine = Engine(settings, mode="replay")
         if speed is not None and speed < 0:
             speed = settings.replay.speed or None
@@ -141,6 +143,7 @@ class EngineHost:
             pause_at_ts_ms=pause_at_ts_ms,
             run_id=f"replay-{Path(path).name}",
             header=header,
+            source=str(path),
         )
 
     # ------------------------------------------------------------ public API

@@ -15,12 +15,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cache
 from typing import Literal
 
 from core.domain import timeutil
 from core.domain.events import Venue
+from core.domain.funding_caps import FundingCap
 from core.venues import registry
 
 Kind = Literal["funding", "bars"]
@@ -125,25 +125,6 @@ def aha_bars(venue: str, label_at: LabelAt) -> Layout:
         open_iso="bar_start_inferred_iso",
         volume="volume",
     )
-
-
-@dataclass(frozen=True)
-class FundingCap:
-    """A venue's ± limit on one symbol's funding rate: ``cap`` (a fraction) per settlement of
-    an ``interval_ms`` interval, and where that figure comes from. A longer interval scales
-    it (BitMEX's daily settlements of 2016 were capped at three times its 8 h cap); a shorter
-    one does not (Binance keeps a symbol's cap when it moves it to 4 h or 1 h)."""
-
-    symbol: str
-    cap: Decimal
-    interval_ms: int
-    source: str
-
-    def limit(self, interval_ms: int | None) -> Decimal:
-        """The largest |rate| a settlement of ``interval_ms`` may have."""
-        if interval_ms is None or interval_ms <= self.interval_ms:
-            return self.cap
-        return self.cap * interval_ms / self.interval_ms
 
 
 @cache

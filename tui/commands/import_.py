@@ -110,6 +110,7 @@ def _is_replay(path: Path) -> bool:
 
 def _convert(args: argparse.Namespace) -> int:
     from core.analysis.replay import ReplayError, convert_replay
+    from core.venues.history import funding_caps
 
     if args.start or args.end or args.symbol or args.layout:
         print(
@@ -119,7 +120,7 @@ def _convert(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        out = convert_replay(args.inputs[0], args.out)
+        out = convert_replay(args.inputs[0], args.out, funding_caps())
     except (ReplayError, OSError) as exc:
         print(f"arbtui import: error: {exc}", file=sys.stderr)
         return 2

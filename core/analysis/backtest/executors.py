@@ -62,6 +62,7 @@ from core.analysis.backtest.stats import compute_stats
 from core.analysis.replay import iter_replay
 from core.domain.config import ConfigError, Settings
 from core.domain.events import Event, ReplayHeader
+from core.venues.history import funding_caps
 
 Metrics = dict[str, float | int | None]
 #: (metrics or None, error or None, wall seconds) of one backtest.
@@ -98,11 +99,11 @@ def _events(data: ReplayData, buffer: Any = None) -> tuple[ReplayHeader, Iterabl
     if data.preload and data.key in _cache:
         return _cache[data.key]
     if data.path is not None:
-        header, it = iter_replay(data.path)
+        header, it = iter_replay(data.path, funding_caps())
     else:
         from core.analysis.replay_arrow import iter_arrow
 
-        header, it = iter_arrow(buffer)
+        header, it = iter_arrow(buffer, funding_caps())
     if not data.preload:
         return header, it
     _cache.clear()  # one replay at a time per worker
@@ -399,7 +400,8 @@ class RayCluster:
             raw = Path(replay).read_bytes()
         else:
             with tempfile.TemporaryDirectory() as tmp:
-                raw = convert_replay(replay, Path(tmp) / "replay.arrow").read_bytes()
+                out = convert_replay(replay, Path(tmp) / "replay.arrow", funding_caps())
+                raw = out.read_bytes()
         ref = ray.put(np.frombuffer(raw, dtype=np.uint8))
         del raw
         self.buffer = ref

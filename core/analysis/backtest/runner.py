@@ -23,6 +23,7 @@ from core.domain.config import Settings
 from core.domain.events import Event, ReplayHeader
 from core.engine.engine import Engine
 from core.runtime.drive import Drive
+from core.venues.history import funding_caps
 
 #: (ts_ms, strategy equity USD, account equity USD), one a simulated hour.
 CurvePoint = tuple[int, float, float]
@@ -82,11 +83,11 @@ def run_file(
     """Run the replay file ``path`` (decoded lazily, or read whole first with ``preload`` so
     that the timing covers the engine alone). Raises :class:`core.analysis.replay.ReplayError`."""
     if preload:
-        header, events = load_replay(path)
+        header, events = load_replay(path, funding_caps())
         return run_events(
             settings, events, header=header, observers=observers, run_id=_run_id(path)
         )
-    header, it = iter_replay(path)
+    header, it = iter_replay(path, funding_caps())
     return run_events(settings, it, header=header, observers=observers, run_id=_run_id(path))
 
 

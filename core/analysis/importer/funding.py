@@ -19,13 +19,13 @@ from core.analysis.importer.readers import (
 )
 from core.domain import timeutil
 from core.domain.events import FundingRate, FundingSettled, Venue
+from core.domain.funding_caps import implausible_rate
 from core.venues.history import funding_caps
 
 #: Intervals a gap between settlements may mean; any other gap is missing data, not a cadence.
 GAP_INTERVALS_MS = tuple(h * timeutil.HOUR_MS for h in (1, 2, 4, 8))
 #: Tolerance for two sources' copies of one settlement to count as the same rate.
 SAME_RATE = Decimal("1e-8")
-_MAX_ABS_RATE = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -121,29 +121,19 @@ def _within_caps(
     records: list[FundingRecord], layout: Layout, bad: BadLines
 ) -> list[FundingRecord]:
     """The records whose rate lies within the venue's cap for the symbol
-    (:func:`core.venues.history.funding_caps`, scaled to the record's interval); a rate beyond
+    (:func:`core.venues.history.funding_caps`, scaled to the record's interval;
+    :meth:`core.domain.funding_caps.FundingCap.breach`, the replay readers' rule too); a rate beyond
     it (a rate written in percent without its ``%`` sign is 100 times too large) is a bad
     line naming the file, the line, the cap and its source."""
     caps = funding_caps()
     kept: list[FundingRecord] = []
     for rec in records:
         cap = caps.get((rec.venue, rec.symbol))
-        limit = cap.limit(rec.interval_ms) if cap is not None else None
-        if cap is None or limit is None or abs(rec.rate) <= limit:
+        why = cap.breach(rec.venue, rec.rate, rec.raw_rate, rec.interval_ms) if cap else None
+        if why is None:
             kept.append(rec)
             continue
-        hours = (rec.interval_ms or cap.interval_ms) // timeutil.HOUR_MS
-        bad.handle(
-            ImportDataError(
-                rec.file,
-                rec.line,
-                f"rate {rec.raw_rate} is beyond the {rec.venue} {rec.symbol} cap of "
-                f"+-{limit.normalize()} per {hours} h settlement ({cap.source}): a rate written "
-                "in percent without its % sign?",
-                field=layout.rate,
-                record=rec.record,
-            )
-        )
+        bad.handle(ImportDataError(rec.file, rec.line, why, field=layout.rate, record=rec.record))
     return kept
 
 
@@ -178,8 +168,9 @@ def _record(
         rate = float_rate(layout.rate, raw_rate)
     else:
         rate = to_decimal(layout.rate, raw_rate)
-    if abs(rate) >= _MAX_ABS_RATE:
-        raise FieldError(layout.rate, f"{raw_rate!r} is not a plausible funding rate")
+    why = implausible_rate(rate, raw_rate)
+    if why is not None:
+        raise FieldError(layout.rate, why)
     symbol = require(row, layout.symbol) if layout.symbol else default_symbol
     if not symbol:
         raise FieldError(layout.symbol or "symbol", "no symbol")

@@ -15,7 +15,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.domain import timeutil
-from core.venues.history import FundingCap, Layout
+from core.domain.funding_caps import FundingCap
+from core.venues.history import Layout
 
 VENUE = "bitmex"
 

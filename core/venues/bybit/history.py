@@ -19,7 +19,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.domain import timeutil
-from core.venues.history import FundingCap, Layout, aha_bars, aha_funding
+from core.domain.funding_caps import FundingCap
+from core.venues.history import Layout, aha_bars, aha_funding
 
 VENUE = "bybit"
 
