@@ -27,7 +27,8 @@ case "${1:-}" in
 --clean)
     for m in $MODULES; do rm -f "${m%.py}".*.so; done
     rm -f ./*__mypyc.*.so
-    rm -rf build/__native* build/core build/setup.py build/temp.* build/lib.*
+    rm -rf build/__native* build/core build/setup.py build/ops.txt build/temp.* build/lib.*
+    rmdir build 2>/dev/null || true # mypyc's build directory, if nothing else is in it
     echo "compiled modules removed: the hot path runs as pure Python"
     ;;
 --check)
