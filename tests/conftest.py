@@ -21,6 +21,24 @@ HISTORY_CONFIG = ROOT / "configs" / "binance_bitmex_2020.toml"
 """The config the shipped March 2020 (Binance + BitMEX) replay runs with."""
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test a stale opt-in build (bench/build_compiled.sh): a module compiled with
+    mypyc is imported before its source, so a source edited after the build would go
+    untested."""
+    stale = [
+        str(py.relative_to(ROOT))
+        for so in ROOT.glob("core/**/*.so")
+        if (py := so.with_name(so.name.split(".")[0] + ".py")).exists()
+        and py.stat().st_mtime > so.stat().st_mtime
+    ]
+    if stale:
+        pytest.exit(
+            f"changed after their mypyc build: {', '.join(stale)}; run "
+            "bench/build_compiled.sh (rebuild) or bench/build_compiled.sh --clean",
+            returncode=2,
+        )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every run of the suite (and the arbtui processes it starts) writes its audit log and

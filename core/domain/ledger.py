@@ -88,12 +88,14 @@ class Position:
         return price_pnl(self.spec, self.qty, self.entry_price, mark)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, weakref_slot=True)
 class Ledger:
     """Positions and balances of one account set (all venues).
 
     ``balances`` maps (venue, currency) to a Decimal wallet balance: realised PnL, fees and
     funding land there. Totals in USD (``*_usd``) feed the PnL split of the report.
+    One object per engine, compared and hashed by identity, weakly referenced by the
+    console's book-view cache (:func:`core.engine.views.book_view`).
     """
 
     specs: dict[Key, InstrumentSpec]

@@ -22,10 +22,23 @@ least ``min_hold_hours`` (:meth:`PairSignal.wants_exit`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.domain.config import StrategySettings
 from core.domain.events import InstrumentSpec
-from core.domain.market import HOURS_PER_YEAR, InstrumentState
+from core.domain.market import HOURS_PER_YEAR
+
+
+class Observed(Protocol):
+    """What the signal reads of an instrument: its mark (price, None before the first) and
+    its next funding rate per hour (fraction, None before the first):
+    :class:`core.domain.market.InstrumentState`, or a backtest's row as the engine saw it
+    (:mod:`core.analysis.backtest.bt_strategy`)."""
+
+    @property
+    def mark(self) -> float | None: ...
+
+    def rate_per_hour(self) -> float | None: ...
 
 
 @dataclass(slots=True)
@@ -58,7 +71,7 @@ class PairSignal:
         self._alpha_slow = 2.0 / (cfg.ema_slow + 1)
         self._exit_per_hour = cfg.exit_apr_pct / 100.0 / HOURS_PER_YEAR
 
-    def read(self, a: InstrumentState, b: InstrumentState) -> Reading:
+    def read(self, a: Observed, b: Observed) -> Reading:
         """The current spread, direction, basis and entry edge (no state change)."""
         ra, rb = a.rate_per_hour(), b.rate_per_hour()
         if ra is None or rb is None:
@@ -72,7 +85,7 @@ class PairSignal:
             edge = abs(spread) * self.cfg.holding_hours - self.round_trip_fees - basis
         return Reading(spread, direction, basis, edge)
 
-    def observe(self, a: InstrumentState, b: InstrumentState, held_direction: int) -> Reading:
+    def observe(self, a: Observed, b: Observed, held_direction: int) -> Reading:
         """Take one observation: update EMAs and the entry/exit counters.
 
         ``held_direction`` is the direction of the open position (0 when flat); the exit
@@ -103,9 +116,7 @@ class PairSignal:
             self.exit_count = 0
         return r
 
-    def leave_edge(
-        self, a: InstrumentState, b: InstrumentState, held_direction: int
-    ) -> float | None:
+    def leave_edge(self, a: Observed, b: Observed, held_direction: int) -> float | None:
         """What leaving now gains as a fraction of notional: the held carry's shortfall below
         the exit threshold over ``holding_hours``, minus both legs' exit taker fees and the
         basis given up by crossing (module docstring). > 0 means leave; None when flat or
@@ -133,9 +144,7 @@ class PairSignal:
             return self.entry_direction
         return 0
 
-    def break_even_days(
-        self, a: InstrumentState, b: InstrumentState, held_direction: int
-    ) -> float | None:
+    def break_even_days(self, a: Observed, b: Observed, held_direction: int) -> float | None:
         """Days the carry at the current spread needs to pay what is still to pay: held, both
         legs' exit fees and the basis given up on leaving; flat, the round trip's fees and the
         basis paid to cross on entry (in the spread's direction). 0 when a basis gain covers

@@ -37,6 +37,7 @@ from core.domain.tradestats import (
 )
 
 if TYPE_CHECKING:
+    from core.domain.ledger import Ledger
     from core.engine.engine import Engine
 
 CURVE_POINTS = 240
@@ -212,9 +213,11 @@ def build_snapshot(
 
 BOOK_ROUND_TRIPS = 5
 """Round trips the book panel shows (the last ones)."""
-_books: WeakKeyDictionary[Engine, tuple[tuple[int, int], tuple[HedgeTurnover, BookView]]] = (
+_books: WeakKeyDictionary[Ledger, tuple[tuple[int, int], tuple[HedgeTurnover, BookView]]] = (
     WeakKeyDictionary()
 )
+"""Each engine's last book view, under its ledger (an engine's for its life): the engine
+itself takes no weak reference once built with mypyc (bench/build_compiled.sh)."""
 
 
 def book_view(engine: Engine) -> tuple[HedgeTurnover, BookView]:
@@ -225,7 +228,7 @@ def book_view(engine: Engine) -> tuple[HedgeTurnover, BookView]:
     if not trades and not pays:
         return NO_HEDGES, NO_BOOK
     key = (len(trades), len(pays))
-    cached = _books.get(engine)
+    cached = _books.get(engine.ledger)
     if cached is not None and cached[0] == key:
         return cached[1]
     purposes: dict[str, float] = {}
@@ -241,7 +244,7 @@ def book_view(engine: Engine) -> tuple[HedgeTurnover, BookView]:
         tuple(purposes.items()), tuple(venues.items()), tuple(trips[-BOOK_ROUND_TRIPS:]),
         len(trips),
     )  # fmt: skip
-    _books[engine] = (key, (turnover, view))
+    _books[engine.ledger] = (key, (turnover, view))
     return turnover, view
 
 

@@ -35,7 +35,6 @@ from core.domain.config import LadderSettings, Settings, SizingSettings, Strateg
 from core.domain.errors import ArbtuiError
 from core.domain.events import InstrumentSpec
 from core.domain.ladder import Ladder, level_notional_usd, vol_scale
-from core.domain.market import InstrumentState
 from core.domain.signal import PairSignal
 
 try:
@@ -50,10 +49,13 @@ class UnitsError(ArbtuiError, ValueError):
 
 
 @dataclass(slots=True)
-class _Seen(InstrumentState):
-    """An instrument as the engine saw it at an observation: its mark and rate per hour."""
+class _Seen:
+    """An instrument as the engine saw it at an observation: its mark and rate per hour
+    (:class:`core.domain.signal.Observed`; not an ``InstrumentState``, which a build of the
+    hot path with mypyc lets no interpreted class extend: bench/build_compiled.sh)."""
 
-    per_hour: float | None = None
+    mark: float | None
+    per_hour: float | None
 
     def rate_per_hour(self) -> float | None:
         return self.per_hour
@@ -148,9 +150,9 @@ class CarryStrategy(Strategy):  # type: ignore[misc]
     def _row(self, i: int, trade: bool) -> None:
         c = self._col
         if c["obs"][i]:
-            a = _Seen("a", "a", mark=_f(c["obs_mark_a"][i]),
+            a = _Seen(mark=_f(c["obs_mark_a"][i]),
                       per_hour=_f(c["obs_rate_a_per_hour"][i]))  # fmt: skip
-            b = _Seen("b", "b", mark=_f(c["obs_mark_b"][i]),
+            b = _Seen(mark=_f(c["obs_mark_b"][i]),
                       per_hour=_f(c["obs_rate_b_per_hour"][i]))  # fmt: skip
             self.signal.observe(a, b, self.direction)
             if self.direction == 0:
