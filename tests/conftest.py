@@ -25,18 +25,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Refuse to test a stale opt-in build (bench/build_compiled.sh): a module compiled with
     mypyc is imported before its source, so a source edited after the build would go
     untested."""
-    stale = [
-        str(py.relative_to(ROOT))
-        for so in ROOT.glob("core/**/*.so")
-        if (py := so.with_name(so.name.split(".")[0] + ".py")).exists()
-        and py.stat().st_mtime > so.stat().st_mtime
-    ]
+    from core.runtime.compiled import stale_builds, stale_message
+
+    stale = stale_builds(ROOT)
     if stale:
-        pytest.exit(
-            f"changed after their mypyc build: {', '.join(stale)}; run "
-            "bench/build_compiled.sh (rebuild) or bench/build_compiled.sh --clean",
-            returncode=2,
-        )
+        pytest.exit(stale_message(stale), returncode=2)
 
 
 @pytest.fixture(scope="session", autouse=True)

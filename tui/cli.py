@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from core.domain.config import Settings, load_config
 from core.domain.errors import EXIT_BAD_INPUT, ArbtuiError
+from core.runtime.compiled import stale_builds, stale_message
 from tui.commands import audit, backtest, import_, optimize, run, scan, worker
 
 
@@ -114,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{', '.join(extra)}: an option of a run, not of 'arbtui {args.command}'")
     if not args.command and not (args.replay_file or args.paper or args.live):
         print(modes_text(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    stale = stale_builds()
+    if stale:  # the old compiled code would run, not the source as it is now
+        print(f"{prog}: {stale_message(stale)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         settings = load_config(args.config)
