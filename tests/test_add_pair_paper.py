@@ -27,7 +27,7 @@ from core.observe.statedir import resolve
 from core.runtime.paper_session import build_paper_session
 from tests.conftest import eventually
 from tests.fake_exchange.exchanges import FakeExchanges
-from tests.fake_exchange.thread import ServerThread
+from tests.fake_exchange.thread import ServerThread, fakes_on_a_thread
 from tests.helpers import with_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,12 +40,8 @@ def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fx() -> Iterator[tuple[ServerThread, FakeExchanges]]:
-    st = ServerThread()
-    fakes = FakeExchanges()
-    st.call(fakes.start())
-    yield st, fakes
-    st.call(fakes.stop())
-    st.close()
+    with fakes_on_a_thread() as both:
+        yield both
 
 
 def eager(fakes: FakeExchanges) -> Settings:

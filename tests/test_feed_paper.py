@@ -17,7 +17,7 @@ from core.runtime.headless import run_replay
 from core.runtime.paper_session import build_paper_session
 from tests.conftest import eventually
 from tests.fake_exchange.exchanges import FakeExchanges
-from tests.fake_exchange.thread import ServerThread
+from tests.fake_exchange.thread import ServerThread, fakes_on_a_thread
 from tests.helpers import with_overrides
 from tui.cli import main
 
@@ -40,12 +40,8 @@ def settings() -> Settings:
 
 @pytest.fixture
 def fx() -> Iterator[tuple[ServerThread, FakeExchanges]]:
-    st = ServerThread()
-    fakes = FakeExchanges()
-    st.call(fakes.start())
-    yield st, fakes
-    st.call(fakes.stop())
-    st.close()
+    with fakes_on_a_thread() as both:
+        yield both
 
 
 def eager(settings: Settings, fakes: FakeExchanges) -> Settings:

@@ -18,7 +18,7 @@ from core.engine.engine import NOT_CONNECTED, Engine
 from core.runtime.paper_session import build_paper_session
 from tests.conftest import eventually
 from tests.fake_exchange.exchanges import FakeExchanges
-from tests.fake_exchange.thread import ServerThread
+from tests.fake_exchange.thread import ServerThread, fakes_on_a_thread
 from tests.fake_venues import ENV, KEYS, FakeBinance, FakeBybit, live_settings
 from tests.helpers import with_overrides
 from tests.test_add_pair import alerts, eager, prices
@@ -45,12 +45,8 @@ def fx(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeExchange
     monkeypatch.setenv("ARBTUI_STATE_DIR", str(tmp_path / "state"))
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
-    st = ServerThread()
-    fakes = FakeExchanges()
-    st.call(fakes.start())
-    yield fakes
-    st.call(fakes.stop())
-    st.close()
+    with fakes_on_a_thread() as (_, fakes):
+        yield fakes
 
 
 def test_a_live_session_whose_start_up_failed_cannot_be_armed_and_exits_1(

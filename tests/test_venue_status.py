@@ -19,7 +19,7 @@ from core.runtime.paper_session import build_paper_session
 from core.venues.instruments import load_instrument_specs
 from tests.conftest import eventually
 from tests.fake_exchange.exchanges import FakeExchanges
-from tests.fake_exchange.thread import ServerThread
+from tests.fake_exchange.thread import fakes_on_a_thread
 from tests.helpers import with_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,12 +32,8 @@ def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fakes() -> Iterator[FakeExchanges]:
-    st = ServerThread()
-    fx = FakeExchanges()
-    st.call(fx.start())
-    yield fx
-    st.call(fx.stop())
-    st.close()
+    with fakes_on_a_thread() as (_, fx):
+        yield fx
 
 
 def shipped(fakes: FakeExchanges) -> Settings:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from tests.fake_exchange.exchanges import FakeExchanges
 
 T = TypeVar("T")
 
@@ -24,3 +28,19 @@ class ServerThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(2)
         self.loop.close()
+
+
+@contextmanager
+def fakes_on_a_thread() -> Iterator[tuple[ServerThread, FakeExchanges]]:
+    """The public fakes (:class:`~tests.fake_exchange.exchanges.FakeExchanges`) started on a
+    :class:`ServerThread` of their own, stopped and closed after the block."""
+    from tests.fake_exchange.exchanges import FakeExchanges
+
+    st = ServerThread()
+    fakes = FakeExchanges()
+    st.call(fakes.start())
+    try:
+        yield st, fakes
+    finally:
+        st.call(fakes.stop())
+        st.close()
