@@ -277,13 +277,21 @@ class Engine(Valuation):
                 asset = self.pairs[0].asset if self.pairs else "BTC"
                 self._track_net_delta(asset, abs(self.net_delta_btc_float()))
 
-    def _index_pair(self, pr: PairRuntime) -> None:
+    def _index_pair(self, pr: PairRuntime, *, remove: bool = False) -> None:
         """Make ``pr`` one of the pairs its two instruments' prices drive (at construction,
-        and for a pair added at run time)."""
+        and for a pair added at run time), or no longer (``remove``: a pair removed); the
+        kept sets of instruments moved together are forgotten either way."""
         for key in (pr.key_a, pr.key_b):
-            prs = self._pairs_by_key.setdefault(key, [])
-            prs.append(pr)
-            self._due_by_state[self.market.get(*key)] = tuple(dict.fromkeys(prs))
+            prs = [p for p in self._pairs_by_key.get(key, ()) if p is not pr]
+            if not remove:
+                prs.append(pr)
+            st = self.market.get(*key)
+            if prs:
+                self._pairs_by_key[key] = prs
+                self._due_by_state[st] = tuple(dict.fromkeys(prs))
+            else:
+                self._pairs_by_key.pop(key, None)
+                self._due_by_state.pop(st, None)
         self._due_by_moved.clear()
 
     def _due_for(self, moved: tuple[InstrumentState, ...]) -> tuple[PairRuntime, ...]:
@@ -505,7 +513,7 @@ class Engine(Valuation):
                 "margin included, [ibit] / [hedge]); beside a second pair it would hedge its "
                 "own legs only and leave that exposure unhedged: add the pair in the config"
             )
-        if any(pr.cfg.name == pair.name for pr in self.pairs):
+        if self.pair_named(pair.name) is not None:
             return f"the name {pair.name!r} is taken by a pair of this session"
         if spec_a.venue == spec_b.venue:
             return "the two legs must be on different venues"
@@ -601,11 +609,15 @@ class Engine(Valuation):
         )
         return True
 
+    def pair_named(self, name: str) -> PairRuntime | None:
+        """This session's pair called ``name``, or None."""
+        return next((p for p in self.pairs if p.cfg.name == name), None)
+
     def arm_pair(self, name: str) -> None:
         """Let a pair added at run time trade (:class:`~core.domain.commands.ArmPair`); the
         engine's own state still decides what it may send. Unknown or already armed: said
         in the log, nothing changes; refused while a restart review is pending."""
-        pr = next((p for p in self.pairs if p.cfg.name == name), None)
+        pr = self.pair_named(name)
         if pr is None:
             self.emit("state", f"arm pair {name}: no such pair in this session")
         elif pr.armed:
@@ -626,7 +638,7 @@ class Engine(Valuation):
         position unknown after a refused close, a leg not flat yet (``status``), the
         session's only pair (a session trades at least one; with IBIT shares or the coin
         margin its hedger is the book's: quit instead)."""
-        pr = next((p for p in self.pairs if p.cfg.name == name), None)
+        pr = self.pair_named(name)
         if pr is None:
             return "no such pair in this session"
         if len(self.pairs) == 1:
@@ -661,20 +673,12 @@ class Engine(Valuation):
         if why is not None:
             self.alert(f"remove pair {name}: refused: {why}")
             return False
-        pr = next(p for p in self.pairs if p.cfg.name == name)
+        pr = self.pair_named(name)
+        assert pr is not None  # the refusal above says when there is none
         pr.cancel_ladders()
         self.pairs.remove(pr)
         self.run_time_pairs.discard(name)
-        for key in (pr.key_a, pr.key_b):
-            prs = [p for p in self._pairs_by_key.get(key, ()) if p is not pr]
-            st = self.market.get(*key)
-            if prs:
-                self._pairs_by_key[key] = prs
-                self._due_by_state[st] = tuple(dict.fromkeys(prs))
-            else:
-                self._pairs_by_key.pop(key, None)
-                self._due_by_state.pop(st, None)
-        self._due_by_moved.clear()  # no kept set of moved instruments names it any more
+        self._index_pair(pr, remove=True)
         self.settings = msgspec.structs.replace(
             self.settings, pairs=tuple(p for p in self.settings.pairs if p.name != name)
         )
@@ -765,7 +769,7 @@ class Engine(Valuation):
         if dict(closed) == self.not_trading:
             return
         for key in sorted(closed.keys() - self.not_trading.keys()):
-            names = [pr.cfg.name for pr in self.pairs if key in (pr.key_a, pr.key_b)]
+            names = [pr.cfg.name for pr in self._pairs_by_key.get(key, ())]
             stops = f": pair {', '.join(names)} opens nothing" if names else ""
             self.alert(f"{key[0]} {key[1]} not trading at the venue ({closed[key]}){stops}")
         for key in sorted(self.not_trading.keys() - closed.keys()):

@@ -225,8 +225,9 @@ class PairRuntime:
         instants), so that no generator is made for it; else the actions to drive."""
         status = self.status
         if status == "open":
-            if self._ladder_due() or self._hedge_due():
-                return self._open_moves()
+            ladder = self._ladder_due()
+            if ladder or self._hedge_due():
+                return self._open_moves(ladder)
             return None
         if status == "leg-risk":
             return self._unwind_open_legs()
@@ -234,9 +235,11 @@ class PairRuntime:
             return self._check_leg_timeout()
         return None
 
-    def _open_moves(self) -> Actions:
-        """An open pair's moves at a price: ladder adds, then the hedge (after their fills)."""
-        yield from self._ladder_adds()
+    def _open_moves(self, ladder: bool) -> Actions:
+        """An open pair's moves at a price: ladder adds when ``ladder`` (:meth:`_ladder_due`,
+        asked once by :meth:`on_price`), then the hedge (after their fills)."""
+        if ladder:
+            yield from self._ladder_adds()
         yield from self.hedge()
 
     # ----------------------------------------------------------------- entry
@@ -444,8 +447,7 @@ class PairRuntime:
         return False
 
     def _ladder_adds(self) -> Actions:
-        if not self._ladder_due():
-            return
+        """The due ladder levels (the caller asked :meth:`_ladder_due`), leg by leg."""
         eng = self.view
         busy = {key for key, _ in self.adding.values()}
         for key, lad in self.ladders.items():

@@ -172,7 +172,7 @@ class PaperSession:
                 eng.alert(f"add pair {name}: refused: {why}")
                 return
         eng.handle(replace(c, spec_a=new[0], spec_b=new[1]))
-        if not any(pr.cfg.name == name for pr in eng.pairs):
+        if eng.pair_named(name) is None:
             return  # refused meanwhile (said by the engine)
         if self.recorder is not None:  # the recording's header lists what it holds
             self.recorder.add_instruments(new)
