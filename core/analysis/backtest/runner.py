@@ -40,11 +40,6 @@ class BacktestRun:
     header: ReplayHeader | None = None
 
 
-def strategy_pnl_usd(engine: Engine) -> float:
-    """Basis + funding - fees so far, USD (:meth:`Engine.strategy_pnl_usd`, as the report)."""
-    return engine.strategy_pnl_usd()
-
-
 def run_events(
     settings: Settings,
     events: Iterable[Event],
@@ -61,15 +56,15 @@ def run_events(
     curve: list[CurvePoint] = []
     with Drive.replay(settings, events, header=header, run_id=run_id, observers=observers) as drive:
         engine = drive.engine
+        strategy = drive.strategy_curve  # the drive's point of the hour, taken just before
 
         def sample(ev: Event) -> None:  # after an instant that took an hourly equity point
-            start = engine.start_equity_usd or 0.0
-            curve.append((ev.ts_ms, start + strategy_pnl_usd(engine), engine.equity_usd))
+            curve.append((ev.ts_ms, strategy[-1][1], engine.equity_usd))
 
         drive.run(after_hour=sample)
     if curve:  # the end of the run, after its last event
         start = engine.start_equity_usd or 0.0
-        point = (engine.now, start + strategy_pnl_usd(engine), engine.equity_usd)
+        point = (engine.now, start + engine.strategy_pnl_usd(), engine.equity_usd)
         if curve[-1][0] == engine.now:
             curve[-1] = point
         else:
