@@ -141,3 +141,34 @@ def test_a_settlement_before_a_bar_of_its_instant_is_out_of_order(
         ReplayError, match=r"tie\.jsonl:3: event out of time order \(ts_ms 1583020859999\)"
     ):
         list(events)
+
+
+def test_a_gzip_of_two_members_reads_as_one_file(tmp_path: Path) -> None:
+    """``cat a.gz b.gz`` is one gzip file (RFC 1952 section 2.2): the shipped replay cut in
+    two at a line, each half compressed alone, reads as the whole file."""
+    data = gzip.decompress(SHIPPED_REPLAY.read_bytes())
+    cut = data.index(b"\n", len(data) // 2) + 1
+    two = tmp_path / "two.jsonl.gz"
+    two.write_bytes(gzip.compress(data[:cut], mtime=0) + gzip.compress(data[cut:], mtime=0))
+    assert load_replay(two) == load_replay(SHIPPED_REPLAY)
+
+
+def test_a_gzip_whose_check_fails_is_refused_not_replayed_as_whole(tmp_path: Path) -> None:
+    """The CRC-32 of the decompressed data (the trailer's first 4 bytes, RFC 1952 section
+    2.3.1) wrong by one bit: every line decodes, yet the data is not what was written. The
+    reader says so, naming the line after the events it played, and the run does not pass
+    for a whole one."""
+    data = bytearray(SHIPPED_REPLAY.read_bytes())
+    data[-8] ^= 0x01
+    bad = tmp_path / "damaged.jsonl.gz"
+    bad.write_bytes(bytes(data))
+    _, events = iter_replay(bad)
+    played = 0
+    with pytest.raises(ReplayError) as info:
+        for _ in events:
+            played += 1
+    assert 30_000 < played < 33_879
+    assert str(info.value) == (
+        f"{bad}:{played + 2}: cannot read: damaged gzip data: Error -3 while decompressing "
+        f"data: incorrect data check (after line {played + 1})"
+    )

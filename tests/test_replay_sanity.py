@@ -1,7 +1,8 @@
 """Replay readers refuse the values ``arbtui import`` refuses (a funding rate beyond the venue's
-cap or not a rate at all, a ``ts_ms`` outside 2009..2040: microseconds, seconds, the year
-2100), naming the file, the line (the event row of a columnar file) and the field; and an
-instrument the config does not name is said once, with its number of events.
+cap or not a rate at all, a ``ts_ms`` or ``settlement_ts_ms`` outside 2009..2040:
+microseconds, seconds, the year 2100), naming the file, the line (the event row of a columnar
+file) and the field; and an instrument the config does not name is said once, with its number
+of events.
 
 Every bad file is the shipped 2024 replay (``replays/btc_binance_bybit_2024-03.jsonl.gz``,
 line 1 its header) with one line changed. Line 10 is the Bybit BTCUSDT settlement of
@@ -141,6 +142,37 @@ def test_the_last_line_in_the_year_2100_is_refused(tmp_path: Path) -> None:
     )
 
 
+def test_a_settlement_instant_in_seconds_is_refused_on_its_line(tmp_path: Path) -> None:
+    """BitMEX's fixed rate on the 2020 replay's line 248 is for its 12:00 settlement of
+    2020-03-01 (1583064000000 ms); written in seconds it would wait for a settlement in 1970
+    that never comes. ``settlement_ts_ms`` gets the check ``ts_ms`` gets."""
+    lines = gzip.decompress(SHIPPED_REPLAY.read_bytes()).splitlines(keepends=True)
+    old = b'"settlement_ts_ms":1583064000000'
+    assert lines[247].startswith(b'{"type":"funding_rate"') and old in lines[247]
+    lines[247] = lines[247].replace(old, b'"settlement_ts_ms":1583064000')
+    bad = tmp_path / "seconds.jsonl"
+    bad.write_bytes(b"".join(lines))
+    assert read_error(bad) == (
+        f"{bad}:248: field settlement_ts_ms: 1583064000 ms (1970-01-19T07:44:24.000Z) {RANGE}: "
+        "looks like seconds (2020-03-01T12:00:00.000Z)"
+    )
+
+
+def test_a_settled_instant_in_microseconds_is_refused_on_its_line(tmp_path: Path) -> None:
+    """A settlement learnt after its instant carries it (``settlement_ts_ms``): line 10, the
+    Bybit BTCUSDT settlement of 2024-03-01T08:00Z, given one in microseconds."""
+    bad = with_line(
+        tmp_path,
+        10,
+        b'"ts_ms":1709280000000,',
+        b'"ts_ms":1709280000000,"settlement_ts_ms":1709280000000000,',
+    )
+    assert read_error(bad) == (
+        f"{bad}:10: field settlement_ts_ms: 1709280000000000 ms (far outside any calendar) "
+        f"{RANGE}: looks like microseconds (2024-03-01T08:00:00.000Z)"
+    )
+
+
 def test_a_line_out_of_order_is_still_said_so(tmp_path: Path) -> None:
     """An in-range time that falls is an order error, as before."""
     bad = with_line(tmp_path, 10, b'"ts_ms":1709280000000', b'"ts_ms":1709251200000')
@@ -199,6 +231,14 @@ def test_a_columnar_rate_beyond_the_cap_names_its_row(tmp_path: Path) -> None:
     bad = arrow_with(tmp_path, 0, "cap.arrow", rate=Decimal("0.05"))
     assert read_error(bad) == (
         f"{bad}: event row 0: field rate: rate 0.05 is beyond the binance BTCUSDT {BINANCE_CAP}"
+    )
+
+
+def test_a_columnar_settlement_instant_in_seconds_names_its_row(tmp_path: Path) -> None:
+    bad = arrow_with(tmp_path, 8, "settled.arrow", settlement_ts_ms=1709280000)
+    assert read_error(bad) == (
+        f"{bad}: event row 8: field settlement_ts_ms: 1709280000 ms (1970-01-20T18:48:00.000Z) "
+        f"{RANGE}: looks like seconds (2024-03-01T08:00:00.000Z)"
     )
 
 

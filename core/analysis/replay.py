@@ -5,18 +5,17 @@ A replay file is JSON lines, optionally gzip-compressed (detected by its magic b
 :mod:`core.domain.events`); or the same events in the columnar form
 (:mod:`core.analysis.replay_arrow`, ``.arrow``, optional extra ``arbtui[arrow]``).
 Any bad line raises :class:`ReplayError` naming the file and line: a line that does not
-decode, an event out of time order, a ``ts_ms`` outside the sane range
-(:func:`core.domain.timeutil.check_range_ms`, the importer's check; HAZARDS H3) and a funding
-rate the importer would refuse (:mod:`core.domain.funding_caps`: implausible, or beyond the
-venue's cap when the caller hands the caps in). These checks run once a block in C-level
-operations and look line by line only at a block that fails them.
+decode, an event out of time order, a ``ts_ms`` or ``settlement_ts_ms`` outside the sane
+range (:func:`core.domain.timeutil.check_range_ms`, the importer's check; HAZARDS H3) and a
+funding rate the importer would refuse (:mod:`core.domain.funding_caps`: implausible, or
+beyond the venue's cap when the caller hands the caps in). These checks run once a block in
+C-level operations and look line by line only at a block that fails them.
 """
 
 from __future__ import annotations
 
 import gzip
-import queue
-import threading
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from itertools import chain, compress
 from operator import attrgetter, not_
@@ -45,18 +44,18 @@ from core.domain.events import (
     decode_lines,
     encode,
 )
-from core.domain.funding_caps import Caps, cap_floor, first_rate_fault
+from core.domain.funding_caps import Caps, cap_floor, first_funding_fault
 
 #: Replay speeds (sim seconds per wall second) the console steps through; None = max.
 SPEED_STEPS: tuple[float | None, ...] = (1, 10, 60, 600, 3600, 14400, 86400, None)
 
 
-#: Bytes read (after decompression) and decoded in one msgspec call; time order is checked once
-#: a block. A block with a bad or blank line is decoded again line by line for its number.
+#: Bytes of a plain file read and decoded in one msgspec call; time order is checked once a
+#: block. A block with a bad or blank line is decoded again line by line for its number.
 BLOCK_BYTES = 1 << 20
 
-#: Decompressed blocks a gzip file's reader thread may hold ahead of the decoder.
-PREFETCH_BLOCKS = 4
+#: Compressed bytes of a gzip file inflated at once (a block of about six times that).
+GZIP_READ = 1 << 16
 
 #: ``ORDER`` by event type: an event's sort key is ``ts_ms * 4 + _RANK[type]``.
 _RANK: dict[type, int] = {t: ORDER[t.__struct_config__.tag] for t in get_args(Event)}
@@ -72,7 +71,9 @@ def _bad(path: Path, line: int | None, why: str) -> ReplayError:
     return ReplayError(f"{where}: {why}", file=str(path), line=line)
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> tuple[IO[bytes], Callable[[], bytes]]:
+    """The file and a ``read()`` of its next block of bytes (decompressed when it is gzip,
+    detected by its magic bytes; ``b""`` at the end)."""
     try:
         raw = path.open("rb")
     except OSError as exc:
@@ -80,8 +81,53 @@ def _open(path: Path) -> IO[bytes]:
     magic = raw.read(2)
     raw.seek(0)
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    return raw
+        return raw, _Gunzip(raw).read
+    return raw, lambda: raw.read(BLOCK_BYTES)
+
+
+class _Gunzip:
+    """A gzip file (RFC 1952; one member or several) inflated by zlib directly,
+    :data:`GZIP_READ` compressed bytes a call, in the reader's own thread. (A thread of its
+    own for decompression made a year's replay slower, not faster: it fought the engine for
+    the GIL at every read and every inflate, bench/scale_bench.py.) Raises ``EOFError`` for
+    a file cut short, after handing on what it held, and ``gzip.BadGzipFile`` for damaged
+    data (its CRC or length wrong included)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.inflate = zlib.decompressobj(wbits=31)  # 31: a gzip wrapper, its CRC checked
+
+    def read(self) -> bytes:
+        """The next decompressed block; ``b""`` at the end of the file."""
+        while True:
+            piece = self.raw.read(GZIP_READ)
+            if not piece:
+                if not self.inflate.eof:
+                    raise EOFError(
+                        "Compressed file ended before the end-of-stream marker was reached"
+                    )
+                return b""
+            try:
+                out = self.inflate.decompress(piece)
+                # another member after the end of one (zero padding between them is skipped)
+                while self.inflate.eof and (more := self.inflate.unused_data.lstrip(b"\x00")):
+                    self.inflate = zlib.decompressobj(wbits=31)
+                    out += self.inflate.decompress(more)
+            except zlib.error as exc:
+                raise gzip.BadGzipFile(f"damaged gzip data: {exc}") from None
+            if out:
+                return out
+
+
+def _first_line(read: Callable[[], bytes]) -> tuple[bytes, bytes]:
+    """The first line (with its newline) and the bytes read after it."""
+    data = b""
+    while (nl := data.find(b"\n")) < 0:
+        piece = read()
+        if not piece:
+            return data, b""
+        data += piece
+    return data[: nl + 1], data[nl + 1 :]
 
 
 def iter_replay(path: str | Path, caps: Caps | None = None) -> tuple[ReplayHeader, Iterator[Event]]:
@@ -91,18 +137,19 @@ def iter_replay(path: str | Path, caps: Caps | None = None) -> tuple[ReplayHeade
     msgspec call and its time order, ``ts_ms`` range and funding rates checked at once; the
     iterator checks each line (type, fields, time order, ``ts_ms`` in 2009..2040, rates
     plausible and within ``caps``: :func:`core.venues.history.funding_caps`, as the importer;
-    None checks plausibility only) and raises :class:`ReplayError` with ``file:line`` (and
-    ``field X`` for a bad value) on the first bad one. A columnar file (Arrow IPC,
-    :mod:`core.analysis.replay_arrow`; detected by its magic bytes) gives the same events,
-    memory-mapped, checked alike, its errors naming the event row.
+    None checks plausibility only; ``settlement_ts_ms`` in 2009..2040) and raises
+    :class:`ReplayError` with ``file:line`` (and ``field X`` for a bad value) on the first bad
+    one. A columnar file (Arrow IPC, :mod:`core.analysis.replay_arrow`; detected by its magic
+    bytes) gives the same events, memory-mapped, checked alike, its errors naming the event
+    row.
     """
     p = Path(path)
     caps = caps or {}
     if is_arrow(p):
         return _iter_columnar(p, caps)
-    fh = _open(p)
+    fh, read = _open(p)
     try:
-        first = fh.readline()
+        first, after_header = _first_line(read)
         header = decode(first) if first.strip() else None
     except (msgspec.DecodeError, msgspec.ValidationError, OSError, EOFError) as exc:
         fh.close()
@@ -120,11 +167,10 @@ def iter_replay(path: str | Path, caps: Caps | None = None) -> tuple[ReplayHeade
         last = -1  # sort key of the last event: ts_ms * 4 + ORDER[type]
         count = 0
         lineno = 1  # the line number of the last line already yielded or checked
-        rest = b""
-        blocks = _Prefetch(fh) if isinstance(fh, gzip.GzipFile) else None
+        rest = after_header
         try:
             while True:
-                block = blocks.next() if blocks else fh.read(BLOCK_BYTES)
+                block = read()
                 data = rest + block
                 if not block:
                     if data.strip():
@@ -160,76 +206,24 @@ def iter_replay(path: str | Path, caps: Caps | None = None) -> tuple[ReplayHeade
                     raise _first_fault(p, batch, last, line_of)
                 last, rated = scan
                 if rated:
-                    fault = first_rate_fault(list(map(batch.__getitem__, rated)), caps, floor)  # type: ignore[arg-type]
+                    fault = first_funding_fault(list(map(batch.__getitem__, rated)), caps, floor)  # type: ignore[arg-type]
                     if fault is not None:
-                        raise _bad(p, line_of(rated[fault[0]]), f"field rate: {fault[1]}")
+                        raise _bad(p, line_of(rated[fault[0]]), fault[1])
                 count += len(batch)
                 lineno += n_lines
                 yield batch  # type: ignore[misc]
         except (OSError, EOFError) as exc:
-            why = f"cannot read: {exc} (cut short after line {lineno}?)"
+            if isinstance(exc, EOFError):
+                why = f"cannot read: {exc} (cut short after line {lineno}?)"
+            else:  # damaged data or a failing disk
+                why = f"cannot read: {exc} (after line {lineno})"
             raise _bad(p, lineno + 1, why) from None
         finally:
-            if blocks:
-                blocks.stop()
             fh.close()
 
     # the events of each block, handed on by C-level iteration (one generator step a block,
     # not one an event)
     return header, chain.from_iterable(blocks())
-
-
-class _Prefetch:
-    """Blocks of a gzip file decompressed on a thread of their own (zlib lets go of the GIL,
-    so decompression overlaps decoding and the engine): at most :data:`PREFETCH_BLOCKS`
-    blocks wait. A read error is raised by :meth:`next`, in the reader's thread."""
-
-    def __init__(self, fh: IO[bytes]) -> None:
-        self.queue: queue.Queue[bytes | BaseException] = queue.Queue(PREFETCH_BLOCKS)
-        self.halt = threading.Event()
-        self.thread = threading.Thread(
-            target=self._read, args=(fh,), name="replay-gunzip", daemon=True
-        )
-        self.thread.start()
-
-    def _read(self, fh: IO[bytes]) -> None:
-        item: bytes | BaseException = b"-"
-        while item and not isinstance(item, BaseException) and not self.halt.is_set():
-            parts: list[bytes] = []
-            size = 0
-            try:  # read1: what was decompressed before a cut-short end is kept, not lost
-                while size < BLOCK_BYTES:
-                    part = fh.read1(BLOCK_BYTES - size)  # type: ignore[attr-defined]
-                    if not part:
-                        break
-                    parts.append(part)
-                    size += len(part)
-                item = b"".join(parts)
-            except BaseException as exc:  # the block so far, then the error, to the reader
-                if parts:
-                    self._put(b"".join(parts))
-                item = exc
-            self._put(item)
-
-    def _put(self, item: bytes | BaseException) -> None:
-        while not self.halt.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def next(self) -> bytes:
-        """The next block; ``b""`` at the end of the file."""
-        item = self.queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def stop(self) -> None:
-        """End the thread (it finishes the block it is reading) before the file is closed."""
-        self.halt.set()
-        self.thread.join()
 
 
 def _decode_each(path: Path, chunk: list[bytes], before: int) -> list[ReplayLine]:

@@ -10,10 +10,10 @@ the header is the schema's metadata (``arbtui_header``: the header line's JSON).
 mapped by several processes is one copy in the page cache (the optimiser's workers share it).
 
 Reading checks time order and the ``ts_ms`` range per record batch with Arrow compute (no
-per-event check in Python), and the funding rates of each slice of rows it builds
-(:func:`core.domain.funding_caps.first_rate_fault`, the importer's rule: one C-level ``max``
-over the few settlements and rates), one batch at a time: memory stays flat for any file
-length.
+per-event check in Python), and the funding rates and settlement instants of each slice of
+rows it builds (:func:`core.domain.funding_caps.first_funding_fault`, the importer's rule: one
+C-level ``max`` over the few settlements and rates), one batch at a time: memory stays flat
+for any file length.
 
 Needs ``pyarrow`` (the optional extra ``arbtui[arrow]``); :func:`require_pyarrow` says so.
 Depends on :mod:`core.domain` only; :mod:`core.analysis.replay` wraps its errors with the
@@ -40,7 +40,7 @@ from core.domain.events import (
     decode,
     encode,
 )
-from core.domain.funding_caps import Caps, cap_floor, first_rate_fault
+from core.domain.funding_caps import Caps, cap_floor, first_funding_fault
 
 #: The first bytes of an Arrow IPC file.
 MAGIC = b"ARROW1"
@@ -185,7 +185,8 @@ def iter_arrow_blocks(
     (``itertools.chain.from_iterable``), not a generator step an event. Errors name the row:
     an unknown kind, an event out of time order, ``field ts_ms`` outside the sane range
     (:func:`core.domain.timeutil.check_range_ms`), ``field rate`` implausible or beyond its
-    entry of ``caps`` (:mod:`core.domain.funding_caps`; None: plausibility only)."""
+    entry of ``caps`` (:mod:`core.domain.funding_caps`; None: plausibility only),
+    ``field settlement_ts_ms`` outside the sane range."""
     pa = require_pyarrow()
     import pyarrow.compute as pc
 
@@ -221,10 +222,10 @@ def iter_arrow_blocks(
             for off in range(0, n, DECODE_ROWS):  # few Python objects alive at once
                 events, rated = _decode_batch(batch.slice(off, DECODE_ROWS))
                 if rated:
-                    fault = first_rate_fault([events[i] for i in rated], caps, floor)  # type: ignore[misc]
+                    fault = first_funding_fault([events[i] for i in rated], caps, floor)  # type: ignore[misc]
                     if fault is not None:
                         row = row0 + off + rated[fault[0]]
-                        raise ArrowReplayError(f"field rate: {fault[1]}", row)
+                        raise ArrowReplayError(fault[1], row)
                 yield events
             row0 += n
         if row0 != header.events:

@@ -91,4 +91,28 @@ def first_rate_fault(
     return None
 
 
+def first_funding_fault(
+    events: Sequence[FundingSettled | FundingRate], caps: Caps, floor: Decimal
+) -> tuple[int, str] | None:
+    """The index in ``events`` of the first settlement or rate a replay reader refuses, and
+    why as ``field X: why``: its ``rate`` (:func:`first_rate_fault`) or its
+    ``settlement_ts_ms`` outside the sane range (:func:`core.domain.timeutil.check_range_ms`,
+    the check every ``ts_ms`` gets; HAZARDS H3: a settlement instant in seconds or
+    microseconds would put the rate on a settlement that never comes). None when all are
+    fine."""
+    faults = []
+    rate = first_rate_fault(events, caps, floor)
+    if rate is not None:
+        faults.append((rate[0], f"field rate: {rate[1]}"))
+    for i, ev in enumerate(events):
+        at = ev.settlement_ts_ms
+        if at is not None and not timeutil.MIN_TS_MS <= at < timeutil.MAX_TS_MS:
+            try:
+                timeutil.check_range_ms(at)
+            except ValueError as exc:
+                faults.append((i, f"field settlement_ts_ms: {exc}"))
+            break
+    return min(faults, default=None)
+
+
 _rate_of = attrgetter("rate")
