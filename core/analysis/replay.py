@@ -133,8 +133,9 @@ def _first_line(read: Callable[[], bytes]) -> tuple[bytes, bytes]:
 def iter_replay(path: str | Path, caps: Caps | None = None) -> tuple[ReplayHeader, Iterator[Event]]:
     """Open ``path`` and return its header and a lazy iterator over its events.
 
-    JSON lines (plain or gzip) are read in blocks of :data:`BLOCK_BYTES`, each decoded in one
-    msgspec call and its time order, ``ts_ms`` range and funding rates checked at once; the
+    JSON lines (plain or gzip) are read in blocks (:data:`BLOCK_BYTES` of a plain file, what
+    :data:`GZIP_READ` compressed bytes inflate to of a gzip one), each decoded in one msgspec
+    call and its time order, ``ts_ms`` range and funding rates checked at once; the
     iterator checks each line (type, fields, time order, ``ts_ms`` in 2009..2040, rates
     plausible and within ``caps``: :func:`core.venues.history.funding_caps`, as the importer;
     None checks plausibility only; ``settlement_ts_ms`` in 2009..2040) and raises
