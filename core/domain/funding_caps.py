@@ -105,13 +105,12 @@ def first_funding_fault(
     if rate is not None:
         faults.append((rate[0], f"field rate: {rate[1]}"))
     for i, ev in enumerate(events):
-        at = ev.settlement_ts_ms
-        if at is not None and not timeutil.MIN_TS_MS <= at < timeutil.MAX_TS_MS:
+        if ev.settlement_ts_ms is not None:
             try:
-                timeutil.check_range_ms(at)
+                timeutil.check_range_ms(ev.settlement_ts_ms)
             except ValueError as exc:
                 faults.append((i, f"field settlement_ts_ms: {exc}"))
-            break
+                break
     return min(faults, default=None)
 
 
